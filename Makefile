@@ -1,0 +1,34 @@
+# dualbeat developer entry points. `make demo` and `make test` set up everything they need.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: deps system-deps demo test unit lint down clean
+
+deps: system-deps $(VENV)/.installed
+
+system-deps:
+	@scripts/install-deps
+
+$(VENV)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# A real pair in network namespaces: two mariadbd, dual-master replication, a client host.
+demo: deps
+	$(BIN)/python -m dualbeat.sandbox.demo
+
+# Lint (ruff), types (mypy --strict), unit and integration tests, in one pytest run.
+test: deps
+	DUALBEAT_REQUIRE_INTEGRATION=1 $(BIN)/pytest
+
+unit: $(VENV)/.installed
+	$(BIN)/pytest tests/unit tests/test_gates.py
+
+down:
+	$(BIN)/dualbeat sandbox down
+
+clean: down
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

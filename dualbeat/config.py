@@ -1,0 +1,386 @@
+"""The configuration: one TOML file, the same on both servers, rejected rather than adjusted.
+
+Why pydantic: it gives typed, frozen models with per-field errors that carry the key path,
+which ``ConfigError`` turns into ``FILE:LINE: key.path: message``. ``tomllib`` keeps no line
+numbers, so ``locate`` finds the line of a key path in the source text itself.
+
+Cross-field timing rules (deadtime against keepalive, probe timeouts against the interval)
+fail at load: a cluster that would flap or never notice a failure must not start.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import stat
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from dualbeat.errors import ConfigError
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number (seconds) or a string such as ``"200ms"``, ``"1.5s"``, ``"2m"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 200ms or 1.5s, not a boolean")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    else:
+        raise ValueError(f"expected a duration such as 200ms or 1.5s, got {value!r}")
+    if seconds <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Credentials(_Model):
+    """A MySQL account: the password inline or, better, in a file readable only by root."""
+
+    user: str
+    password: str | None = None
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> Credentials:
+        if (self.password is None) == (self.password_file is None):
+            raise ValueError("give exactly one of 'password' or 'password_file'")
+        return self
+
+    def secret(self) -> str:
+        """The password, read from its file at call time so a rotated file is picked up."""
+        if self.password is not None:
+            return self.password
+        assert self.password_file is not None
+        return self.password_file.read_text().rstrip("\r\n")
+
+
+class Node(_Model):
+    name: Name
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    mysql_host: str | None = None
+    mysql_port: int = Field(3306, ge=1, le=65535)
+    mysql_socket: Path | None = None
+    state_dir: Path | None = None
+
+    @property
+    def mysql_address(self) -> str:
+        return self.mysql_host or str(self.address)
+
+
+class Vip(_Model):
+    address: ipaddress.IPv4Interface | ipaddress.IPv6Interface
+    interface: str = Field(pattern=r"^[A-Za-z0-9_.:@-]{1,15}$")
+    arp_count: int = Field(3, ge=0, le=100)
+    arp_refresh: Duration = 5.0
+
+
+class Link(_Model):
+    name: Name
+    addresses: dict[str, ipaddress.IPv4Address | ipaddress.IPv6Address]
+
+
+class Heartbeat(_Model):
+    key_file: Path
+    port: int = Field(6940, ge=1, le=65535)
+    keepalive: Duration = 0.2
+    warntime: Duration = 0.6
+    deadtime: Duration = 1.5
+    initdead: Duration = 10.0
+    links: tuple[Link, ...] = ()
+
+    @model_validator(mode="after")
+    def _timings(self) -> Heartbeat:
+        if self.deadtime < 2 * self.keepalive:
+            raise ValueError(
+                f"deadtime ({self.deadtime:g}s) must be at least 2 x keepalive "
+                f"({self.keepalive:g}s), or one lost datagram declares the peer dead"
+            )
+        if not self.keepalive < self.warntime < self.deadtime:
+            raise ValueError(
+                f"need keepalive < warntime < deadtime, got {self.keepalive:g}s, "
+                f"{self.warntime:g}s, {self.deadtime:g}s"
+            )
+        if self.initdead < self.deadtime:
+            raise ValueError(
+                f"initdead ({self.initdead:g}s) must be at least deadtime ({self.deadtime:g}s): "
+                "a booting peer needs longer than a running one"
+            )
+        return self
+
+
+class Check(_Model):
+    """An extra monitor command, as Mon's monitors: exit code 0 means healthy."""
+
+    name: Name
+    command: str = Field(min_length=1)
+    timeout: Duration = 1.0
+
+
+class Monitor(_Model):
+    interval: Duration = 0.2
+    alert_after: int = Field(3, ge=1, le=100)
+    rise: int = Field(2, ge=1, le=100)
+    connect_timeout: Duration = 0.15
+    query_timeout: Duration = 0.15
+    checks: tuple[Check, ...] = ()
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> Monitor:
+        for name in ("connect_timeout", "query_timeout"):
+            value = getattr(self, name)
+            if value > self.interval:
+                raise ValueError(
+                    f"{name} ({value:g}s) must not exceed interval ({self.interval:g}s): "
+                    "a probe must finish before the next one is due"
+                )
+        return self
+
+
+class Hooks(_Model):
+    timeout: Duration = 5.0
+    role_change: Path | None = None
+    failover: Path | None = None
+    fence: Path | None = None
+    pre_promote: Path | None = None
+    pre_promote_can_veto: bool = False
+
+
+class Replication(Credentials):
+    connect_retry: int = Field(1, ge=1, le=3600)
+    heartbeat_period: Duration = 1.0
+    max_lag: Duration = 30.0
+
+
+class State(_Model):
+    dir: Path = Path("/var/lib/dualbeat")
+
+
+class Config(_Model):
+    cluster: Name
+    nodes: tuple[Node, Node]
+    mysql: Credentials
+    replication: Replication
+    admin: Credentials | None = None
+    vip: Vip | None = None
+    heartbeat: Heartbeat
+    monitor: Monitor = Monitor()
+    hooks: Hooks = Hooks()
+    state: State = State()
+    source: Path = Field(Path("<memory>"), exclude=True)
+
+    @field_validator("nodes", mode="before")
+    @classmethod
+    def _two_nodes(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple) and len(value) != 2:
+            raise ValueError(f"a dual-master pair has exactly 2 [[nodes]], found {len(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        a, b = self.nodes
+        if a.name == b.name:
+            raise ValueError(f"both nodes are named {a.name!r}")
+        if a.address == b.address:
+            raise ValueError(f"both nodes have address {a.address}")
+        names = {a.name, b.name}
+        for link in self.heartbeat.links:
+            if set(link.addresses) != names:
+                raise ValueError(
+                    f"heartbeat link {link.name!r} must give an address for exactly "
+                    f"{sorted(names)}, got {sorted(link.addresses)}"
+                )
+        return self
+
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise ConfigError(f"{self.source}: no node named {name!r} (nodes: {self.node_names()})")
+
+    def peer_of(self, name: str) -> Node:
+        self.node(name)
+        return next(n for n in self.nodes if n.name != name)
+
+    def node_names(self) -> str:
+        return ", ".join(n.name for n in self.nodes)
+
+    def heartbeat_links(self) -> tuple[Link, ...]:
+        """The configured links, or one link ``main`` over the node addresses."""
+        if self.heartbeat.links:
+            return self.heartbeat.links
+        return (Link(name="main", addresses={n.name: n.address for n in self.nodes}),)
+
+    def state_dir(self, name: str) -> Path:
+        return self.node(name).state_dir or self.state.dir
+
+
+# ---------------------------------------------------------------- loading and errors
+
+
+def locate(text: str, path: Sequence[str | int]) -> int | None:
+    """The 1-based line where the TOML key ``path`` is set, or its nearest enclosing table.
+
+    Understands ``[table]``, ``[[array.of.tables]]`` (counting entries) and ``key = value``
+    lines, which is what our schema uses; inline tables are found by key name on the line.
+    """
+    keys = [p for p in path if isinstance(p, str)]
+    indexes = [p for p in path if isinstance(p, int)]
+    best: int | None = None
+    header: list[str] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if m := re.match(r"^\[\[\s*([^\]]+?)\s*\]\]$", line):
+            header = [h.strip() for h in m.group(1).split(".")]
+            seen[tuple(header)] = seen.get(tuple(header), -1) + 1
+        elif m := re.match(r"^\[\s*([^\]]+?)\s*\]$", line):
+            header = [h.strip() for h in m.group(1).split(".")]
+        elif m := re.match(r"^([A-Za-z0-9_.\"-]+)\s*=", line):
+            full = header + [k.strip().strip('"') for k in m.group(1).split(".")]
+            if not _same_entry(header, indexes, seen):
+                continue
+            if full == keys[: len(full)] or (
+                full[:-1] == keys[: len(full) - 1]
+                and re.search(rf"\b{re.escape(keys[-1])}\s*=", line)
+            ):
+                best = lineno
+                if full == keys:
+                    return lineno
+            continue
+        else:
+            continue
+        if header == keys[: len(header)] and _same_entry(header, indexes, seen):
+            best = lineno
+    return best
+
+
+def _same_entry(header: list[str], indexes: list[int], seen: dict[tuple[str, ...], int]) -> bool:
+    """Whether the current array-of-tables entry is the one the error path points into."""
+    for depth in range(1, len(header) + 1):
+        count = seen.get(tuple(header[:depth]))
+        if count is not None and indexes:
+            return count == indexes[0]
+    return True
+
+
+def _format_errors(source: Path, text: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = [p for p in e["loc"] if not (isinstance(p, str) and "[" in p)]
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see `dualbeat init` for every key)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        line = locate(text, loc) if loc else None
+        lines.append(f"{source}:{line or 1}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load(path: Path | str) -> Config:
+    """Read, validate and return the configuration, or raise ``ConfigError``."""
+    source = Path(path)
+    try:
+        text = source.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: configuration file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+    return loads(text, source)
+
+
+def loads(text: str, source: Path = Path("<memory>")) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(f"{source}:{m.group(1) if m else 1}: not valid TOML: {exc}") from None
+    try:
+        config = Config.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, text, exc)) from None
+    _check_files(config, text)
+    return config
+
+
+def _check_files(config: Config, text: str) -> None:
+    """Files named in the config must exist, and secrets must not be readable by others."""
+    secrets: list[tuple[tuple[str, ...], Path | None]] = [
+        (("heartbeat", "key_file"), config.heartbeat.key_file),
+        (("mysql", "password_file"), config.mysql.password_file),
+        (("replication", "password_file"), config.replication.password_file),
+        (("admin", "password_file"), config.admin.password_file if config.admin else None),
+    ]
+    for key, path in secrets:
+        if path is None:
+            continue
+        where = f"{config.source}:{locate(text, key) or 1}: {'.'.join(key)}"
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise ConfigError(f"{where}: file {path} does not exist") from None
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"{where}: {path} is accessible by group or others (mode "
+                f"{stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
+            )
+        if key == ("heartbeat", "key_file") and st.st_size < 16:
+            raise ConfigError(
+                f"{where}: {path} holds {st.st_size} bytes; a heartbeat key needs at least 16 "
+                "(make one with: head -c 32 /dev/urandom > FILE)"
+            )
+    hooks = config.hooks
+    for name in ("role_change", "failover", "fence", "pre_promote"):
+        hook: Path | None = getattr(hooks, name)
+        if hook is not None and not hook.is_file():
+            line = locate(text, ("hooks", name)) or 1
+            raise ConfigError(f"{config.source}:{line}: hooks.{name}: file {hook} does not exist")
+
+
+def local_node(config: Config, local_addresses: set[str], name: str | None = None) -> Node:
+    """Which node this host is: the one named, checked, or the one whose address is local."""
+    if name is not None:
+        node = config.node(name)
+        if str(node.address) not in local_addresses:
+            raise ConfigError(
+                f"{config.source}: node {name!r} has address {node.address}, which is not "
+                f"an address of this host (local: {', '.join(sorted(local_addresses)) or 'none'})"
+            )
+        return node
+    mine = [n for n in config.nodes if str(n.address) in local_addresses]
+    if len(mine) != 1:
+        listed = ", ".join(f"{n.name}={n.address}" for n in config.nodes)
+        what = "none" if not mine else "both"
+        raise ConfigError(
+            f"{config.source}: {what} of the nodes ({listed}) match an address of this host "
+            f"(local: {', '.join(sorted(local_addresses)) or 'none'}); fix nodes.address "
+            "or pass --node NAME"
+        )
+    return mine[0]

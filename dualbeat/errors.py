@@ -1,0 +1,83 @@
+"""Every error dualbeat raises on purpose, in one hierarchy.
+
+Foreign exceptions (PyMySQL, OSError from netlink, TOML parse errors) are translated at
+their seam into one of these, so callers can tell *our* misconfiguration from a failing
+peer: a wrong password must never look like a dead server.
+
+    DualbeatError                    base; ``exit_code`` is what the CLI exits with
+    ├── ConfigError                  the TOML file is wrong (exit 2): names file, key, line
+    ├── UsageError                   an operator command cannot run as asked (exit 2)
+    ├── RefusedError                 an operator command would lose data or break safety;
+    │                                it says why and whether ``--force`` applies (exit 4)
+    ├── SandboxError                 the local lab could not be built or torn down (exit 5)
+    └── MysqlError                   talking to a MySQL/MariaDB server went wrong (exit 3)
+        ├── MysqlUnavailable         server gone, refused, hung or timed out: a *failure*
+        ├── MysqlBusy                server alive but saturated (too many connections)
+        ├── MysqlMisconfigured       access denied, unknown database, missing privilege:
+        │                            *our* configuration is wrong, not the server
+        └── MysqlQueryError          a statement failed for another reason (server message kept)
+"""
+
+from __future__ import annotations
+
+
+class DualbeatError(Exception):
+    """Base of all deliberate dualbeat errors."""
+
+    exit_code = 1
+
+
+class ConfigError(DualbeatError):
+    """The configuration file is invalid; the message names the file, the key and the line."""
+
+    exit_code = 2
+
+
+class UsageError(DualbeatError):
+    """An operator command cannot run as asked."""
+
+    exit_code = 2
+
+
+class RefusedError(DualbeatError):
+    """A command refused because it would lose data or break a safety rule."""
+
+    exit_code = 4
+
+
+class SandboxError(DualbeatError):
+    """The local sandbox pair could not be built, inspected or removed."""
+
+    exit_code = 5
+
+
+class MysqlError(DualbeatError):
+    """Base for errors talking to a MySQL/MariaDB server.
+
+    ``node`` names the server (config node name or host:port) so messages are actionable;
+    ``code`` is the server or client error number when there is one.
+    """
+
+    exit_code = 3
+
+    def __init__(self, node: str, message: str, code: int | None = None) -> None:
+        super().__init__(f"{node}: {message}")
+        self.node = node
+        self.code = code
+        self.detail = message
+
+
+class MysqlUnavailable(MysqlError):
+    """The server is gone, refuses connections, or did not answer within the timeout."""
+
+
+class MysqlBusy(MysqlError):
+    """The server is alive but refuses work for load reasons (e.g. too many connections)."""
+
+
+class MysqlMisconfigured(MysqlError):
+    """Our side is wrong: bad credentials, missing privilege, unknown database."""
+
+
+class MysqlQueryError(MysqlError):
+    """A statement failed for a reason that is neither availability nor configuration."""

@@ -1,0 +1,8 @@
+"""The MySQL/MariaDB seam.
+
+Rule 1: all SQL text of dualbeat lives in this package.
+Rule 2: PyMySQL exceptions never leave it: they are translated into ``dualbeat.errors``
+        (unavailable, busy, misconfigured, query error).
+Rule 3: server flavours differ only through ``dialect.Dialect``; callers never branch on
+        a version string.
+"""

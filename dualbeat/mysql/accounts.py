@@ -1,0 +1,72 @@
+"""MySQL accounts dualbeat creates: the replication user, and the sandbox's own users.
+
+Accounts are created with the binary log off for the session (``sql_log_bin=0``) unless the
+caller wants them replicated: in a dual-master pair a ``CREATE USER`` run on both servers
+and logged on both comes back through replication as "user already exists" and stops the
+SQL thread. Idempotent: running twice changes nothing but the password, if it differs.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+from dualbeat.mysql.connection import Server
+from dualbeat.mysql.dialect import Statement
+
+_IDENT = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+class Grant(enum.Enum):
+    """Privilege profiles; the SQL fragments stay in this module."""
+
+    REPLICATION = ("REPLICATION SLAVE", "*.*", False)
+    ADMIN = ("ALL PRIVILEGES", "*.*", True)
+    DATABASE = ("ALL PRIVILEGES", "{db}.*", False)
+
+
+def _check_ident(kind: str, value: str) -> str:
+    if not _IDENT.match(value):
+        raise ValueError(f"{kind} {value!r} must be 1-64 letters, digits or underscores")
+    return value
+
+
+def ensure_user(
+    server: Server,
+    user: str,
+    password: str,
+    grant: Grant,
+    *,
+    host: str = "%",
+    database: str = "",
+    binlog: bool = False,
+) -> None:
+    """Create ``user@host`` if missing, set its password, and grant the profile."""
+    _check_ident("user name", user)
+    privileges, target, grant_option = grant.value
+    if grant is Grant.DATABASE:
+        target = target.format(db=f"`{_check_ident('database', database)}`")
+    account = "%s@%s"
+    stmts = [
+        Statement(f"CREATE USER IF NOT EXISTS {account} IDENTIFIED BY %s", (user, host, password)),
+        Statement(f"ALTER USER {account} IDENTIFIED BY %s", (user, host, password)),
+        Statement(
+            f"GRANT {privileges} ON {target} TO {account}"
+            + (" WITH GRANT OPTION" if grant_option else ""),
+            (user, host),
+        ),
+    ]
+    if not binlog:
+        stmts = [
+            Statement("SET SESSION sql_log_bin = 0"),
+            *stmts,
+            Statement("SET SESSION sql_log_bin = 1"),
+        ]
+    server.execute(*stmts)
+
+
+def ensure_database(server: Server, database: str) -> None:
+    """Create a database if missing (logged: it replicates to the peer)."""
+    server.execute(
+        Statement(f"CREATE DATABASE IF NOT EXISTS `{_check_ident('database', database)}`")
+    )
