@@ -453,10 +453,11 @@ class MySQLDialect(Dialect):
         v = version
         self.gtid_family = "mysql"
         self.has_super_read_only = v.at_least(5, 7, 8)
-        # 8.0.26 shipped new semi-sync plugins with *_source/*_replica names and 8.4 dropped
-        # the old ones, so from 8.0.26 on dualbeat installs and uses only the new ones.
-        new_semisync = v.at_least(8, 0, 26)
-        src, rep = ("source", "replica") if new_semisync else ("master", "slave")
+        # 8.0.26 renamed variables (log_replica_updates) and shipped new semi-sync plugins
+        # with *_source/*_replica names; 8.4 dropped the old ones, so from 8.0.26 on dualbeat
+        # installs and uses only the new ones.
+        renamed = v.at_least(8, 0, 26)
+        src, rep = ("source", "replica") if renamed else ("master", "slave")
         self.semisync_source_enabled_var = f"rpl_semi_sync_{src}_enabled"
         self.semisync_replica_enabled_var = f"rpl_semi_sync_{rep}_enabled"
         self.semisync_wait_point_var = f"rpl_semi_sync_{src}_wait_point"
@@ -493,5 +494,5 @@ class MySQLDialect(Dialect):
             "enforce_gtid_consistency",
             "gtid_executed",
             "gtid_purged",
-            "log_replica_updates" if new_semisync else "log_slave_updates",
+            "log_replica_updates" if renamed else "log_slave_updates",
         )

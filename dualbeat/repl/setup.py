@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dualbeat.config import Config
-from dualbeat.errors import MysqlError, RefusedError
+from dualbeat.errors import MysqlError, MysqlMisconfigured, RefusedError
 from dualbeat.mysql import accounts, snapshot
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import ThreadState
@@ -29,6 +29,7 @@ from dualbeat.mysql.snapshot import ServerSnapshot
 
 Progress = Callable[[str], None]
 REPLICATION_START_TIMEOUT = 30.0
+ACCESS_DENIED = 1045
 
 
 @dataclass
@@ -116,34 +117,34 @@ def _replicating_from(snap: ServerSnapshot, host: str, port: int) -> bool:
 
 
 def _wait_running(server: Server, timeout: float) -> None:
-    """Poll the replica threads until both run, or raise with the server's own error text."""
+    """Poll the replica threads until both run, or raise with the server's own error text.
+
+    An I/O thread that keeps retrying (CONNECTING) is given the whole timeout, as the
+    peer may still be starting, except when the error says our credentials are wrong.
+    """
     d = server.dialect
     deadline = time.monotonic() + timeout
     while True:
         status = d.parse_replica_status(server.query(d.replica_status()))
-        if (
-            status
-            and status.io_state is ThreadState.RUNNING
-            and status.sql_state is ThreadState.RUNNING
-        ):
+        if status is not None and status.running:
             return
-        if (
-            status
-            and (status.last_io_errno or status.last_sql_errno)
-            and status.io_state is not ThreadState.CONNECTING
-        ):
-            raise MysqlError(
+        if status is not None and status.last_io_errno == ACCESS_DENIED:
+            raise MysqlMisconfigured(
                 server.name,
-                f"replication failed to start: I/O error {status.last_io_errno} "
-                f"{status.last_io_error!r}, SQL error {status.last_sql_errno} "
-                f"{status.last_sql_error!r}",
+                f"the replication user cannot log in to the peer: {status.last_io_error} "
+                "(check [replication] user and password, and that the user exists on both)",
+                status.last_io_errno,
             )
-        if time.monotonic() > deadline:
-            state = f"I/O {status.io_state.name}, SQL {status.sql_state.name}" if status else "none"
-            last = status.last_io_error if status else ""
-            raise MysqlError(
-                server.name, f"replication not running after {timeout:g}s ({state}) {last}"
+        stopped = status is not None and ThreadState.STOPPED in (status.io_state, status.sql_state)
+        if status is None or (stopped and status.has_error) or time.monotonic() > deadline:
+            what = (
+                f"I/O {status.io_state.name} (error {status.last_io_errno} "
+                f"{status.last_io_error!r}), SQL {status.sql_state.name} (error "
+                f"{status.last_sql_errno} {status.last_sql_error!r})"
+                if status
+                else "no replication configured"
             )
+            raise MysqlError(server.name, f"replication did not start: {what}")
         time.sleep(0.2)
 
 
@@ -227,6 +228,9 @@ def _setup(
     repl = config.replication
     if config.admin is not None:
         for server in pair:
+            node, peer = config.node(server.name), config.peer_of(server.name)
+            if _replicating_from(snaps[peer.name], node.mysql_address, node.mysql_port):
+                continue  # the peer already logs in here as the replication user
             do(
                 server,
                 f"ensure replication user {repl.user!r} (not binlogged)",

@@ -14,6 +14,7 @@ rename), so a killed run never leaves half a template behind.
 from __future__ import annotations
 
 import fcntl
+import os
 import re
 import shutil
 import signal
@@ -74,6 +75,7 @@ def ensure_template(lab: Lab, binaries: Binaries, progress: Progress) -> Path:
     """The cached, freshly initialised datadir for this server version (built once)."""
     final = template_dir(lab, binaries)
     if final.is_dir():
+        _remove_stale_builds(final, everything=False)
         return final
     lab.cache_dir.mkdir(parents=True, exist_ok=True)
     lab.cache_dir.chmod(0o755)  # mariadbd runs as mysql and must traverse it
@@ -81,8 +83,8 @@ def ensure_template(lab: Lab, binaries: Binaries, progress: Progress) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two concurrent ups build it once
         if final.is_dir():
             return final
-        building = final.with_name(final.name + ".building")
-        shutil.rmtree(building, ignore_errors=True)  # left by a killed run; we hold the lock
+        _remove_stale_builds(final, everything=True)
+        building = final.with_name(f"{final.name}.building-{os.getpid()}")
         building.mkdir()
         shutil.chown(building, "mysql", "mysql")
         progress(f"building the MariaDB {binaries.version} template datadir in {final}")
@@ -99,6 +101,18 @@ def ensure_template(lab: Lab, binaries: Binaries, progress: Progress) -> Path:
             raise SandboxError(f"mariadb-install-db failed (exit {proc.returncode}):\n{tail}")
         building.rename(final)
     return final
+
+
+def _remove_stale_builds(final: Path, *, everything: bool) -> None:
+    """Remove half-built templates of killed runs (``<name>.building-<pid>``).
+
+    Under the build lock every one is stale; otherwise only those whose builder is dead.
+    The orphaned install-db of a killed run may still be writing: removal is best effort.
+    """
+    for stale in final.parent.glob(f"{final.name}.building-*"):
+        owner = stale.name.rsplit("-", 1)[-1]
+        if everything or not (owner.isdigit() and netns.pid_alive(int(owner))):
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 # --- configuration and datadir ------------------------------------------------------------
@@ -161,8 +175,9 @@ def prepare_node(lab: Lab, host: Host, template: Path, progress: Progress) -> No
     paths.agent_dir.mkdir(exist_ok=True)
     if not paths.data.is_dir():
         progress(f"{host.name}: copying the template datadir")
-        partial = paths.root / "data.partial"
-        shutil.rmtree(partial, ignore_errors=True)
+        for stale in paths.root.glob("data.partial-*"):  # a killed run's half copy
+            shutil.rmtree(stale, ignore_errors=True)
+        partial = paths.root / f"data.partial-{os.getpid()}"
         _checked(["cp", "-a", str(template / "data"), str(partial)])
         _checked(["chown", "-R", "mysql:mysql", str(partial)])
         partial.rename(paths.data)

@@ -207,18 +207,24 @@ def _reap(pid: int) -> None:
         del _CHILDREN[pid]
 
 
-def pid_alive(pid: int) -> bool:
-    """True if ``pid`` exists and is not a zombie."""
+def process_state(pid: int) -> str | None:
+    """The kernel's one-letter state of ``pid`` (R, S, T for stopped, Z...), None if gone."""
     if pid <= 0:
-        return False
+        return None
     _reap(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
+        return None
     # The state follows the parenthesised command name, which may itself contain ")".
-    state = stat[stat.rfind(")") + 2 : stat.rfind(")") + 3]
-    return state not in ("Z", "X", "")
+    end = stat.rfind(")")
+    return stat[end + 2 : end + 3] or None
+
+
+def pid_alive(pid: int) -> bool:
+    """True if ``pid`` exists and is not a zombie (an orphan's zombie may never be reaped
+    here: pid 1 of these containers does not collect them)."""
+    return process_state(pid) not in (None, "Z", "X")
 
 
 def is_ours(pid: int, namespaces: Iterable[str]) -> bool:

@@ -32,6 +32,7 @@ class ServerStatus:
     read_only: bool | None
     server_id: int | None
     gtid_domain_id: int | None
+    frozen: bool = False  # stopped by SIGSTOP (``mariadb.freeze``)
     error: str | None = None
 
     @property
@@ -88,6 +89,11 @@ class LabStatus:
         for s in self.servers:
             if not s.alive:
                 lines.append(f"  {s.name:<7} mariadbd not running")
+                continue
+            if s.frozen:
+                lines.append(
+                    f"  {s.name:<7} mariadbd pid {s.pid}: FROZEN (SIGSTOP; thaw to resume)"
+                )
                 continue
             ro = {True: "read-only", False: "WRITABLE", None: "read_only unknown"}[s.read_only]
             lines.append(

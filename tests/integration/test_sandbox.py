@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -22,82 +24,88 @@ from dualbeat.sandbox.layout import DEFAULT_STATE_DIR, standard_lab
 pytestmark = pytest.mark.integration
 
 LAB_NAMESPACES = ("db1", "db2", "client", "dbsw")
+T = TypeVar("T")
 
 
 def _state_dir() -> Path:
     return Path(os.environ.get("DUALBEAT_SANDBOX_DIR", str(DEFAULT_STATE_DIR)))
 
 
-def _timed(label: str, timings: dict[str, float], fn: object, *args: object) -> object:
-    assert callable(fn)
-    t0 = time.monotonic()
-    result = fn(*args)
-    timings[label] = time.monotonic() - t0
-    return result
+class Timings:
+    """Wall-clock time of each lab step, printed at the end (``pytest -s`` shows them)."""
+
+    def __init__(self) -> None:
+        self.steps: dict[str, float] = {}
+        self.messages: list[str] = []
+
+    def run(self, label: str, fn: Callable[[Path, lab.Progress], T], state: Path) -> T:
+        t0 = time.monotonic()
+        result = fn(state, self.messages.append)
+        self.steps[label] = time.monotonic() - t0
+        return result
+
+
+def _check_running_lab(info: lab.LabInfo, state: Path, pids: dict[str, int]) -> None:
+    """Both servers alive, read-only, reachable; sockets, accounts, config and secrets work."""
+    st = lab.status(state)
+    assert st.healthy, st.render()
+    for name in ("db1", "db2"):
+        server = st.server(name)
+        assert server.alive and server.pid == pids[name]
+        assert server.read_only is True, "every sandbox server starts read-only"
+        assert server.tcp_ok, server.tcp_detail
+    hosts = {h.name: h for h in st.hosts}
+    assert hosts["db1"].addresses["eth1"] == ["10.78.0.11/24"]
+    assert hosts["client"].addresses["eth0"] == ["10.77.0.10/24"]
+
+    # A query through each socket, as root and as the generated dualbeat account.
+    seen = {}
+    for node in info.nodes:
+        with Server(node.root_endpoint()) as root:
+            assert root.query(Statement("SELECT %s AS echo", ("sandbox",))) == [{"echo": "sandbox"}]
+            seen[node.name] = root.variables(["server_id", "gtid_domain_id"])
+        admin = Endpoint(
+            name=node.name,
+            host="localhost",
+            port=node.mysql_port,
+            user="dualbeat",
+            password=info.secrets.password("dualbeat"),
+            unix_socket=str(node.socket),
+        )
+        with Server(admin) as as_admin:
+            assert as_admin.variables(["read_only"]) == {"read_only": "ON"}
+    assert seen["db1"] == {"server_id": "1", "gtid_domain_id": "1"}
+    assert seen["db2"] == {"server_id": "2", "gtid_domain_id": "2"}
+
+    # The generated config is what the dualbeat commands read.
+    raw = tomllib.loads(info.config_path.read_text())
+    assert [n["address"] for n in raw["nodes"]] == ["10.77.0.11", "10.77.0.12"]
+    loaded = dualbeat_config.load(info.config_path)
+    assert [n.name for n in loaded.nodes] == ["db1", "db2"]
+    for f in ("dualbeat.pass", "repl.pass", "app.pass", "heartbeat.key"):
+        assert (state / "secrets" / f).stat().st_mode & 0o777 == 0o600
+    assert (state / "secrets" / "heartbeat.key").stat().st_size == 32
 
 
 def test_up_is_idempotent_repairs_and_down_removes_everything() -> None:
     state = _state_dir()
-    messages: list[str] = []
-    timings: dict[str, float] = {}
+    t = Timings()
+    pids: dict[str, int] = {}
 
-    _timed("down (clean slate)", timings, lab.down, state, messages.append)
+    t.run("down (clean slate)", lab.down, state)
     try:
-        first = _timed("up (first)", timings, lab.up, state, messages.append)
-        assert isinstance(first, lab.LabInfo)
-        second = _timed("up (again)", timings, lab.up, state, messages.append)
-        assert isinstance(second, lab.LabInfo)
-        pids = {n.name: n.pid for n in first.nodes}
+        first = t.run("up (first)", lab.up, state)
+        pids.update({n.name: n.pid for n in first.nodes})
+        second = t.run("up (again)", lab.up, state)
         assert {n.name: n.pid for n in second.nodes} == pids, "a second up restarted a server"
         assert not any(n.started for n in second.nodes)
-
-        st = lab.status(state)
-        assert st.healthy, st.render()
-        for name in ("db1", "db2"):
-            server = st.server(name)
-            assert server.alive and server.pid == pids[name]
-            assert server.read_only is True, "every sandbox server starts read-only"
-            assert server.tcp_ok, server.tcp_detail
-        hosts = {h.name: h for h in st.hosts}
-        assert hosts["db1"].addresses["eth1"] == ["10.78.0.11/24"]
-        assert hosts["client"].addresses["eth0"] == ["10.77.0.10/24"]
-
-        # A query through each socket, as root and as the generated dualbeat account.
-        seen = {}
-        for node in first.nodes:
-            with Server(node.root_endpoint()) as root:
-                rows = root.query(Statement("SELECT %s AS echo", ("sandbox",)))
-                assert rows == [{"echo": "sandbox"}]
-                seen[node.name] = root.variables(["server_id", "gtid_domain_id"])
-            admin = Endpoint(
-                name=node.name,
-                host="localhost",
-                port=node.mysql_port,
-                user="dualbeat",
-                password=first.secrets.password("dualbeat"),
-                unix_socket=str(node.socket),
-            )
-            with Server(admin) as server:
-                assert server.variables(["read_only"]) == {"read_only": "ON"}
-        assert seen["db1"] == {"server_id": "1", "gtid_domain_id": "1"}
-        assert seen["db2"] == {"server_id": "2", "gtid_domain_id": "2"}
-
-        # The generated config is what the dualbeat commands read.
-        raw = tomllib.loads(first.config_path.read_text())
-        assert [n["address"] for n in raw["nodes"]] == ["10.77.0.11", "10.77.0.12"]
-        loaded = dualbeat_config.load(first.config_path)
-        assert [n.name for n in loaded.nodes] == ["db1", "db2"]
-        for f in ("dualbeat.pass", "repl.pass", "app.pass", "heartbeat.key"):
-            assert (state / "secrets" / f).stat().st_mode & 0o777 == 0o600
-        assert (state / "secrets" / "heartbeat.key").stat().st_size == 32
+        _check_running_lab(first, state, pids)
 
         # Debris of a crash: a server killed, a veth pair gone. up repairs only that.
-        sandbox = standard_lab(state)
-        killed = mariadb.kill_hard(sandbox, "db2")
+        killed = mariadb.kill_hard(standard_lab(state), "db2")
         assert not netns.pid_alive(killed)
         netns.ip("link", "delete", "eth1", ns="db1")
-        repaired = _timed("up (repair)", timings, lab.up, state, messages.append)
-        assert isinstance(repaired, lab.LabInfo)
+        repaired = t.run("up (repair)", lab.up, state)
         assert repaired.node("db1").pid == pids["db1"]
         assert repaired.node("db2").started and repaired.node("db2").pid != killed
         pids["db2 (restarted)"] = repaired.node("db2").pid
@@ -105,12 +113,12 @@ def test_up_is_idempotent_repairs_and_down_removes_everything() -> None:
         assert after.healthy, after.render()
         assert {h.name: h for h in after.hosts}["db1"].addresses["eth1"] == ["10.78.0.11/24"]
     finally:
-        _timed("down", timings, lab.down, state, messages.append)
+        t.run("down", lab.down, state)
 
     assert not set(netns.list_namespaces()) & set(LAB_NAMESPACES)
     for name, pid in pids.items():
         assert not netns.pid_alive(pid), f"{name} mariadbd (pid {pid}) survived down"
     assert not state.exists()
-    _timed("down (again)", timings, lab.down, state, messages.append)
+    t.run("down (again)", lab.down, state)
     assert lab.status(state).absent
-    print("\n".join(f"{k}: {v:.2f} s" for k, v in timings.items()))
+    print("\n".join(f"{k}: {v:.2f} s" for k, v in t.steps.items()))
