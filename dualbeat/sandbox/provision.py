@@ -8,6 +8,7 @@ the active through its socket, binlogged, so they reach the passive by replicati
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,8 +24,9 @@ APP = "app"
 def dualbeat_in(ns: str, args: list[str], progress: lab.Progress, timeout: float = 120.0) -> None:
     """Run a dualbeat command inside namespace ``ns``, streaming its messages to ``progress``."""
     argv = ["ip", "netns", "exec", ns, sys.executable, "-m", "dualbeat", *args]
+    env = {**os.environ, "COLUMNS": "160"}  # tables stay readable when piped
     with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
     ) as proc:
         assert proc.stdout is not None
         lines = []
