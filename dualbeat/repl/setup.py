@@ -167,22 +167,10 @@ def setup_pair(
             server.close()
 
 
-def _setup(
-    config: Config,
-    pair: tuple[Server, Server],
-    active_name: str,
-    passive_name: str,
-    force: bool,
-    dry_run: bool,
-    progress: Progress,
-) -> SetupReport:
-    report = SetupReport(active=active_name, passive=passive_name)
-    by_name = {s.name: s for s in pair}
-    snaps = {}
-    for server in pair:
-        progress(f"{server.name}: connecting to {server.endpoint.describe()}")
-        snaps[server.name] = snapshot.take(server)
-        progress(f"{server.name}: {snaps[server.name].version.raw}")
+def _preflight(
+    config: Config, snaps: dict[str, ServerSnapshot], force: bool, progress: Progress
+) -> None:
+    """Every refusal, raised before the first change: mixed families, static settings, divergence."""
     a, b = (snaps[n.name] for n in config.nodes)
     if a.version.flavor is not b.version.flavor:
         raise RefusedError(
@@ -206,6 +194,25 @@ def _setup(
                 f"refusing to set up replication: {why}. Use --force to replicate anyway."
             )
         progress(f"WARNING: {why}; continuing because of --force")
+
+
+def _setup(
+    config: Config,
+    pair: tuple[Server, Server],
+    active_name: str,
+    passive_name: str,
+    force: bool,
+    dry_run: bool,
+    progress: Progress,
+) -> SetupReport:
+    report = SetupReport(active=active_name, passive=passive_name)
+    by_name = {s.name: s for s in pair}
+    snaps = {}
+    for server in pair:
+        progress(f"{server.name}: connecting to {server.endpoint.describe()}")
+        snaps[server.name] = snapshot.take(server)
+        progress(f"{server.name}: {snaps[server.name].version.raw}")
+    _preflight(config, snaps, force, progress)
 
     def do(server: Server, what: str, action: Callable[[], None]) -> None:
         report.changes.append(f"{server.name}: {what}")
