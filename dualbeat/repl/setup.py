@@ -170,7 +170,7 @@ def setup_pair(
 def _preflight(
     config: Config, snaps: dict[str, ServerSnapshot], force: bool, progress: Progress
 ) -> None:
-    """Every refusal, raised before the first change: mixed families, static settings, divergence."""
+    """Every refusal, raised before the first change: families, static settings, divergence."""
     a, b = (snaps[n.name] for n in config.nodes)
     if a.version.flavor is not b.version.flavor:
         raise RefusedError(
