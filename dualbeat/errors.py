@@ -10,6 +10,9 @@ peer: a wrong password must never look like a dead server.
     ├── RefusedError                 an operator command would lose data or break safety;
     │                                it says why and whether ``--force`` applies (exit 4)
     ├── SandboxError                 the local lab could not be built or torn down (exit 5)
+    ├── VipError                     the VIP could not be added, removed or announced (exit 6)
+    │   └── VipConflict              another host already answers for the VIP
+    ├── AgentUnreachable             no local agent answers on the control socket (exit 7)
     └── MysqlError                   talking to a MySQL/MariaDB server went wrong (exit 3)
         ├── MysqlUnavailable         server gone, refused, hung or timed out: a *failure*
         ├── MysqlBusy                server alive but saturated (too many connections)
@@ -49,6 +52,22 @@ class SandboxError(DualbeatError):
     """The local sandbox pair could not be built, inspected or removed."""
 
     exit_code = 5
+
+
+class VipError(DualbeatError):
+    """Adding, removing or announcing the virtual IP failed (netlink or raw socket error)."""
+
+    exit_code = 6
+
+
+class VipConflict(VipError):
+    """Another host answered an ARP probe for the VIP: claiming it would duplicate it."""
+
+
+class AgentUnreachable(DualbeatError):
+    """The local agent's control socket is missing or does not answer."""
+
+    exit_code = 7
 
 
 class MysqlError(DualbeatError):
