@@ -8,8 +8,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+from dualbeat.config import Config, load
+from dualbeat.sandbox import lab
+from dualbeat.sandbox.provision import provision
+
+STATE = Path("/var/lib/dualbeat-sandbox")
 
 _SEARCH = "/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin:/sbin:/bin"
 
@@ -41,3 +50,17 @@ def _integration_prerequisites(request: pytest.FixtureRequest) -> None:
     """Applies ``require_integration`` to every test marked ``integration``."""
     if request.node.get_closest_marker("integration") is not None:
         require_integration()
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[lab.LabInfo]:
+    """A provisioned pair (db1 active) for one test module, removed at the module's end."""
+    require_integration()
+    info = provision(STATE, lambda msg: print(msg, file=sys.stderr))
+    yield info
+    lab.down(STATE)
+
+
+@pytest.fixture(scope="module")
+def config(sandbox: lab.LabInfo) -> Config:
+    return load(sandbox.config_path)

@@ -11,12 +11,11 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from dualbeat.config import Config, load
+from dualbeat.config import Config
 from dualbeat.errors import MysqlQueryError, RefusedError
 from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.mysql.dialect import Statement
@@ -25,25 +24,10 @@ from dualbeat.repl.check import Finding, Status
 from dualbeat.repl.inspect import inspect_pair
 from dualbeat.repl.setup import setup_pair
 from dualbeat.sandbox import lab
-from dualbeat.sandbox.provision import provision
-from tests.integration.conftest import require_integration
 from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration
 STATE = Path("/var/lib/dualbeat-sandbox")
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[lab.LabInfo]:
-    require_integration()
-    info = provision(STATE, lambda msg: print(msg, file=sys.stderr))
-    yield info
-    lab.down(STATE)
-
-
-@pytest.fixture(scope="module")
-def config(sandbox: lab.LabInfo) -> Config:
-    return load(sandbox.config_path)
 
 
 def app(sandbox: lab.LabInfo, node: str) -> Server:
