@@ -1,0 +1,68 @@
+"""The heartbeat message: what one agent tells the other several times a second.
+
+A ``Beat`` is a fact about the sender at one instant. It is frozen, and its range
+invariants (sequence numbers start at 1, times are finite, integers fit in 63 bits so a
+peer written in another language can read them) are checked here, once, at construction:
+the codec builds a Beat only through this constructor, so nothing downstream re-checks.
+
+Adding a field later: give it a default, so beats from an older peer, which lack it, still
+decode; if its type is new, give it a parser in ``codec`` (a test fails at import
+otherwise). Fields a newer peer sends that we do not know are ignored. Only an incompatible
+change (a field renamed, retyped or given a new meaning) bumps ``codec.VERSION``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from dualbeat.core.roles import Health, Role
+
+#: Largest integer a Beat carries: a signed 64-bit value, the common ground of JSON readers.
+MAX_INT = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Beat:
+    """One heartbeat, as sent and as received.
+
+    ``boot_id`` is the sender's start time in nanoseconds and strictly grows across its
+    restarts; ``seq`` starts at 1 for each boot and grows by one per datagram *sent* (the
+    copies of one Beat sent on several links share it). Together they order beats for the
+    replay window. ``sent_at`` is the sender's wall clock: informational only, never used
+    to judge freshness, because the two clocks are not trusted to agree.
+
+    ``yielding`` means the sender, while active, gives up: the peer should promote now.
+    ``promise_until`` is reserved for the lease work ("I will not take over before T",
+    in the sender's clock); it is carried, not interpreted, here.
+    """
+
+    cluster: str
+    node: str
+    boot_id: int
+    seq: int
+    sent_at: float
+    epoch: int
+    role: Role
+    mysql: Health
+    executed: str
+    received: str
+    vip_held: bool
+    writable: bool
+    yielding: bool
+    maintenance: bool
+    promise_until: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_int("boot_id", self.boot_id, 0)
+        _check_int("seq", self.seq, 1)
+        _check_int("epoch", self.epoch, 0)
+        for name in ("sent_at", "promise_until"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ValueError(f"Beat.{name} must be a finite number, got {value!r}")
+
+
+def _check_int(name: str, value: int, low: int) -> None:
+    if not low <= value <= MAX_INT:
+        raise ValueError(f"Beat.{name} must be in [{low}, 2**63-1], got {value!r}")

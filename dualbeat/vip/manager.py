@@ -1,0 +1,279 @@
+"""The VIP seam the agent acts through: hold, release, check and announce the virtual IP.
+
+Why a duplicate-address check before every claim: keepalived's most reported bug is the VIP
+on both nodes at once — clients then flip between two writers as their ARP caches age. The
+peer's kernel answers an RFC 5227 probe for any address it holds, so ``claim`` asks first and
+refuses with ``VipConflict`` (naming the MAC that answered) instead of adding a duplicate.
+
+Why a gratuitous ARP burst after every claim, and again on a timer: neighbours keep the old
+active's MAC for the VIP until their entry ages out (tens of seconds); an announcement makes
+them switch at once. HeartBeat's "no GARP after recovery" bug is avoided by announcing on
+every claim, even when the address was already there.
+
+Why a new netlink and packet socket per call, rather than one kept open: the agent calls us
+from a worker thread, pyroute2's synchronous ``IPRoute`` keeps thread-local state, and a
+socket lives in the network namespace of the thread that opened it. Opening per call costs
+about 1.5 ms, is safe from any thread, and acts in the calling thread's namespace (which is
+how the tests run it inside ``vt-a``). For the same reason the MAC comes from netlink, not
+``/sys/class/net``: sysfs shows the namespace it was mounted in, not the thread's.
+
+Every call is short and bounded: netlink requests are local, ``conflict`` waits at most its
+timeout, ``announce`` at most ``(count - 1) * interval``.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Interface, IPv6Interface
+from socket import AF_INET
+from types import TracebackType
+from typing import Any
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from dualbeat.errors import VipConflict, VipError
+from dualbeat.vip import arp
+
+IFF_UP = 0x1
+IFF_LOWER_UP = 0x10000
+# "UNKNOWN" is what drivers without operstate support report (dummy, some virtual NICs);
+# they still set IFF_LOWER_UP when the link is usable.
+_USABLE_OPERSTATES = frozenset({"UP", "UNKNOWN"})
+
+DEFAULT_PROBE_TIMEOUT = 0.2
+DEFAULT_ARP_INTERVAL = 0.05
+
+
+@dataclass(frozen=True)
+class _Link:
+    index: int
+    flags: int
+    operstate: str
+    mac: bytes | None
+    hwtype: int
+
+
+def _strerror(exc: NetlinkError | OSError) -> str:
+    code = exc.code if isinstance(exc, NetlinkError) else exc.errno
+    text = os.strerror(code) if code else str(exc)
+    if code == errno.EPERM:
+        text += " (dualbeat needs root or CAP_NET_ADMIN/CAP_NET_RAW)"
+    return text
+
+
+class VipManager:
+    """Adds, removes, probes for and announces one IPv4 VIP on one Ethernet interface.
+
+    IPv6 VIPs are not supported yet (neighbour discovery would replace ARP, with its own
+    DAD rules): the constructor raises ``VipError`` for an ``IPv6Interface``. The prefix
+    length of the configured interface address is the one given to the kernel.
+    """
+
+    def __init__(self, address: IPv4Interface | IPv6Interface, interface: str) -> None:
+        if not isinstance(address, IPv4Interface):
+            raise VipError("IPv6 VIPs are not supported yet; use an IPv4 address")
+        self.address = address
+        self.interface = interface
+        self._closed = False
+
+    @property
+    def ip(self) -> IPv4Address:
+        return self.address.ip
+
+    def __repr__(self) -> str:
+        return f"VipManager({self.address.with_prefixlen} on {self.interface})"
+
+    # ------------------------------------------------------------------ state
+
+    def held(self) -> bool:
+        """Whether the VIP is on the interface (with any prefix length); False if it is missing."""
+        with self._netlink("read addresses of") as ipr:
+            link = self._link(ipr)
+            return link is not None and bool(self._held_prefixes(ipr, link))
+
+    def carrier(self) -> bool:
+        """Whether the interface is administratively up *and* has carrier; False if missing.
+
+        A peer that pulls its cable, or a veth whose other end goes down, shows here as
+        NO-CARRIER at once, which the agent uses to tell a local fault from a dead peer.
+        """
+        with self._netlink("read the state of") as ipr:
+            link = self._link(ipr)
+        if link is None:
+            return False
+        up = link.flags & IFF_UP and link.flags & IFF_LOWER_UP
+        return bool(up) and link.operstate in _USABLE_OPERSTATES
+
+    # ------------------------------------------------------------------ address
+
+    def add(self) -> None:
+        """Put the VIP on the interface; already there (any prefix length) is success."""
+        with self._netlink("add the VIP to") as ipr:
+            link = self._require_link(ipr)
+            if self._held_prefixes(ipr, link):
+                return
+            try:
+                ipr.addr(
+                    "add",
+                    index=link.index,
+                    address=str(self.ip),
+                    prefixlen=self.address.network.prefixlen,
+                )
+            except NetlinkError as exc:
+                if exc.code != errno.EEXIST:
+                    raise VipError(
+                        f"cannot add {self.address.with_prefixlen} to {self.interface}: "
+                        f"{_strerror(exc)}"
+                    ) from exc
+
+    def remove(self) -> None:
+        """Take the VIP off the interface, whatever its prefix length; absent is success.
+
+        A missing interface also counts as success: it cannot hold the address, and a
+        demotion must never stall on its release step.
+        """
+        with self._netlink("remove the VIP from") as ipr:
+            link = self._link(ipr)
+            if link is None:
+                return
+            for prefixlen in self._held_prefixes(ipr, link):
+                try:
+                    ipr.addr("del", index=link.index, address=str(self.ip), prefixlen=prefixlen)
+                except NetlinkError as exc:
+                    if exc.code not in (errno.EADDRNOTAVAIL, errno.ENODEV):
+                        raise VipError(
+                            f"cannot remove {self.ip}/{prefixlen} from {self.interface}: "
+                            f"{_strerror(exc)}"
+                        ) from exc
+
+    # ------------------------------------------------------------------ ARP
+
+    def conflict(self, timeout: float = DEFAULT_PROBE_TIMEOUT) -> str | None:
+        """The MAC of another host answering for the VIP, found by an RFC 5227 probe, or None.
+
+        Returns None at once when we hold the VIP ourselves (our own kernel would be the
+        holder), otherwise waits at most ``timeout`` seconds, less when someone answers.
+        """
+        with self._netlink("read the state of") as ipr:
+            link = self._require_link(ipr)
+            if self._held_prefixes(ipr, link):
+                return None
+        mac = self._ethernet_mac(link)
+        try:
+            other = arp.probe(self.interface, mac, self.ip, timeout)
+        except OSError as exc:
+            raise VipError(
+                f"cannot send ARP probe for {self.ip} on {self.interface}: {_strerror(exc)}"
+            ) from exc
+        return None if other is None else arp.mac_text(other)
+
+    def announce(self, count: int, interval: float = DEFAULT_ARP_INTERVAL) -> None:
+        """Broadcast ``count`` gratuitous ARP requests for the VIP, ``interval`` s apart."""
+        with self._netlink("read the state of") as ipr:
+            link = self._require_link(ipr)
+        mac = self._ethernet_mac(link)
+        try:
+            arp.announce(self.interface, mac, self.ip, count, interval)
+        except OSError as exc:
+            raise VipError(
+                f"cannot send gratuitous ARP for {self.ip} on {self.interface}: {_strerror(exc)}"
+            ) from exc
+
+    # ------------------------------------------------------------------ the agent's verbs
+
+    def claim(self, arp_count: int) -> None:
+        """Probe, add, announce: ``VipConflict`` (and nothing added) if another host answers."""
+        other = self.conflict()
+        if other is not None:
+            raise VipConflict(
+                f"{self.ip} is already answered for by {other} on {self.interface}; "
+                "not adding it here, which would put the VIP on two hosts"
+            )
+        self.add()
+        self.announce(arp_count)
+
+    def release(self) -> None:
+        """Remove the VIP (idempotent). No ARP: the next holder's announcement moves clients."""
+        self.remove()
+
+    def close(self) -> None:
+        """Nothing stays open between calls; this only makes later calls fail loudly."""
+        self._closed = True
+
+    def __enter__(self) -> VipManager:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ netlink helpers
+
+    @contextmanager
+    def _netlink(self, doing: str) -> Iterator[Any]:
+        """An ``IPRoute`` for one call; netlink failures become ``VipError``."""
+        if self._closed:
+            raise VipError(f"{self!r} is closed")
+        try:
+            ipr = IPRoute()
+        except OSError as exc:
+            raise VipError(f"cannot open netlink to {doing} {self.interface}: {exc}") from exc
+        try:
+            yield ipr
+        except (NetlinkError, OSError) as exc:
+            raise VipError(f"cannot {doing} {self.interface}: {_strerror(exc)}") from exc
+        finally:
+            ipr.close()
+
+    def _link(self, ipr: Any) -> _Link | None:
+        try:
+            msg = ipr.link("get", ifname=self.interface)[0]
+        except NetlinkError as exc:
+            if exc.code == errno.ENODEV:
+                return None
+            raise
+        address = msg.get_attr("IFLA_ADDRESS")
+        mac = None
+        if isinstance(address, str) and address.count(":") == 5:  # Ethernet-sized
+            mac = arp.mac_bytes(address)
+        return _Link(
+            index=int(msg["index"]),
+            flags=int(msg["flags"]),
+            operstate=str(msg.get_attr("IFLA_OPERSTATE") or "UNKNOWN"),
+            mac=mac,
+            hwtype=int(msg["ifi_type"]),
+        )
+
+    def _require_link(self, ipr: Any) -> _Link:
+        link = self._link(ipr)
+        if link is None:
+            raise VipError(f"interface {self.interface} does not exist")
+        return link
+
+    def _held_prefixes(self, ipr: Any, link: _Link) -> list[int]:
+        """Prefix lengths with which the VIP is on the interface (usually zero or one)."""
+        found = []
+        for msg in ipr.addr("dump", index=link.index, family=AF_INET):
+            if msg["index"] != link.index:
+                continue
+            local = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+            if local == str(self.ip):
+                found.append(int(msg["prefixlen"]))
+        return found
+
+    def _ethernet_mac(self, link: _Link) -> bytes:
+        if link.hwtype != arp.ARPHRD_ETHER or link.mac is None:
+            raise VipError(
+                f"interface {self.interface} is not Ethernet (ARP hardware type "
+                f"{link.hwtype}): a VIP needs ARP, which needs an Ethernet interface"
+            )
+        return link.mac
