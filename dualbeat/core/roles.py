@@ -11,14 +11,12 @@ class Role(enum.Enum):
     ``STARTING`` is the initdead wait: read-only, no VIP, listening for the peer.
     ``FENCED`` is read-only, no VIP and not replicating from the active: it waits for an
     operator or for the lost-writes analysis before it may become a standby again.
-    ``MAINTENANCE`` pauses automation; the node keeps whatever it had.
     """
 
     STARTING = "starting"
     ACTIVE = "active"
     STANDBY = "standby"
     FENCED = "fenced"
-    MAINTENANCE = "maintenance"
 
 
 class Health(enum.Enum):

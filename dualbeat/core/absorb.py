@@ -1,0 +1,283 @@
+"""Folding one observation into the state: the first step of ``decide``.
+
+Health follows Mon's rule: ``alert_after`` consecutive failures declare the local MySQL
+failed, ``rise`` consecutive successes restore it; a busy server is alive and a refused
+login is our own misconfiguration, so neither ever counts toward a failover.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import assert_never
+
+from dualbeat.core.actions import (
+    Action,
+    ClaimVip,
+    EnableSemiSync,
+    HookEvent,
+    PersistState,
+    RunHook,
+    SendBeat,
+    SetReadOnly,
+    is_critical,
+)
+from dualbeat.core.durable import TakeoverRecord
+from dualbeat.core.observations import (
+    ActionDone,
+    ActionFailed,
+    CheckRan,
+    MysqlProbed,
+    Observation,
+    OperatorRequested,
+    PeerBeatReceived,
+    PeerSqlProbed,
+    ProbeFailure,
+    ShutdownRequested,
+    Started,
+    TakeoverPrepared,
+    Tick,
+    VipObserved,
+)
+from dualbeat.core.roles import Health, Role
+from dualbeat.core.state import CoreConfig, LocalView, NodeState, Reason
+
+Absorbed = tuple[NodeState, list[Action], list[Reason]]
+
+
+def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absorbed:
+    actions: list[Action] = []
+    reasons: list[Reason] = []
+    match obs:
+        case Started(boot_id=boot_id, durable=durable):
+            role = Role.FENCED if durable.last_role is Role.FENCED else Role.STARTING
+            s = replace(
+                s, role=role, durable=durable, boot_id=boot_id, started_at=now, role_since=now
+            )
+            reasons.append(
+                Reason(
+                    "STARTED",
+                    f"agent started as {role.value}",
+                    {"epoch": durable.epoch, "last_role": durable.last_role.value},
+                )
+            )
+        case Tick():
+            pass
+        case MysqlProbed():
+            s, more = _probed(cfg, s, obs, now)
+            reasons += more
+        case CheckRan(name=name, ok=ok, detail=detail):
+            fails = dict(s.local.check_fails)
+            fails[name] = 0 if ok else fails.get(name, 0) + 1
+            if fails[name] == cfg.timing.alert_after:
+                reasons.append(
+                    Reason(
+                        "CHECK_FAILED",
+                        f"check {name} failed: {detail}",
+                        {"check": name, "failures": fails[name]},
+                    )
+                )
+            s = replace(s, local=replace(s.local, check_fails=fails))
+        case PeerBeatReceived(link=link, beat=beat):
+            s, more = _peer_beat(s, link, beat.epoch, now)
+            s = replace(s, peer=replace(s.peer, beat=beat))
+            if beat.role is Role.ACTIVE and s.yielding:
+                s = replace(s, yielding=False)
+            reasons += more
+        case PeerSqlProbed(reachable=reachable):
+            s = replace(s, peer=replace(s.peer, sql_reachable=reachable, sql_at=now))
+        case VipObserved(held=held, carrier=carrier):
+            if s.carrier is not None and carrier != s.carrier:
+                reasons.append(
+                    Reason(
+                        "CARRIER_UP" if carrier else "CARRIER_LOST",
+                        "the VIP interface " + ("has carrier again" if carrier else "lost carrier"),
+                    )
+                )
+            s = replace(s, vip_held=held, carrier=carrier)
+        case ActionDone() | ActionFailed() | TakeoverPrepared():
+            s, more_actions, more = _outcome(cfg, s, obs, now)
+            actions += more_actions
+            reasons += more
+        case OperatorRequested(command=command):
+            s = replace(s, command=command)
+        case ShutdownRequested():
+            s = replace(s, shutdown=obs)
+        case _:
+            assert_never(obs)
+    if s.yielding and now - s.yielded_at > cfg.timing.deadtime + cfg.timing.apply_timeout:
+        s = replace(s, yielding=False)
+        reasons.append(Reason("YIELD_EXPIRED", "the peer did not take over; yield withdrawn"))
+    return s, actions, reasons
+
+
+def _outcome(
+    cfg: CoreConfig, s: NodeState, obs: ActionDone | ActionFailed | TakeoverPrepared, now: float
+) -> Absorbed:
+    """An action came back: clear it from in-flight, and move a promotion along."""
+    actions: list[Action] = []
+    reasons: list[Reason] = []
+    s = _done(s, obs.action if not isinstance(obs, TakeoverPrepared) else obs)
+    match obs:
+        case ActionDone(action=action):
+            if isinstance(action, ClaimVip) and s.promotion and s.promotion.prepared_at:
+                s, reasons = _promoted(s, now)
+        case ActionFailed(action=action, error=error):
+            reasons.append(Reason("ACTION_FAILED", f"{type(action).__name__} failed: {error}"))
+            if s.promotion is not None and is_critical(action):
+                s, actions = _abort_promotion(s, type(action).__name__, now)
+                reasons.append(
+                    Reason(
+                        "PROMOTION_ABORTED", f"promotion aborted: {type(action).__name__} failed"
+                    )
+                )
+        case TakeoverPrepared():
+            if s.role is Role.ACTIVE and s.promotion and s.promotion.prepared_at is None:
+                s, actions, reasons = _finish_promotion(cfg, s, obs, now)
+    return s, actions, reasons
+
+
+def _done(s: NodeState, action: object) -> NodeState:
+    kind = "PrepareTakeover" if isinstance(action, TakeoverPrepared) else type(action).__name__
+    return replace(s, in_flight=s.in_flight - {kind})
+
+
+def _probed(
+    cfg: CoreConfig, s: NodeState, p: MysqlProbed, now: float
+) -> tuple[NodeState, list[Reason]]:
+    t, old = cfg.timing, s.local
+    reasons: list[Reason] = []
+    local = replace(old, last_detail=p.detail)
+    if p.ok:
+        local = replace(
+            local,
+            oks=old.oks + 1,
+            fails=0,
+            first_failure_at=None,
+            writable=p.writable,
+            replicating=p.replicating,
+            executed=p.executed,
+            received=p.received,
+            semisync_active=p.semisync_active,
+        )
+        if old.health is not Health.HEALTHY and local.oks >= t.rise:
+            local = replace(local, health=Health.HEALTHY)
+        if old.semisync_active and p.semisync_active is False and s.role is Role.ACTIVE:
+            reasons.append(
+                Reason(
+                    "SEMISYNC_FELL_BACK",
+                    "semi-sync fell back to asynchronous "
+                    "replication: a crash now can lose acknowledged writes",
+                )
+            )
+    elif p.failure in (ProbeFailure.UNAVAILABLE, ProbeFailure.QUERY):
+        local = replace(
+            local, fails=old.fails + 1, oks=0, first_failure_at=old.first_failure_at or now
+        )
+        if old.health is not Health.FAILED and local.fails >= t.alert_after:
+            local = replace(local, health=Health.FAILED)
+    elif p.failure is ProbeFailure.BUSY:
+        local = replace(local, health=Health.BUSY, fails=0, oks=0)
+    else:
+        local = replace(local, health=Health.MISCONFIGURED, fails=0, oks=0)
+    if local.health is not old.health:
+        reasons.append(_health_reason(old, local))
+    return replace(s, local=local), reasons
+
+
+def _health_reason(old: LocalView, new: LocalView) -> Reason:
+    texts = {
+        Health.HEALTHY: "local MySQL is healthy",
+        Health.FAILED: f"local MySQL failed {new.fails} probes in a row: {new.last_detail}",
+        Health.BUSY: f"local MySQL is busy but alive (no failover): {new.last_detail}",
+        Health.MISCONFIGURED: "ALARM: dualbeat's own MySQL access is misconfigured (no "
+        f"failover; fix the config): {new.last_detail}",
+        Health.UNKNOWN: "local MySQL state unknown",
+    }
+    return Reason(f"MYSQL_{new.health.name}", texts[new.health], {"was": old.health.value})
+
+
+def _peer_beat(s: NodeState, link: str, epoch: int, now: float) -> tuple[NodeState, list[Reason]]:
+    reasons = []
+    if s.peer.heard_at is None:
+        reasons.append(Reason("PEER_HEARD", f"heard the peer on link {link}"))
+    links = dict(s.peer.links)
+    links[link] = now
+    s = replace(s, peer=replace(s.peer, heard_at=now, links=links))
+    if epoch > s.durable.highest_seen:
+        s = replace(s, durable=replace(s.durable, highest_seen=epoch))
+    return s, reasons
+
+
+def _finish_promotion(
+    cfg: CoreConfig, s: NodeState, prepared: TakeoverPrepared, now: float
+) -> tuple[NodeState, list[Action], list[Reason]]:
+    """Relay log applied (or timed out): new epoch durably, then writable, then the VIP."""
+    assert s.promotion is not None
+    epoch = max(s.durable.epoch, s.durable.highest_seen) + 1
+    old = s.promotion.peer_beat
+    record = TakeoverRecord(
+        epoch=epoch,
+        at=now,
+        new_active=cfg.node,
+        old_active=cfg.peer,
+        reason=s.promotion.finding,
+        peer_executed=str(old.executed) if old and old.executed is not None else "",
+        peer_received=str(old.received) if old and old.received is not None else "",
+        local_executed=str(prepared.executed) if prepared.executed is not None else "",
+        unapplied=str(prepared.unapplied) if prepared.unapplied else "",
+    )
+    durable = replace(
+        s.durable,
+        epoch=epoch,
+        highest_seen=epoch,
+        last_role=Role.ACTIVE,
+        fenced_reason="",
+        last_takeover=record,
+    )
+    s = replace(s, durable=durable, promotion=replace(s.promotion, prepared_at=now, epoch=epoch))
+    reasons = []
+    if not prepared.applied_all:
+        reasons.append(
+            Reason(
+                "APPLY_TIMEOUT",
+                "promoting without applying everything received from the old active",
+                {"unapplied": record.unapplied},
+            )
+        )
+    env = {
+        "DUALBEAT_EPOCH": str(epoch),
+        "DUALBEAT_NEW_ROLE": "active",
+        "DUALBEAT_REASON": s.promotion.finding if s.promotion else "",
+    }
+    actions: list[Action] = [
+        PersistState(durable),
+        SetReadOnly(False),
+        ClaimVip(),
+        SendBeat(),
+        EnableSemiSync(),
+        RunHook(HookEvent.FAILOVER, env),
+        RunHook(HookEvent.ROLE_CHANGE, env),
+    ]
+    return s, actions, reasons
+
+
+def _promoted(s: NodeState, now: float) -> tuple[NodeState, list[Reason]]:
+    p = s.promotion
+    assert p is not None and p.prepared_at is not None
+    phases = {
+        "detect_s": round(p.decided_at - p.evidence_since, 3),
+        "apply_s": round(p.prepared_at - p.decided_at, 3),
+        "promote_vip_s": round(now - p.prepared_at, 3),
+        "total_s": round(now - p.evidence_since, 3),
+        "epoch": p.epoch,
+        "finding": p.finding,
+    }
+    reason = Reason("PROMOTED", f"active at epoch {p.epoch}: writable and holding the VIP", phases)
+    return replace(s, promotion=None, finding=""), [reason]
+
+
+def _abort_promotion(s: NodeState, failed: str, now: float) -> tuple[NodeState, list[Action]]:
+    from dualbeat.core.decide import demote  # the demotion steps live with the transitions
+
+    s, actions = demote(s, Role.STANDBY, f"promotion aborted: {failed} failed", now)
+    return replace(s, yielding=False, promotion_failed_at=now), actions

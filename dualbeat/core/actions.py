@@ -1,0 +1,136 @@
+"""Actions: imperative verbs the core asks the agent's adapters to carry out.
+
+Every action is idempotent and bounded by a timeout in its adapter, and comes back as
+``ActionDone`` / ``ActionFailed`` (``PrepareTakeover`` as ``TakeoverPrepared``). A batch of
+actions runs in order; when a ``critical`` action fails the rest of its batch is skipped
+(a promotion must not make MySQL writable after failing to record the new epoch), while
+demotion steps are best effort: each runs even if the one before failed.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dualbeat.core.durable import Durable
+
+
+@dataclass(frozen=True)
+class SetReadOnly:
+    on: bool
+    critical = False
+
+
+@dataclass(frozen=True)
+class KillSessions:
+    """Kill client sessions (never replication/system threads) so pools reconnect via the VIP."""
+
+    critical = False
+
+
+@dataclass(frozen=True)
+class ClaimVip:
+    """Duplicate-address check, add the VIP, gratuitous ARP burst."""
+
+    critical = True
+
+
+@dataclass(frozen=True)
+class ReleaseVip:
+    critical = False
+
+
+@dataclass(frozen=True)
+class AnnounceVip:
+    """Periodic gratuitous ARP refresh while active."""
+
+    critical = False
+
+
+@dataclass(frozen=True)
+class PrepareTakeover:
+    """Apply what was received (bounded by ``timeout``), then stop replicating from the peer."""
+
+    timeout: float
+    critical = True
+
+
+@dataclass(frozen=True)
+class StopReplication:
+    critical = False
+
+
+@dataclass(frozen=True)
+class StartReplication:
+    critical = False
+
+
+@dataclass(frozen=True)
+class PersistState:
+    """Write the durable state (state file, fsynced; the epoch also to MySQL when writable)."""
+
+    durable: Durable
+    critical = True
+
+
+@dataclass(frozen=True)
+class EnableSemiSync:
+    critical = False
+
+
+@dataclass(frozen=True)
+class SendBeat:
+    """Send a heartbeat now (role change, yield) instead of waiting for the next keepalive."""
+
+    critical = False
+
+
+class HookEvent(enum.Enum):
+    ROLE_CHANGE = "role_change"
+    FAILOVER = "failover"
+    FENCE = "fence"
+    PRE_PROMOTE = "pre_promote"
+
+
+@dataclass(frozen=True)
+class RunHook:
+    """Run the configured script; a ``veto`` hook (pre-promote) that fails stops its batch."""
+
+    event: HookEvent
+    env: Mapping[str, str] = field(default_factory=dict)
+    veto: bool = False
+
+    def __hash__(self) -> int:
+        return hash((self.event, tuple(sorted(self.env.items())), self.veto))
+
+
+@dataclass(frozen=True)
+class Exit:
+    """Shut the agent down (after a handover, or at once with --keep)."""
+
+    critical = False
+
+
+Action = (
+    SetReadOnly
+    | KillSessions
+    | ClaimVip
+    | ReleaseVip
+    | AnnounceVip
+    | PrepareTakeover
+    | StopReplication
+    | StartReplication
+    | PersistState
+    | EnableSemiSync
+    | SendBeat
+    | RunHook
+    | Exit
+)
+
+
+def is_critical(action: Action) -> bool:
+    """Whether a failure of ``action`` must skip the rest of its batch."""
+    if isinstance(action, RunHook):
+        return action.veto
+    return action.critical

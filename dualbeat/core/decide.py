@@ -1,0 +1,228 @@
+"""``decide``: the one entry point of the core. State + observation + time -> decision.
+
+Three steps, each a plain function:
+1. ``absorb`` folds the observation into the state (health counters, the peer's view,
+   action outcomes; the second half of a promotion starts here when the relay log has
+   been applied);
+2. ``assess`` names the situation and the transition table says what the role becomes;
+   entering a role emits its actions (promote, yield, fence);
+3. ``reconcile`` keeps the role true to itself (the active writable with the VIP, every
+   other node read-only without it), rate-limited and never twice in flight.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dualbeat.core import absorb as absorbing
+from dualbeat.core.actions import (
+    Action,
+    AnnounceVip,
+    ClaimVip,
+    EnableSemiSync,
+    Exit,
+    HookEvent,
+    KillSessions,
+    PersistState,
+    PrepareTakeover,
+    ReleaseVip,
+    RunHook,
+    SendBeat,
+    SetReadOnly,
+    StartReplication,
+    StopReplication,
+)
+from dualbeat.core.findings import Finding, assess, fresh_peer
+from dualbeat.core.observations import Observation
+from dualbeat.core.roles import Health, Role
+from dualbeat.core.state import CoreConfig, Decision, NodeState, Promotion, Reason
+from dualbeat.core.transitions import TABLE
+
+_PROMOTING = {
+    Finding.PEER_DEAD,
+    Finding.PEER_YIELDED,
+    Finding.ELECTED,
+    Finding.TAKEOVER_NOW,
+}
+
+
+def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> Decision:
+    s, actions, reasons = absorbing.absorb(cfg, state, obs, now)
+    if s.exiting:
+        return Decision(s, tuple(actions), tuple(reasons), None)
+    finding = assess(cfg, s, now)
+    target, text = TABLE[(s.role, finding)]
+    if finding.value != s.finding or target is not s.role:
+        reasons.append(Reason(finding.name, text, _evidence(cfg, s, now, finding)))
+    s = replace(s, finding=finding.value, command=None)
+    if finding is Finding.TAKEOVER_ASKED:
+        s = replace(s, wants_takeover=True)
+    if target is not s.role:
+        s, entered = _enter(cfg, s, target, finding, text, now)
+        actions += entered
+    if finding in (Finding.SHUTDOWN, Finding.SHUTDOWN_HANDOVER):
+        s = replace(s, exiting=True)
+        actions.append(Exit())
+    else:
+        s, corrective = _reconcile(cfg, s, now)
+        actions += corrective
+    s = replace(s, in_flight=s.in_flight | {type(a).__name__ for a in actions})
+    return Decision(s, tuple(actions), tuple(reasons), _wake_at(cfg, s, now))
+
+
+def _hook_env(s: NodeState, target: Role, reason: str) -> dict[str, str]:
+    return {
+        "DUALBEAT_OLD_ROLE": s.role.value,
+        "DUALBEAT_NEW_ROLE": target.value,
+        "DUALBEAT_EPOCH": str(s.durable.epoch),
+        "DUALBEAT_REASON": reason,
+    }
+
+
+def _enter(
+    cfg: CoreConfig, s: NodeState, target: Role, finding: Finding, text: str, now: float
+) -> tuple[NodeState, list[Action]]:
+    """Actions that move the node into ``target``."""
+    if target is Role.ACTIVE:
+        assert finding in _PROMOTING, finding
+        evidence_since = s.peer.heard_at if s.peer.heard_at is not None else s.started_at
+        if finding is Finding.PEER_YIELDED:
+            evidence_since = now
+        promotion = Promotion(finding.value, now, evidence_since, s.peer.beat)
+        s = replace(s, role=Role.ACTIVE, role_since=now, promotion=promotion, wants_takeover=False)
+        env = _hook_env(s, target, text)
+        return s, [
+            RunHook(HookEvent.PRE_PROMOTE, env, veto=cfg.pre_promote_veto),
+            SendBeat(),
+            PrepareTakeover(cfg.timing.apply_timeout),
+        ]
+    return demote(s, target, text, now)
+
+
+def demote(s: NodeState, target: Role, text: str, now: float) -> tuple[NodeState, list[Action]]:
+    """Read-only first, then sessions, then the VIP: never writable without the right."""
+    fenced = target is Role.FENCED
+    durable = replace(s.durable, last_role=target, fenced_reason=text if fenced else "")
+    actions: list[Action] = [SetReadOnly(True)]
+    if s.role is Role.ACTIVE:
+        actions.append(KillSessions())
+    actions.append(ReleaseVip())
+    if fenced:
+        actions.append(StopReplication())
+    actions += [
+        PersistState(durable),
+        SendBeat(),
+        RunHook(HookEvent.FENCE if fenced else HookEvent.ROLE_CHANGE, _hook_env(s, target, text)),
+    ]
+    yielding = s.role is Role.ACTIVE and target is Role.STANDBY
+    s = replace(
+        s,
+        role=target,
+        role_since=now,
+        durable=durable,
+        promotion=None,
+        yielding=yielding,
+        yielded_at=now if yielding else s.yielded_at,
+    )
+    return s, actions
+
+
+def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Action]]:
+    """Corrective actions that keep the role true; each kind at most once in flight."""
+    t = cfg.timing
+    wanted: list[tuple[Action, float]] = []
+    local = s.local
+    if s.promotion is None and s.role is Role.ACTIVE:
+        if local.writable is False and local.health is Health.HEALTHY:
+            wanted.append((SetReadOnly(False), t.retry))
+        if s.vip_held is False:
+            wanted.append((ClaimVip(), t.retry))
+        elif s.vip_held and fresh_peer(cfg, s, now) is not None:
+            wanted.append((AnnounceVip(), t.arp_refresh))
+        beat = fresh_peer(cfg, s, now)
+        if (
+            beat is not None
+            and beat.role is Role.STANDBY
+            and beat.epoch == s.durable.epoch
+            and local.replicating is False
+            and beat.executed is not None
+            and local.executed is not None
+            and type(beat.executed) is type(local.executed)
+            and beat.executed <= local.executed
+        ):
+            wanted.append((StartReplication(), t.ring_retry))
+    elif s.role is not Role.ACTIVE:
+        if local.writable:
+            wanted.append((SetReadOnly(True), t.retry))
+        if s.vip_held:
+            wanted.append((ReleaseVip(), t.retry))
+        if s.role is Role.FENCED and local.replicating:
+            wanted.append((StopReplication(), t.retry))
+        beat = fresh_peer(cfg, s, now)
+        if (
+            s.role is Role.STANDBY
+            and beat is not None
+            and beat.role is Role.ACTIVE
+            and beat.epoch > s.durable.epoch
+        ):
+            durable = replace(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
+            s = replace(s, durable=durable)
+            wanted.append((PersistState(durable), 0.0))
+    if not s.semisync_requested and local.health is Health.HEALTHY:
+        s = replace(s, semisync_requested=True)
+        wanted.append((EnableSemiSync(), 0.0))
+    actions: list[Action] = []
+    tried = dict(s.last_tried)
+    for action, every in wanted:
+        kind = type(action).__name__
+        if kind in s.in_flight or now - tried.get(kind, float("-inf")) < every:
+            continue
+        tried[kind] = now
+        actions.append(action)
+    return replace(s, last_tried=tried), actions
+
+
+def _evidence(cfg: CoreConfig, s: NodeState, now: float, finding: Finding) -> dict[str, object]:
+    p = s.peer
+    evidence: dict[str, object] = {
+        "role": s.role.value,
+        "epoch": s.durable.epoch,
+        "mysql": s.local.health.value,
+        "peer_silent_s": None if p.heard_at is None else round(now - p.heard_at, 3),
+        "deadtime_s": cfg.timing.deadtime,
+        "links": {name: round(now - at, 3) for name, at in sorted(p.links.items())},
+        "peer_sql_reachable": p.sql_reachable,
+    }
+    if p.beat is not None:
+        evidence |= {
+            "peer_role": p.beat.role.value,
+            "peer_epoch": p.beat.epoch,
+            "peer_mysql": p.beat.mysql.value,
+        }
+    if finding is Finding.LOCAL_FAILED:
+        evidence |= {
+            "failures": s.local.fails,
+            "alert_after": cfg.timing.alert_after,
+            "detail": s.local.last_detail,
+            "failed_checks": s.local.failed_checks(cfg.timing.alert_after),
+        }
+    if s.command is not None:
+        evidence["command"] = s.command.value
+    return evidence
+
+
+def _wake_at(cfg: CoreConfig, s: NodeState, now: float) -> float | None:
+    """The next moment the finding may change with no new observation.
+
+    Corrective retries need no timer: they are re-judged on every probe and VIP check.
+    """
+    t = cfg.timing
+    times = []
+    if s.peer.heard_at is not None:
+        times.append(s.peer.heard_at + t.deadtime)
+    elif s.role is Role.STARTING:
+        times.append(s.started_at + t.initdead)
+    if s.yielding:
+        times.append(s.yielded_at + t.deadtime + t.apply_timeout)
+    future = [x for x in times if x > now]
+    return min(future) if future else None

@@ -1,0 +1,36 @@
+"""What a node remembers across restarts: its epoch, its last role and the last takeover.
+
+The agent writes it to the state file (atomically, fsynced) before acting on it, and the
+epoch also to a table on the server: a node that comes back must know whether it may have
+been the active when the peer took over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dualbeat.core.roles import Role
+
+
+@dataclass(frozen=True)
+class TakeoverRecord:
+    """Written by the new active at every promotion (the lost-writes analysis starts here)."""
+
+    epoch: int
+    at: float  # wall-clock seconds, for humans
+    new_active: str
+    old_active: str
+    reason: str
+    peer_executed: str  # the old active's executed GTID set as last heard
+    peer_received: str
+    local_executed: str  # what the new active had executed when it took over
+    unapplied: str  # received from the old active but not applied within the timeout
+
+
+@dataclass(frozen=True)
+class Durable:
+    epoch: int = 0
+    highest_seen: int = 0  # the highest epoch any heartbeat ever showed this node
+    last_role: Role = Role.STARTING
+    fenced_reason: str = ""
+    last_takeover: TakeoverRecord | None = None

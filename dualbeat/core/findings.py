@@ -1,0 +1,160 @@
+"""Findings: what the situation *is*, judged from the state, in strict priority order.
+
+``assess`` looks at the evidence (local health, peer heartbeats, the peer's MySQL over SQL,
+the VIP link, operator requests) and names exactly one finding; the transition table then
+says what each role does about it. Keeping "what is going on" apart from "what to do"
+lets every rule be a one-line test.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from dualbeat.core.observations import Command, PeerBeat
+from dualbeat.core.roles import Health, Role
+from dualbeat.core.state import CoreConfig, NodeState
+
+
+class Finding(enum.Enum):
+    SHUTDOWN = "shutdown"  # stopping; nothing to hand over (or --keep)
+    SHUTDOWN_HANDOVER = "shutdown_handover"  # stopping active with a healthy standby
+    PEER_NEWER_EPOCH = "peer_newer_epoch"  # we are active but the peer took over later
+    HOLDS_ERRANT = "holds_errant"  # we hold transactions the active peer lacks
+    LOCAL_FAILED = "local_failed"  # our MySQL (or an extra check) failed
+    STANDBY_REQUESTED = "standby_requested"  # operator or peer asked us to hand over
+    STANDBY_REFUSED = "standby_refused"  # ...but no healthy standby would take over
+    TAKEOVER_ASKED = "takeover_asked"  # operator takeover: ask the live active to yield
+    TAKEOVER_NOW = "takeover_now"  # operator takeover with the peer gone
+    TAKEOVER_REFUSED = "takeover_refused"  # the peer holds transactions we lack
+    LINK_DOWN = "link_down"  # the VIP interface lost carrier
+    PEER_YIELDED = "peer_yielded"  # the active peer gave up: take over now
+    TWO_ACTIVES_WIN = "two_actives_win"  # both active, same epoch, we win the tie
+    TWO_ACTIVES_LOSE = "two_actives_lose"
+    PEER_ACTIVE = "peer_active"
+    PEER_PASSIVE = "peer_passive"  # we are active; the peer stands by (or starts, or is fenced)
+    ELECTED = "elected"  # nobody active: we are the right node to be
+    NOT_ELECTED = "not_elected"
+    PEER_DEAD = "peer_dead"  # silent on every link for deadtime and its SQL unreachable
+    PEER_SILENT = "peer_silent"  # silent, but its MySQL answers (or was not probed yet)
+    INITDEAD = "initdead"  # starting: still waiting for the peer
+    NOT_PROBED = "not_probed"  # starting: our own MySQL has not been probed yet
+    CANNOT_PROMOTE = "cannot_promote"  # promotion would be due, but we are not fit
+
+
+def fresh_peer(cfg: CoreConfig, s: NodeState, now: float) -> PeerBeat | None:
+    """The peer's last beat if heard within deadtime on any link."""
+    p = s.peer
+    if p.beat is None or p.heard_at is None or now - p.heard_at >= cfg.timing.deadtime:
+        return None
+    return p.beat
+
+
+def peer_dead(s: NodeState) -> bool:
+    """Both signals agree: no heartbeat (checked by the caller) and the SQL probe failed
+    *after* the last heartbeat, so an old result cannot condemn a peer that came back."""
+    p = s.peer
+    probed_after = p.sql_at is not None and (p.heard_at is None or p.sql_at > p.heard_at)
+    return probed_after and p.sql_reachable is False
+
+
+def errant(s: NodeState, beat: PeerBeat) -> bool:
+    """We executed transactions the active peer lacks: unreplicated writes of an old active."""
+    mine, theirs = s.local.executed, beat.executed
+    if mine is None or theirs is None or type(mine) is not type(theirs):
+        return False
+    return bool(mine - theirs)
+
+
+def fit_to_promote(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    d, failed_at = s.durable, s.promotion_failed_at
+    return (
+        (failed_at is None or now - failed_at >= cfg.timing.promotion_backoff)
+        and s.local.health is Health.HEALTHY
+        and not s.local.failed_checks(cfg.timing.alert_after)
+        and s.carrier is not False
+        and d.epoch >= d.highest_seen
+    )
+
+
+def _healthy_standby(beat: PeerBeat | None) -> bool:
+    return beat is not None and beat.role is Role.STANDBY and beat.mysql is Health.HEALTHY
+
+
+def _wins_election(cfg: CoreConfig, s: NodeState, beat: PeerBeat) -> bool:
+    """Nobody is active: who should be? Both nodes compute this from the same facts.
+
+    A fenced or failed peer never; otherwise the de facto active (writable or holding the
+    VIP: an agent restarted under a running active must not demote it), then the higher
+    epoch, then config order. A node that just yielded never takes the role back.
+    """
+    if s.yielding:
+        return False
+    if beat.role is Role.FENCED or beat.mysql is Health.FAILED:
+        return True
+    mine = (bool(s.local.writable) or bool(s.vip_held), s.durable.epoch, -cfg.priority)
+    theirs = (beat.writable or beat.vip_held, beat.epoch, cfg.priority - 1)
+    return mine > theirs
+
+
+def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
+    beat = fresh_peer(cfg, s, now)
+    if s.shutdown is not None:
+        handover = not s.shutdown.keep and s.role is Role.ACTIVE and _healthy_standby(beat)
+        return Finding.SHUTDOWN_HANDOVER if handover else Finding.SHUTDOWN
+    if s.role is Role.STARTING and s.local.health is Health.UNKNOWN:
+        return Finding.NOT_PROBED
+    if beat and beat.role is Role.ACTIVE and s.role is Role.ACTIVE and beat.epoch > s.durable.epoch:
+        return Finding.PEER_NEWER_EPOCH
+    if beat and beat.role is Role.ACTIVE and s.role is not Role.ACTIVE and errant(s, beat):
+        return Finding.HOLDS_ERRANT
+    if s.local.health is Health.FAILED or s.local.failed_checks(cfg.timing.alert_after):
+        return Finding.LOCAL_FAILED
+    if s.role is Role.ACTIVE and (s.command is Command.STANDBY or (beat and beat.wants_takeover)):
+        return Finding.STANDBY_REQUESTED if _healthy_standby(beat) else Finding.STANDBY_REFUSED
+    if s.command in (Command.TAKEOVER, Command.TAKEOVER_FORCE) and s.role is not Role.ACTIVE:
+        return _takeover(s, beat)
+    if s.carrier is False:
+        return Finding.LINK_DOWN
+    if beat is not None:
+        return _with_peer(cfg, s, beat, now)
+    if s.peer.heard_at is None and now - s.started_at < cfg.timing.initdead:
+        return Finding.INITDEAD
+    if not peer_dead(s):
+        return Finding.PEER_SILENT
+    if s.role is not Role.ACTIVE and not fit_to_promote(cfg, s, now):
+        return Finding.CANNOT_PROMOTE
+    return Finding.PEER_DEAD
+
+
+def _takeover(s: NodeState, beat: PeerBeat | None) -> Finding:
+    if beat is not None and beat.role is Role.ACTIVE:
+        return Finding.TAKEOVER_ASKED
+    last = s.peer.beat
+    lacking = (
+        last is not None
+        and last.executed is not None
+        and s.local.executed is not None
+        and type(last.executed) is type(s.local.executed)
+        and bool(last.executed - s.local.executed)
+    )
+    forced = s.command is Command.TAKEOVER_FORCE
+    if (lacking or s.role is Role.FENCED) and not forced:
+        return Finding.TAKEOVER_REFUSED
+    if s.local.health is not Health.HEALTHY:
+        return Finding.CANNOT_PROMOTE
+    return Finding.TAKEOVER_NOW
+
+
+def _with_peer(cfg: CoreConfig, s: NodeState, beat: PeerBeat, now: float) -> Finding:
+    if s.role is Role.ACTIVE:
+        if beat.role is not Role.ACTIVE:
+            return Finding.PEER_PASSIVE
+        mine, theirs = (s.durable.epoch, -cfg.priority), (beat.epoch, cfg.priority - 1)
+        return Finding.TWO_ACTIVES_WIN if mine > theirs else Finding.TWO_ACTIVES_LOSE
+    if beat.yielding and beat.role is not Role.ACTIVE:
+        return Finding.PEER_YIELDED if fit_to_promote(cfg, s, now) else Finding.CANNOT_PROMOTE
+    if beat.role is Role.ACTIVE:
+        return Finding.PEER_ACTIVE
+    if not _wins_election(cfg, s, beat):
+        return Finding.NOT_ELECTED
+    return Finding.ELECTED if fit_to_promote(cfg, s, now) else Finding.CANNOT_PROMOTE

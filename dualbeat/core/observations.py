@@ -1,0 +1,154 @@
+"""Observations: past-tense facts fed to ``decide``. The agent makes them; the core judges them.
+
+Each is a frozen dataclass; ``Observation`` is their closed union, so ``decide`` can
+``match`` over it exhaustively (``assert_never``). Times are ``now`` values of the agent's
+monotonic clock, passed in: observations never read a clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from dualbeat.core.actions import Action
+from dualbeat.core.durable import Durable
+from dualbeat.core.gtid import GtidSet
+from dualbeat.core.roles import Health, Role
+
+
+class ProbeFailure(enum.Enum):
+    """Why one probe of the local MySQL failed (see ``mysql.probe``)."""
+
+    UNAVAILABLE = "unavailable"  # gone, refused, hung: counts toward failover
+    QUERY = "query"  # the write probe failed (read-only, disk full, lock): counts too
+    BUSY = "busy"  # too many connections: alive, never a failover
+    MISCONFIGURED = "misconfigured"  # access denied: our mistake, alarm only
+
+
+@dataclass(frozen=True)
+class Started:
+    """The agent (re)started; ``durable`` is what its state file remembered."""
+
+    boot_id: int
+    durable: Durable
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed (the core asked to be woken at ``wake_at``)."""
+
+
+@dataclass(frozen=True)
+class MysqlProbed:
+    """One monitor probe of the local server."""
+
+    ok: bool
+    failure: ProbeFailure | None = None
+    detail: str = ""
+    writable: bool | None = None
+    replicating: bool | None = None  # both replica threads running; None: no replica
+    executed: GtidSet | None = None
+    received: GtidSet | None = None
+    semisync_active: bool | None = None  # the source currently waits for replica acks
+
+
+@dataclass(frozen=True)
+class CheckRan:
+    """An extra check command from the config finished (exit code 0 is healthy)."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PeerBeat:
+    """The authenticated content of one peer heartbeat, as the core needs it."""
+
+    node: str
+    boot_id: int
+    epoch: int
+    role: Role
+    mysql: Health
+    writable: bool
+    vip_held: bool
+    yielding: bool
+    executed: GtidSet | None = None
+    received: GtidSet | None = None
+    wants_takeover: bool = False
+
+
+@dataclass(frozen=True)
+class PeerBeatReceived:
+    link: str
+    beat: PeerBeat
+
+
+@dataclass(frozen=True)
+class PeerSqlProbed:
+    """Whether the peer's MySQL answered over SQL (the second signal before 'peer dead')."""
+
+    reachable: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class VipObserved:
+    held: bool
+    carrier: bool
+
+
+@dataclass(frozen=True)
+class ActionDone:
+    action: Action
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ActionFailed:
+    action: Action
+    error: str
+
+
+@dataclass(frozen=True)
+class TakeoverPrepared:
+    """The standby applied what it had received (or ran out of time) and stopped replicating."""
+
+    executed: GtidSet | None
+    received: GtidSet | None
+    unapplied: GtidSet | None
+    applied_all: bool
+
+
+class Command(enum.Enum):
+    STANDBY = "standby"  # hb_standby: the active hands over to a healthy standby
+    TAKEOVER = "takeover"  # hb_takeover: the standby asks to become active
+    TAKEOVER_FORCE = "takeover-force"  # even if the peer holds transactions we lack
+
+
+@dataclass(frozen=True)
+class OperatorRequested:
+    command: Command
+
+
+@dataclass(frozen=True)
+class ShutdownRequested:
+    """SIGTERM: an active hands over first unless ``keep``."""
+
+    keep: bool = False
+
+
+Observation = (
+    Started
+    | Tick
+    | MysqlProbed
+    | CheckRan
+    | PeerBeatReceived
+    | PeerSqlProbed
+    | VipObserved
+    | ActionDone
+    | ActionFailed
+    | TakeoverPrepared
+    | OperatorRequested
+    | ShutdownRequested
+)

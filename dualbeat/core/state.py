@@ -1,0 +1,123 @@
+"""The node's state as the core sees it, the core's own config, and what ``decide`` returns.
+
+All frozen: ``decide`` returns a new state, so a test can keep every step of a simulation
+and a bug can never come from a view mutated behind the core's back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from dualbeat.core.actions import Action
+from dualbeat.core.durable import Durable
+from dualbeat.core.gtid import GtidSet
+from dualbeat.core.observations import Command, PeerBeat, ShutdownRequested
+from dualbeat.core.roles import Health, Role
+
+
+@dataclass(frozen=True)
+class Timing:
+    keepalive: float = 0.2
+    warntime: float = 0.6
+    deadtime: float = 1.5
+    initdead: float = 10.0
+    alert_after: int = 3
+    rise: int = 2
+    apply_timeout: float = 5.0  # bound on applying the relay log before promoting
+    arp_refresh: float = 5.0
+    retry: float = 1.0  # how soon a failed corrective action may be tried again
+    ring_retry: float = 10.0  # how often to try restarting the active's replication
+    promotion_backoff: float = 3.0  # after an aborted promotion, before trying again
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """What the core needs from the configuration (the agent builds it from ``Config``)."""
+
+    node: str
+    peer: str
+    priority: int  # 0 for the first node in the config: wins ties
+    timing: Timing = field(default_factory=Timing)
+    pre_promote_veto: bool = False
+
+
+@dataclass(frozen=True)
+class LocalView:
+    health: Health = Health.UNKNOWN
+    fails: int = 0
+    oks: int = 0
+    first_failure_at: float | None = None
+    last_detail: str = ""
+    check_fails: Mapping[str, int] = field(default_factory=dict)
+    writable: bool | None = None
+    replicating: bool | None = None
+    executed: GtidSet | None = None
+    received: GtidSet | None = None
+    semisync_active: bool | None = None
+
+    def failed_checks(self, alert_after: int) -> list[str]:
+        return sorted(name for name, n in self.check_fails.items() if n >= alert_after)
+
+
+@dataclass(frozen=True)
+class PeerView:
+    beat: PeerBeat | None = None
+    heard_at: float | None = None
+    links: Mapping[str, float] = field(default_factory=dict)
+    sql_reachable: bool | None = None
+    sql_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """A promotion in flight: ``applying`` until TakeoverPrepared, then ``finishing``."""
+
+    finding: str
+    decided_at: float
+    evidence_since: float
+    peer_beat: PeerBeat | None
+    prepared_at: float | None = None
+    epoch: int = 0
+
+
+@dataclass(frozen=True)
+class NodeState:
+    role: Role = Role.STARTING
+    durable: Durable = field(default_factory=Durable)
+    boot_id: int = 0
+    started_at: float = 0.0
+    role_since: float = 0.0
+    finding: str = ""  # the last finding, so a steady situation is logged once
+    local: LocalView = field(default_factory=LocalView)
+    peer: PeerView = field(default_factory=PeerView)
+    vip_held: bool | None = None
+    carrier: bool | None = None
+    promotion: Promotion | None = None
+    promotion_failed_at: float | None = None
+    yielding: bool = False
+    yielded_at: float = 0.0
+    wants_takeover: bool = False
+    command: Command | None = None
+    shutdown: ShutdownRequested | None = None
+    semisync_requested: bool = False
+    exiting: bool = False
+    in_flight: frozenset[str] = frozenset()
+    last_tried: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why the core did something: a stable code (tests assert it), a sentence, the evidence."""
+
+    code: str
+    text: str
+    evidence: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: NodeState
+    actions: tuple[Action, ...] = ()
+    reasons: tuple[Reason, ...] = ()
+    wake_at: float | None = None

@@ -1,0 +1,119 @@
+"""The transition table: (role, finding) -> (next role, why). Data, not code.
+
+Every pair has exactly one row (a test enforces it) and ``dualbeat fsm --dot`` draws the
+diagram from it. What a transition *does* (the actions) is in ``decide``; what a role
+does to stay true to itself (read-only, VIP, replication) is in ``reconcile``.
+"""
+
+from __future__ import annotations
+
+from dualbeat.core.findings import Finding as F
+from dualbeat.core.roles import Role as R
+
+Row = tuple[R, str]
+
+_STARTING: dict[F, Row] = {
+    F.SHUTDOWN: (R.STARTING, "stopping before a role was taken"),
+    F.SHUTDOWN_HANDOVER: (R.STARTING, "stopping before a role was taken"),
+    F.PEER_NEWER_EPOCH: (R.STARTING, "not active: nothing to resolve"),
+    F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
+    F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed at start-up: standing by, never promoting"),
+    F.STANDBY_REQUESTED: (R.STARTING, "not active: nothing to hand over"),
+    F.STANDBY_REFUSED: (R.STARTING, "not active: nothing to hand over"),
+    F.TAKEOVER_ASKED: (R.STANDBY, "the active is alive: asking it to yield"),
+    F.TAKEOVER_NOW: (R.ACTIVE, "operator takeover with the peer gone"),
+    F.TAKEOVER_REFUSED: (R.STARTING, "takeover refused: the peer holds transactions we lack"),
+    F.LINK_DOWN: (R.STANDBY, "the VIP interface has no carrier: cannot serve"),
+    F.PEER_YIELDED: (R.ACTIVE, "the peer yielded: taking over"),
+    F.TWO_ACTIVES_WIN: (R.STARTING, "not active: nothing to resolve"),
+    F.TWO_ACTIVES_LOSE: (R.STARTING, "not active: nothing to resolve"),
+    F.PEER_ACTIVE: (R.STANDBY, "the peer is active: standing by"),
+    F.PEER_PASSIVE: (R.STARTING, "not active"),
+    F.ELECTED: (R.ACTIVE, "nobody is active and we are the node to be"),
+    F.NOT_ELECTED: (R.STANDBY, "nobody is active and the peer is the node to be"),
+    F.PEER_DEAD: (R.ACTIVE, "alone after initdead and the peer's MySQL is unreachable"),
+    F.PEER_SILENT: (R.STARTING, "the peer is silent but its MySQL answers: waiting"),
+    F.INITDEAD: (R.STARTING, "waiting initdead for the peer"),
+    F.NOT_PROBED: (R.STARTING, "waiting for the first probe of our MySQL"),
+    F.CANNOT_PROMOTE: (R.STARTING, "we would take over but are not fit (health, epoch, link)"),
+}
+
+_STANDBY: dict[F, Row] = {
+    F.SHUTDOWN: (R.STANDBY, "stopping; standby keeps replicating"),
+    F.SHUTDOWN_HANDOVER: (R.STANDBY, "stopping; standby keeps replicating"),
+    F.PEER_NEWER_EPOCH: (R.STANDBY, "not active: nothing to resolve"),
+    F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
+    F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: a failed standby never promotes"),
+    F.STANDBY_REQUESTED: (R.STANDBY, "already standing by"),
+    F.STANDBY_REFUSED: (R.STANDBY, "already standing by"),
+    F.TAKEOVER_ASKED: (R.STANDBY, "the active is alive: asking it to yield"),
+    F.TAKEOVER_NOW: (R.ACTIVE, "operator takeover with the peer gone"),
+    F.TAKEOVER_REFUSED: (R.STANDBY, "takeover refused: the peer holds transactions we lack"),
+    F.LINK_DOWN: (R.STANDBY, "the VIP interface has no carrier: cannot serve"),
+    F.PEER_YIELDED: (R.ACTIVE, "the peer yielded: taking over at once"),
+    F.TWO_ACTIVES_WIN: (R.STANDBY, "not active: nothing to resolve"),
+    F.TWO_ACTIVES_LOSE: (R.STANDBY, "not active: nothing to resolve"),
+    F.PEER_ACTIVE: (R.STANDBY, "the peer is active"),
+    F.PEER_PASSIVE: (R.STANDBY, "not active"),
+    F.ELECTED: (R.ACTIVE, "nobody is active and we are the node to be"),
+    F.NOT_ELECTED: (R.STANDBY, "nobody is active and the peer is the node to be"),
+    F.PEER_DEAD: (R.ACTIVE, "the peer is dead on every link and over SQL: taking over"),
+    F.PEER_SILENT: (R.STANDBY, "the peer is silent but its MySQL answers: not taking over"),
+    F.INITDEAD: (R.STANDBY, "not starting"),
+    F.NOT_PROBED: (R.STANDBY, "not starting"),
+    F.CANNOT_PROMOTE: (R.STANDBY, "we would take over but are not fit (health, epoch, link)"),
+}
+
+_ACTIVE: dict[F, Row] = {
+    F.SHUTDOWN: (R.ACTIVE, "stopping and keeping the role (--keep or no healthy standby)"),
+    F.SHUTDOWN_HANDOVER: (R.STANDBY, "stopping: handing over to the healthy standby"),
+    F.PEER_NEWER_EPOCH: (R.FENCED, "the peer took over with a newer epoch: fencing ourselves"),
+    F.HOLDS_ERRANT: (R.ACTIVE, "active: errant check applies to passive nodes"),
+    F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: yielding to the peer"),
+    F.STANDBY_REQUESTED: (R.STANDBY, "handing over to the healthy standby"),
+    F.STANDBY_REFUSED: (R.ACTIVE, "handover refused: the peer is not a healthy standby"),
+    F.TAKEOVER_ASKED: (R.ACTIVE, "already active"),
+    F.TAKEOVER_NOW: (R.ACTIVE, "already active"),
+    F.TAKEOVER_REFUSED: (R.ACTIVE, "already active"),
+    F.LINK_DOWN: (R.STANDBY, "the VIP interface lost carrier: yielding"),
+    F.PEER_YIELDED: (R.ACTIVE, "already active"),
+    F.TWO_ACTIVES_WIN: (R.ACTIVE, "both active at one epoch: we win the tie, the peer fences"),
+    F.TWO_ACTIVES_LOSE: (R.FENCED, "both active at one epoch: we lose the tie and fence"),
+    F.PEER_ACTIVE: (R.ACTIVE, "already active"),
+    F.PEER_PASSIVE: (R.ACTIVE, "the peer stands by"),
+    F.ELECTED: (R.ACTIVE, "already active"),
+    F.NOT_ELECTED: (R.ACTIVE, "already active"),
+    F.PEER_DEAD: (R.ACTIVE, "the peer is dead; serving alone"),
+    F.PEER_SILENT: (R.ACTIVE, "the peer is silent; serving"),
+    F.INITDEAD: (R.ACTIVE, "already active"),
+    F.NOT_PROBED: (R.ACTIVE, "already active"),
+    F.CANNOT_PROMOTE: (R.ACTIVE, "already active"),
+}
+
+_FENCED_TEXT = "fenced: waiting for the lost-writes review (dualbeat status shows why)"
+_FENCED: dict[F, Row] = dict.fromkeys(F, (R.FENCED, _FENCED_TEXT)) | {
+    F.TAKEOVER_NOW: (R.ACTIVE, "operator forced a takeover of a fenced node"),
+}
+
+TABLE: dict[tuple[R, F], Row] = {
+    (role, finding): row
+    for role, rows in (
+        (R.STARTING, _STARTING),
+        (R.STANDBY, _STANDBY),
+        (R.ACTIVE, _ACTIVE),
+        (R.FENCED, _FENCED),
+    )
+    for finding, row in rows.items()
+}
+
+
+def to_dot() -> str:
+    """The role diagram in Graphviz dot: one edge per row that changes the role."""
+    lines = ["digraph dualbeat {", "  rankdir=LR;"]
+    for (role, finding), (target, _) in sorted(
+        TABLE.items(), key=lambda kv: (kv[0][0].value, kv[0][1].value)
+    ):
+        if target is not role:
+            lines.append(f'  {role.value} -> {target.value} [label="{finding.value}"];')
+    lines.append("}")
+    return "\n".join(lines)
