@@ -23,8 +23,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dualbeat import __version__
-from dualbeat.config import load, local_node
-from dualbeat.errors import DualbeatError, UsageError
+from dualbeat.config import Config, load, local_node
+from dualbeat.errors import DualbeatError, RefusedError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(soft_wrap=True)
@@ -255,6 +255,7 @@ def sandbox() -> None:
     """
 
 
+_FAULTS = ("kill", "freeze", "linkdown", "partition", "stop-agent")
 sandbox_dir = click.option(
     "--dir",
     "state_dir",
@@ -286,6 +287,45 @@ def sandbox_status(state_dir: Path) -> None:
     out.print(lab.status(state_dir).render())
 
 
+@sandbox.command("drill")
+@sandbox_dir
+@click.argument("fault", type=click.Choice(_FAULTS))
+@click.option(
+    "--hold", default=5.0, show_default=True, help="Seconds a freeze, link-down or partition lasts."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@handle_errors
+def sandbox_drill(state_dir: Path, fault: str, hold: float, as_json: bool) -> None:
+    """Inject FAULT on the active under a writer and print the failover timeline.
+
+    \b
+    Faults:
+      kill        kill -9 mysqld on the active
+      freeze      SIGSTOP mysqld on the active for --hold seconds
+      linkdown    the active's network links lose carrier for --hold seconds
+      partition   the switch drops the active's frames (links stay up) for --hold seconds
+      stop-agent  kill -9 the active's agent (MySQL stays up: no failover is right)
+
+    A writer in the client namespace inserts a row every 10 ms through the VIP with
+    short timeouts and logs every acknowledged write; the timeline shows the fault,
+    detection, promotion, the first write after the fault, the longest write gap and
+    acknowledged writes lost. Brings the lab and the agents up first if needed.
+    """
+    from dualbeat.sandbox import drill
+    from dualbeat.sandbox.provision import provision
+
+    info = provision(state_dir, progress_printer("sandbox: "))
+    result = drill.run(info, drill.Fault(fault), hold=hold, progress=progress_printer("drill: "))
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=2, default=str))
+    else:
+        out.print(result.timeline.render(), highlight=False)
+        out.print(
+            f"old active {result.old_active}, new active {result.new_active}; "
+            f"acknowledged writes lost: {len(result.lost)}; writer log {result.log}"
+        )
+
+
 @sandbox.command("down")
 @sandbox_dir
 @click.option("--purge", is_flag=True, help="Also delete the cached template datadir.")
@@ -296,3 +336,137 @@ def sandbox_down(state_dir: Path, purge: bool) -> None:
 
     lab.down(state_dir, progress_printer("sandbox: "), purge_template=purge)
     out.print("sandbox removed")
+
+
+# ----------------------------------------------------------------------------- agent
+
+
+def _node_for(config_path: Path, node: str | None) -> tuple[Config, str]:
+    """The config and the node this command speaks for: --node, or this host's address."""
+    config = load(config_path)
+    if node is not None:
+        return config, config.node(node).name
+    from dualbeat.vip.addresses import local_addresses
+
+    return config, local_node(config, local_addresses()).name
+
+
+node_option = click.option(
+    "--node", help="The node to act as / ask (default: the node whose address is on this host)."
+)
+
+
+@cli.command()
+@config_option
+@node_option
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="On SIGTERM keep the role: an active stays active instead of handing over.",
+)
+@handle_errors
+def agent(config_path: Path, node: str | None, keep: bool) -> None:
+    """Run the HA agent for this node (HeartBeat + Mon in one process).
+
+    \b
+    Every keepalive it sends authenticated heartbeats on every link; every monitor
+    interval it probes the local MySQL, the peer's MySQL over SQL and the VIP. The
+    decisions (promote, yield, fence) are logged one JSON line each to standard error
+    and to STATE_DIR/events.jsonl; `dualbeat status` asks it over STATE_DIR/agent.sock.
+
+    \b
+    Signals: SIGTERM/SIGINT stop it. An active agent first hands over to a healthy
+    standby (like hb_standby) unless --keep; with no healthy standby it keeps the role.
+    Run it under systemd: deploy/dualbeat.service.
+    """
+    import asyncio
+    import logging
+
+    from dualbeat.agent.runtime import Agent
+
+    config = load(config_path)
+    from dualbeat.vip.addresses import local_addresses
+
+    me = local_node(config, local_addresses(), node)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    asyncio.run(Agent(config, me.name, keep_on_stop=keep).run())
+
+
+@cli.command()
+@config_option
+@node_option
+@click.option("--json", "as_json", is_flag=True, help="Print the agent's status as JSON.")
+@handle_errors
+def status(config_path: Path, node: str | None, as_json: bool) -> None:
+    """Show both nodes as the local agent sees them.
+
+    Role, epoch, MySQL health, writability, replication, VIP, heartbeat age per link,
+    semi-sync, and the last decisions. Exit code 7 if no agent answers.
+    """
+    from dualbeat.agent import control
+    from dualbeat.agent.render import render_status
+
+    config, name = _node_for(config_path, node)
+    answer = control.request(config.state_dir(name), {"cmd": "status"})
+    if as_json:
+        click.echo(json.dumps(answer["status"], indent=2, default=str))
+    else:
+        out.print(render_status(answer["status"]))
+
+
+def _command(config_path: Path, node: str | None, payload: dict[str, Any]) -> None:
+    from dualbeat.agent import control
+
+    config, name = _node_for(config_path, node)
+    answer = control.request(config.state_dir(name), payload)
+    if not answer.get("ok"):
+        raise UsageError(str(answer.get("error")))
+    for reason in answer["reasons"]:
+        out.print(f"{name}: {reason['code']}: {reason['text']}", highlight=False)
+    out.print(f"{name} is now {answer['role']} ({answer['finding']})", highlight=False)
+    if answer["finding"].endswith("_refused"):
+        why = answer["reasons"][0]["text"] if answer["reasons"] else answer["finding"]
+        raise RefusedError(f"{name} refused: {why}")
+
+
+@cli.command()
+@config_option
+@node_option
+@handle_errors
+def standby(config_path: Path, node: str | None) -> None:
+    """Hand over to the peer (HeartBeat's hb_standby).
+
+    The active makes itself read-only, kills client sessions, releases the VIP and tells
+    the peer to take over. Refused (exit 4) unless the peer is a healthy standby.
+    """
+    _command(config_path, node, {"cmd": "standby"})
+
+
+@cli.command()
+@config_option
+@node_option
+@click.option(
+    "--force", is_flag=True, help="Take over even if the peer holds transactions this node lacks."
+)
+@handle_errors
+def takeover(config_path: Path, node: str | None, force: bool) -> None:
+    """Make this node active (HeartBeat's hb_takeover).
+
+    With a live active peer, asks it to yield, then promotes. With the peer gone,
+    promotes at once, but refuses (exit 4) while the peer's last known transactions are
+    not all here, since they would be lost; --force accepts that loss.
+    """
+    _command(config_path, node, {"cmd": "takeover", "force": force})
+
+
+@cli.command()
+@click.option("--dot", is_flag=True, help="Print the role diagram in Graphviz dot.")
+def fsm(dot: bool) -> None:
+    """Print the role transition table (role, finding -> role: why)."""
+    from dualbeat.core.transitions import TABLE, to_dot
+
+    if dot:
+        click.echo(to_dot())
+        return
+    for (role, finding), (target, why) in TABLE.items():
+        click.echo(f"{role.value:9} {finding.value:18} -> {target.value:9} {why}")

@@ -173,6 +173,9 @@ class Replication(Credentials):
     connect_retry: int = Field(1, ge=1, le=3600)
     heartbeat_period: Duration = 1.0
     max_lag: Duration = 30.0
+    semisync: bool = True
+    semisync_timeout: Duration = 1.0
+    apply_timeout: Duration = 5.0
 
 
 class State(_Model):

@@ -158,6 +158,7 @@ def _probed(
             executed=p.executed,
             received=p.received,
             semisync_active=p.semisync_active,
+            origin=p.origin,
         )
         if old.health is not Health.HEALTHY and local.oks >= t.rise:
             local = replace(local, health=Health.HEALTHY)
@@ -273,7 +274,7 @@ def _promoted(s: NodeState, now: float) -> tuple[NodeState, list[Reason]]:
         "finding": p.finding,
     }
     reason = Reason("PROMOTED", f"active at epoch {p.epoch}: writable and holding the VIP", phases)
-    return replace(s, promotion=None, finding=""), [reason]
+    return replace(s, promotion=None), [reason]
 
 
 def _abort_promotion(s: NodeState, failed: str, now: float) -> tuple[NodeState, list[Action]]:

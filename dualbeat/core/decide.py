@@ -151,7 +151,7 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             and beat.executed <= local.executed
         ):
             wanted.append((StartReplication(), t.ring_retry))
-    elif s.role is not Role.ACTIVE:
+    elif s.role in (Role.STANDBY, Role.FENCED):  # a STARTING node does not know enough yet
         if local.writable:
             wanted.append((SetReadOnly(True), t.retry))
         if s.vip_held:

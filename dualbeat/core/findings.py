@@ -58,11 +58,13 @@ def peer_dead(s: NodeState) -> bool:
 
 
 def errant(s: NodeState, beat: PeerBeat) -> bool:
-    """We executed transactions the active peer lacks: unreplicated writes of an old active."""
-    mine, theirs = s.local.executed, beat.executed
-    if mine is None or theirs is None or type(mine) is not type(theirs):
+    """We *wrote* transactions the active peer lacks: unreplicated writes of an old active,
+    or writes on a passive node. Only our own transactions count: the active's latest
+    writes, applied here faster than its last heartbeat reported them, are not errant."""
+    mine, theirs, origin = s.local.executed, beat.executed, s.local.origin
+    if mine is None or theirs is None or origin is None or type(mine) is not type(theirs):
         return False
-    return bool(mine - theirs)
+    return bool((mine - theirs).originated_by(origin))
 
 
 def fit_to_promote(cfg: CoreConfig, s: NodeState, now: float) -> bool:

@@ -292,6 +292,10 @@ class MysqlGtidSet(_GtidSetBase[tuple[str, str]]):
             parts.extend(str(s) if s == e else f"{s}-{e}" for s, e in intervals)
         return ",".join(":".join(parts) for parts in groups.values())
 
+    def originated_by(self, origin: str) -> Self:
+        """The transactions written by the server whose ``server_uuid`` is ``origin``."""
+        return type(self)({k: iv for k, iv in self._items if k[0] == origin.lower()})
+
     def sources(self) -> tuple[str, ...]:
         """Server uuids present in the set, sorted."""
         return tuple(dict.fromkeys(uuid for (uuid, _), _ in self._items))
@@ -394,6 +398,13 @@ class MariadbGtidSet(_GtidSetBase[int]):
     def last_seq(self, domain: int) -> int:
         """Highest seq of the domain, 0 if the set has nothing in it (as in ``D-S-0``)."""
         return dict(self._items).get(domain, ((0, 0),))[-1][1]
+
+    def originated_by(self, origin: str) -> Self:
+        """The domains whose last transaction was written by server ``origin`` (a server
+        id): on a standby, what it wrote itself, as opposed to what it applied from the
+        active (whose own latest writes may simply be newer than its last heartbeat)."""
+        keep = {d: iv for d, iv in self._items if dict(self._servers).get(d) == int(origin)}
+        return type(self)(keep, dict(self._servers))
 
     def server_id(self, domain: int) -> int | None:
         """Server id remembered for the domain's last seq; None if the domain is absent."""

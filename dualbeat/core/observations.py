@@ -50,6 +50,7 @@ class MysqlProbed:
     executed: GtidSet | None = None
     received: GtidSet | None = None
     semisync_active: bool | None = None  # the source currently waits for replica acks
+    origin: str | None = None  # this server's own GTID origin: server_id (MariaDB) or uuid
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ class Beat:
     yielding: bool
     maintenance: bool
     promise_until: float = 0.0
+    wants_takeover: bool = False  # the standby asks the active to yield (operator takeover)
 
     def __post_init__(self) -> None:
         _check_int("boot_id", self.boot_id, 0)

@@ -21,7 +21,7 @@ from functools import partial
 
 from dualbeat.config import Config
 from dualbeat.errors import MysqlError, MysqlMisconfigured, RefusedError
-from dualbeat.mysql import accounts, snapshot
+from dualbeat.mysql import accounts, control, snapshot
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import ThreadState
 from dualbeat.mysql.endpoints import servers
@@ -291,4 +291,7 @@ def _setup(
             "writable (active)",
             partial(active_server.execute, *active_server.dialect.set_read_only(False)),
         )
+    if not dry_run:
+        control.ensure_schema(active_server)  # idempotent; replicates to the passive
+        progress(f"{active_name}: dualbeat schema present (heartbeat and epoch tables)")
     return report

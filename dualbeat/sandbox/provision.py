@@ -16,7 +16,7 @@ from pathlib import Path
 from dualbeat.errors import SandboxError
 from dualbeat.mysql import accounts
 from dualbeat.mysql.connection import Server
-from dualbeat.sandbox import lab
+from dualbeat.sandbox import agents, lab
 
 APP = "app"
 
@@ -42,8 +42,9 @@ def dualbeat_in(ns: str, args: list[str], progress: lab.Progress, timeout: float
         raise SandboxError(f"`dualbeat {' '.join(args)}` failed (exit {code}): {lines[-1:]}")
 
 
-def provision(state_dir: Path, progress: lab.Progress) -> lab.LabInfo:
-    """Build or repair the lab and make it a replicating pair with db1 active. Idempotent."""
+def provision(state_dir: Path, progress: lab.Progress, *, with_agents: bool = True) -> lab.LabInfo:
+    """Build or repair the lab and make it a replicating pair with db1 active, then (unless
+    ``with_agents`` is false) start both agents and wait for them to settle. Idempotent."""
     info = lab.up(state_dir, progress)
     progress(f"dualbeat repl setup (inside namespace {info.client_namespace})")
     dualbeat_in(info.client_namespace, ["repl", "setup", "-c", str(info.config_path)], progress)
@@ -59,4 +60,6 @@ def provision(state_dir: Path, progress: lab.Progress) -> lab.LabInfo:
             binlog=True,
         )
     progress(f"database {APP!r} and user {APP!r} created on {active.name} (replicated)")
+    if with_agents:
+        agents.start_all(info, progress)
     return info

@@ -54,9 +54,9 @@ def _integration_prerequisites(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[lab.LabInfo]:
-    """A provisioned pair (db1 active) for one test module, removed at the module's end."""
+    """A provisioned pair (db1 active, no agents) for one test module, removed at its end."""
     require_integration()
-    info = provision(STATE, lambda msg: print(msg, file=sys.stderr))
+    info = provision(STATE, lambda msg: print(msg, file=sys.stderr), with_agents=False)
     yield info
     lab.down(STATE)
 

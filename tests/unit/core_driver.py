@@ -101,6 +101,7 @@ class Driver:
                 replicating=replicating,
                 executed=gtids(executed),
                 received=gtids(executed),
+                origin=self.cfg.node.removeprefix("db"),  # db1 is server 1, db2 server 2
             )
         )
 

@@ -341,3 +341,17 @@ def test_active_does_not_restart_replication_from_a_fenced_peer() -> None:
     decision = d.hear(peer_beat(Role.FENCED, epoch=0, executed="1-1-35"))
     assert StartReplication() not in decision.actions
     assert KillSessions() not in decision.actions
+
+
+def test_standby_ahead_of_a_stale_beat_is_not_errant() -> None:
+    d = standby_of_db1()  # the active's last beat said 1-1-20
+    d.probe(executed="1-1-23")  # we already applied its newer writes
+    d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
+    assert d.role() is Role.STANDBY
+
+
+def test_standby_that_wrote_itself_is_fenced() -> None:
+    d = standby_of_db1()
+    d.probe(executed="1-1-20,2-2-1")  # something wrote on the passive (server 2)
+    d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
+    assert d.role() is Role.FENCED and d.state.finding == Finding.HOLDS_ERRANT.value

@@ -336,3 +336,12 @@ def test_count_additive_for_disjoint(pair: tuple[GtidSet, ...]) -> None:
     disjoint = b - a
     assert (a | disjoint).count() == a.count() + disjoint.count()
     assert (a | b).count() == a.count() + b.count() - (a & b).count()
+
+
+def test_originated_by_keeps_only_that_servers_transactions() -> None:
+    maria = MariadbGtidSet.parse("1-1-25,2-2-7") - MariadbGtidSet.parse("1-1-20,2-2-7")
+    assert str(maria.originated_by("1")) == "1-1-21..25"
+    assert not maria.originated_by("2")
+    uuid_a, uuid_b = "3e11fa47-71ca-11e1-9e33-c80aa9429562", "4e11fa47-71ca-11e1-9e33-c80aa9429562"
+    mysql = MysqlGtidSet.parse(f"{uuid_a}:1-5,{uuid_b}:1-3")
+    assert str(mysql.originated_by(uuid_b.upper())) == f"{uuid_b}:1-3"

@@ -1,0 +1,171 @@
+"""The actor: carries out the core's actions in a worker thread, one batch at a time.
+
+Each action is bounded (MySQL statements by the connection's timeouts, hooks by
+``[hooks].timeout``, ARP by its own) and reported back as an observation. When a
+*critical* action fails, the rest of its batch is skipped and reported as such, so a
+promotion never makes MySQL writable after failing to record its epoch. When the local
+server is unreachable, the remaining MySQL steps of the batch are skipped at once instead
+of each waiting for its own timeout: a demotion must reach the VIP release quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import assert_never
+
+from dualbeat.agent import hooks, statefile
+from dualbeat.config import Config
+from dualbeat.core.actions import (
+    Action,
+    AnnounceVip,
+    ClaimVip,
+    EnableSemiSync,
+    Exit,
+    KillSessions,
+    PersistState,
+    PrepareTakeover,
+    ReleaseVip,
+    RunHook,
+    SendBeat,
+    SetReadOnly,
+    StartReplication,
+    StopReplication,
+    is_critical,
+)
+from dualbeat.core.durable import Durable
+from dualbeat.core.gtid import parse_gtid_set
+from dualbeat.core.observations import ActionDone, ActionFailed, Observation, TakeoverPrepared
+from dualbeat.core.roles import Role
+from dualbeat.errors import DualbeatError, MysqlUnavailable
+from dualbeat.mysql import control
+from dualbeat.mysql.connection import Endpoint, Server
+from dualbeat.vip.manager import VipManager
+
+Post = Callable[[Observation], None]
+_MYSQL_ACTIONS = (
+    SetReadOnly,
+    KillSessions,
+    PrepareTakeover,
+    StopReplication,
+    StartReplication,
+    EnableSemiSync,
+)
+
+
+class Actor:
+    def __init__(
+        self, config: Config, node: str, endpoint: Endpoint, vip: VipManager | None, post: Post
+    ) -> None:
+        self.config, self.node, self.vip, self.post = config, node, vip, post
+        self.state_dir = config.state_dir(node)
+        # Demotion statements must give up fast on a hung server; the takeover wait is long.
+        self.fast = Server(replace(endpoint, connect_timeout=0.5, read_timeout=1.0))
+        self.slow = Server(
+            replace(
+                endpoint, connect_timeout=1.0, read_timeout=config.replication.apply_timeout + 2.0
+            )
+        )
+        self._queue: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="dualbeat-actor", daemon=True)
+        self._thread.start()
+
+    def submit(self, actions: Sequence[Action]) -> None:
+        if actions:
+            self._queue.put(tuple(actions))
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+        self.fast.close()
+        self.slow.close()
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            self._batch(batch)
+
+    def _batch(self, batch: tuple[Action, ...]) -> None:
+        skip_all = skip_mysql = ""
+        for action in batch:
+            if skip_all or (skip_mysql and isinstance(action, _MYSQL_ACTIONS)):
+                self.post(ActionFailed(action, f"skipped: {skip_all or skip_mysql}"))
+                continue
+            try:
+                self.post(self._do(action))
+            except (DualbeatError, hooks.HookFailed, OSError) as exc:
+                self.post(ActionFailed(action, str(exc)))
+                if isinstance(exc, MysqlUnavailable):
+                    skip_mysql = "the local MySQL is unreachable"
+                if is_critical(action):
+                    skip_all = f"{type(action).__name__} failed"
+
+    def _do(self, action: Action) -> Observation:
+        match action:
+            case SetReadOnly(on=on):
+                control.set_read_only(self.fast, on)
+                return ActionDone(action)
+            case KillSessions():
+                killed = control.kill_client_sessions(
+                    self.fast, spare_users={self.config.mysql.user}
+                )
+                return ActionDone(action, f"killed {len(killed)} session(s)")
+            case ClaimVip():
+                if self.vip is None:
+                    return ActionDone(action, "no VIP configured")
+                assert self.config.vip is not None
+                self.vip.claim(self.config.vip.arp_count)
+                return ActionDone(action)
+            case ReleaseVip():
+                if self.vip is not None:
+                    self.vip.release()
+                return ActionDone(action)
+            case AnnounceVip():
+                if self.vip is not None:
+                    self.vip.announce(1)
+                return ActionDone(action)
+            case PrepareTakeover(timeout=timeout):
+                point = control.prepare_takeover(self.slow, timeout)
+                family = self.slow.dialect.gtid_family
+                return TakeoverPrepared(
+                    executed=parse_gtid_set(point.executed, family),
+                    received=parse_gtid_set(point.received, family),
+                    unapplied=parse_gtid_set(point.unapplied, family),
+                    applied_all=point.applied_all,
+                )
+            case StopReplication():
+                control.stop_replication(self.fast)
+                return ActionDone(action)
+            case StartReplication():
+                control.start_replication(self.fast)
+                return ActionDone(action)
+            case PersistState(durable=durable):
+                statefile.save(self.state_dir, durable)
+                return ActionDone(action, self._record_epoch(durable))
+            case EnableSemiSync():
+                if not self.config.replication.semisync:
+                    return ActionDone(action, "semi-sync disabled in the config")
+                timeout_ms = int(self.config.replication.semisync_timeout * 1000)
+                changed = control.enable_semisync(self.fast, timeout_ms=timeout_ms)
+                return ActionDone(action, "enabled" if changed else "already on")
+            case RunHook(event=event, env=env):
+                return ActionDone(action, hooks.run_hook(self.config, self.node, event, env))
+            case SendBeat() | Exit():
+                # Done in order with the batch; the runtime acts on the report.
+                return ActionDone(action)
+            case _:
+                assert_never(action)
+
+    def _record_epoch(self, durable: Durable) -> str:
+        """Best effort, and only by a promoting active: a write on a passive server would
+        itself be an errant transaction. The state file is what decides."""
+        if durable.last_role is not Role.ACTIVE:
+            return "state file written"
+        takeover = json.dumps(statefile.to_json(durable)["last_takeover"], default=str)
+        try:
+            control.record_epoch(self.fast, durable.epoch, self.node, takeover)
+        except DualbeatError as exc:
+            return f"state file written; epoch table not updated: {exc}"
+        return "state file and epoch table written"

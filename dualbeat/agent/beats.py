@@ -1,0 +1,63 @@
+"""Translation between the core's state and the wire: our Beat out, the peer's PeerBeat in."""
+
+from __future__ import annotations
+
+import time
+
+from dualbeat.core.gtid import GtidParseError, GtidSet, parse_gtid_set
+from dualbeat.core.observations import PeerBeat
+from dualbeat.core.state import NodeState
+from dualbeat.heartbeat.message import Beat
+
+# Demotion steps that must have finished before we tell the peer to take over.
+_DEMOTING = frozenset({"SetReadOnly", "KillSessions", "ReleaseVip"})
+
+
+def outgoing(cluster: str, node: str, state: NodeState, seq: int) -> Beat:
+    """Our heartbeat. ``yielding`` is announced only once read-only and VIP release have
+    run, so the peer never takes over while this node may still accept writes."""
+    local = state.local
+    return Beat(
+        cluster=cluster,
+        node=node,
+        boot_id=state.boot_id,
+        seq=seq,
+        sent_at=time.time(),
+        epoch=state.durable.epoch,
+        role=state.role,
+        mysql=local.health,
+        executed=str(local.executed) if local.executed is not None else "",
+        received=str(local.received) if local.received is not None else "",
+        vip_held=bool(state.vip_held),
+        writable=bool(local.writable),
+        yielding=state.yielding and not (_DEMOTING & state.in_flight),
+        maintenance=False,
+        promise_until=0.0,
+        wants_takeover=state.wants_takeover,
+    )
+
+
+def _gtids(text: str, family: str | None) -> GtidSet | None:
+    if not text or family not in ("mysql", "mariadb"):
+        return None
+    try:
+        return parse_gtid_set(text, family)  # type: ignore[arg-type]
+    except GtidParseError:
+        return None
+
+
+def incoming(beat: Beat, family: str | None) -> PeerBeat:
+    """The peer's beat as the core sees it; GTID text is parsed in our server's family."""
+    return PeerBeat(
+        node=beat.node,
+        boot_id=beat.boot_id,
+        epoch=beat.epoch,
+        role=beat.role,
+        mysql=beat.mysql,
+        writable=beat.writable,
+        vip_held=beat.vip_held,
+        yielding=beat.yielding,
+        executed=_gtids(beat.executed, family),
+        received=_gtids(beat.received, family),
+        wants_takeover=beat.wants_takeover,
+    )

@@ -1,0 +1,150 @@
+"""Observers: worker threads that turn the world into observations, each on its own clock.
+
+Mon's job (the local MySQL probe and the extra checks), the peer's MySQL over SQL (the
+second signal before "peer dead"), and the VIP and its link. Each loop runs every
+``[monitor].interval``; a probe that hangs is bounded by its own timeouts and never holds
+up the others, nor the heartbeats on the event loop.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+
+from dualbeat.config import Check, Config
+from dualbeat.core.gtid import GtidParseError, GtidSet, parse_gtid_set
+from dualbeat.core.observations import (
+    CheckRan,
+    MysqlProbed,
+    Observation,
+    PeerSqlProbed,
+    ProbeFailure,
+    VipObserved,
+)
+from dualbeat.errors import DualbeatError
+from dualbeat.mysql.connection import Endpoint, Server
+from dualbeat.mysql.dialect import Statement
+from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult
+from dualbeat.vip.manager import VipManager
+
+Post = Callable[[Observation], None]
+WriteProbe = Callable[[], tuple[bool, int]]  # (write the heartbeat row?, epoch)
+
+_FAILURES = {
+    ProbeErrorKind.UNAVAILABLE: ProbeFailure.UNAVAILABLE,
+    ProbeErrorKind.QUERY: ProbeFailure.QUERY,
+    ProbeErrorKind.BUSY: ProbeFailure.BUSY,
+    ProbeErrorKind.MISCONFIGURED: ProbeFailure.MISCONFIGURED,
+}
+
+
+def _gtids(text: str, family: str | None) -> GtidSet | None:
+    if family not in ("mysql", "mariadb"):
+        return None
+    try:
+        return parse_gtid_set(text, family)  # type: ignore[arg-type]
+    except GtidParseError:
+        return None
+
+
+def to_observation(r: ProbeResult) -> MysqlProbed:
+    if not r.ok:
+        assert r.error is not None
+        return MysqlProbed(ok=False, failure=_FAILURES[r.error], detail=r.detail)
+    replicating = None if r.io_running is None else bool(r.io_running and r.sql_running)
+    return MysqlProbed(
+        ok=True,
+        detail=f"{r.latency * 1000:.0f} ms",
+        writable=None if r.read_only is None else not r.read_only,
+        replicating=replicating,
+        executed=_gtids(r.executed, r.gtid_family),
+        received=_gtids(r.received, r.gtid_family),
+        semisync_active=r.semisync_source,
+    )
+
+
+class Observers:
+    def __init__(
+        self,
+        config: Config,
+        node: str,
+        local: Endpoint,
+        peer: Endpoint,
+        vip: VipManager | None,
+        post: Post,
+        write_probe: WriteProbe,
+    ) -> None:
+        self.config, self.node, self.post = config, node, post
+        self.interval = config.monitor.interval
+        self._stop = threading.Event()
+        self.last_probe: ProbeResult | None = None
+        self._threads = [
+            threading.Thread(
+                target=self._loop, args=(name, step), name=f"dualbeat-{name}", daemon=True
+            )
+            for name, step in self._steps(local, peer, vip, write_probe)
+        ]
+
+    def _steps(
+        self, local: Endpoint, peer: Endpoint, vip: VipManager | None, write_probe: WriteProbe
+    ) -> list[tuple[str, Callable[[], None]]]:
+        probe = LocalProbe(local)
+        peer_server = Server(peer)
+
+        def monitor() -> None:
+            write, epoch = write_probe()
+            self.last_probe = probe.probe(write=write, node=self.node, epoch=epoch)
+            self.post(to_observation(self.last_probe))
+
+        def peer_sql() -> None:
+            try:
+                peer_server.query(Statement("SELECT 1 AS ok"))
+            except DualbeatError as exc:
+                self.post(PeerSqlProbed(False, str(exc)))
+            else:
+                self.post(PeerSqlProbed(True))
+
+        steps = [("monitor", monitor), ("peer-sql", peer_sql)]
+        if vip is not None:
+            steps.append(("vip", lambda: self.post(VipObserved(vip.held(), vip.carrier()))))
+        for check in self.config.monitor.checks:
+            steps.append((f"check-{check.name}", self._check_step(check)))
+        return steps
+
+    def _check_step(self, check: Check) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                proc = subprocess.run(
+                    check.command,
+                    shell=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=check.timeout,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                self.post(CheckRan(check.name, False, f"no answer within {check.timeout:g} s"))
+                return
+            tail = (proc.stdout or proc.stderr).strip().splitlines()[-1:] or [""]
+            self.post(
+                CheckRan(check.name, proc.returncode == 0, f"exit {proc.returncode}: {tail[0]}")
+            )
+
+        return run
+
+    def _loop(self, name: str, step: Callable[[], None]) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            step()
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(2.0)

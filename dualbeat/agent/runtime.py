@@ -1,0 +1,303 @@
+"""The agent's event loop: the one place where observations meet ``decide``.
+
+Observations arrive on one asyncio queue (heartbeats from the sockets on the loop; probes,
+VIP checks and action outcomes from worker threads). Each is fed to the pure core; the
+decision's reasons go to the event log first, then its actions to the actor. Heartbeats
+go out every keepalive from the current state, and at once when the core asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections import deque
+from typing import Any
+
+from dualbeat.agent import beats, control, statefile
+from dualbeat.agent.actor import Actor
+from dualbeat.agent.eventlog import EventLog
+from dualbeat.agent.observers import Observers
+from dualbeat.config import Config
+from dualbeat.core.actions import Exit, SendBeat
+from dualbeat.core.decide import decide
+from dualbeat.core.observations import (
+    ActionDone,
+    Command,
+    Observation,
+    OperatorRequested,
+    PeerBeatReceived,
+    ShutdownRequested,
+    Started,
+    Tick,
+)
+from dualbeat.core.roles import Role
+from dualbeat.core.state import CoreConfig, Decision, NodeState, Timing
+from dualbeat.heartbeat.codec import DropReason
+from dualbeat.heartbeat.link import Links, read_key
+from dualbeat.heartbeat.message import Beat
+from dualbeat.mysql.connection import Endpoint
+from dualbeat.vip.manager import VipManager
+
+log = logging.getLogger("dualbeat.agent")
+
+
+def core_config(config: Config, node: str) -> CoreConfig:
+    hb, mon = config.heartbeat, config.monitor
+    timing = Timing(
+        keepalive=hb.keepalive,
+        warntime=hb.warntime,
+        deadtime=hb.deadtime,
+        initdead=hb.initdead,
+        alert_after=mon.alert_after,
+        rise=mon.rise,
+        apply_timeout=config.replication.apply_timeout,
+        arp_refresh=config.vip.arp_refresh if config.vip else 5.0,
+    )
+    priority = [n.name for n in config.nodes].index(node)
+    return CoreConfig(
+        node=node,
+        peer=config.peer_of(node).name,
+        priority=priority,
+        timing=timing,
+        pre_promote_veto=config.hooks.pre_promote_can_veto,
+    )
+
+
+def monitor_endpoint(config: Config, node: str) -> Endpoint:
+    n, mon = config.node(node), config.monitor
+    return Endpoint(
+        name=n.name,
+        host=n.mysql_address,
+        port=n.mysql_port,
+        user=config.mysql.user,
+        password=config.mysql.secret(),
+        unix_socket=str(n.mysql_socket) if n.mysql_socket else None,
+        connect_timeout=mon.connect_timeout,
+        read_timeout=mon.query_timeout,
+    )
+
+
+class Agent:
+    def __init__(self, config: Config, node: str, *, keep_on_stop: bool = False) -> None:
+        self.config, self.node, self.keep_on_stop = config, node, keep_on_stop
+        self.cfg = core_config(config, node)
+        self.state_dir = config.state_dir(node)
+        self.state = NodeState()
+        self.key = read_key(config)
+        self.seq = 0
+        self._drop_logged: dict[str, float] = {}
+        self.recent: deque[dict[str, Any]] = deque(maxlen=50)
+        self.vip = VipManager(config.vip.address, config.vip.interface) if config.vip else None
+        self._queue: asyncio.Queue[Observation] = asyncio.Queue()
+        self._waiters: list[asyncio.Future[Decision]] = []
+        self._stopping = False
+
+    # ---------------------------------------------------------------- wiring
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def post(obs: Observation) -> None:
+            loop.call_soon_threadsafe(self._queue.put_nowait, obs)
+
+        self.events = EventLog(self.state_dir, self.node)
+        self.links = Links(self.config, self.node, self.key, self._on_beat, self._on_drop)
+        await self.links.start()
+        self.actor = Actor(
+            self.config, self.node, monitor_endpoint(self.config, self.node), self.vip, post
+        )
+        peer = monitor_endpoint(self.config, self.config.peer_of(self.node).name)
+        self.observers = Observers(
+            self.config,
+            self.node,
+            monitor_endpoint(self.config, self.node),
+            peer,
+            self.vip,
+            post,
+            self._write_probe,
+        )
+        sock = control.socket_path(self.state_dir)
+        sock.unlink(missing_ok=True)
+        server = await asyncio.start_unix_server(self._serve, path=str(sock))
+        os.chmod(sock, 0o600)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(
+                sig, self._queue.put_nowait, ShutdownRequested(keep=self.keep_on_stop)
+            )
+        self.feed(Started(boot_id=time.time_ns(), durable=statefile.load(self.state_dir)))
+        self.observers.start()
+        keepalive = asyncio.create_task(self._keepalive())
+        try:
+            await self._main()
+        finally:
+            keepalive.cancel()
+            server.close()
+            self.observers.stop()
+            self.actor.close()
+            self.links.close()
+            sock.unlink(missing_ok=True)
+            self.events.close()
+
+    async def _main(self) -> None:
+        while not self._stopping:
+            wake = self._decision_wake
+            timeout = None if wake is None else max(0.0, wake - time.monotonic())
+            try:
+                obs = await asyncio.wait_for(self._queue.get(), timeout)
+            except TimeoutError:
+                obs = Tick()
+            self.feed(obs)
+        await self._linger()
+
+    async def _linger(self) -> None:
+        """After a handover, keep beating until the peer is active (or deadtime passes),
+        so it hears that we yielded; then stop."""
+        deadline = time.monotonic() + self.cfg.timing.deadtime
+        while time.monotonic() < deadline and self.state.yielding:
+            try:
+                obs = await asyncio.wait_for(self._queue.get(), self.cfg.timing.keepalive)
+            except TimeoutError:
+                continue
+            if isinstance(obs, PeerBeatReceived):
+                self.state = decide(self.cfg, self.state, obs, time.monotonic()).state
+
+    async def _keepalive(self) -> None:
+        while True:
+            self.send_beat()
+            await asyncio.sleep(self.cfg.timing.keepalive)
+
+    def _write_probe(self) -> tuple[bool, int]:
+        s = self.state
+        return (s.role is Role.ACTIVE and s.promotion is None, s.durable.epoch)
+
+    def _on_beat(self, link: str, beat: Beat, now: float) -> None:
+        family = self.observers.last_probe.gtid_family if self.observers.last_probe else None
+        self._queue.put_nowait(PeerBeatReceived(link, beats.incoming(beat, family)))
+
+    def _on_drop(self, link: str, reason: DropReason) -> None:
+        """Counted per link by ``Links``; logged at most once a minute per link and reason,
+        so a flood of forged datagrams cannot flood the log too."""
+        if reason is DropReason.DUPLICATE:
+            return
+        now, key = time.monotonic(), f"{link}/{reason.value}"
+        if now - self._drop_logged.get(key, float("-inf")) >= 60.0:
+            self._drop_logged[key] = now
+            log.warning("dropping heartbeat datagrams on link %s: %s", link, reason.value)
+
+    def send_beat(self) -> None:
+        self.seq += 1
+        self.links.send(beats.outgoing(self.config.cluster, self.node, self.state, self.seq))
+
+    # ---------------------------------------------------------------- deciding
+
+    _decision_wake: float | None = None
+
+    def feed(self, obs: Observation) -> Decision:
+        decision = decide(self.cfg, self.state, obs, time.monotonic())
+        self.state = decision.state
+        self._decision_wake = decision.wake_at
+        for reason in decision.reasons:
+            record = self.events.write(
+                reason, role=self.state.role.value, epoch=self.state.durable.epoch
+            )
+            self.recent.append(record)
+            print(json.dumps(record, default=str, sort_keys=True), file=sys.stderr, flush=True)
+        self.actor.submit(decision.actions)
+        if isinstance(obs, ActionDone) and isinstance(obs.action, SendBeat):
+            self.send_beat()
+        if isinstance(obs, ActionDone) and isinstance(obs.action, Exit):
+            self._stopping = True
+        if isinstance(obs, OperatorRequested):
+            for waiter in self._waiters:
+                waiter.set_result(decision)
+            self._waiters.clear()
+        return decision
+
+    # ---------------------------------------------------------------- control
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = json.loads(await reader.readline())
+            answer = await self._answer(request if isinstance(request, dict) else {})
+        except ValueError:
+            answer = {"ok": False, "error": "unreadable request"}
+        writer.write(json.dumps(answer, default=str).encode() + b"\n")
+        await writer.drain()
+        writer.close()
+
+    async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        cmd = request.get("cmd")
+        if cmd == "status":
+            return {"ok": True, "status": self.status()}
+        commands = {"standby": Command.STANDBY, "takeover": Command.TAKEOVER}
+        if cmd not in commands:
+            return {"ok": False, "error": f"unknown command {cmd!r}"}
+        command = commands[cmd]
+        if command is Command.TAKEOVER and request.get("force"):
+            command = Command.TAKEOVER_FORCE
+        waiter: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._queue.put_nowait(OperatorRequested(command))
+        decision = await waiter
+        return {
+            "ok": True,
+            "finding": decision.state.finding,
+            "role": decision.state.role.value,
+            "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
+        }
+
+    def status(self) -> dict[str, Any]:
+        s, now = self.state, time.monotonic()
+        p = s.peer
+        stats = self.links.stats()
+        return {
+            "node": self.node,
+            "peer": self.cfg.peer,
+            "cluster": self.config.cluster,
+            "role": s.role.value,
+            "epoch": s.durable.epoch,
+            "finding": s.finding,
+            "fenced_reason": s.durable.fenced_reason,
+            "promoting": s.promotion is not None,
+            "yielding": s.yielding,
+            "mysql": {
+                "health": s.local.health.value,
+                "writable": s.local.writable,
+                "replicating": s.local.replicating,
+                "executed": str(s.local.executed or ""),
+                "received": str(s.local.received or ""),
+                "semisync_active": s.local.semisync_active,
+                "detail": s.local.last_detail,
+            },
+            "vip": {
+                "address": str(self.config.vip.address) if self.config.vip else None,
+                "held": s.vip_held,
+                "carrier": s.carrier,
+            },
+            "peer_view": {
+                "role": p.beat.role.value if p.beat else None,
+                "epoch": p.beat.epoch if p.beat else None,
+                "mysql": p.beat.mysql.value if p.beat else None,
+                "writable": p.beat.writable if p.beat else None,
+                "vip_held": p.beat.vip_held if p.beat else None,
+                "silent_s": None if p.heard_at is None else round(now - p.heard_at, 3),
+                "sql_reachable": p.sql_reachable,
+            },
+            "links": {
+                name: {
+                    "age_s": None if st.last_received is None else round(now - st.last_received, 3),
+                    "sent": st.sent,
+                    "received": st.received,
+                    "send_errors": st.send_errors,
+                    "dropped": {r.value: n for r, n in st.dropped.items()},
+                }
+                for name, st in stats.items()
+            },
+            "last_takeover": statefile.to_json(s.durable)["last_takeover"],
+            "recent": list(self.recent)[-10:],
+        }
