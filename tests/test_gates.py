@@ -15,12 +15,12 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_lint() -> None:
-    result = run(sys.executable, "-m", "ruff", "check", "dualbeat", "tests")
+    result = run(sys.executable, "-m", "ruff", "check", "dualbeat", "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format() -> None:
-    result = run(sys.executable, "-m", "ruff", "format", "--check", "dualbeat", "tests")
+    result = run(sys.executable, "-m", "ruff", "format", "--check", "dualbeat", "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

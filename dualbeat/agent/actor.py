@@ -11,8 +11,10 @@ of each waiting for its own timeout: a demotion must reach the VIP release quick
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import assert_never
@@ -23,7 +25,6 @@ from dualbeat.core.actions import (
     Action,
     AnnounceVip,
     ClaimVip,
-    EnableSemiSync,
     Exit,
     KillSessions,
     PersistState,
@@ -32,6 +33,7 @@ from dualbeat.core.actions import (
     RunHook,
     SendBeat,
     SetReadOnly,
+    SetSemiSync,
     StartReplication,
     StopReplication,
     is_critical,
@@ -45,6 +47,7 @@ from dualbeat.mysql import control
 from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.vip.manager import VipManager
 
+log = logging.getLogger("dualbeat.actor")
 Post = Callable[[Observation], None]
 _MYSQL_ACTIONS = (
     SetReadOnly,
@@ -52,7 +55,7 @@ _MYSQL_ACTIONS = (
     PrepareTakeover,
     StopReplication,
     StartReplication,
-    EnableSemiSync,
+    SetSemiSync,
 )
 
 
@@ -93,14 +96,26 @@ class Actor:
             if skip_all or (skip_mysql and isinstance(action, _MYSQL_ACTIONS)):
                 self.post(ActionFailed(action, f"skipped: {skip_all or skip_mysql}"))
                 continue
+            started = time.monotonic()
             try:
-                self.post(self._do(action))
+                outcome = self._do(action)
             except (DualbeatError, hooks.HookFailed, OSError) as exc:
+                log.warning(
+                    "%s failed after %.0f ms: %s",
+                    type(action).__name__,
+                    (time.monotonic() - started) * 1000,
+                    exc,
+                )
                 self.post(ActionFailed(action, str(exc)))
                 if isinstance(exc, MysqlUnavailable):
                     skip_mysql = "the local MySQL is unreachable"
                 if is_critical(action):
                     skip_all = f"{type(action).__name__} failed"
+            else:
+                log.info(
+                    "%s done in %.0f ms", type(action).__name__, (time.monotonic() - started) * 1000
+                )
+                self.post(outcome)
 
     def _do(self, action: Action) -> Observation:
         match action:
@@ -144,12 +159,14 @@ class Actor:
             case PersistState(durable=durable):
                 statefile.save(self.state_dir, durable)
                 return ActionDone(action, self._record_epoch(durable))
-            case EnableSemiSync():
+            case SetSemiSync(source=source):
                 if not self.config.replication.semisync:
                     return ActionDone(action, "semi-sync disabled in the config")
                 timeout_ms = int(self.config.replication.semisync_timeout * 1000)
-                changed = control.enable_semisync(self.fast, timeout_ms=timeout_ms)
-                return ActionDone(action, "enabled" if changed else "already on")
+                changed = control.configure_semisync(
+                    self.fast, source=source, timeout_ms=timeout_ms
+                )
+                return ActionDone(action, "changed" if changed else "unchanged")
             case RunHook(event=event, env=env):
                 return ActionDone(action, hooks.run_hook(self.config, self.node, event, env))
             case SendBeat() | Exit():

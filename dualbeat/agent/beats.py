@@ -6,16 +6,15 @@ import time
 
 from dualbeat.core.gtid import GtidParseError, GtidSet, parse_gtid_set
 from dualbeat.core.observations import PeerBeat
+from dualbeat.core.roles import Role
 from dualbeat.core.state import NodeState
 from dualbeat.heartbeat.message import Beat
 
-# Demotion steps that must have finished before we tell the peer to take over.
-_DEMOTING = frozenset({"SetReadOnly", "KillSessions", "ReleaseVip"})
-
 
 def outgoing(cluster: str, node: str, state: NodeState, seq: int) -> Beat:
-    """Our heartbeat. ``yielding`` is announced only once read-only and VIP release have
-    run, so the peer never takes over while this node may still accept writes."""
+    """Our heartbeat. A demoting node still says ``active`` and announces ``yielding``
+    only once its VIP is released, so the peer never takes over while clients can still
+    reach this node."""
     local = state.local
     return Beat(
         cluster=cluster,
@@ -24,13 +23,13 @@ def outgoing(cluster: str, node: str, state: NodeState, seq: int) -> Beat:
         seq=seq,
         sent_at=time.time(),
         epoch=state.durable.epoch,
-        role=state.role,
+        role=Role.ACTIVE if state.demoting else state.role,
         mysql=local.health,
         executed=str(local.executed) if local.executed is not None else "",
         received=str(local.received) if local.received is not None else "",
         vip_held=bool(state.vip_held),
         writable=bool(local.writable),
-        yielding=state.yielding and not (_DEMOTING & state.in_flight),
+        yielding=state.yielding and not state.demoting,
         maintenance=False,
         promise_until=0.0,
         wants_takeover=state.wants_takeover,

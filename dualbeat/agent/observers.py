@@ -62,6 +62,7 @@ def to_observation(r: ProbeResult) -> MysqlProbed:
         executed=_gtids(r.executed, r.gtid_family),
         received=_gtids(r.received, r.gtid_family),
         semisync_active=r.semisync_source,
+        origin=r.origin,
     )
 
 

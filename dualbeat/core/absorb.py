@@ -13,12 +13,13 @@ from typing import assert_never
 from dualbeat.core.actions import (
     Action,
     ClaimVip,
-    EnableSemiSync,
     HookEvent,
     PersistState,
+    ReleaseVip,
     RunHook,
     SendBeat,
     SetReadOnly,
+    StopReplication,
     is_critical,
 )
 from dualbeat.core.durable import TakeoverRecord
@@ -87,12 +88,12 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
             s = replace(s, peer=replace(s.peer, sql_reachable=reachable, sql_at=now))
         case VipObserved(held=held, carrier=carrier):
             if s.carrier is not None and carrier != s.carrier:
+                back = "has carrier again" if carrier else "lost carrier"
                 reasons.append(
-                    Reason(
-                        "CARRIER_UP" if carrier else "CARRIER_LOST",
-                        "the VIP interface " + ("has carrier again" if carrier else "lost carrier"),
-                    )
+                    Reason("CARRIER_UP" if carrier else "CARRIER_LOST", f"the VIP interface {back}")
                 )
+                if carrier:
+                    s = replace(s, carrier_since=now)
             s = replace(s, vip_held=held, carrier=carrier)
         case ActionDone() | ActionFailed() | TakeoverPrepared():
             s, more_actions, more = _outcome(cfg, s, obs, now)
@@ -117,6 +118,8 @@ def _outcome(
     actions: list[Action] = []
     reasons: list[Reason] = []
     s = _done(s, obs.action if not isinstance(obs, TakeoverPrepared) else obs)
+    if not isinstance(obs, TakeoverPrepared) and isinstance(obs.action, ReleaseVip):
+        s = replace(s, demoting=False)  # released (or failed trying): the peer may go
     match obs:
         case ActionDone(action=action):
             if isinstance(action, ClaimVip) and s.promotion and s.promotion.prepared_at:
@@ -255,7 +258,7 @@ def _finish_promotion(
         SetReadOnly(False),
         ClaimVip(),
         SendBeat(),
-        EnableSemiSync(),
+        StopReplication(),  # the I/O thread from the old active, now that the VIP moved
         RunHook(HookEvent.FAILOVER, env),
         RunHook(HookEvent.ROLE_CHANGE, env),
     ]

@@ -75,7 +75,10 @@ class PersistState:
 
 
 @dataclass(frozen=True)
-class EnableSemiSync:
+class SetSemiSync:
+    """Replica side on; source side on only while a healthy standby can acknowledge."""
+
+    source: bool
     critical = False
 
 
@@ -122,7 +125,7 @@ Action = (
     | StopReplication
     | StartReplication
     | PersistState
-    | EnableSemiSync
+    | SetSemiSync
     | SendBeat
     | RunHook
     | Exit

@@ -19,7 +19,6 @@ from dualbeat.core.actions import (
     Action,
     AnnounceVip,
     ClaimVip,
-    EnableSemiSync,
     Exit,
     HookEvent,
     KillSessions,
@@ -29,10 +28,11 @@ from dualbeat.core.actions import (
     RunHook,
     SendBeat,
     SetReadOnly,
+    SetSemiSync,
     StartReplication,
     StopReplication,
 )
-from dualbeat.core.findings import Finding, assess, fresh_peer
+from dualbeat.core.findings import Finding, assess, fresh_peer, silent_since
 from dualbeat.core.observations import Observation
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import CoreConfig, Decision, NodeState, Promotion, Reason
@@ -100,13 +100,20 @@ def _enter(
 
 
 def demote(s: NodeState, target: Role, text: str, now: float) -> tuple[NodeState, list[Action]]:
-    """Read-only first, then sessions, then the VIP: never writable without the right."""
+    """Leave the active role: read-only first, then sessions, then the VIP, so the node is
+    never writable without the right. When our MySQL has failed (gone or hung), the VIP
+    goes first: read-only would only wait out its timeout, and clients must move now.
+
+    Until the VIP is released the node keeps telling the peer it is active (``demoting``),
+    so the peer never takes over while this node may still serve."""
     fenced = target is Role.FENCED
+    was_active = s.role is Role.ACTIVE
     durable = replace(s.durable, last_role=target, fenced_reason=text if fenced else "")
-    actions: list[Action] = [SetReadOnly(True)]
-    if s.role is Role.ACTIVE:
-        actions.append(KillSessions())
-    actions.append(ReleaseVip())
+    mysql_steps: list[Action] = [SetReadOnly(True), *([KillSessions()] if was_active else [])]
+    if s.local.health is Health.FAILED:
+        actions: list[Action] = [ReleaseVip(), *mysql_steps]
+    else:
+        actions = [*mysql_steps, ReleaseVip()]
     if fenced:
         actions.append(StopReplication())
     actions += [
@@ -114,13 +121,14 @@ def demote(s: NodeState, target: Role, text: str, now: float) -> tuple[NodeState
         SendBeat(),
         RunHook(HookEvent.FENCE if fenced else HookEvent.ROLE_CHANGE, _hook_env(s, target, text)),
     ]
-    yielding = s.role is Role.ACTIVE and target is Role.STANDBY
+    yielding = was_active and target is Role.STANDBY
     s = replace(
         s,
         role=target,
         role_since=now,
         durable=durable,
         promotion=None,
+        demoting=was_active,
         yielding=yielding,
         yielded_at=now if yielding else s.yielded_at,
     )
@@ -168,9 +176,17 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             durable = replace(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
             s = replace(s, durable=durable)
             wanted.append((PersistState(durable), 0.0))
-    if not s.semisync_requested and local.health is Health.HEALTHY:
-        s = replace(s, semisync_requested=True)
-        wanted.append((EnableSemiSync(), 0.0))
+    beat = fresh_peer(cfg, s, now)
+    source = (
+        s.role is Role.ACTIVE
+        and s.promotion is None
+        and beat is not None
+        and beat.role is Role.STANDBY
+        and beat.mysql is Health.HEALTHY
+    )
+    if local.health is Health.HEALTHY and source is not s.semisync_source:
+        s = replace(s, semisync_source=source)
+        wanted.append((SetSemiSync(source), 0.0))
     actions: list[Action] = []
     tried = dict(s.last_tried)
     for action, every in wanted:
@@ -218,10 +234,12 @@ def _wake_at(cfg: CoreConfig, s: NodeState, now: float) -> float | None:
     """
     t = cfg.timing
     times = []
-    if s.peer.heard_at is not None:
-        times.append(s.peer.heard_at + t.deadtime)
-    elif s.role is Role.STARTING:
+    if s.peer.heard_at is None and s.role is Role.STARTING:
         times.append(s.started_at + t.initdead)
+    else:
+        times.append(silent_since(s) + t.deadtime)
+    if s.peer.heard_at is not None:
+        times.append(s.peer.heard_at + t.deadtime)  # when the last beat stops being fresh
     if s.yielding:
         times.append(s.yielded_at + t.deadtime + t.apply_timeout)
     future = [x for x in times if x > now]

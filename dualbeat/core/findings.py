@@ -49,12 +49,21 @@ def fresh_peer(cfg: CoreConfig, s: NodeState, now: float) -> PeerBeat | None:
     return p.beat
 
 
-def peer_dead(s: NodeState) -> bool:
-    """Both signals agree: no heartbeat (checked by the caller) and the SQL probe failed
-    *after* the last heartbeat, so an old result cannot condemn a peer that came back."""
-    p = s.peer
-    probed_after = p.sql_at is not None and (p.heard_at is None or p.sql_at > p.heard_at)
-    return probed_after and p.sql_reachable is False
+def silent_since(s: NodeState) -> float:
+    """When the peer's silence started *as far as we could hear*: its last heartbeat, or
+    the moment our own link came back, whichever is later (silence heard through a dead
+    link is no evidence), or our start if we never heard it."""
+    heard = s.peer.heard_at if s.peer.heard_at is not None else s.started_at
+    return max(heard, s.carrier_since or heard)
+
+
+def peer_dead(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """Both signals agree: silent on every link for deadtime, and the SQL probe failed
+    *after* the silence began, so an old result cannot condemn a peer that came back."""
+    p, since = s.peer, silent_since(s)
+    if now - since < cfg.timing.deadtime:
+        return False
+    return p.sql_at is not None and p.sql_at > since and p.sql_reachable is False
 
 
 def errant(s: NodeState, beat: PeerBeat) -> bool:
@@ -70,7 +79,8 @@ def errant(s: NodeState, beat: PeerBeat) -> bool:
 def fit_to_promote(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     d, failed_at = s.durable, s.promotion_failed_at
     return (
-        (failed_at is None or now - failed_at >= cfg.timing.promotion_backoff)
+        not s.yielding
+        and (failed_at is None or now - failed_at >= cfg.timing.promotion_backoff)
         and s.local.health is Health.HEALTHY
         and not s.local.failed_checks(cfg.timing.alert_after)
         and s.carrier is not False
@@ -121,7 +131,7 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
         return _with_peer(cfg, s, beat, now)
     if s.peer.heard_at is None and now - s.started_at < cfg.timing.initdead:
         return Finding.INITDEAD
-    if not peer_dead(s):
+    if not peer_dead(cfg, s, now):
         return Finding.PEER_SILENT
     if s.role is not Role.ACTIVE and not fit_to_promote(cfg, s, now):
         return Finding.CANNOT_PROMOTE

@@ -94,14 +94,16 @@ class NodeState:
     peer: PeerView = field(default_factory=PeerView)
     vip_held: bool | None = None
     carrier: bool | None = None
+    carrier_since: float | None = None  # when the VIP link last got carrier back
     promotion: Promotion | None = None
     promotion_failed_at: float | None = None
+    demoting: bool = False  # left the active role; the VIP is not released yet
     yielding: bool = False
     yielded_at: float = 0.0
     wants_takeover: bool = False
     command: Command | None = None
     shutdown: ShutdownRequested | None = None
-    semisync_requested: bool = False
+    semisync_source: bool | None = None  # the source side as last requested
     exiting: bool = False
     in_flight: frozenset[str] = frozenset()
     last_tried: Mapping[str, float] = field(default_factory=dict)

@@ -173,6 +173,8 @@ class Dialect:
     _executed_gtids_var: str
     _gtid_variables: tuple[str, ...]
     _semisync_plugins: tuple[tuple[str, str], tuple[str, str]] | None  # (source, replica)
+    _global_status_table: str  # status counters as a table, usable in a subquery
+    _applier_threads_sql: str
 
     def __init__(self, version: ServerVersion) -> None:
         self.version = version
@@ -256,6 +258,9 @@ class Dialect:
     def stop_io_thread(self) -> Statement:
         return Statement(f"STOP {self._replica_word} IO_THREAD")
 
+    def start_io_thread(self) -> Statement:
+        return Statement(f"START {self._replica_word} IO_THREAD")
+
     def wait_for_gtids(self, gtids: str, timeout: float) -> Statement:
         """Block until ``gtids`` are applied here or ``timeout`` seconds pass.
 
@@ -300,6 +305,31 @@ class Dialect:
         if self.has_super_read_only:
             return ("read_only", "super_read_only")
         return ("read_only",)
+
+    # --- monitoring ----------------------------------------------------------------------
+
+    def probe_state(self) -> Statement:
+        """The monitor's poll in one round trip: one row with ``alive`` (1), ``origin`` (what
+        this server's own GTIDs carry: ``server_id`` on MariaDB, ``server_uuid`` on MySQL),
+        ``read_only``,
+        ``super_read_only`` (NULL where the server has none), ``executed`` (the executed
+        GTID set) and ``semisync_source`` (the source-side semi-sync *status* counter, ON
+        while commits wait for acknowledgements; NULL when the plugin is not loaded).
+
+        Status counters cannot be read with ``@@``: a subquery on the status table
+        (``information_schema`` in MariaDB, ``performance_schema`` in MySQL 5.7+, which
+        removed the other) keeps them in the same statement.
+        """
+        super_read_only = "@@GLOBAL.super_read_only" if self.has_super_read_only else "NULL"
+        origin = "@@GLOBAL.server_id" if self.gtid_family == "mariadb" else "@@GLOBAL.server_uuid"
+        return Statement(
+            f"SELECT 1 AS alive, {origin} AS origin, @@GLOBAL.read_only AS read_only, "
+            f"{super_read_only} AS super_read_only, "
+            f"@@GLOBAL.{_identifier(self._executed_gtids_var)} AS executed, "
+            f"(SELECT VARIABLE_VALUE FROM {self._global_status_table} "
+            "WHERE VARIABLE_NAME = %s) AS semisync_source",
+            (self.semisync_source_status_var,),
+        )
 
     # --- semi-synchronous replication ---------------------------------------------------
 
@@ -403,6 +433,19 @@ class Dialect:
             raise ValueError(f"invalid thread id {thread_id!r}")
         return Statement("KILL CONNECTION %s", (thread_id,))
 
+    def kill_query(self, thread_id: int) -> Statement:
+        """Interrupt the thread's current statement; the session itself survives."""
+        self.kill(thread_id)  # same validation
+        return Statement("KILL QUERY %s", (thread_id,))
+
+    def applier_threads(self) -> Statement:
+        """Session ids (column ``ID``) of the replica's applier threads: the SQL thread and
+        its parallel workers, while they run. ``STOP SLAVE|REPLICA`` waits for an applier
+        stuck in a lock wait; interrupting it first keeps a stop bounded. MariaDB lists
+        them in the process list; MySQL only in ``performance_schema.threads`` (needs
+        ``performance_schema=ON``), under names that changed in 8.0.26."""
+        return Statement(self._applier_threads_sql)
+
 
 def _show_where_in(show: str, names: Sequence[str]) -> Statement:
     if isinstance(names, str) or not names:
@@ -443,6 +486,11 @@ class MariaDBDialect(Dialect):
             "log_slave_updates",
         )
         self._semisync_plugins = None
+        self._global_status_table = "information_schema.GLOBAL_STATUS"
+        self._applier_threads_sql = (
+            "SELECT ID FROM information_schema.PROCESSLIST "
+            "WHERE COMMAND IN ('Slave_SQL', 'Slave_worker')"
+        )
 
 
 class MySQLDialect(Dialect):
@@ -486,6 +534,12 @@ class MySQLDialect(Dialect):
             f"{word}_CONNECT_RETRY = %s, {word}_HEARTBEAT_PERIOD = %s{public_key}"
         )
         self._wait_function = "WAIT_FOR_EXECUTED_GTID_SET"
+        self._global_status_table = "performance_schema.global_status"
+        self._applier_threads_sql = (
+            "SELECT PROCESSLIST_ID AS ID FROM performance_schema.threads "
+            "WHERE PROCESSLIST_ID IS NOT NULL AND NAME IN ('thread/sql/slave_sql', "
+            "'thread/sql/slave_worker', 'thread/sql/replica_sql', 'thread/sql/replica_worker')"
+        )
         self._executed_gtids_var = "gtid_executed"
         self._gtid_variables = (
             "server_id",

@@ -3,8 +3,8 @@
 Why private servers started by hand: the lab must never touch a system MariaDB
 (``/var/lib/mysql``, ``/run/mysqld``), and drills need a server that stays dead when killed,
 which ``mysqld_safe`` would restart within a second. Each server lives in
-``<state>/<node>/`` and runs inside its host's network namespace, so it binds the host's
-LAN address while its unix socket stays reachable from the root namespace.
+``<state>/<node>/`` and runs inside its host's network namespace, listening on all of that
+host's addresses (its own and the VIP) while its socket stays reachable from the root namespace.
 
 Why a template datadir: ``mariadb-install-db`` takes about a second and is the same for
 every node; a copy of a cached template is faster and is built atomically (temp dir, then
@@ -127,7 +127,8 @@ def render_my_cnf(lab: Lab, host: Host) -> str:
         ("datadir", paths.data),
         ("socket", paths.socket),
         ("pid_file", paths.pid_file),
-        ("bind_address", host.lan_address),
+        # Every address of the host's namespace: its own, and the VIP while it holds it.
+        ("bind_address", "0.0.0.0"),
         ("port", lab.mysql_port),
         ("report_host", host.lan_address),
         ("report_port", lab.mysql_port),

@@ -187,15 +187,18 @@ class VipManager:
     # ------------------------------------------------------------------ the agent's verbs
 
     def claim(self, arp_count: int) -> None:
-        """Probe, add, announce: ``VipConflict`` (and nothing added) if another host answers."""
-        other = self.conflict()
+        """Probe, add, announce: ``VipConflict`` (and nothing added) if another host answers.
+
+        The probe waits 100 ms: a neighbour on the segment answers ARP in well under a
+        millisecond, and every millisecond here is write downtime during a failover."""
+        other = self.conflict(timeout=0.1)
         if other is not None:
             raise VipConflict(
                 f"{self.ip} is already answered for by {other} on {self.interface}; "
                 "not adding it here, which would put the VIP on two hosts"
             )
         self.add()
-        self.announce(arp_count)
+        self.announce(arp_count, interval=0.02)
 
     def release(self) -> None:
         """Remove the VIP (idempotent). No ARP: the next holder's announcement moves clients."""

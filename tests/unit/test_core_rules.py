@@ -17,6 +17,7 @@ from dualbeat.core.actions import (
 from dualbeat.core.durable import Durable
 from dualbeat.core.findings import Finding
 from dualbeat.core.observations import (
+    ActionDone,
     ActionFailed,
     Command,
     OperatorRequested,
@@ -116,18 +117,28 @@ def test_never_two_actives_when_both_start_together() -> None:
     assert a.role() is Role.ACTIVE  # config order breaks the tie
 
 
-def test_active_whose_mysql_fails_yields_read_only_first() -> None:
+def test_active_whose_mysql_fails_releases_the_vip_first_then_yields() -> None:
     d = promoted_active()
     d.hear(peer_beat(Role.STANDBY, epoch=1))
     d.probe(ok=False)
     d.probe(ok=False)
     assert d.role() is Role.ACTIVE
     decision = d.probe(ok=False)
-    assert d.role() is Role.STANDBY and d.state.yielding
+    assert d.role() is Role.STANDBY and d.state.yielding and d.state.demoting
     names = kinds(decision.actions)
-    assert names.index("SetReadOnly") < names.index("KillSessions") < names.index("ReleaseVip")
+    assert names.index("ReleaseVip") < names.index("SetReadOnly") < names.index("KillSessions")
     assert SendBeat() in decision.actions
     assert "MYSQL_FAILED" in d.codes() and "LOCAL_FAILED" in d.codes()
+    d.feed(ActionDone(ReleaseVip()))
+    assert not d.state.demoting  # only now may the peer hear that we yield
+
+
+def test_handover_makes_mysql_read_only_before_releasing_the_vip() -> None:
+    d = promoted_active()
+    d.hear(peer_beat(Role.STANDBY, epoch=1))
+    decision = d.feed(OperatorRequested(Command.STANDBY))
+    names = kinds(decision.actions)
+    assert names.index("SetReadOnly") < names.index("KillSessions") < names.index("ReleaseVip")
 
 
 def test_standby_promotes_at_once_when_the_active_yields() -> None:
@@ -355,3 +366,21 @@ def test_standby_that_wrote_itself_is_fenced() -> None:
     d.probe(executed="1-1-20,2-2-1")  # something wrote on the passive (server 2)
     d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
     assert d.role() is Role.FENCED and d.state.finding == Finding.HOLDS_ERRANT.value
+
+
+def test_node_whose_link_returns_does_not_judge_the_peer_by_its_own_outage() -> None:
+    d = promoted_active()
+    d.hear(peer_beat(Role.STANDBY, epoch=1))
+    d.vip(held=True, carrier=False)  # our link is cut: we yield
+    assert d.role() is Role.STANDBY
+    d.at(20.0)
+    d.peer_sql(False)  # probed through the dead link: no evidence
+    d.at(20.1)
+    d.vip(held=False, carrier=True)
+    assert d.role() is Role.STANDBY  # silence only counts from the carrier's return
+    d.at(21.0)
+    d.peer_sql(False)
+    assert d.role() is Role.STANDBY and d.state.finding == Finding.PEER_SILENT.value
+    d.at(21.7)
+    d.peer_sql(False)  # deadtime of silence heard with our link up: now it is evidence
+    assert d.role() is Role.ACTIVE and d.state.finding == Finding.PEER_DEAD.value

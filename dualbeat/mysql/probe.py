@@ -1,0 +1,235 @@
+"""The monitor's look at the local server, every interval, in as few round trips as possible.
+
+Why a probe never raises: it runs every 200 ms in a worker thread and its result becomes an
+observation for the pure core. A server problem is a *fact* to report (``ok=False`` with a
+classified ``ProbeErrorKind`` and the server's own message), not an exception to unwind.
+
+Why the kinds matter: only ``UNAVAILABLE`` (gone, hung, timed out) and ``QUERY`` (a statement
+failed: read-only, disk full, lock wait) count against the server; ``BUSY`` means alive but
+saturated, and ``MISCONFIGURED`` is *our* mistake (wrong password, missing privilege,
+missing heartbeat table), which must raise an alarm and never a fail-over.
+
+Why the write probe checks ``read_only`` itself: on MariaDB an account with ``ALL
+PRIVILEGES`` holds ``READ ONLY ADMIN`` and writes straight through ``read_only`` (there is no
+``super_read_only``). A write probe that trusted the server to refuse would report a
+read-only server as healthy *and* leave an errant transaction on it.
+
+Round trips per probe: one SELECT (alive, origin, read-only switches, executed GTIDs,
+semi-sync status) and ``SHOW SLAVE|REPLICA STATUS``; when ``write`` is set, the session's
+binary log off and the heartbeat upsert (see ``HEARTBEAT_WRITE``). A reconnect adds the
+handshake, and the very first probe the version query.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+
+from dualbeat.errors import (
+    MysqlBusy,
+    MysqlError,
+    MysqlMisconfigured,
+    MysqlQueryError,
+    MysqlUnavailable,
+    UsageError,
+)
+from dualbeat.mysql.connection import Endpoint, Server
+from dualbeat.mysql.dialect import Statement, ThreadState
+from dualbeat.mysql.replica_status import GtidFamily, normalise_gtids, to_str
+
+__all__ = [
+    "HEARTBEAT_WRITE",
+    "LocalProbe",
+    "ProbeErrorKind",
+    "ProbeResult",
+    "classify_probe_error",
+]
+
+# The heartbeat row: one per node, so the table never grows. Written with the binary log
+# off for the session: with semi-sync on, a binlogged write waits for the standby's
+# acknowledgement, so a dead standby would make the *active* look failed (and a write on
+# the active need not reach the peer: it proves only that this server takes writes).
+NO_BINLOG = Statement("SET SESSION sql_log_bin = 0")
+HEARTBEAT_WRITE = (
+    "INSERT INTO dualbeat.heartbeat (node, epoch, ts) VALUES (%s, %s, NOW(6)) "
+    "ON DUPLICATE KEY UPDATE epoch = VALUES(epoch), ts = VALUES(ts)"
+)
+
+ER_NO_SUCH_TABLE = 1146  # the probe only names dualbeat.heartbeat: ensure_schema never ran
+_ON = frozenset({"ON", "1", "YES", "TRUE"})
+
+
+class ProbeErrorKind(enum.Enum):
+    """What a failed probe means for the decision core."""
+
+    UNAVAILABLE = "unavailable"  # gone, refused, hung or timed out: a failure
+    BUSY = "busy"  # too many connections: alive, leave it alone
+    MISCONFIGURED = "misconfigured"  # access denied, missing privilege or schema: our mistake
+    QUERY = "query"  # a statement failed (read-only, disk full, lock wait): a failure
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One probe of the local server.
+
+    Fields read before a failure are kept (a failed write probe still reports
+    ``read_only``); the rest are ``None`` or ``""``. ``writable`` is the outcome of the
+    heartbeat write: ``None`` when none was attempted. ``io_running``/``sql_running``/
+    ``seconds_behind`` are ``None`` when no replica is configured; ``io_running`` is True
+    only when the I/O thread is connected (not while it retries). ``received`` is MySQL's
+    ``Retrieved_Gtid_Set`` or MariaDB's ``Gtid_IO_Pos``; ``executed`` is
+    ``@@gtid_executed`` or ``@@gtid_current_pos``. ``semisync_source`` is the *status*
+    counter (ON while commits wait for acknowledgements), ``None`` when the plugin is
+    absent. ``latency`` is the whole probe, reconnect included, in seconds.
+    """
+
+    ok: bool
+    error: ProbeErrorKind | None
+    detail: str
+    latency: float
+    writable: bool | None = None
+    read_only: bool | None = None
+    io_running: bool | None = None
+    sql_running: bool | None = None
+    seconds_behind: int | None = None
+    executed: str = ""
+    received: str = ""
+    semisync_source: bool | None = None
+    gtid_family: GtidFamily | None = None
+    origin: str | None = None  # server_id (MariaDB) or server_uuid (MySQL): our own GTIDs
+
+
+def classify_probe_error(exc: MysqlError) -> ProbeErrorKind:
+    """The probe's reading of a translated server error (see ``dualbeat.errors``).
+
+    One refinement over the error type: "no such table" is ``MISCONFIGURED`` here, because
+    the only table a probe names is ``dualbeat.heartbeat``; a missing one means the schema
+    was never created, which no fail-over can fix. Any other statement error (including
+    the base ``MysqlError``) is ``QUERY``.
+    """
+    if isinstance(exc, MysqlUnavailable):
+        return ProbeErrorKind.UNAVAILABLE
+    if isinstance(exc, MysqlBusy):
+        return ProbeErrorKind.BUSY
+    if isinstance(exc, MysqlMisconfigured):
+        return ProbeErrorKind.MISCONFIGURED
+    if isinstance(exc, MysqlQueryError) and exc.code == ER_NO_SUCH_TABLE:
+        return ProbeErrorKind.MISCONFIGURED
+    return ProbeErrorKind.QUERY
+
+
+@dataclass
+class _Seen:
+    """What a probe has read so far; kept when a later step fails."""
+
+    writable: bool | None = None
+    read_only: bool | None = None
+    io_running: bool | None = None
+    sql_running: bool | None = None
+    seconds_behind: int | None = None
+    executed: str = ""
+    received: str = ""
+    semisync_source: bool | None = None
+    origin: str | None = None
+
+
+def _flag(value: object) -> bool | None:
+    if value is None:
+        return None
+    return to_str(value).strip().upper() in _ON
+
+
+def _running(state: ThreadState) -> bool:
+    return state is ThreadState.RUNNING
+
+
+class LocalProbe:
+    """Probes one server over one reused connection; a failed probe drops the connection.
+
+    The endpoint's timeouts bound every step: a frozen server (TCP accepted, no answer)
+    costs at most ``connect_timeout`` + ``read_timeout`` before the probe returns
+    ``UNAVAILABLE``. Not thread-safe: one probe at a time (the agent's monitor thread).
+    """
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._server = Server(endpoint)
+        self._family: GtidFamily | None = None
+
+    def close(self) -> None:
+        self._server.close()
+
+    def probe(self, *, write: bool, node: str, epoch: int) -> ProbeResult:
+        """Probe once; see the module doc. ``node``/``epoch`` go into the heartbeat row."""
+        started = time.monotonic()
+        seen = _Seen()
+        try:
+            self._read(seen)
+            if write:
+                self._write(seen, node, epoch)
+        except MysqlError as exc:
+            self._server.close()
+            return self._result(started, seen, classify_probe_error(exc), exc.detail)
+        except UsageError as exc:  # a server version dualbeat does not support
+            self._server.close()
+            return self._result(started, seen, ProbeErrorKind.MISCONFIGURED, str(exc))
+        except ValueError as exc:  # an answer we cannot read: never trust that session
+            self._server.close()
+            return self._result(started, seen, ProbeErrorKind.QUERY, f"unreadable answer: {exc}")
+        return self._result(started, seen, None, "")
+
+    def _read(self, seen: _Seen) -> None:
+        server = self._server
+        d = server.dialect
+        self._family = d.gtid_family
+        rows = server.query(d.probe_state())
+        if not rows:
+            raise ValueError("the probe SELECT returned no row")
+        row = rows[0]
+        read_only, super_read_only = _flag(row.get("read_only")), _flag(row.get("super_read_only"))
+        seen.read_only = bool(read_only or super_read_only)
+        seen.origin = to_str(row.get("origin")) or None
+        seen.executed = normalise_gtids(row.get("executed"))
+        seen.semisync_source = _flag(row.get("semisync_source"))
+        replica = d.parse_replica_status(server.query(d.replica_status()))
+        if replica is not None:
+            seen.io_running = _running(replica.io_state)
+            seen.sql_running = _running(replica.sql_state)
+            seen.seconds_behind = replica.seconds_behind
+            seen.received = replica.retrieved_gtids
+
+    def _write(self, seen: _Seen, node: str, epoch: int) -> None:
+        seen.writable = False
+        if seen.read_only:
+            # Refuse rather than write: a privileged account would write through
+            # read_only and leave an errant transaction on a read-only server.
+            raise MysqlQueryError(
+                self.endpoint.describe(), "read_only is ON: the write probe was not sent", 1290
+            )
+        self._server.execute(NO_BINLOG, Statement(HEARTBEAT_WRITE, (node, epoch)))
+        seen.writable = True
+
+    def _result(
+        self,
+        started: float,
+        seen: _Seen,
+        error: ProbeErrorKind | None,
+        detail: str,
+    ) -> ProbeResult:
+        return ProbeResult(
+            ok=error is None,
+            error=error,
+            detail=detail,
+            latency=time.monotonic() - started,
+            writable=seen.writable,
+            read_only=seen.read_only,
+            io_running=seen.io_running,
+            sql_running=seen.sql_running,
+            seconds_behind=seen.seconds_behind,
+            executed=seen.executed,
+            received=seen.received,
+            semisync_source=seen.semisync_source,
+            gtid_family=self._family,
+            origin=seen.origin,
+        )
