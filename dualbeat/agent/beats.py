@@ -6,7 +6,7 @@ import time
 
 from dualbeat.core.gtid import GtidParseError, GtidSet, parse_gtid_set
 from dualbeat.core.observations import PeerBeat
-from dualbeat.core.roles import Role
+from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import NodeState
 from dualbeat.heartbeat.message import Beat
 
@@ -28,7 +28,8 @@ def outgoing(cluster: str, node: str, state: NodeState, seq: int) -> Beat:
         executed=str(local.executed) if local.executed is not None else "",
         received=str(local.received) if local.received is not None else "",
         vip_held=bool(state.vip_held),
-        writable=bool(local.writable),
+        # A failed server's last known state is stale: never advertise it as writable.
+        writable=bool(local.writable) and local.health is not Health.FAILED,
         yielding=state.yielding and not state.demoting,
         maintenance=False,
         promise_until=0.0,

@@ -7,7 +7,9 @@ writer in the client namespace that logs every acknowledged write (``sandbox.dri
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -74,7 +76,9 @@ def assert_one_writer(info: LabInfo, expected: str) -> None:
     other = next(n.name for n in info.nodes if n.name != expected)
     wait_for(lambda: writable(info, other) is not True, 15, f"{other} not writable")
     assert writable(info, expected) is True
-    assert agents.settled(info) == expected
+    wait_for(
+        lambda: agents.settled(info) == expected, 10, f"both agents to agree {expected} is active"
+    )
 
 
 def codes_after(info: LabInfo, node: str, ts: float) -> list[str]:
@@ -193,3 +197,52 @@ def test_garbled_and_forged_datagrams_are_counted_and_ignored(pair: LabInfo) -> 
     assert counts["other_cluster"] == 5 and counts["bad_signature"] >= 10
     assert agents.settled(pair, standby=True) == "db1"  # nothing changed
     assert "PEER_NEWER_EPOCH" not in codes_after(pair, "db1", 0.0)
+
+
+def run_dualbeat(info: LabInfo, namespace: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            namespace,
+            sys.executable,
+            "-m",
+            "dualbeat",
+            *args,
+            "-c",
+            str(info.config_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_operator_standby_then_takeover_moves_the_vip_and_back(pair: LabInfo) -> None:
+    handover = run_dualbeat(pair, "db1", "standby")
+    assert handover.returncode == 0, handover.stderr + handover.stdout
+    assert "db1 is now standby" in handover.stdout
+    assert_one_writer(pair, "db2")
+    status = json.loads(run_dualbeat(pair, "db2", "status", "--json").stdout)
+    assert status["role"] == "active" and status["peer_view"]["role"] == "standby"
+    back = run_dualbeat(pair, "db1", "takeover")
+    assert back.returncode == 0, back.stderr + back.stdout
+    assert_one_writer(pair, "db1")
+
+
+def test_sigterm_on_the_active_hands_over(pair: LabInfo) -> None:
+    pid = netns.read_pid(pair.lab.node_paths("db1").agent_dir / "agent.pid")
+    assert pid is not None and netns.is_ours(pid, ["db1"])
+    os.kill(pid, signal.SIGTERM)
+    assert_one_writer(pair, "db2")
+    wait_for(lambda: not netns.pid_alive(pid), 15, "the db1 agent to exit")
+    assert "SHUTDOWN_HANDOVER" in codes_after(pair, "db1", 0.0)
+
+
+def test_a_removed_vip_is_added_back(pair: LabInfo) -> None:
+    subprocess.run(["ip", "-n", "db1", "addr", "del", f"{VIP}/24", "dev", "eth0"], check=True)
+    wait_for(lambda: vip_holders(pair) == ["db1"], 10, "the VIP back on db1")
+    wait_for(lambda: agents.settled(pair, standby=True) == "db1", 10, "the pair settled again")
+    assert "PROMOTED" not in codes_after(pair, "db2", 0.0)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dualbeat.core.actions import (
     ClaimVip,
     Exit,
+    HookEvent,
     KillSessions,
     PersistState,
     PrepareTakeover,
     ReleaseVip,
+    RunHook,
     SendBeat,
     SetReadOnly,
     StartReplication,
@@ -19,6 +23,7 @@ from dualbeat.core.findings import Finding
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
+    CheckRan,
     Command,
     OperatorRequested,
     ProbeFailure,
@@ -384,3 +389,28 @@ def test_node_whose_link_returns_does_not_judge_the_peer_by_its_own_outage() -> 
     d.at(21.7)
     d.peer_sql(False)  # deadtime of silence heard with our link up: now it is evidence
     assert d.role() is Role.ACTIVE and d.state.finding == Finding.PEER_DEAD.value
+
+
+def test_failing_extra_check_counts_like_a_failed_probe() -> None:
+    d = promoted_active()
+    d.hear(peer_beat(Role.STANDBY, epoch=1))
+    d.feed(CheckRan("disk", False, "exit 1: /var/lib/mysql 99% full"))
+    d.feed(CheckRan("disk", False, "exit 1: /var/lib/mysql 99% full"))
+    assert d.role() is Role.ACTIVE
+    d.feed(CheckRan("disk", False, "exit 1: /var/lib/mysql 99% full"))
+    assert d.role() is Role.STANDBY and d.state.finding == Finding.LOCAL_FAILED.value
+    assert "CHECK_FAILED" in d.codes()
+
+
+def test_pre_promote_veto_aborts_the_promotion() -> None:
+    d = Driver(dataclasses.replace(DB2, pre_promote_veto=True))
+    d.start(Durable(epoch=1, highest_seen=1))
+    d.healthy()
+    d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1))
+    d.settle()
+    d.at(2.0)
+    decision = d.peer_sql(False)
+    hook = next(a for a in decision.actions if isinstance(a, RunHook))
+    assert hook.veto and hook.event is HookEvent.PRE_PROMOTE
+    d.feed(ActionFailed(hook, "exited 1: maintenance window"))
+    assert d.role() is Role.STANDBY and "PROMOTION_ABORTED" in d.codes()
