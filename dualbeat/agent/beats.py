@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from dualbeat.core.gtid import GtidParseError, GtidSet, parse_gtid_set
+from dualbeat.core.gtid import parse_reported
 from dualbeat.core.observations import PeerBeat
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import NodeState
@@ -34,16 +34,10 @@ def outgoing(cluster: str, node: str, state: NodeState, seq: int) -> Beat:
         maintenance=False,
         promise_until=0.0,
         wants_takeover=state.wants_takeover,
+        replicating=bool(local.replicating),
+        lag=-1 if local.lag is None else local.lag,
+        semisync=bool(local.semisync_active),
     )
-
-
-def _gtids(text: str, family: str | None) -> GtidSet | None:
-    if not text or family not in ("mysql", "mariadb"):
-        return None
-    try:
-        return parse_gtid_set(text, family)  # type: ignore[arg-type]
-    except GtidParseError:
-        return None
 
 
 def incoming(beat: Beat, family: str | None) -> PeerBeat:
@@ -57,7 +51,10 @@ def incoming(beat: Beat, family: str | None) -> PeerBeat:
         writable=beat.writable,
         vip_held=beat.vip_held,
         yielding=beat.yielding,
-        executed=_gtids(beat.executed, family),
-        received=_gtids(beat.received, family),
+        executed=parse_reported(beat.executed, family),
+        received=parse_reported(beat.received, family),
         wants_takeover=beat.wants_takeover,
+        replicating=beat.replicating,
+        lag=None if beat.lag < 0 else beat.lag,
+        semisync=beat.semisync,
     )

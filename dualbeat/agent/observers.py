@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 
 from dualbeat.config import Check, Config
-from dualbeat.core.gtid import GtidParseError, GtidSet, parse_gtid_set
+from dualbeat.core.gtid import parse_reported
 from dualbeat.core.observations import (
     CheckRan,
     MysqlProbed,
@@ -40,15 +40,6 @@ _FAILURES = {
 }
 
 
-def _gtids(text: str, family: str | None) -> GtidSet | None:
-    if family not in ("mysql", "mariadb"):
-        return None
-    try:
-        return parse_gtid_set(text, family)  # type: ignore[arg-type]
-    except GtidParseError:
-        return None
-
-
 def to_observation(r: ProbeResult) -> MysqlProbed:
     if not r.ok:
         assert r.error is not None
@@ -59,10 +50,11 @@ def to_observation(r: ProbeResult) -> MysqlProbed:
         detail=f"{r.latency * 1000:.0f} ms",
         writable=None if r.read_only is None else not r.read_only,
         replicating=replicating,
-        executed=_gtids(r.executed, r.gtid_family),
-        received=_gtids(r.received, r.gtid_family),
+        executed=parse_reported(r.executed, r.gtid_family),
+        received=parse_reported(r.received, r.gtid_family),
         semisync_active=r.semisync_source,
         origin=r.origin,
+        lag=r.seconds_behind,
     )
 
 

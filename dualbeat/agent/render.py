@@ -25,6 +25,10 @@ def _yes(value: object) -> str:
     return str(value)
 
 
+def _lag(seconds: object) -> str:
+    return "?" if seconds is None else f"{seconds} s"
+
+
 def render_status(st: dict[str, Any]) -> Group:
     me, peer, mysql, vip = st["node"], st["peer_view"], st["mysql"], st["vip"]
     nodes = Table(title=f"dualbeat {st['cluster']}: seen from {me}", show_header=True)
@@ -38,9 +42,12 @@ def render_status(st: dict[str, Any]) -> Group:
     nodes.add_row("MySQL", mysql["health"], str(peer["mysql"]))
     nodes.add_row("writable", _yes(mysql["writable"]), _yes(peer["writable"]))
     nodes.add_row("holds VIP", _yes(vip["held"]), _yes(peer["vip_held"]))
-    nodes.add_row("replicating", _yes(mysql["replicating"]), "")
-    nodes.add_row("semi-sync", _yes(mysql["semisync_active"]), "")
-    nodes.add_row("executed GTIDs", mysql["executed"], "")
+    nodes.add_row("replicating", _yes(mysql["replicating"]), _yes(peer["replicating"]))
+    nodes.add_row("lag", _lag(mysql["lag_s"]), _lag(peer["lag_s"]))
+    nodes.add_row(
+        "semi-sync (source)", _yes(mysql["semisync_active"]), _yes(peer["semisync_active"])
+    )
+    nodes.add_row("executed GTIDs", mysql["executed"], peer["executed"] or "")
     nodes.add_row(
         "heard",
         "",

@@ -162,6 +162,7 @@ def _probed(
             received=p.received,
             semisync_active=p.semisync_active,
             origin=p.origin,
+            lag=p.lag,
         )
         if old.health is not Health.HEALTHY and local.oks >= t.rise:
             local = replace(local, health=Health.HEALTHY)

@@ -433,3 +433,15 @@ def parse_gtid_set(text: str, family: Literal["mysql", "mariadb"]) -> GtidSet:
     if family == "mariadb":
         return MariadbGtidSet.parse(text)
     raise ValueError(f"unknown server family {family!r} (expected 'mysql' or 'mariadb')")
+
+
+def parse_reported(text: str, family: str | None) -> GtidSet | None:
+    """A GTID set another component reported (a probe, the peer's heartbeat), or None when
+    the family is not known yet or the text does not parse: an unreadable position is
+    "unknown", never a reason to stop deciding."""
+    if not text or family not in ("mysql", "mariadb"):
+        return None
+    try:
+        return parse_gtid_set(text, family)  # type: ignore[arg-type]
+    except GtidParseError:
+        return None

@@ -51,6 +51,7 @@ class MysqlProbed:
     received: GtidSet | None = None
     semisync_active: bool | None = None  # the source currently waits for replica acks
     origin: str | None = None  # this server's own GTID origin: server_id (MariaDB) or uuid
+    lag: int | None = None  # seconds behind its source; None when unknown or not replicating
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ class PeerBeat:
     executed: GtidSet | None = None
     received: GtidSet | None = None
     wants_takeover: bool = False
+    replicating: bool = False
+    lag: int | None = None
+    semisync: bool = False
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class LocalView:
     received: GtidSet | None = None
     semisync_active: bool | None = None
     origin: str | None = None
+    lag: int | None = None
 
     def failed_checks(self, alert_after: int) -> list[str]:
         return sorted(name for name, n in self.check_fails.items() if n >= alert_after)

@@ -53,6 +53,9 @@ class Beat:
     maintenance: bool
     promise_until: float = 0.0
     wants_takeover: bool = False  # the standby asks the active to yield (operator takeover)
+    replicating: bool = False  # both replica threads running (for `dualbeat status`)
+    lag: int = -1  # seconds behind its source, -1 when unknown
+    semisync: bool = False  # as a source, currently waiting for replica acknowledgements
 
     def __post_init__(self) -> None:
         _check_int("boot_id", self.boot_id, 0)

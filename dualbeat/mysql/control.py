@@ -21,7 +21,7 @@ from dualbeat.core.gtid import parse_gtid_set
 from dualbeat.errors import MysqlQueryError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import ReplicaStatus, Statement, ThreadState
-from dualbeat.mysql.replica_status import to_int, to_str
+from dualbeat.mysql.replica_status import to_flag, to_int, to_str
 
 __all__ = [
     "TakeoverPoint",
@@ -265,10 +265,6 @@ def prepare_takeover(server: Server, timeout: float) -> TakeoverPoint:
 # --- semi-synchronous replication ---------------------------------------------------------
 
 
-def _is_on(value: str | None) -> bool:
-    return value is not None and value.upper() in {"ON", "1"}
-
-
 def configure_semisync(server: Server, *, source: bool, timeout_ms: int) -> bool:
     """Semi-sync for this node's role: the replica side always on (a standby acknowledges),
     the source side on only while a healthy standby is there to acknowledge, with the
@@ -298,7 +294,7 @@ def configure_semisync(server: Server, *, source: bool, timeout_ms: int) -> bool
     def value(name: str | None) -> str | None:
         return None if name is None else current.get(name.lower())
 
-    source_on = _is_on(value(d.semisync_source_enabled_var))
+    source_on = bool(to_flag(value(d.semisync_source_enabled_var)))
     wait_point = value(d.semisync_wait_point_var)
     enable_source = source and (
         not source_on
@@ -306,7 +302,7 @@ def configure_semisync(server: Server, *, source: bool, timeout_ms: int) -> bool
         or (d.semisync_wait_point_var is not None and (wait_point or "").upper() != "AFTER_SYNC")
     )
     disable_source = not source and source_on
-    replica = not _is_on(value(d.semisync_replica_enabled_var))
+    replica = not bool(to_flag(value(d.semisync_replica_enabled_var)))
     if not (enable_source or disable_source or replica):
         return False
     statements = []

@@ -36,7 +36,7 @@ from dualbeat.errors import (
 )
 from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.mysql.dialect import Statement, ThreadState
-from dualbeat.mysql.replica_status import GtidFamily, normalise_gtids, to_str
+from dualbeat.mysql.replica_status import GtidFamily, normalise_gtids, to_flag, to_str
 
 __all__ = [
     "HEARTBEAT_WRITE",
@@ -57,7 +57,6 @@ HEARTBEAT_WRITE = (
 )
 
 ER_NO_SUCH_TABLE = 1146  # the probe only names dualbeat.heartbeat: ensure_schema never ran
-_ON = frozenset({"ON", "1", "YES", "TRUE"})
 
 
 class ProbeErrorKind(enum.Enum):
@@ -134,12 +133,6 @@ class _Seen:
     origin: str | None = None
 
 
-def _flag(value: object) -> bool | None:
-    if value is None:
-        return None
-    return to_str(value).strip().upper() in _ON
-
-
 def _running(state: ThreadState) -> bool:
     return state is ThreadState.RUNNING
 
@@ -187,11 +180,14 @@ class LocalProbe:
         if not rows:
             raise ValueError("the probe SELECT returned no row")
         row = rows[0]
-        read_only, super_read_only = _flag(row.get("read_only")), _flag(row.get("super_read_only"))
+        read_only, super_read_only = (
+            to_flag(row.get("read_only")),
+            to_flag(row.get("super_read_only")),
+        )
         seen.read_only = bool(read_only or super_read_only)
         seen.origin = to_str(row.get("origin")) or None
         seen.executed = normalise_gtids(row.get("executed"))
-        seen.semisync_source = _flag(row.get("semisync_source"))
+        seen.semisync_source = to_flag(row.get("semisync_source"))
         replica = d.parse_replica_status(server.query(d.replica_status()))
         if replica is not None:
             seen.io_running = _running(replica.io_state)

@@ -102,6 +102,16 @@ def to_str(value: object) -> str:
     return str(value)
 
 
+_ON = frozenset({"ON", "1", "YES", "TRUE"})
+
+
+def to_flag(value: object) -> bool | None:
+    """A server switch as the server prints it (ON/OFF, 1/0, YES/NO); None when absent."""
+    if value is None:
+        return None
+    return to_str(value).strip().upper() in _ON
+
+
 def to_optional_int(value: object) -> int | None:
     """A column value as an int; ``None``, ``""`` and ``"NULL"`` become ``None``."""
     if value is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from dualbeat.core.gtid import GtidSet, parse_gtid_set
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Flavor, ReplicaStatus, ServerVersion, Statement
+from dualbeat.mysql.replica_status import to_flag
 
 # Variables worth judging. Several have two names across versions (slave → replica); the
 # server answers with whichever it knows and ``ServerSnapshot.var`` looks up both.
@@ -65,8 +66,7 @@ class ServerSnapshot:
         return None
 
     def flag(self, *names: str) -> bool | None:
-        value = self.var(*names)
-        return None if value is None else value.upper() in {"ON", "1", "YES", "TRUE"}
+        return to_flag(self.var(*names))
 
     def number(self, *names: str) -> int | None:
         value = self.var(*names)

@@ -23,6 +23,7 @@ from pathlib import Path
 from dualbeat.errors import SandboxError
 from dualbeat.mysql import accounts
 from dualbeat.mysql.connection import Endpoint, Server
+from dualbeat.mysql.replica_status import to_flag
 from dualbeat.sandbox import mariadb, netns
 from dualbeat.sandbox.files import ADMIN_USER, Secrets, render_config, write_text
 from dualbeat.sandbox.layout import HEARTBEAT, Lab, NodePaths, standard_lab
@@ -264,7 +265,7 @@ def status(
                 socket_ok=bool(variables),
                 tcp_ok=r.greeted,
                 tcp_detail=r.detail,
-                read_only=_flag(variables.get("read_only")),
+                read_only=to_flag(variables.get("read_only")),
                 server_id=_int(variables.get("server_id")),
                 gtid_domain_id=_int(variables.get("gtid_domain_id")),
                 frozen=frozen,
@@ -278,10 +279,6 @@ def status(
         hosts=hosts,
         servers=tuple(servers),
     )
-
-
-def _flag(value: str | None) -> bool | None:
-    return None if value is None else value.upper() in ("ON", "1")
 
 
 def _int(value: str | None) -> int | None:
