@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: deps system-deps demo test unit lint down clean
+.PHONY: deps system-deps demo test unit sim down clean
 
 deps: system-deps $(VENV)/.installed
 
@@ -26,6 +26,11 @@ test: deps
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit tests/test_gates.py
+
+# The two-core simulator over more seeds than the default run (200).
+SEEDS ?= 5000
+sim: $(VENV)/.installed
+	DUALBEAT_SIM_SEEDS=$(SEEDS) $(BIN)/pytest -q tests/unit/test_core_simulation.py
 
 down:
 	$(BIN)/dualbeat sandbox down

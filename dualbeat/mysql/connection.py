@@ -68,6 +68,9 @@ def classify(node: str, exc: BaseException) -> MysqlError:
     """Translate a PyMySQL or socket exception into the dualbeat error that says what it means."""
     if isinstance(exc, MysqlError):
         return exc
+    if isinstance(exc, pymysql.err.InterfaceError):  # e.g. (0, ''): the connection is gone
+        return MysqlUnavailable(node, str(exc.args[1] if len(exc.args) > 1 else exc) or
+                                "connection closed")
     if isinstance(exc, pymysql.err.MySQLError) and exc.args and isinstance(exc.args[0], int):
         code: int = exc.args[0]
         message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
@@ -78,7 +81,7 @@ def classify(node: str, exc: BaseException) -> MysqlError:
         if code in _UNAVAILABLE:
             return MysqlUnavailable(node, message, code)
         return MysqlQueryError(node, message, code)
-    if isinstance(exc, (OSError, socket.timeout, pymysql.err.InterfaceError)):
+    if isinstance(exc, (OSError, socket.timeout)):
         return MysqlUnavailable(node, str(exc) or type(exc).__name__)
     return MysqlQueryError(node, f"{type(exc).__name__}: {exc}")
 
