@@ -69,8 +69,9 @@ def classify(node: str, exc: BaseException) -> MysqlError:
     if isinstance(exc, MysqlError):
         return exc
     if isinstance(exc, pymysql.err.InterfaceError):  # e.g. (0, ''): the connection is gone
-        return MysqlUnavailable(node, str(exc.args[1] if len(exc.args) > 1 else exc) or
-                                "connection closed")
+        return MysqlUnavailable(
+            node, str(exc.args[1] if len(exc.args) > 1 else exc) or "connection closed"
+        )
     if isinstance(exc, pymysql.err.MySQLError) and exc.args and isinstance(exc.args[0], int):
         code: int = exc.args[0]
         message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)

@@ -386,15 +386,20 @@ def semisync(pair: Pair) -> Iterator[Finding]:
             f"source {'on' if source_on else 'off'} (status {status}), "
             f"replica {'on' if replica_on else 'off'}"
         )
-        ok = source_on and replica_on and status.upper() == "ON"
+        # The active must wait for acknowledgements; the passive must send them. (The
+        # agent keeps the passive's source side off: nobody would acknowledge it.)
+        if s is pair.active:
+            ok = source_on and status.upper() == "ON"
+            hint = (
+                "without semi-sync a crash of the active can lose acknowledged writes; "
+                "the dualbeat agent turns it on while the standby is healthy"
+            )
+        else:
+            ok = replica_on
+            hint = (
+                "the passive must acknowledge as a semi-sync replica "
+                "(rpl_semi_sync_slave_enabled=ON, then restart its I/O thread)"
+            )
         yield Finding(
-            "semi_sync",
-            s.node,
-            Status.OK if ok else Status.WARN,
-            detail,
-            ""
-            if ok
-            else "without semi-sync a crash of the active can lose "
-            "acknowledged writes; the dualbeat agent turns it on while the standby "
-            "is healthy",
+            "semi_sync", s.node, Status.OK if ok else Status.WARN, detail, "" if ok else hint
         )

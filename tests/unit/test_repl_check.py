@@ -207,8 +207,20 @@ def test_no_writer_warns() -> None:
 
 def test_semisync_off_warns() -> None:
     findings = check_pair(healthy_pair(semisync={"rpl_semi_sync_master_enabled": "OFF"}))
-    assert by_check(findings, "semi_sync", "db2").status is Status.WARN
+    assert by_check(findings, "semi_sync", "db2").status is Status.WARN  # does not ack
     assert by_check(findings, "semi_sync", "db1").status is Status.OK
+    passive_acks_only = {"rpl_semi_sync_slave_enabled": "ON", "rpl_semi_sync_master_enabled": "OFF"}
+    findings = check_pair(healthy_pair(semisync=passive_acks_only))
+    assert by_check(findings, "semi_sync", "db2").status is Status.OK  # the agent's layout
+    pair = healthy_pair()
+    pair = dataclasses.replace(
+        pair,
+        active=dataclasses.replace(
+            pair.active,
+            semisync={"rpl_semi_sync_master_enabled": "ON", "rpl_semi_sync_master_status": "OFF"},
+        ),
+    )
+    assert by_check(check_pair(pair), "semi_sync", "db1").status is Status.WARN  # fell back
 
 
 def test_mysql_gtid_mode_and_super_read_only() -> None:
