@@ -19,10 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from dualbeat.core.roles import Health, Role
 from dualbeat.errors import MysqlError
 from dualbeat.heartbeat.codec import encode
-from dualbeat.heartbeat.message import Beat
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat.sandbox import agents, drill, faults, lab, netns
@@ -31,6 +29,7 @@ from dualbeat.sandbox.provision import provision
 from dualbeat.sandbox.timeline import lab_event_paths, load_events
 from tests.integration.conftest import STATE, require_integration
 from tests.integration.labtools import inside, wait_for
+from tests.unit.test_heartbeat_codec import beat
 
 pytestmark = pytest.mark.integration
 VIP = "10.77.0.100"
@@ -164,22 +163,7 @@ def test_wrong_mysql_password_raises_the_alarm_without_failover(
 
 def test_garbled_and_forged_datagrams_are_counted_and_ignored(pair: LabInfo) -> None:
     key = pair.secrets.heartbeat_key_file.read_bytes()
-    good = Beat(
-        cluster="sandbox",
-        node="db2",
-        boot_id=1,
-        seq=1,
-        sent_at=0.0,
-        epoch=99,
-        role=Role.ACTIVE,
-        mysql=Health.HEALTHY,
-        executed="",
-        received="",
-        vip_held=True,
-        writable=True,
-        yielding=False,
-        maintenance=False,
-    )
+    good = beat(cluster="sandbox", node="db2", epoch=99, executed="", received="")
     other_cluster = encode(dataclasses.replace(good, cluster="other"), key)
     forged = encode(good, os.urandom(32))
     garbage = [b"hello", b"DBHB\x01" + os.urandom(64), forged, other_cluster]
