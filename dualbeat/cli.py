@@ -242,6 +242,171 @@ def repl_check(config_path: Path, active: str | None, as_json: bool) -> None:
         sys.exit(1)
 
 
+# -------------------------------------------------------------------------- checksum
+
+
+@cli.command(
+    epilog="""\b
+Exit codes:
+  0  every table is equal on both servers
+  1  a difference: rows, a table on one server only, different columns, or a table
+     that could not be read
+  2  bad configuration or usage (e.g. --table naming nothing on either server)
+  3  a MySQL server could not be reached or refused us"""
+)
+@config_option
+@click.option(
+    "--database",
+    "databases",
+    multiple=True,
+    metavar="DB",
+    help="Compare only this database (repeatable; combines with --table).",
+)
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    metavar="DB.TABLE",
+    help="Compare only this table (repeatable).",
+)
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, 1_000_000),
+    default=1000,
+    show_default=True,
+    help="Rows per chunk, counted on the reference.",
+)
+@click.option(
+    "--reference",
+    metavar="NODE",
+    help="Read chunk boundaries on NODE (default: the writable node, else the first node).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@handle_errors
+def checksum(
+    config_path: Path,
+    databases: tuple[str, ...],
+    tables: tuple[str, ...],
+    chunk_size: int,
+    reference: str | None,
+    as_json: bool,
+) -> None:
+    """Compare the data of both servers, chunk by chunk, without writing anything.
+
+    \b
+    What it reads: every table of the user databases on both servers (all but mysql,
+    sys, information_schema, performance_schema and dualbeat), or only those named with
+    --database / --table. A table on one server only, or whose columns differ, is
+    reported without reading its rows.
+
+    \b
+    How it compares:
+      1. each table is walked along its primary key (else its first unique NOT NULL
+         key) in chunks of --chunk-size rows, the boundaries read on the reference
+         (the active); the first and last chunks are open-ended, so rows beyond the
+         reference's key range are caught too;
+      2. both servers digest the same key range at once: COUNT(*) and the exact sum of
+         64-bit MD5 row digests (NULL-safe; strings and BLOBs as stored bytes, FLOAT
+         widened to DOUBLE, TIMESTAMP in UTC);
+      3. a table without such a key is compared whole, in one chunk ("no key:
+         compared whole");
+      4. the rows of a chunk that differs are listed by key: only on one node, or on
+         both with different contents.
+
+    \b
+    It never writes: consistent-read SELECTs in sessions set READ ONLY, and no
+    checksum table like pt-table-checksum's (on the passive that write would be an
+    errant transaction). It takes no locks beyond those of a plain SELECT.
+
+    \b
+    A busy active: before each table the passive gets up to 30 s to apply everything
+    the active has executed. A chunk that differs is re-checked up to 3 times, each
+    time after the passive has caught up to the active's read, and only a difference
+    that persists is reported. If the passive cannot catch up (replication stopped or
+    far behind) the table is marked "had not caught up": its differences may be lag.
+
+    A progress bar per table goes to standard error; the summary (or --json) to
+    standard output.
+    """
+    from rich import progress as bar
+    from rich.markup import escape
+
+    from dualbeat.mysql.checksum import ChecksumProgress, checksum_pair
+    from dualbeat.mysql.checksum_report import TableStatus, show_key
+
+    config = load(config_path)
+    bars = bar.Progress(
+        bar.TextColumn("{task.description}", markup=False),
+        bar.BarColumn(),
+        bar.MofNCompleteColumn(),
+        bar.TextColumn("chunks  {task.fields[rows]} rows"),
+        bar.TimeElapsedColumn(),
+        console=err,
+    )
+    tasks: dict[str, bar.TaskID] = {}
+
+    def show(p: ChecksumProgress) -> None:
+        if p.table not in tasks:
+            tasks[p.table] = bars.add_task(p.table, total=p.chunks_estimated, rows=0)
+        bars.update(tasks[p.table], completed=p.chunks_done, total=p.chunks_estimated, rows=p.rows)
+
+    with bars:
+        report = checksum_pair(
+            config,
+            reference=reference,
+            databases=databases,
+            tables=tables,
+            chunk_size=chunk_size,
+            progress=show,
+        )
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2))
+        sys.exit(0 if report.equal else 1)
+    table = Table(title=f"checksum: {report.reference} (reference) vs {report.peer}")
+    for col in ("table", "rows", "chunks", "differing chunks", "differing rows", "status"):
+        table.add_column(
+            col, overflow="fold", justify="left" if col in {"table", "status"} else "right"
+        )
+    for t in report.tables:
+        colour = "green" if t.equal else "bold red"
+        status = f"[{colour}]{t.status.value.replace('_', ' ')}[/]"
+        if t.status is TableStatus.DIFFERENT and t.rows != t.peer_rows:
+            status += f" ({report.peer}: {t.peer_rows} rows)"
+        if t.note:
+            status += f"\n[dim]{escape(t.note)}[/]"
+        rows_cell = str(t.rows) if t.chunks else "-"
+        counts = (rows_cell, str(t.chunks), str(len(t.diffs)), str(t.differing_rows))
+        table.add_row(escape(t.full_name), *counts, status)
+    out.print(table)
+    shown = 20
+    for t in report.tables:
+        for d in t.diffs:
+            out.print(
+                f"{t.full_name} chunk {d.chunk.index} ({d.chunk.describe()}): "
+                f"{report.reference} {d.reference.rows} rows, {report.peer} {d.peer.rows} rows, "
+                f"still different after {d.checks} checks",
+                highlight=False,
+                markup=False,
+            )
+            if not d.rows_listed:
+                why = "; a smaller --chunk-size narrows it" if t.key else " (no key: one chunk)"
+                out.print(f"  too many rows to list{why}")
+            for r in d.rows[:shown]:
+                row = show_key(r.key) if t.key else f"a row with digest {r.key[0]}"
+                line = f"  {row}: {report.where(r.kind)}"
+                out.print(line, highlight=False, markup=False)
+            if len(d.rows) > shown:
+                out.print(f"  ... {len(d.rows) - shown} more (--json lists them all)")
+    rate = report.rows / report.seconds if report.seconds > 0 else 0.0
+    verdict = "[green]equal[/]" if report.equal else "[bold red]DIFFERENT[/]"
+    out.print(
+        f"{len(report.tables)} table(s), {report.rows} rows in {report.seconds:.1f} s "
+        f"({rate:,.0f} rows/s): {verdict}"
+    )
+    if not report.equal:
+        sys.exit(1)
+
+
 # --------------------------------------------------------------------------- sandbox
 
 
@@ -336,6 +501,80 @@ def sandbox_down(state_dir: Path, purge: bool) -> None:
 
     lab.down(state_dir, progress_printer("sandbox: "), purge_template=purge)
     out.print("sandbox removed")
+
+
+# ---------------------------------------------------------------------------- rejoin
+
+REJOIN_EXIT_CODES = """\b
+Exit codes:
+  0  NODE holds nothing of its own that the active lacks
+  1  NODE holds transactions the active lacks (the report lists them)
+  2  bad configuration or usage, binlog tool missing, report not writable
+  3  a MySQL server could not be reached, refused us, or a binlog read failed"""
+
+
+@cli.command(epilog=REJOIN_EXIT_CODES)
+@click.argument("node")
+@config_option
+@click.option(
+    "--analyze",
+    is_flag=True,
+    help="Find, decode and classify what NODE wrote that the active lacks (read-only).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--binlog-timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds the binary log read may take.",
+)
+@click.option("--limit", default=200, show_default=True, help="Row changes shown on screen.")
+@handle_errors
+def rejoin(
+    node: str, config_path: Path, analyze: bool, as_json: bool, binlog_timeout: float, limit: int
+) -> None:
+    """Review what NODE (a returning, fenced node) wrote that the active lacks.
+
+    \b
+    --analyze, read-only on both servers:
+      1. GTID difference NODE - active, restricted to NODE's own writes (its
+         server_id / server_uuid): an old active's unreplicated writes, or errant
+         transactions written on a passive node;
+      2. those transactions from NODE's binary logs (mariadb-binlog / mysqlbinlog
+         --read-from-remote-server), rows decoded with NODE's column names;
+      3. every row looked up by primary key on the active and classified:
+         safe (untouched on the active since), conflict_changed (the active's row
+         differs from the before image), conflict_key_taken (the inserted key exists),
+         conflict_missing (the updated/deleted row is gone), unclassified (no primary
+         key, table differs, DDL or statement-logged DML).
+    The report is printed and saved as STATE_DIR/rejoin/<UTC time>-analysis.json of
+    NODE's state directory; the later --reapply / --discard / --accept steps act on
+    that file. The account needs REPLICATION SLAVE and BINLOG MONITOR (MariaDB) or
+    REPLICATION CLIENT (MySQL), and SELECT on the application tables.
+    """
+    from dualbeat.errors import ConfigError
+    from dualbeat.rejoin.analysis import analyze as run_analysis
+    from dualbeat.rejoin.analysis import save
+    from dualbeat.rejoin.render import render_analysis
+
+    if not analyze:
+        raise UsageError("say what to do: --analyze (re-apply, discard and accept come later)")
+    config = load(config_path)
+    analysis = run_analysis(config, node, timeout=binlog_timeout)
+    if as_json:
+        click.echo(json.dumps(analysis.to_json(), indent=2, ensure_ascii=False))
+    else:
+        out.print(render_analysis(analysis, limit=limit))
+    try:
+        path = save(analysis, config)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot save the report under {config.state_dir(analysis.node)}: {exc}"
+        ) from exc
+    err.print(f"report saved: {path}", highlight=False)
+    if analysis.has_missing:
+        sys.exit(1)
 
 
 # ----------------------------------------------------------------------------- agent
@@ -470,3 +709,87 @@ def fsm(dot: bool) -> None:
         return
     for (role, finding), (target, why) in TABLE.items():
         click.echo(f"{role.value:9} {finding.value:18} -> {target.value:9} {why}")
+
+
+@cli.command()
+@config_option
+@node_option
+@click.option("--to", "to", help="The node to make active (default: the current standby).")
+@click.option("--dry-run", is_flag=True, help="Run the checks and show the plan; change nothing.")
+@click.option(
+    "--timeout", default=30.0, show_default=True, help="Seconds to wait for the switchover to end."
+)
+@handle_errors
+def switchover(
+    config_path: Path, node: str | None, to: str | None, dry_run: bool, timeout: float
+) -> None:
+    """Move the active role to the other node: planned, lossless, explained.
+
+    \b
+    Checks first, over SQL on both servers, and refuses (exit 4) with the reasons when
+    the standby is not replicating, lags, holds errant transactions, or the offsets
+    or server ids are wrong. Then the agents do it:
+      1. the active goes read-only, kills client sessions, reads its final executed
+         GTID set and releases the VIP;
+      2. the standby applies exactly that set (bounded by replication.apply_timeout);
+         if it cannot, the switchover rolls back and the old active keeps the role;
+      3. the standby raises the epoch, becomes writable, claims the VIP and sends
+         gratuitous ARP; the old active replicates from it as the new standby.
+    Run it on either node; it waits until the new active holds the VIP.
+    """
+    import time
+
+    from dualbeat.agent import control
+    from dualbeat.repl.switchover import preflight
+
+    config, name = _node_for(config_path, node)
+    status = control.request(config.state_dir(name), {"cmd": "status"})["status"]
+    if status["role"] == "active":
+        active = name
+    elif status["peer_view"]["role"] == "active":
+        active = config.peer_of(name).name
+    else:
+        raise RefusedError("no node is active right now: there is nothing to switch over")
+    target = config.peer_of(active).name
+    if to is not None and to != target:
+        raise UsageError(
+            f"--to {to}: {to} is already the active node"
+            if to == active
+            else f"--to {to}: no node named {to!r} (nodes: {config.node_names()})"
+        )
+    checks = preflight(config, active, target)
+    if checks.blockers:
+        raise RefusedError("switchover refused:\n  " + "\n  ".join(checks.explain()))
+    out.print(f"checks passed: {target} is replicating, caught up, without errant transactions")
+    if dry_run:
+        out.print(f"would move the active role from {active} to {target} (dry run: nothing done)")
+        return
+    started = time.monotonic()
+    answer = control.request(config.state_dir(name), {"cmd": "switchover"})
+    if answer["finding"].endswith("_refused"):
+        why = answer["reasons"][0]["text"] if answer["reasons"] else answer["finding"]
+        raise RefusedError(f"switchover refused by the agent: {why}")
+    while time.monotonic() - started < timeout:
+        st = control.request(config.state_dir(name), {"cmd": "status"})["status"]
+        if any(
+            e["code"] == "SWITCHOVER_ABORTED" and e["ts"] >= time.time() - timeout
+            for e in st["recent"]
+        ):
+            raise RefusedError(
+                f"switchover rolled back: {target} could not apply {active}'s "
+                "final transactions in time; see `dualbeat status`"
+            )
+        now_active = (
+            name
+            if st["role"] == "active"
+            else (config.peer_of(name).name if st["peer_view"]["role"] == "active" else None)
+        )
+        holds = st["vip"]["held"] if now_active == name else st["peer_view"]["vip_held"]
+        if now_active == target and holds:
+            out.print(
+                f"[green]✓[/] {target} is active and holds the VIP "
+                f"({time.monotonic() - started:.2f} s); {active} is the standby"
+            )
+            return
+        time.sleep(0.1)
+    raise RefusedError(f"switchover did not finish within {timeout:g} s; see `dualbeat status`")

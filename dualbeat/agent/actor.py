@@ -29,6 +29,7 @@ from dualbeat.core.actions import (
     KillSessions,
     PersistState,
     PrepareTakeover,
+    ReadPosition,
     ReleaseVip,
     RunHook,
     SendBeat,
@@ -40,7 +41,13 @@ from dualbeat.core.actions import (
 )
 from dualbeat.core.durable import Durable
 from dualbeat.core.gtid import parse_gtid_set
-from dualbeat.core.observations import ActionDone, ActionFailed, Observation, TakeoverPrepared
+from dualbeat.core.observations import (
+    ActionDone,
+    ActionFailed,
+    Observation,
+    PositionRead,
+    TakeoverPrepared,
+)
 from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
 from dualbeat.mysql import control
@@ -53,6 +60,7 @@ _MYSQL_ACTIONS = (
     SetReadOnly,
     KillSessions,
     PrepareTakeover,
+    ReadPosition,
     StopReplication,
     StartReplication,
     SetSemiSync,
@@ -141,8 +149,9 @@ class Actor:
                 if self.vip is not None:
                     self.vip.announce(1)
                 return ActionDone(action)
-            case PrepareTakeover(timeout=timeout):
-                point = control.prepare_takeover(self.slow, timeout)
+            case PrepareTakeover(timeout=timeout, target=target):
+                wanted = str(target) if target is not None else ""
+                point = control.prepare_takeover(self.slow, timeout, target=wanted)
                 family = self.slow.dialect.gtid_family
                 return TakeoverPrepared(
                     executed=parse_gtid_set(point.executed, family),
@@ -150,6 +159,9 @@ class Actor:
                     unapplied=parse_gtid_set(point.unapplied, family),
                     applied_all=point.applied_all,
                 )
+            case ReadPosition():
+                family = self.fast.dialect.gtid_family
+                return PositionRead(parse_gtid_set(control.executed_gtids(self.fast), family))
             case StopReplication():
                 control.stop_replication(self.fast)
                 return ActionDone(action)

@@ -129,7 +129,13 @@ class Agent:
             loop.add_signal_handler(
                 sig, self._queue.put_nowait, ShutdownRequested(keep=self.keep_on_stop)
             )
-        self.feed(Started(boot_id=time.time_ns(), durable=statefile.load(self.state_dir)))
+        self.feed(
+            Started(
+                boot_id=time.time_ns(),
+                durable=statefile.load(self.state_dir),
+                wall_offset=time.time() - time.monotonic(),
+            )
+        )
         self.observers.start()
         keepalive = asyncio.create_task(self._keepalive())
         try:
@@ -234,7 +240,11 @@ class Agent:
         cmd = request.get("cmd")
         if cmd == "status":
             return {"ok": True, "status": self.status()}
-        commands = {"standby": Command.STANDBY, "takeover": Command.TAKEOVER}
+        commands = {
+            "standby": Command.STANDBY,
+            "takeover": Command.TAKEOVER,
+            "switchover": Command.SWITCHOVER,
+        }
         if cmd not in commands:
             return {"ok": False, "error": f"unknown command {cmd!r}"}
         command = commands[cmd]

@@ -19,10 +19,12 @@ from dualbeat.core.actions import (
     RunHook,
     SendBeat,
     SetReadOnly,
+    StartReplication,
     StopReplication,
     is_critical,
 )
 from dualbeat.core.durable import TakeoverRecord
+from dualbeat.core.findings import errant, fresh_peer
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
@@ -32,6 +34,7 @@ from dualbeat.core.observations import (
     OperatorRequested,
     PeerBeatReceived,
     PeerSqlProbed,
+    PositionRead,
     ProbeFailure,
     ShutdownRequested,
     Started,
@@ -49,10 +52,16 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
     actions: list[Action] = []
     reasons: list[Reason] = []
     match obs:
-        case Started(boot_id=boot_id, durable=durable):
+        case Started(boot_id=boot_id, durable=durable, wall_offset=wall_offset):
             role = Role.FENCED if durable.last_role is Role.FENCED else Role.STARTING
             s = replace(
-                s, role=role, durable=durable, boot_id=boot_id, started_at=now, role_since=now
+                s,
+                role=role,
+                durable=durable,
+                boot_id=boot_id,
+                wall_offset=wall_offset,
+                started_at=now,
+                role_since=now,
             )
             reasons.append(
                 Reason(
@@ -95,6 +104,8 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
                 if carrier:
                     s = replace(s, carrier_since=now)
             s = replace(s, vip_held=held, carrier=carrier)
+        case PositionRead(executed=executed):
+            s = replace(s, final_executed=executed, in_flight=s.in_flight - {"ReadPosition"})
         case ActionDone() | ActionFailed() | TakeoverPrepared():
             s, more_actions, more = _outcome(cfg, s, obs, now)
             actions += more_actions
@@ -105,6 +116,7 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
             s = replace(s, shutdown=obs)
         case _:
             assert_never(obs)
+    s = _track_errant(cfg, s, now)
     if s.yielding and now - s.yielded_at > cfg.timing.deadtime + cfg.timing.apply_timeout:
         s = replace(s, yielding=False)
         reasons.append(Reason("YIELD_EXPIRED", "the peer did not take over; yield withdrawn"))
@@ -134,9 +146,43 @@ def _outcome(
                     )
                 )
         case TakeoverPrepared():
-            if s.role is Role.ACTIVE and s.promotion and s.promotion.prepared_at is None:
+            promotion = s.promotion
+            if s.role is not Role.ACTIVE or promotion is None or promotion.prepared_at:
+                pass
+            elif promotion.strict and not obs.applied_all:
+                s, actions = _abort_promotion(s, "the switchover's final position", now)
+                actions.append(StartReplication())  # keep replicating from the old active
+                reasons.append(
+                    Reason(
+                        "SWITCHOVER_ABORTED",
+                        "switchover rolled back: the old "
+                        "active's final transactions were not all applied in "
+                        "time; it takes the role back",
+                        {"unapplied": str(obs.unapplied or "")},
+                    )
+                )
+            else:
+                if obs.executed is not None:  # fresher than the last probe: the peer sees it
+                    s = replace(s, local=replace(s.local, executed=obs.executed))
                 s, actions, reasons = _finish_promotion(cfg, s, obs, now)
     return s, actions, reasons
+
+
+def _track_errant(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
+    """Remember since when we (not active) hold writes the active lacks. The finding waits
+    ``warntime``: the active's heartbeat carries its last probe's position, and a node
+    that applied the active's newest writes, or handed over its own, sees them "missing"
+    until the next probe and beat catch up. Real errant writes stay missing."""
+    beat = fresh_peer(cfg, s, now)
+    holds = (
+        s.role is not Role.ACTIVE
+        and beat is not None
+        and beat.role is Role.ACTIVE
+        and errant(s, beat)
+    )
+    if not holds:
+        return replace(s, errant_since=None) if s.errant_since is not None else s
+    return s if s.errant_since is not None else replace(s, errant_since=now)
 
 
 def _done(s: NodeState, action: object) -> NodeState:
@@ -222,7 +268,7 @@ def _finish_promotion(
     old = s.promotion.peer_beat
     record = TakeoverRecord(
         epoch=epoch,
-        at=now,
+        at=now + s.wall_offset,
         new_active=cfg.node,
         old_active=cfg.peer,
         reason=s.promotion.finding,
@@ -278,7 +324,10 @@ def _promoted(s: NodeState, now: float) -> tuple[NodeState, list[Reason]]:
         "finding": p.finding,
     }
     reason = Reason("PROMOTED", f"active at epoch {p.epoch}: writable and holding the VIP", phases)
-    return replace(s, promotion=None), [reason]
+    # A new term: the ring back from the old active may be restored at once, whatever
+    # was tried during the last one.
+    tried = {k: v for k, v in s.last_tried.items() if k != "StartReplication"}
+    return replace(s, promotion=None, last_tried=tried), [reason]
 
 
 def _abort_promotion(s: NodeState, failed: str, now: float) -> tuple[NodeState, list[Action]]:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dualbeat.core.durable import Durable
+from dualbeat.core.gtid import GtidSet
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,23 @@ class AnnounceVip:
 
 @dataclass(frozen=True)
 class PrepareTakeover:
-    """Apply what was received (bounded by ``timeout``), then stop replicating from the peer."""
+    """Apply what was received (bounded by ``timeout``), then stop applying from the peer.
+
+    In a planned switchover ``target`` is the old active's final executed set and
+    ``strict`` makes missing any of it abort the promotion (and roll back) instead of
+    promoting with a recorded loss."""
 
     timeout: float
+    target: GtidSet | None = None
+    strict: bool = False
     critical = True
+
+
+@dataclass(frozen=True)
+class ReadPosition:
+    """Read the executed set (after read-only: the final position of a handover)."""
+
+    critical = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +136,7 @@ Action = (
     | ReleaseVip
     | AnnounceVip
     | PrepareTakeover
+    | ReadPosition
     | StopReplication
     | StartReplication
     | PersistState

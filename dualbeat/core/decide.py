@@ -24,6 +24,7 @@ from dualbeat.core.actions import (
     KillSessions,
     PersistState,
     PrepareTakeover,
+    ReadPosition,
     ReleaseVip,
     RunHook,
     SendBeat,
@@ -88,21 +89,31 @@ def _enter(
         evidence_since = s.peer.heard_at if s.peer.heard_at is not None else s.started_at
         if finding is Finding.PEER_YIELDED:
             evidence_since = now
-        promotion = Promotion(finding.value, now, evidence_since, s.peer.beat)
+        # A handover names its final position: everything in it must be applied, or the
+        # switchover rolls back (strict); a failure promotes with the loss recorded.
+        final = s.peer.beat.final if finding is Finding.PEER_YIELDED and s.peer.beat else None
+        promotion = Promotion(
+            finding.value, now, evidence_since, s.peer.beat, strict=final is not None
+        )
         s = replace(s, role=Role.ACTIVE, role_since=now, promotion=promotion, wants_takeover=False)
         env = _hook_env(s, target, text)
         return s, [
             RunHook(HookEvent.PRE_PROMOTE, env, veto=cfg.pre_promote_veto),
             SendBeat(),
-            PrepareTakeover(cfg.timing.apply_timeout),
+            PrepareTakeover(cfg.timing.apply_timeout, target=final, strict=final is not None),
         ]
-    return demote(s, target, text, now)
+    handover = finding in (Finding.STANDBY_REQUESTED, Finding.SHUTDOWN_HANDOVER)
+    return demote(s, target, text, now, handover=handover)
 
 
-def demote(s: NodeState, target: Role, text: str, now: float) -> tuple[NodeState, list[Action]]:
+def demote(
+    s: NodeState, target: Role, text: str, now: float, *, handover: bool = False
+) -> tuple[NodeState, list[Action]]:
     """Leave the active role: read-only first, then sessions, then the VIP, so the node is
     never writable without the right. When our MySQL has failed (gone or hung), the VIP
     goes first: read-only would only wait out its timeout, and clients must move now.
+    A planned ``handover`` also reads the final executed set once read-only: the peer
+    must apply all of it before it becomes writable.
 
     Until the VIP is released the node keeps telling the peer it is active (``demoting``),
     so the peer never takes over while this node may still serve."""
@@ -110,6 +121,8 @@ def demote(s: NodeState, target: Role, text: str, now: float) -> tuple[NodeState
     was_active = s.role is Role.ACTIVE
     durable = replace(s.durable, last_role=target, fenced_reason=text if fenced else "")
     mysql_steps: list[Action] = [SetReadOnly(True), *([KillSessions()] if was_active else [])]
+    if handover:
+        mysql_steps.append(ReadPosition())
     if s.local.health is Health.FAILED:
         actions: list[Action] = [ReleaseVip(), *mysql_steps]
     else:
@@ -129,6 +142,7 @@ def demote(s: NodeState, target: Role, text: str, now: float) -> tuple[NodeState
         durable=durable,
         promotion=None,
         demoting=was_active,
+        final_executed=None,
         yielding=yielding,
         yielded_at=now if yielding else s.yielded_at,
     )
@@ -242,5 +256,7 @@ def _wake_at(cfg: CoreConfig, s: NodeState, now: float) -> float | None:
         times.append(s.peer.heard_at + t.deadtime)  # when the last beat stops being fresh
     if s.yielding:
         times.append(s.yielded_at + t.deadtime + t.apply_timeout)
+    if s.errant_since is not None:
+        times.append(s.errant_since + t.warntime)
     future = [x for x in times if x > now]
     return min(future) if future else None

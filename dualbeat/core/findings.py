@@ -26,6 +26,7 @@ class Finding(enum.Enum):
     TAKEOVER_ASKED = "takeover_asked"  # operator takeover: ask the live active to yield
     TAKEOVER_NOW = "takeover_now"  # operator takeover with the peer gone
     TAKEOVER_REFUSED = "takeover_refused"  # the peer holds transactions we lack
+    SWITCHOVER_REFUSED = "switchover_refused"  # no live active to switch over from
     LINK_DOWN = "link_down"  # the VIP interface lost carrier
     PEER_YIELDED = "peer_yielded"  # the active peer gave up: take over now
     TWO_ACTIVES_WIN = "two_actives_win"  # both active, same epoch, we win the tie
@@ -95,17 +96,26 @@ def _healthy_standby(beat: PeerBeat | None) -> bool:
 def _wins_election(cfg: CoreConfig, s: NodeState, beat: PeerBeat) -> bool:
     """Nobody is active: who should be? Both nodes compute this from the same facts.
 
-    A fenced or failed peer never; otherwise the de facto active (writable or holding the
-    VIP: an agent restarted under a running active must not demote it), then the higher
-    epoch, then config order. A node that just yielded never takes the role back.
+    Never a node that just yielded; always against a fenced or failed peer. Then, in
+    order: the de facto active (writable or holding the VIP: an agent restarted under a
+    running active must not demote it), the node holding every transaction the other has
+    and more (after a rolled-back switchover, the old active), the higher epoch, and
+    config order.
     """
     if s.yielding:
         return False
     if beat.role is Role.FENCED or beat.mysql is Health.FAILED:
         return True
-    mine = (bool(s.local.writable) or bool(s.vip_held), s.durable.epoch, -cfg.priority)
-    theirs = (beat.writable or beat.vip_held, beat.epoch, cfg.priority - 1)
-    return mine > theirs
+    mine_active = bool(s.local.writable) or bool(s.vip_held)
+    if mine_active != (beat.writable or beat.vip_held):
+        return mine_active
+    mine, theirs = s.local.executed, beat.executed
+    if mine is not None and theirs is not None and type(mine) is type(theirs) and mine != theirs:
+        if theirs <= mine:
+            return True
+        if mine <= theirs:
+            return False
+    return (s.durable.epoch, -cfg.priority) > (beat.epoch, cfg.priority - 1)
 
 
 def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
@@ -117,12 +127,16 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
         return Finding.NOT_PROBED
     if beat and beat.role is Role.ACTIVE and s.role is Role.ACTIVE and beat.epoch > s.durable.epoch:
         return Finding.PEER_NEWER_EPOCH
-    if beat and beat.role is Role.ACTIVE and s.role is not Role.ACTIVE and errant(s, beat):
+    if s.errant_since is not None and now - s.errant_since >= cfg.timing.warntime:
         return Finding.HOLDS_ERRANT
     if s.local.health is Health.FAILED or s.local.failed_checks(cfg.timing.alert_after):
         return Finding.LOCAL_FAILED
-    if s.role is Role.ACTIVE and (s.command is Command.STANDBY or (beat and beat.wants_takeover)):
+    asked = s.command in (Command.STANDBY, Command.SWITCHOVER) or (beat and beat.wants_takeover)
+    if s.role is Role.ACTIVE and asked:
         return Finding.STANDBY_REQUESTED if _healthy_standby(beat) else Finding.STANDBY_REFUSED
+    if s.command is Command.SWITCHOVER and s.role is not Role.ACTIVE:
+        live = beat is not None and beat.role is Role.ACTIVE
+        return Finding.TAKEOVER_ASKED if live else Finding.SWITCHOVER_REFUSED
     if s.command in (Command.TAKEOVER, Command.TAKEOVER_FORCE) and s.role is not Role.ACTIVE:
         return _takeover(s, beat)
     if s.carrier is False:

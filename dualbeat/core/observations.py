@@ -31,6 +31,7 @@ class Started:
 
     boot_id: int
     durable: Durable
+    wall_offset: float = 0.0  # wall clock minus the agent's clock, for records humans read
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class PeerBeat:
     executed: GtidSet | None = None
     received: GtidSet | None = None
     wants_takeover: bool = False
+    final: GtidSet | None = None  # a handing-over active's executed set, read after read-only
     replicating: bool = False
     lag: int | None = None
     semisync: bool = False
@@ -116,6 +118,13 @@ class ActionFailed:
 
 
 @dataclass(frozen=True)
+class PositionRead:
+    """The executed set read after the server went read-only: the last a handover may lose."""
+
+    executed: GtidSet | None
+
+
+@dataclass(frozen=True)
 class TakeoverPrepared:
     """The standby applied what it had received (or ran out of time) and stopped replicating."""
 
@@ -129,6 +138,7 @@ class Command(enum.Enum):
     STANDBY = "standby"  # hb_standby: the active hands over to a healthy standby
     TAKEOVER = "takeover"  # hb_takeover: the standby asks to become active
     TAKEOVER_FORCE = "takeover-force"  # even if the peer holds transactions we lack
+    SWITCHOVER = "switchover"  # planned and lossless: either node may ask
 
 
 @dataclass(frozen=True)
@@ -154,6 +164,7 @@ Observation = (
     | ActionDone
     | ActionFailed
     | TakeoverPrepared
+    | PositionRead
     | OperatorRequested
     | ShutdownRequested
 )

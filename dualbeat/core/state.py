@@ -81,6 +81,7 @@ class Promotion:
     peer_beat: PeerBeat | None
     prepared_at: float | None = None
     epoch: int = 0
+    strict: bool = False  # a switchover: roll back rather than promote with a loss
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class NodeState:
     role: Role = Role.STARTING
     durable: Durable = field(default_factory=Durable)
     boot_id: int = 0
+    wall_offset: float = 0.0
     started_at: float = 0.0
     role_since: float = 0.0
     finding: str = ""  # the last finding, so a steady situation is logged once
@@ -101,6 +103,8 @@ class NodeState:
     demoting: bool = False  # left the active role; the VIP is not released yet
     yielding: bool = False
     yielded_at: float = 0.0
+    final_executed: GtidSet | None = None  # our executed set after a handover's read-only
+    errant_since: float | None = None  # since when we hold writes the active lacks
     wants_takeover: bool = False
     command: Command | None = None
     shutdown: ShutdownRequested | None = None

@@ -53,6 +53,7 @@ class Beat:
     maintenance: bool
     promise_until: float = 0.0
     wants_takeover: bool = False  # the standby asks the active to yield (operator takeover)
+    final: str = ""  # a handing-over active's executed set after read-only (switchover)
     replicating: bool = False  # both replica threads running (for `dualbeat status`)
     lag: int = -1  # seconds behind its source, -1 when unknown
     semisync: bool = False  # as a source, currently waiting for replica acknowledgements

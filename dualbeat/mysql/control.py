@@ -27,6 +27,7 @@ __all__ = [
     "TakeoverPoint",
     "configure_semisync",
     "ensure_schema",
+    "executed_gtids",
     "kill_client_sessions",
     "prepare_takeover",
     "read_only_state",
@@ -178,7 +179,8 @@ class TakeoverPoint:
     waited: float
 
 
-def _executed(server: Server) -> str:
+def executed_gtids(server: Server) -> str:
+    """The server's executed GTID set, as it prints it."""
     d = server.dialect
     return server.variables([d.executed_gtids_var()]).get(d.executed_gtids_var(), "")
 
@@ -198,7 +200,7 @@ def _apply_received(server: Server, received: str, timeout: float) -> bool:
     target = parse_gtid_set(received, d.gtid_family)
     deadline = time.monotonic() + timeout
     slice_ = max(MIN_WAIT, min(WAIT_SLICE, server.endpoint.read_timeout / 2))
-    while not target <= parse_gtid_set(_executed(server), d.gtid_family):
+    while not target <= parse_gtid_set(executed_gtids(server), d.gtid_family):
         status = _replica(server)
         if status is None or status.sql_state is not ThreadState.RUNNING:
             return False
@@ -222,7 +224,7 @@ def _interrupt_appliers(server: Server) -> None:
                 raise
 
 
-def prepare_takeover(server: Server, timeout: float) -> TakeoverPoint:
+def prepare_takeover(server: Server, timeout: float, *, target: str = "") -> TakeoverPoint:
     """Apply what this standby received from the peer (within ``timeout``), then stop
     applying from it, so a returning old active cannot push unreviewed writes here.
 
@@ -233,12 +235,16 @@ def prepare_takeover(server: Server, timeout: float) -> TakeoverPoint:
     is not waited for; one still busy when ``timeout`` runs out is interrupted, so the stop
     that follows cannot hang on it. With no replica configured nothing was received, so
     nothing is missing.
+
+    ``target`` (a planned switchover) is the old active's final executed set, read after
+    it went read-only: then that set is what must be applied, received or not, and
+    ``unapplied`` is what of it is missing.
     """
     d = server.dialect
     started = time.monotonic()
     status = _replica(server)
     if status is not None:
-        applied = _apply_received(server, status.retrieved_gtids, timeout)
+        applied = _apply_received(server, target or status.retrieved_gtids, timeout)
         waited = time.monotonic() - started
         if not applied:
             _interrupt_appliers(server)
@@ -250,9 +256,9 @@ def prepare_takeover(server: Server, timeout: float) -> TakeoverPoint:
         status = _replica(server)
     else:
         waited = 0.0
-    executed = parse_gtid_set(_executed(server), d.gtid_family)
+    executed = parse_gtid_set(executed_gtids(server), d.gtid_family)
     received = parse_gtid_set(status.retrieved_gtids if status else "", d.gtid_family)
-    unapplied = received - executed
+    unapplied = (parse_gtid_set(target, d.gtid_family) if target else received) - executed
     return TakeoverPoint(
         executed=executed.format(),
         received=received.format(),

@@ -18,6 +18,7 @@ from dualbeat.mysql.replica_status import to_flag
 # server answers with whichever it knows and ``ServerSnapshot.var`` looks up both.
 VARIABLES = (
     "server_id",
+    "server_uuid",
     "log_bin",
     "log_slave_updates",
     "log_replica_updates",
@@ -78,6 +79,11 @@ class ServerSnapshot:
     @property
     def is_mariadb(self) -> bool:
         return self.version.flavor is Flavor.MARIADB
+
+    @property
+    def origin(self) -> str | None:
+        """What this server's own GTIDs carry: server_id (MariaDB) or server_uuid (MySQL)."""
+        return self.var("server_id") if self.is_mariadb else self.var("server_uuid")
 
     @property
     def writable(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ class Fault(enum.Enum):
     LINKDOWN = "linkdown"  # the active's links lose carrier for --hold seconds
     PARTITION = "partition"  # frames to/from the active dropped in the switch (no carrier loss)
     STOP_AGENT = "stop-agent"  # kill -9 the active's agent; MySQL stays up
+    SWITCHOVER = "switchover"  # planned: `dualbeat switchover` run on the active
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,24 @@ def _inject(info: LabInfo, fault: Fault, node: str) -> tuple[float, Callable[[],
             return faults.partition(lab, node), lambda: faults.heal(lab)
         case Fault.STOP_AGENT:
             return faults.kill_agent(lab, node), time.time
+        case Fault.SWITCHOVER:
+            started = time.time()
+            argv = [
+                "ip",
+                "netns",
+                "exec",
+                node,
+                sys.executable,
+                "-m",
+                "dualbeat",
+                "switchover",
+                "-c",
+                str(info.config_path),
+            ]
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+            if done.returncode != 0:
+                raise SandboxError(f"switchover failed: {done.stderr.strip() or done.stdout}")
+            return started, time.time
 
 
 def _wait(condition: Callable[[], bool], timeout: float) -> bool:

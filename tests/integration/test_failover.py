@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -230,3 +231,35 @@ def test_a_removed_vip_is_added_back(pair: LabInfo) -> None:
     wait_for(lambda: vip_holders(pair) == ["db1"], 10, "the VIP back on db1")
     wait_for(lambda: agents.settled(pair, standby=True) == "db1", 10, "the pair settled again")
     assert "PROMOTED" not in codes_after(pair, "db2", 0.0)
+
+
+def test_switchover_there_and_back_under_a_writer(pair: LabInfo) -> None:
+    """Planned and lossless: no acknowledged write lost, the same rows on both servers,
+    and never two writable servers at any sample taken during the switchovers."""
+    samples: list[list[str]] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append([n.name for n in pair.nodes if writable(pair, n.name)])
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        there = drill.run(pair, drill.Fault.SWITCHOVER)
+        back = drill.run(pair, drill.Fault.SWITCHOVER)
+    finally:
+        stop.set()
+        sampler.join(10)
+    assert (there.old_active, there.new_active) == ("db1", "db2"), there.timeline.render()
+    assert (back.old_active, back.new_active) == ("db2", "db1"), back.timeline.render()
+    for result in (there, back):
+        assert result.lost == [], result.timeline.render()
+        assert result.timeline.first_write_after is not None
+    assert len(samples) > 20 and all(len(s) <= 1 for s in samples), samples
+    assert_one_writer(pair, "db1")
+    wait_for(
+        lambda: drill.present_seqs(pair, "db1") == drill.present_seqs(pair, "db2"),
+        15,
+        "the writer's rows to be identical on both servers",
+    )

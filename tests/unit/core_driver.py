@@ -43,6 +43,7 @@ def peer_beat(
     yielding: bool = False,
     executed: str = "1-1-10",
     wants_takeover: bool = False,
+    final: str | None = None,
 ) -> PeerBeat:
     active = role is Role.ACTIVE
     return PeerBeat(
@@ -57,6 +58,7 @@ def peer_beat(
         executed=gtids(executed),
         received=gtids(executed),
         wants_takeover=wants_takeover,
+        final=gtids(final) if final is not None else None,
     )
 
 

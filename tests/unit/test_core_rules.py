@@ -26,6 +26,7 @@ from dualbeat.core.observations import (
     CheckRan,
     Command,
     OperatorRequested,
+    PositionRead,
     ProbeFailure,
     ShutdownRequested,
     TakeoverPrepared,
@@ -239,10 +240,16 @@ def test_returning_old_active_with_unreplicated_writes_is_fenced() -> None:
     d = Driver()
     d.start(Durable(epoch=1, highest_seen=1, last_role=Role.ACTIVE))
     d.healthy(writable=True, executed="1-1-25")
-    decision = d.hear(peer_beat(Role.ACTIVE, epoch=2, executed="1-1-20,2-2-3"))
+    d.hear(peer_beat(Role.ACTIVE, epoch=2, executed="1-1-20,2-2-3"))
+    assert d.role() is not Role.FENCED  # a heartbeat may lag: the writes must stay missing
+    d.at(0.5)
+    d.hear(peer_beat(Role.ACTIVE, epoch=2, executed="1-1-20,2-2-3"))
+    assert d.role() is not Role.FENCED
+    before = len(d.decisions)
+    d.at(0.7)  # warntime after the first sight: the wake-up alone fences
     assert d.role() is Role.FENCED and d.state.finding == Finding.HOLDS_ERRANT.value
-    assert SetReadOnly(True) in decision.actions and StopReplication() in decision.actions
-    assert ReleaseVip() in decision.actions
+    fencing = [a for dec in d.decisions[before:] for a in dec.actions]
+    assert SetReadOnly(True) in fencing and StopReplication() in fencing
     fenced = d.state.durable
     assert (
         fenced.last_role is Role.FENCED and "transactions the active lacks" in fenced.fenced_reason
@@ -370,7 +377,21 @@ def test_standby_that_wrote_itself_is_fenced() -> None:
     d = standby_of_db1()
     d.probe(executed="1-1-20,2-2-1")  # something wrote on the passive (server 2)
     d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
+    d.at(1.0)
+    d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
     assert d.role() is Role.FENCED and d.state.finding == Finding.HOLDS_ERRANT.value
+
+
+def test_handed_over_writes_the_new_actives_beat_does_not_show_yet_are_not_errant() -> None:
+    d = Driver()  # the old active after a switchover: its last writes 1-1-26..30
+    d.start(Durable(epoch=1, highest_seen=1, last_role=Role.STANDBY))
+    d.healthy(executed="1-1-30")
+    d.hear(peer_beat(Role.ACTIVE, epoch=2, executed="1-1-25"))  # beat from before applying
+    d.at(0.3)
+    d.hear(peer_beat(Role.ACTIVE, epoch=2, executed="1-1-30,2-2-1"))  # caught up
+    d.at(2.0)
+    d.hear(peer_beat(Role.ACTIVE, epoch=2, executed="1-1-30,2-2-1"))
+    assert d.role() is Role.STANDBY and d.state.errant_since is None
 
 
 def test_node_whose_link_returns_does_not_judge_the_peer_by_its_own_outage() -> None:
@@ -414,3 +435,57 @@ def test_pre_promote_veto_aborts_the_promotion() -> None:
     assert hook.veto and hook.event is HookEvent.PRE_PROMOTE
     d.feed(ActionFailed(hook, "exited 1: maintenance window"))
     assert d.role() is Role.STANDBY and "PROMOTION_ABORTED" in d.codes()
+
+
+def test_switchover_hands_over_its_final_position_and_the_standby_must_apply_it() -> None:
+    d = promoted_active()
+    d.hear(peer_beat(Role.STANDBY, epoch=1))
+    decision = d.feed(OperatorRequested(Command.SWITCHOVER))
+    names = kinds(decision.actions)
+    assert names.index("KillSessions") < names.index("ReadPosition") < names.index("ReleaseVip")
+    d.feed(PositionRead(gtids("1-1-30")))
+    assert d.state.final_executed == gtids("1-1-30") and d.state.yielding
+
+    standby = standby_of_db1()
+    standby.at(3.0)
+    decision = standby.hear(
+        peer_beat(
+            Role.STANDBY,
+            node="db1",
+            epoch=1,
+            yielding=True,
+            writable=False,
+            vip_held=False,
+            final="1-1-30",
+        )
+    )
+    assert PrepareTakeover(5.0, target=gtids("1-1-30"), strict=True) in decision.actions
+    return_ = standby.feed(
+        TakeoverPrepared(gtids("1-1-28"), gtids("1-1-28"), gtids("1-1-29..30"), applied_all=False)
+    )
+    assert standby.role() is Role.STANDBY and "SWITCHOVER_ABORTED" in standby.codes()
+    assert StartReplication() in return_.actions
+    assert not any(isinstance(a, SetReadOnly) and not a.on for a in standby.actions())
+
+
+def test_after_a_rolled_back_switchover_the_node_with_more_data_wins() -> None:
+    d = promoted_active()
+    d.hear(peer_beat(Role.STANDBY, epoch=1, executed="1-1-10"))
+    d.feed(OperatorRequested(Command.SWITCHOVER))
+    d.settle(executed="1-1-30")
+    d.probe(executed="1-1-30")
+    d.at(20.0)  # the yield expired: the peer never took over
+    d.hear(peer_beat(Role.STANDBY, epoch=1, executed="1-1-28", writable=False, vip_held=False))
+    assert d.role() is Role.ACTIVE and d.state.finding == Finding.ELECTED.value
+
+
+def test_switchover_asked_on_the_standby() -> None:
+    d = standby_of_db1()
+    d.feed(OperatorRequested(Command.SWITCHOVER))
+    assert d.state.wants_takeover and d.state.finding == Finding.TAKEOVER_ASKED.value
+    alone = standby_of_db1()
+    alone.at(5.0)
+    alone.feed(OperatorRequested(Command.SWITCHOVER))
+    assert (
+        alone.state.finding == Finding.SWITCHOVER_REFUSED.value and not alone.state.wants_takeover
+    )

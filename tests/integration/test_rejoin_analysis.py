@@ -1,0 +1,226 @@
+"""``dualbeat rejoin NODE --analyze`` on a real pair: an old active returns holding writes.
+
+The scene: db1 active under a writer through the VIP, db2's SQL thread stopped and
+semi-sync off (so db1's newest commits really are on db1 alone), a planted row that the
+new active will change, kill -9 of db1's mysqld, db2 takes over, db1 comes back FENCED.
+The analysis must list exactly the writer rows db2 lacks, classify them ``safe``, and
+classify the planted changes as conflicts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dualbeat.config import load
+from dualbeat.mysql.connection import Server
+from dualbeat.mysql.dialect import Statement
+from dualbeat.sandbox import agents, drill, faults, lab, writer
+from dualbeat.sandbox.lab import LabInfo
+from dualbeat.sandbox.provision import provision
+from tests.integration.conftest import STATE, require_integration
+from tests.integration.labtools import wait_for
+
+pytestmark = pytest.mark.integration
+VIP = "10.77.0.100"
+
+
+@pytest.fixture
+def pair() -> Iterator[LabInfo]:
+    require_integration()
+    lab.down(STATE)
+    info = provision(STATE, lambda msg: print(msg, file=sys.stderr), with_agents=True)
+    yield info
+    faults.heal_all(info.lab)
+    lab.down(STATE)
+
+
+def sql(info: LabInfo, node: str, *statements: str) -> list[dict[str, Any]]:
+    """Run statements as root on ``node`` (its socket); the last one's rows."""
+    rows: list[dict[str, Any]] = []
+    with Server(info.node(node).root_endpoint()) as server:
+        for text in statements:
+            rows = server.query(Statement(text))
+    return rows
+
+
+def run_writer(info: LabInfo, log: Path, duration: float) -> subprocess.Popen[bytes]:
+    argv = writer.command(VIP, info.secrets.app_password_file, log, duration)
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def records(log: Path) -> list[writer.WriteRecord]:
+    return writer.load_log(log) if log.exists() else []
+
+
+def acked(log: Path) -> set[int]:
+    return {w.seq for w in records(log) if w.acked}
+
+
+def attempted(log: Path) -> set[int]:
+    return {w.seq for w in records(log)}
+
+
+def role(info: LabInfo, node: str) -> str | None:
+    status = agents.status(info, node)
+    return None if status is None else str(status["role"])
+
+
+def analyze(info: LabInfo, node: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ip", "netns", "exec", "client", sys.executable, "-m", "dualbeat", "rejoin",
+         node, "--analyze", "-c", str(info.config_path), *args],
+        capture_output=True, text=True, timeout=180, check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+
+
+def replicate_baseline(info: LabInfo, tmp_path: Path) -> None:
+    """The writer's table (a moment of writes) and a planted row, both on db2 too."""
+    warmup = tmp_path / "warmup.jsonl"
+    run_writer(info, warmup, 1.5).wait(30)
+    assert acked(warmup), "the writer acknowledged nothing through the VIP"
+    sql(
+        info,
+        "db1",
+        "CREATE TABLE app.planted (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
+        "INSERT INTO app.planted VALUES (1, 'orig')",
+    )
+    wait_for(
+        lambda: (
+            sql(info, "db2", "SELECT v FROM app.planted WHERE id = 1")
+            and drill.present_seqs(info, "db2") >= acked(warmup)
+        ),
+        20,
+        "db2 to replicate the planted row and the warm-up writes",
+    )
+
+
+def old_active_returns(info: LabInfo, log: Path) -> None:
+    """db1 writes alone, dies, db2 takes over and changes the planted rows, db1 returns."""
+    for node in ("db1", "db2"):  # db1's commits must not wait for db2, nor reach its tables
+        sql(
+            info,
+            node,
+            "SET GLOBAL rpl_semi_sync_master_enabled = OFF",
+            "SET GLOBAL rpl_semi_sync_slave_enabled = OFF",
+        )
+    sql(info, "db2", "STOP SLAVE SQL_THREAD")
+    proc = run_writer(info, log, 60)
+    try:
+        wait_for(lambda: len(acked(log)) >= 50, 20, "50 acknowledged writes on db1")
+        sql(
+            info,
+            "db1",
+            "UPDATE app.planted SET v = 'db1' WHERE id = 1",
+            "INSERT INTO app.planted VALUES (2, 'db1')",
+        )
+        time.sleep(0.3)
+        assert role(info, "db2") == "standby"
+        sql_state = sql(info, "db2", "SHOW SLAVE STATUS")[0]["Slave_SQL_Running"]
+        assert sql_state == "No", "something restarted db2's SQL thread"
+        faults.kill_mysqld(info.lab, "db1")
+        wait_for(lambda: agents.settled(info) == "db2", 30, "db2 to become active")
+        wait_for(
+            lambda: any(w.acked and w.server_id == 2 for w in records(log)),
+            20,
+            "a write acknowledged by db2",
+        )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    sql(  # the new active changes the planted rows: the lost changes now conflict
+        info,
+        "db2",
+        "UPDATE app.planted SET v = 'db2' WHERE id = 1",
+        "INSERT INTO app.planted VALUES (2, 'db2')",
+    )
+    lab.up(STATE)  # restarts the killed mariadbd only
+    wait_for(lambda: role(info, "db1") == "fenced", 30, "db1 to come back fenced")
+
+
+def check_writer_rows(info: LabInfo, rows: list[dict[str, Any]], log: Path) -> None:
+    writes = [r for r in rows if r["table"] == "app.writes"]
+    assert writes and all(r["kind"] == "insert" for r in writes)
+    assert {r["class"] for r in writes} == {"safe"}
+    reported = {int(r["key"]["seq"]) for r in writes}
+    on_db2 = drill.present_seqs(info, "db2")
+    missing_acked = acked(log) - on_db2
+    assert missing_acked, "the scene lost no acknowledged write: the test proves nothing"
+    assert missing_acked <= reported
+    assert reported <= attempted(log)  # acknowledged, or in flight when db1 died
+    assert not reported & on_db2
+
+
+def test_returning_old_active_is_analysed(pair: LabInfo, tmp_path: Path) -> None:
+    info, log = pair, tmp_path / "writes.jsonl"
+    replicate_baseline(info, tmp_path)
+    old_active_returns(info, log)
+
+    result = analyze(info, "db1", "--json")
+    assert result.returncode == 1, result.stderr + result.stdout
+    report = json.loads(result.stdout)
+    assert report["node"] == "db1" and report["active"] == "db2"
+    assert report["unread"] == "" and report["missing_count"] == len(report["transactions"])
+    assert report["missing"].startswith("1-1-")  # db1's own domain only
+    rows = [r for t in report["transactions"] for r in t["rows"]]
+    check_writer_rows(info, rows, log)
+
+    planted = {(r["kind"], r["key"]["id"]): r for r in rows if r["table"] == "app.planted"}
+    update = planted[("update", 1)]
+    assert update["class"] == "conflict_changed"
+    assert (update["before"]["v"], update["after"]["v"]) == ("orig", "db1")
+    assert update["active_row"]["v"] == "db2"
+    taken = planted[("insert", 2)]
+    assert taken["class"] == "conflict_key_taken" and taken["active_row"]["v"] == "db2"
+
+    saved = sorted((load(info.config_path).state_dir("db1") / "rejoin").glob("*-analysis.json"))
+    assert saved, "no report saved under db1's state directory"
+    assert json.loads(saved[-1].read_text())["missing"] == report["missing"]
+    assert saved[-1].stat().st_mode & 0o777 == 0o600
+
+    shown = analyze(info, "db1")  # the screen rendering: the conflict is visible
+    assert shown.returncode == 1, shown.stderr
+    assert "conflict_changed" in shown.stdout and "app.planted" in shown.stdout, shown.stdout
+
+
+def test_errant_writes_on_the_passive_are_analysed_the_same_way(pair: LabInfo) -> None:
+    info = pair
+    clean = analyze(info, "db2")
+    assert clean.returncode == 0, clean.stderr + clean.stdout
+    assert "db2 holds nothing of its own that db1 lacks" in clean.stdout
+    sql(
+        info,
+        "db1",
+        "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB",
+        "INSERT INTO app.t VALUES (1, 'a'), (2, 'b')",
+    )
+    wait_for(lambda: len(sql(info, "db2", "SELECT id FROM app.t")) == 2, 20, "db2 to replicate")
+    # Keep the errant writes off db1: its agent would restart the ring.
+    faults.kill_agent(info.lab, "db1")
+    sql(info, "db1", "STOP SLAVE")
+    sql(  # root passes read_only on MariaDB: a stray admin write on the passive
+        info,
+        "db2",
+        "UPDATE app.t SET v = 'errant' WHERE id = 1",
+        "DELETE FROM app.t WHERE id = 2",
+    )
+    sql(info, "db1", "UPDATE app.t SET v = 'moved on' WHERE id = 2")
+
+    result = analyze(info, "db2", "--json")
+    assert result.returncode == 1, result.stderr + result.stdout
+    report = json.loads(result.stdout)
+    assert report["missing"].startswith("2-2-") and report["missing_count"] == 2
+    rows = [r for t in report["transactions"] for r in t["rows"]]
+    assert [(r["kind"], r["key"], r["class"]) for r in rows] == [
+        ("update", {"id": 1}, "safe"),
+        ("delete", {"id": 2}, "conflict_changed"),
+    ]
