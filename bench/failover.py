@@ -1,6 +1,6 @@
 """Failover benchmark: N drills per scenario on the sandbox pair, figures as JSON.
 
-    sudo .venv/bin/python bench/failover.py --runs 5 [--scenarios kill,freeze,linkdown]
+    .venv/bin/python bench/failover.py --runs 5   # as root [--scenarios kill,freeze,linkdown]
 
 Per scenario: RTO (fault to the first acknowledged write sent after it) min/median/max,
 the longest write gap, acknowledged writes lost, and the agents' own phase timings. The

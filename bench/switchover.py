@@ -1,6 +1,6 @@
 """Switchover benchmark: N planned switchovers under a writer, figures as JSON.
 
-    sudo .venv/bin/python bench/switchover.py --runs 10
+    .venv/bin/python bench/switchover.py --runs 10   # as root
 
 Each run moves the active role to the other node with `dualbeat switchover` while a writer
 in the client namespace inserts a row every 10 ms through the VIP. Reported: the write gap
