@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -123,7 +122,8 @@ def old_active_returns(info: LabInfo, log: Path) -> None:
             "UPDATE app.planted SET v = 'db1' WHERE id = 1",
             "INSERT INTO app.planted VALUES (2, 'db1')",
         )
-        time.sleep(0.3)
+        after_plant = len(acked(log))  # a few more writer rows after the planted ones
+        wait_for(lambda: len(acked(log)) >= after_plant + 10, 10, "writes after the plant")
         assert role(info, "db2") == "standby"
         sql_state = sql(info, "db2", "SHOW SLAVE STATUS")[0]["Slave_SQL_Running"]
         assert sql_state == "No", "something restarted db2's SQL thread"
