@@ -129,6 +129,8 @@ class Actor:
         match action:
             case SetReadOnly(on=on):
                 control.set_read_only(self.fast, on)
+                if not on:  # now the writer: make sure the write probe's table exists
+                    control.ensure_schema(self.fast)
                 return ActionDone(action)
             case KillSessions():
                 killed = control.kill_client_sessions(
