@@ -521,6 +521,11 @@ Exit codes:
     is_flag=True,
     help="Find, decode and classify what NODE wrote that the active lacks (read-only).",
 )
+@click.option(
+    "--accept",
+    is_flag=True,
+    help="NODE's difference is empty or resolved: let it stand by and replicate again.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--binlog-timeout",
@@ -532,7 +537,13 @@ Exit codes:
 @click.option("--limit", default=200, show_default=True, help="Row changes shown on screen.")
 @handle_errors
 def rejoin(
-    node: str, config_path: Path, analyze: bool, as_json: bool, binlog_timeout: float, limit: int
+    node: str,
+    config_path: Path,
+    analyze: bool,
+    accept: bool,
+    as_json: bool,
+    binlog_timeout: float,
+    limit: int,
 ) -> None:
     """Review what NODE (a returning, fenced node) wrote that the active lacks.
 
@@ -549,17 +560,24 @@ def rejoin(
          conflict_missing (the updated/deleted row is gone), unclassified (no primary
          key, table differs, DDL or statement-logged DML).
     The report is printed and saved as STATE_DIR/rejoin/<UTC time>-analysis.json of
-    NODE's state directory; the later --reapply / --discard / --accept steps act on
-    that file. The account needs REPLICATION SLAVE and BINLOG MONITOR (MariaDB) or
-    REPLICATION CLIENT (MySQL), and SELECT on the application tables.
+    NODE's state directory.
+
+    \b
+    --accept (run where NODE's agent runs): analyses again and refuses (exit 4) while
+    NODE still holds writes the active lacks; re-apply them on the active or rebuild
+    NODE first. With nothing missing, NODE's agent leaves the fenced role, replicates
+    from the active again as the standby, and `dualbeat checksum` compares the pair.
+
+    The account needs REPLICATION SLAVE and BINLOG MONITOR (MariaDB) or REPLICATION
+    CLIENT (MySQL), and SELECT on the application tables.
     """
     from dualbeat.errors import ConfigError
     from dualbeat.rejoin.analysis import analyze as run_analysis
     from dualbeat.rejoin.analysis import save
     from dualbeat.rejoin.render import render_analysis
 
-    if not analyze:
-        raise UsageError("say what to do: --analyze (re-apply, discard and accept come later)")
+    if analyze == accept:
+        raise UsageError("say what to do: --analyze or --accept (re-apply and discard come later)")
     config = load(config_path)
     analysis = run_analysis(config, node, timeout=binlog_timeout)
     if as_json:
@@ -573,8 +591,42 @@ def rejoin(
             f"cannot save the report under {config.state_dir(analysis.node)}: {exc}"
         ) from exc
     err.print(f"report saved: {path}", highlight=False)
-    if analysis.has_missing:
+    if accept:
+        _accept_rejoin(config, analysis.node, analysis.has_missing)
+    elif analysis.has_missing:
         sys.exit(1)
+
+
+def _accept_rejoin(config: Config, node: str, missing: bool) -> None:
+    import time
+
+    from dualbeat.agent import control
+    from dualbeat.mysql.checksum import checksum_pair
+
+    if missing:
+        raise RefusedError(
+            f"{node} still holds transactions the active lacks (listed above): re-apply them "
+            f"on the active or rebuild {node}, then run --accept again"
+        )
+    answer = control.request(config.state_dir(node), {"cmd": "rejoined"})
+    if answer["finding"] != "rejoin_accepted":
+        why = answer["reasons"][0]["text"] if answer["reasons"] else answer["finding"]
+        raise RefusedError(f"{node}'s agent refused: {why}")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        st = control.request(config.state_dir(node), {"cmd": "status"})["status"]
+        if st["role"] == "standby" and st["mysql"]["replicating"]:
+            break
+        time.sleep(0.2)
+    else:
+        raise RefusedError(f"{node} did not start replicating within 30 s; see dualbeat status")
+    out.print(f"[green]✓[/] {node} is a standby again and replicates from the active")
+    report = checksum_pair(config)
+    if not report.equal:
+        raise RefusedError(
+            f"{node} rejoined, but `dualbeat checksum` finds differences: run it to see them"
+        )
+    out.print(f"[green]✓[/] checksum: {report.rows} rows equal on both servers")
 
 
 # ----------------------------------------------------------------------------- agent

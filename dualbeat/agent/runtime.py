@@ -244,6 +244,7 @@ class Agent:
             "standby": Command.STANDBY,
             "takeover": Command.TAKEOVER,
             "switchover": Command.SWITCHOVER,
+            "rejoined": Command.REJOINED,
         }
         if cmd not in commands:
             return {"ok": False, "error": f"unknown command {cmd!r}"}

@@ -102,6 +102,9 @@ def _enter(
             SendBeat(),
             PrepareTakeover(cfg.timing.apply_timeout, target=final, strict=final is not None),
         ]
+    if finding is Finding.REJOIN_ACCEPTED:  # fenced -> standby: replicate from the active again
+        s, actions = demote(s, target, text, now)
+        return replace(s, errant_since=None), [*actions, StartReplication()]
     handover = finding in (Finding.STANDBY_REQUESTED, Finding.SHUTDOWN_HANDOVER)
     return demote(s, target, text, now, handover=handover)
 

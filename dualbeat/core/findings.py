@@ -27,6 +27,8 @@ class Finding(enum.Enum):
     TAKEOVER_NOW = "takeover_now"  # operator takeover with the peer gone
     TAKEOVER_REFUSED = "takeover_refused"  # the peer holds transactions we lack
     SWITCHOVER_REFUSED = "switchover_refused"  # no live active to switch over from
+    REJOIN_ACCEPTED = "rejoin_accepted"  # fenced, and nothing of ours is missing any more
+    REJOIN_REFUSED = "rejoin_refused"  # not fenced, or we still hold writes the active lacks
     LINK_DOWN = "link_down"  # the VIP interface lost carrier
     PEER_YIELDED = "peer_yielded"  # the active peer gave up: take over now
     TWO_ACTIVES_WIN = "two_actives_win"  # both active, same epoch, we win the tie
@@ -127,6 +129,9 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
         return Finding.NOT_PROBED
     if beat and beat.role is Role.ACTIVE and s.role is Role.ACTIVE and beat.epoch > s.durable.epoch:
         return Finding.PEER_NEWER_EPOCH
+    if s.command is Command.REJOINED:
+        accepted = s.role is Role.FENCED and s.errant_since is None and beat is not None
+        return Finding.REJOIN_ACCEPTED if accepted else Finding.REJOIN_REFUSED
     if s.errant_since is not None and now - s.errant_since >= cfg.timing.warntime:
         return Finding.HOLDS_ERRANT
     if s.local.health is Health.FAILED or s.local.failed_checks(cfg.timing.alert_after):

@@ -139,6 +139,7 @@ class Command(enum.Enum):
     TAKEOVER = "takeover"  # hb_takeover: the standby asks to become active
     TAKEOVER_FORCE = "takeover-force"  # even if the peer holds transactions we lack
     SWITCHOVER = "switchover"  # planned and lossless: either node may ask
+    REJOINED = "rejoined"  # a fenced node's difference was resolved: stand by again
 
 
 @dataclass(frozen=True)

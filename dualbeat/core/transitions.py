@@ -24,6 +24,8 @@ _STARTING: dict[F, Row] = {
     F.TAKEOVER_NOW: (R.ACTIVE, "operator takeover with the peer gone"),
     F.TAKEOVER_REFUSED: (R.STARTING, "takeover refused: the peer holds transactions we lack"),
     F.SWITCHOVER_REFUSED: (R.STARTING, "switchover refused: no live active to switch from"),
+    F.REJOIN_ACCEPTED: (R.STARTING, "not fenced: nothing to rejoin"),
+    F.REJOIN_REFUSED: (R.STARTING, "not fenced: nothing to rejoin"),
     F.LINK_DOWN: (R.STANDBY, "the VIP interface has no carrier: cannot serve"),
     F.PEER_YIELDED: (R.ACTIVE, "the peer yielded: taking over"),
     F.TWO_ACTIVES_WIN: (R.STARTING, "not active: nothing to resolve"),
@@ -51,6 +53,8 @@ _STANDBY: dict[F, Row] = {
     F.TAKEOVER_NOW: (R.ACTIVE, "operator takeover with the peer gone"),
     F.TAKEOVER_REFUSED: (R.STANDBY, "takeover refused: the peer holds transactions we lack"),
     F.SWITCHOVER_REFUSED: (R.STANDBY, "switchover refused: no live active to switch from"),
+    F.REJOIN_ACCEPTED: (R.STANDBY, "not fenced: nothing to rejoin"),
+    F.REJOIN_REFUSED: (R.STANDBY, "not fenced: nothing to rejoin"),
     F.LINK_DOWN: (R.STANDBY, "the VIP interface has no carrier: cannot serve"),
     F.PEER_YIELDED: (R.ACTIVE, "the peer yielded: taking over at once"),
     F.TWO_ACTIVES_WIN: (R.STANDBY, "not active: nothing to resolve"),
@@ -78,6 +82,8 @@ _ACTIVE: dict[F, Row] = {
     F.TAKEOVER_NOW: (R.ACTIVE, "already active"),
     F.TAKEOVER_REFUSED: (R.ACTIVE, "already active"),
     F.SWITCHOVER_REFUSED: (R.ACTIVE, "already active"),
+    F.REJOIN_ACCEPTED: (R.ACTIVE, "not fenced: nothing to rejoin"),
+    F.REJOIN_REFUSED: (R.ACTIVE, "not fenced: nothing to rejoin"),
     F.LINK_DOWN: (R.STANDBY, "the VIP interface lost carrier: yielding"),
     F.PEER_YIELDED: (R.ACTIVE, "already active"),
     F.TWO_ACTIVES_WIN: (R.ACTIVE, "both active at one epoch: we win the tie, the peer fences"),
@@ -96,6 +102,16 @@ _ACTIVE: dict[F, Row] = {
 _FENCED_TEXT = "fenced: waiting for the lost-writes review (dualbeat status shows why)"
 _FENCED: dict[F, Row] = dict.fromkeys(F, (R.FENCED, _FENCED_TEXT)) | {
     F.TAKEOVER_NOW: (R.ACTIVE, "operator forced a takeover of a fenced node"),
+    F.REJOIN_ACCEPTED: (
+        R.STANDBY,
+        "rejoin accepted: nothing of ours is missing on the "
+        "active; replicating from it again as the standby",
+    ),
+    F.REJOIN_REFUSED: (
+        R.FENCED,
+        "rejoin refused: we still hold writes the active lacks, or "
+        "the active is not heard; resolve them first (dualbeat rejoin --analyze)",
+    ),
 }
 
 TABLE: dict[tuple[R, F], Row] = {

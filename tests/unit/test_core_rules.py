@@ -489,3 +489,21 @@ def test_switchover_asked_on_the_standby() -> None:
     assert (
         alone.state.finding == Finding.SWITCHOVER_REFUSED.value and not alone.state.wants_takeover
     )
+
+
+def test_rejoin_is_accepted_only_once_nothing_of_ours_is_missing() -> None:
+    d = standby_of_db1()
+    d.probe(executed="1-1-20,2-2-1")  # an errant write on the passive
+    d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
+    d.at(1.0)
+    d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
+    assert d.role() is Role.FENCED
+    d.feed(OperatorRequested(Command.REJOINED))
+    assert d.role() is Role.FENCED and "REJOIN_REFUSED" in d.codes()
+    d.at(1.5)  # the operator let the active apply it
+    d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20,2-2-1"))
+    decision = d.feed(OperatorRequested(Command.REJOINED))
+    assert d.role() is Role.STANDBY and d.state.finding == Finding.REJOIN_ACCEPTED.value
+    assert StartReplication() in decision.actions
+    persisted = next(a for a in decision.actions if isinstance(a, PersistState))
+    assert persisted.durable.last_role is Role.STANDBY and persisted.durable.fenced_reason == ""

@@ -1,0 +1,82 @@
+"""A passive that was written to is fenced; `rejoin --accept` refuses until the difference
+is resolved, then brings it back as a replicating standby with equal checksums."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from dualbeat.mysql.connection import Server
+from dualbeat.mysql.dialect import Statement
+from dualbeat.sandbox import agents, faults, lab
+from dualbeat.sandbox.lab import LabInfo
+from dualbeat.sandbox.provision import provision
+from tests.integration.conftest import STATE, require_integration
+from tests.integration.labtools import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def pair() -> Iterator[LabInfo]:
+    require_integration()
+    lab.down(STATE)
+    info = provision(STATE, lambda msg: print(msg, file=sys.stderr))
+    yield info
+    faults.heal_all(info.lab)
+    lab.down(STATE)
+
+
+def root(info: LabInfo, node: str, *statements: str) -> None:
+    with Server(info.node(node).root_endpoint()) as server:
+        server.execute(*(Statement(sql) for sql in statements))
+
+
+def rejoin(info: LabInfo, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "ip",
+            "netns",
+            "exec",
+            "db2",
+            sys.executable,
+            "-m",
+            "dualbeat",
+            "rejoin",
+            "db2",
+            *args,
+            "-c",
+            str(info.config_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def role(info: LabInfo, node: str) -> str | None:
+    st = agents.status(info, node)
+    return st["role"] if st else None
+
+
+def test_fenced_passive_rejoins_once_its_write_is_on_the_active(pair: LabInfo) -> None:
+    root(pair, "db1", "CREATE TABLE app.kv (k INT PRIMARY KEY, v TEXT)", "STOP SLAVE")
+    root(pair, "db2", "INSERT INTO app.kv VALUES (1, 'written on the passive')")  # as root
+    wait_for(lambda: role(pair, "db2") == "fenced", 15, "db2 to fence itself")
+
+    refused = rejoin(pair, "--accept")
+    assert refused.returncode == 4, refused.stdout + refused.stderr
+    assert "still holds transactions the active lacks" in refused.stderr
+    assert role(pair, "db2") == "fenced"
+
+    root(pair, "db1", "START SLAVE")  # the operator reviewed it: the active takes the write
+    accepted = rejoin(pair, "--accept")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert "is a standby again" in accepted.stdout and "checksum:" in accepted.stdout
+    assert agents.settled(pair, standby=True) == "db1"
+    status = agents.status(pair, "db2")
+    assert status is not None and status["mysql"]["replicating"] and not status["fenced_reason"]
