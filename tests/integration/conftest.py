@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dualbeat.config import Config, load
-from dualbeat.sandbox import lab
+from dualbeat.sandbox import faults, lab
 from dualbeat.sandbox.provision import provision
 
 STATE = Path("/var/lib/dualbeat-sandbox")
@@ -64,3 +64,15 @@ def sandbox() -> Iterator[lab.LabInfo]:
 @pytest.fixture(scope="module")
 def config(sandbox: lab.LabInfo) -> Config:
     return load(sandbox.config_path)
+
+
+@pytest.fixture
+def pair() -> Iterator[lab.LabInfo]:
+    """A fresh pair with both agents settled (db1 active with the VIP), for one test;
+    every fault undone and the lab removed afterwards."""
+    require_integration()
+    lab.down(STATE)
+    info = provision(STATE, lambda msg: print(msg, file=sys.stderr))
+    yield info
+    faults.heal_all(info.lab)
+    lab.down(STATE)

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,26 +23,14 @@ from dualbeat.errors import MysqlError
 from dualbeat.heartbeat.codec import encode
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import agents, drill, faults, lab, netns
+from dualbeat.sandbox import agents, drill, faults, netns
 from dualbeat.sandbox.lab import LabInfo
-from dualbeat.sandbox.provision import provision
 from dualbeat.sandbox.timeline import lab_event_paths, load_events
-from tests.integration.conftest import STATE, require_integration
 from tests.integration.labtools import inside, wait_for
 from tests.unit.test_heartbeat_codec import beat
 
 pytestmark = pytest.mark.integration
 VIP = "10.77.0.100"
-
-
-@pytest.fixture
-def pair() -> Iterator[LabInfo]:
-    require_integration()
-    lab.down(STATE)
-    info = provision(STATE, lambda msg: print(msg, file=sys.stderr))
-    yield info
-    faults.heal_all(info.lab)
-    lab.down(STATE)
 
 
 def vip_holders(info: LabInfo) -> list[str]:

@@ -5,29 +5,16 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import agents, faults, lab
+from dualbeat.sandbox import agents
 from dualbeat.sandbox.lab import LabInfo
-from dualbeat.sandbox.provision import provision
-from tests.integration.conftest import STATE, require_integration
 from tests.integration.labtools import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pair() -> Iterator[LabInfo]:
-    require_integration()
-    lab.down(STATE)
-    info = provision(STATE, lambda msg: print(msg, file=sys.stderr))
-    yield info
-    faults.heal_all(info.lab)
-    lab.down(STATE)
 
 
 def root(info: LabInfo, node: str, *statements: str) -> None:

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +23,11 @@ from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat.sandbox import agents, drill, faults, lab, writer
 from dualbeat.sandbox.lab import LabInfo
-from dualbeat.sandbox.provision import provision
-from tests.integration.conftest import STATE, require_integration
+from tests.integration.conftest import STATE
 from tests.integration.labtools import wait_for
 
 pytestmark = pytest.mark.integration
 VIP = "10.77.0.100"
-
-
-@pytest.fixture
-def pair() -> Iterator[LabInfo]:
-    require_integration()
-    lab.down(STATE)
-    info = provision(STATE, lambda msg: print(msg, file=sys.stderr), with_agents=True)
-    yield info
-    faults.heal_all(info.lab)
-    lab.down(STATE)
 
 
 def sql(info: LabInfo, node: str, *statements: str) -> list[dict[str, Any]]:
