@@ -598,7 +598,6 @@ def rejoin(
 
 
 def _accept_rejoin(config: Config, node: str, missing: bool) -> None:
-    import time
 
     from dualbeat.agent import control
     from dualbeat.mysql.checksum import checksum_pair
@@ -608,17 +607,15 @@ def _accept_rejoin(config: Config, node: str, missing: bool) -> None:
             f"{node} still holds transactions the active lacks (listed above): re-apply them "
             f"on the active or rebuild {node}, then run --accept again"
         )
-    answer = control.request(config.state_dir(node), {"cmd": "rejoined"})
+    answer = control.command(config.state_dir(node), {"cmd": "rejoined"}, f"{node}'s agent refused")
     if answer["finding"] != "rejoin_accepted":
-        why = answer["reasons"][0]["text"] if answer["reasons"] else answer["finding"]
-        raise RefusedError(f"{node}'s agent refused: {why}")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        st = control.request(config.state_dir(node), {"cmd": "status"})["status"]
-        if st["role"] == "standby" and st["mysql"]["replicating"]:
-            break
-        time.sleep(0.2)
-    else:
+        raise RefusedError(f"{node}'s agent is {answer['role']} ({answer['finding']}): try again")
+    standing_by = control.wait_status(
+        config.state_dir(node),
+        lambda st: bool(st["role"] == "standby" and st["mysql"]["replicating"]),
+        30.0,
+    )
+    if standing_by is None:
         raise RefusedError(f"{node} did not start replicating within 30 s; see dualbeat status")
     out.print(f"[green]✓[/] {node} is a standby again and replicates from the active")
     report = checksum_pair(config)
@@ -709,15 +706,10 @@ def _command(config_path: Path, node: str | None, payload: dict[str, Any]) -> No
     from dualbeat.agent import control
 
     config, name = _node_for(config_path, node)
-    answer = control.request(config.state_dir(name), payload)
-    if not answer.get("ok"):
-        raise UsageError(str(answer.get("error")))
+    answer = control.command(config.state_dir(name), payload, f"{name} refused")
     for reason in answer["reasons"]:
         out.print(f"{name}: {reason['code']}: {reason['text']}", highlight=False)
     out.print(f"{name} is now {answer['role']} ({answer['finding']})", highlight=False)
-    if answer["finding"].endswith("_refused"):
-        why = answer["reasons"][0]["text"] if answer["reasons"] else answer["finding"]
-        raise RefusedError(f"{name} refused: {why}")
 
 
 @cli.command()
@@ -817,12 +809,11 @@ def switchover(
         out.print(f"would move the active role from {active} to {target} (dry run: nothing done)")
         return
     started = time.monotonic()
-    answer = control.request(config.state_dir(name), {"cmd": "switchover"})
-    if answer["finding"].endswith("_refused"):
-        why = answer["reasons"][0]["text"] if answer["reasons"] else answer["finding"]
-        raise RefusedError(f"switchover refused by the agent: {why}")
-    while time.monotonic() - started < timeout:
-        st = control.request(config.state_dir(name), {"cmd": "status"})["status"]
+    control.command(
+        config.state_dir(name), {"cmd": "switchover"}, "switchover refused by the agent"
+    )
+
+    def moved(st: dict[str, Any]) -> bool:
         if any(
             e["code"] == "SWITCHOVER_ABORTED" and e["ts"] >= time.time() - timeout
             for e in st["recent"]
@@ -831,17 +822,14 @@ def switchover(
                 f"switchover rolled back: {target} could not apply {active}'s "
                 "final transactions in time; see `dualbeat status`"
             )
-        now_active = (
-            name
-            if st["role"] == "active"
-            else (config.peer_of(name).name if st["peer_view"]["role"] == "active" else None)
+        if target == name:
+            return bool(st["role"] == "active" and st["vip"]["held"])
+        return bool(st["peer_view"]["role"] == "active" and st["peer_view"]["vip_held"])
+
+    if control.wait_status(config.state_dir(name), moved, timeout) is not None:
+        out.print(
+            f"[green]✓[/] {target} is active and holds the VIP "
+            f"({time.monotonic() - started:.2f} s); {active} is the standby"
         )
-        holds = st["vip"]["held"] if now_active == name else st["peer_view"]["vip_held"]
-        if now_active == target and holds:
-            out.print(
-                f"[green]✓[/] {target} is active and holds the VIP "
-                f"({time.monotonic() - started:.2f} s); {active} is the standby"
-            )
-            return
-        time.sleep(0.1)
+        return
     raise RefusedError(f"switchover did not finish within {timeout:g} s; see `dualbeat status`")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dualbeat.errors import AgentUnreachable
+from dualbeat.errors import AgentUnreachable, RefusedError, UsageError
 
 FILENAME = "agent.sock"
 
@@ -44,3 +46,28 @@ def request(state_dir: Path, payload: dict[str, Any], timeout: float = 15.0) -> 
     if not isinstance(answer, dict):
         raise AgentUnreachable(f"the agent on {path} sent an unexpected answer")
     return answer
+
+
+def command(state_dir: Path, payload: dict[str, Any], refused: str) -> dict[str, Any]:
+    """Send an operator command; an agent that refuses it becomes ``RefusedError`` with
+    the agent's own reason, prefixed by ``refused`` (who refused what)."""
+    answer = request(state_dir, payload)
+    if not answer.get("ok"):
+        raise UsageError(str(answer.get("error")))
+    if str(answer["finding"]).endswith("_refused"):
+        why = answer["reasons"][0]["text"] if answer["reasons"] else answer["finding"]
+        raise RefusedError(f"{refused}: {why}")
+    return answer
+
+
+def wait_status(
+    state_dir: Path, done: Callable[[dict[str, Any]], bool], timeout: float, every: float = 0.1
+) -> dict[str, Any] | None:
+    """Poll the agent's status until ``done`` holds (that status) or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = request(state_dir, {"cmd": "status"})["status"]
+        if done(status):
+            return status
+        time.sleep(every)
+    return None
