@@ -6,6 +6,7 @@ an image that lost MariaDB cannot turn the integration suite into a silent green
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import sys
@@ -19,6 +20,7 @@ from dualbeat.sandbox import faults, lab
 from dualbeat.sandbox.provision import provision
 
 STATE = Path("/var/lib/dualbeat-sandbox")
+LAB_LOCK = Path("/tmp/dualbeat-sandbox.lock")
 
 _SEARCH = "/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin:/sbin:/bin"
 
@@ -50,6 +52,16 @@ def _integration_prerequisites(request: pytest.FixtureRequest) -> None:
     """Applies ``require_integration`` to every test marked ``integration``."""
     if request.node.get_closest_marker("integration") is not None:
         require_integration()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lab_lock() -> Iterator[None]:
+    """The sandbox is one set of fixed namespaces per machine: concurrent test runs (two
+    checkouts, a bench in another shell) take turns on it instead of tearing it down under
+    each other. ``flock /tmp/dualbeat-sandbox.lock CMD`` takes the same lock from a shell."""
+    with LAB_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="module")
