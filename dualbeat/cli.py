@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -526,6 +527,21 @@ Exit codes:
     is_flag=True,
     help="NODE's difference is empty or resolved: let it stand by and replicate again.",
 )
+@click.option(
+    "--reapply",
+    is_flag=True,
+    help="Re-apply NODE's safe lost transactions on the active, then rebuild NODE from it.",
+)
+@click.option(
+    "--include",
+    is_flag=True,
+    help="With --reapply: re-apply conflicting transactions too (NODE's version wins).",
+)
+@click.option(
+    "--discard",
+    is_flag=True,
+    help="Rebuild NODE from the active; its lost transactions are saved, then dropped.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--binlog-timeout",
@@ -541,6 +557,9 @@ def rejoin(
     config_path: Path,
     analyze: bool,
     accept: bool,
+    reapply: bool,
+    include: bool,
+    discard: bool,
     as_json: bool,
     binlog_timeout: float,
     limit: int,
@@ -570,15 +589,37 @@ def rejoin(
 
     The account needs REPLICATION SLAVE and BINLOG MONITOR (MariaDB) or REPLICATION
     CLIENT (MySQL), and SELECT on the application tables.
+
+    \b
+    --reapply / --discard (run where NODE's agent runs; NODE must be fenced and its
+    peer active; MariaDB):
+      1. a fresh analysis is saved, and a byte-exact copy of NODE's binary logs that
+         hold the lost transactions (STATE_DIR/rejoin/<time>-binlogs/);
+      2. --reapply only: each transaction whose rows are all safe is re-applied on the
+         active, whole, in commit order, as a new transaction there (--include adds the
+         conflicting ones: NODE's version wins); the rest is reported as discarded;
+      3. NODE is rebuilt from the active: a logical copy (mariadb-dump | mariadb, with
+         NODE's binary log off, progress on standard error), then its GTID history
+         restarts at the copy's position;
+      4. the active replicates from NODE again from that position, and the --accept step
+         follows: NODE stands by, replicates, and the pair is checksummed.
+    A record of what was applied, discarded and saved: STATE_DIR/rejoin/<time>-<mode>.json.
     """
     from dualbeat.errors import ConfigError
     from dualbeat.rejoin.analysis import analyze as run_analysis
     from dualbeat.rejoin.analysis import save
     from dualbeat.rejoin.render import render_analysis
 
-    if analyze == accept:
-        raise UsageError("say what to do: --analyze or --accept (re-apply and discard come later)")
+    modes = [m for m, on in (("analyze", analyze), ("accept", accept), ("reapply", reapply),
+                             ("discard", discard)) if on]  # fmt: skip
+    if len(modes) != 1:
+        raise UsageError("say what to do: one of --analyze, --accept, --reapply, --discard")
+    if include and not reapply:
+        raise UsageError("--include only makes sense with --reapply")
     config = load(config_path)
+    if reapply or discard:
+        _resolve_rejoin(config, node, modes[0], include, binlog_timeout)
+        return
     analysis = run_analysis(config, node, timeout=binlog_timeout)
     if as_json:
         click.echo(json.dumps(analysis.to_json(), indent=2, ensure_ascii=False))
@@ -597,6 +638,51 @@ def rejoin(
         sys.exit(1)
 
 
+def _resolve_rejoin(
+    config: Config, node: str, mode: str, include: bool, binlog_timeout: float
+) -> None:
+    from rich import progress as bar
+
+    from dualbeat.rejoin.analysis import analyze as run_analysis
+    from dualbeat.rejoin.resolve import resolve
+
+    bars = bar.Progress(
+        bar.TextColumn("copying"),
+        bar.BarColumn(),
+        bar.DownloadColumn(),
+        bar.TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bars.add_task("copy", total=None)
+    say = progress_printer(f"rejoin {node}: ")
+    with bars:
+        result = resolve(
+            config,
+            node,
+            mode=mode,
+            include=include,
+            binlog_timeout=binlog_timeout,
+            say=say,
+            copy_progress=lambda done, total: bars.update(
+                task, completed=done, total=max(done, total)
+            ),
+        )
+    if result.copy:
+        say(f"copied {result.copy.bytes} bytes: {', '.join(result.copy.databases)}")
+    applied = len(result.applied)
+    skipped = len(result.plan.skipped) if result.plan else 0
+    out.print(
+        f"{node}: {applied} transaction(s) re-applied on {result.active}, {skipped} "
+        f"discarded; record: {result.record_path}"
+        if mode == "reapply"
+        else f"{node} rebuilt from {result.active}; record: {result.record_path}",
+        highlight=False,
+    )
+    again = run_analysis(config, result.node, timeout=binlog_timeout)
+    _accept_rejoin(config, result.node, again.has_missing)
+
+
 def _accept_rejoin(config: Config, node: str, missing: bool) -> None:
 
     from dualbeat.agent import control
@@ -607,7 +693,20 @@ def _accept_rejoin(config: Config, node: str, missing: bool) -> None:
             f"{node} still holds transactions the active lacks (listed above): re-apply them "
             f"on the active or rebuild {node}, then run --accept again"
         )
-    answer = control.command(config.state_dir(node), {"cmd": "rejoined"}, f"{node}'s agent refused")
+    # The agent decides on its latest probe and the active's latest heartbeat (each at
+    # most a monitor interval old): right after a rebuild they may still show the old
+    # difference, so a refusal is retried for a few seconds before it stands.
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            answer = control.command(
+                config.state_dir(node), {"cmd": "rejoined"}, f"{node}'s agent refused"
+            )
+            break
+        except RefusedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
     if answer["finding"] != "rejoin_accepted":
         raise RefusedError(f"{node}'s agent is {answer['role']} ({answer['finding']}): try again")
     standing_by = control.wait_status(
@@ -781,7 +880,6 @@ def switchover(
          gratuitous ARP; the old active replicates from it as the new standby.
     Run it on either node; it waits until the new active holds the VIP.
     """
-    import time
 
     from dualbeat.agent import control
     from dualbeat.repl.switchover import preflight

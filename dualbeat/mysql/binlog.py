@@ -13,8 +13,7 @@ command may run on any host that reaches the server, with an ordinary account
 (MariaDB: ``REPLICATION SLAVE`` and ``BINLOG MONITOR``; MySQL: ``REPLICATION SLAVE`` and
 ``REPLICATION CLIENT``), and never needs the data directory.
 
-The password goes to the tool in a temporary option file (``--defaults-extra-file``,
-mode 600, removed afterwards), never on its command line, where ``ps`` would show it.
+The password goes to the tool in a temporary option file (``dualbeat.mysql.tools``).
 The tool runs with ``TZ=UTC`` (its header dates are local time) and a timeout; its
 failures become ``dualbeat.errors``: access denied is ``MysqlMisconfigured``, an
 unreachable server ``MysqlUnavailable``, a missing tool ``UsageError``.
@@ -24,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import os
-import shutil
 import subprocess
 import tempfile
 import threading
@@ -40,6 +38,7 @@ from dualbeat.errors import (
     MysqlUnavailable,
     UsageError,
 )
+from dualbeat.mysql import tools
 from dualbeat.mysql.binlog_text import BinlogParser, Gtid, Transaction
 from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.mysql.dialect import Flavor, Statement
@@ -48,8 +47,6 @@ from dualbeat.mysql.replica_status import to_str
 __all__ = ["BinlogRead", "first_needed", "read_transactions", "tool_command"]
 
 DEFAULT_TIMEOUT = 300.0
-_TOOLS = {Flavor.MARIADB: ("mariadb-binlog", "mysqlbinlog"), Flavor.MYSQL: ("mysqlbinlog",)}
-_SEARCH = "/usr/bin:/usr/local/bin:/usr/sbin:/usr/local/sbin:/bin:/sbin"
 _START_EVENTS = ("Gtid_list", "Previous_gtids")
 _DENIED = ("access denied", "command denied", "privilege", "error 1045", "error 1227")
 _UNREACHABLE = ("can't connect", "lost connection", "gone away", "timed out", "unknown host")
@@ -141,37 +138,13 @@ def _found_set(transactions: Sequence[Transaction], family: str) -> GtidSet:
 # --- the tool -----------------------------------------------------------------------------
 
 
-def find_tool(flavor: Flavor) -> str:
-    for name in _TOOLS[flavor]:
-        path = shutil.which(name) or shutil.which(name, path=_SEARCH)
-        if path:
-            return path
-    package = "mariadb-client" if flavor is Flavor.MARIADB else "mysql-client"
-    raise UsageError(
-        f"{' or '.join(_TOOLS[flavor])} not found: the rejoin analysis reads the binary logs "
-        f"with it; install {package} (the same major version as the server)"
-    )
-
-
-def _option_value(password: str) -> str:
-    """A password as a double-quoted option-file value (backslash escapes are read)."""
-    escaped = password.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
-
-
 def tool_command(
-    tool: str, endpoint: Endpoint, option_file: Path, files: Sequence[str], flavor: Flavor
+    tool: str, endpoint: Endpoint, options: Path, files: Sequence[str], flavor: Flavor
 ) -> list[str]:
     """The argv (the option file must come first: the tools insist)."""
-    where = (
-        [f"--socket={endpoint.unix_socket}"]
-        if endpoint.unix_socket
-        else [f"--host={endpoint.host}", f"--port={endpoint.port}"]
-    )
-    extra = ["--get-server-public-key"] if flavor is Flavor.MYSQL else []
     return [
-        tool, f"--defaults-extra-file={option_file}", "--read-from-remote-server", *where,
-        f"--user={endpoint.user}", *extra, "--base64-output=DECODE-ROWS", "--verbose", *files,
+        tool, *tools.connection_args(endpoint, options, flavor), "--read-from-remote-server",
+        "--base64-output=DECODE-ROWS", "--verbose", *files,
     ]  # fmt: skip
 
 
@@ -241,18 +214,13 @@ def read_transactions(
         return BinlogRead((), (), tool or "", wanted)
     states = [start_state(server, f) for f in files]
     files = files[first_needed(states, wanted) :]
-    program = tool or find_tool(dialect.version.flavor)
+    program = tool or tools.find_tool(
+        "binlog", dialect.version.flavor, "the rejoin analysis reads the binary logs with it"
+    )
     parser = BinlogParser(files[0], _membership(wanted))
-    fd, name = tempfile.mkstemp(prefix="dualbeat-binlog-", suffix=".cnf")
-    option_file = Path(name)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(f"[client]\npassword={_option_value(server.endpoint.password)}\n")
-        argv = tool_command(program, server.endpoint, option_file, files, dialect.version.flavor)
+    with tools.option_file(server.endpoint) as options:
+        argv = tool_command(program, server.endpoint, options, files, dialect.version.flavor)
         _run(argv, server.endpoint.describe(), timeout, parser)
-    finally:
-        option_file.unlink(missing_ok=True)
     found = parser.close()
     unread = wanted - _found_set(found, family) if found else wanted
     return BinlogRead(tuple(found), tuple(files), program, unread)

@@ -403,6 +403,29 @@ class Dialect:
         """GTID-related variables worth showing an operator, in a sensible order."""
         return self._gtid_variables
 
+    def last_gtid(self) -> Statement:
+        """The GTID of this session's last commit, as column ``gtid``. MySQL keeps none
+        in a variable (only through session state tracking), so there it is NULL."""
+        return Statement(
+            "SELECT @@SESSION.last_gtid AS gtid"
+            if self.gtid_family == "mariadb"
+            else "SELECT NULL AS gtid"
+        )
+
+    def restart_history(self, position: str) -> list[Statement]:
+        """Forget this server's binary logs and GTID history, and start again at
+        ``position`` (the source's position that a copy of its data was taken at): what
+        a rebuilt replica needs so that its own old GTIDs never resurface and its source
+        is asked for exactly what came after the copy. Replication must be stopped."""
+        if self.gtid_family == "mariadb":
+            return [
+                Statement("RESET MASTER"),
+                self.set_global("gtid_binlog_state", position),
+                self.set_global("gtid_slave_pos", position),
+            ]
+        reset = "RESET BINARY LOGS AND GTIDS" if self.version.at_least(8, 4) else "RESET MASTER"
+        return [Statement(reset), self.set_global("gtid_purged", position)]
+
     def global_variables(self, names: Sequence[str]) -> Statement:
         return _show_where_in("SHOW GLOBAL VARIABLES", names)
 

@@ -363,11 +363,15 @@ def key_arg(value: Value) -> object:
     return value
 
 
+def placeholder(column: Column) -> str:
+    """The SQL expression that turns a canonical value passed by ``key_arg`` back into
+    the column's own value: a plain ``%s`` wherever the server converts it natively
+    (integers, strings in their character set, dates, ENUM and SET labels, BIT numbers),
+    ``FROM_UNIXTIME(%s)`` for the Unix seconds of a ``TIMESTAMP``."""
+    return "FROM_UNIXTIME(%s)" if column.family is Family.TIMESTAMP else "%s"
+
+
 def key_predicate(column: Column) -> str:
-    """The ``WHERE`` term matching a canonical key value passed by ``key_arg``: the plain
-    column wherever the server compares it natively (so the index is used: integers,
-    strings in their collation, dates, ENUM and SET labels, BIT numbers)."""
-    col = quote_ident(column.name)
-    if column.family is Family.TIMESTAMP:
-        return f"{col} = FROM_UNIXTIME(%s)"
-    return f"{col} = %s"
+    """The ``WHERE`` term matching a canonical key value passed by ``key_arg``, on the
+    plain column so that the index is used."""
+    return f"{quote_ident(column.name)} = {placeholder(column)}"

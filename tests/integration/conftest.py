@@ -12,6 +12,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -54,14 +55,24 @@ def _integration_prerequisites(request: pytest.FixtureRequest) -> None:
         require_integration()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def lab_lock() -> Iterator[None]:
+_held: list[IO[str]] = []  # the lock file, open for the rest of the process
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
     """The sandbox is one set of fixed namespaces per machine: concurrent test runs (two
     checkouts, a bench in another shell) take turns on it instead of tearing it down under
-    each other. ``flock /tmp/dualbeat-sandbox.lock CMD`` takes the same lock from a shell."""
-    with LAB_LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
+    each other. Taken once collection shows integration tests, before any test starts, so
+    the wait never counts against a test's timeout; ``flock /tmp/dualbeat-sandbox.lock
+    CMD`` takes the same lock from a shell. Released when the process exits."""
+    here = Path(__file__).parent
+    if _held or not any(here in Path(i.path).parents for i in session.items):
+        return
+    _held.append(LAB_LOCK.open("a"))
+    try:
+        fcntl.flock(_held[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"\nwaiting for the sandbox lock {LAB_LOCK} ...", file=sys.stderr, flush=True)
+        fcntl.flock(_held[0], fcntl.LOCK_EX)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 
 from dualbeat.core.gtid import MariadbGtidSet, MysqlGtidSet
 from dualbeat.errors import MysqlMisconfigured, MysqlQueryError, MysqlUnavailable
-from dualbeat.mysql import binlog
+from dualbeat.mysql import binlog, tools
 from dualbeat.mysql.binlog_text import BinlogParser, Gtid
 from dualbeat.mysql.connection import Endpoint
 from dualbeat.mysql.dialect import Flavor
@@ -49,7 +49,7 @@ def test_the_password_goes_to_an_option_file_never_to_argv(tmp_path: Path) -> No
     assert argv[:2] == ["mariadb-binlog", f"--defaults-extra-file={tmp_path / 'x.cnf'}"]
     assert "--base64-output=DECODE-ROWS" in argv and argv[-1] == "b.1"
     assert not any("p@ss" in a for a in argv)
-    assert binlog._option_value(ep.password) == '"p@ss \\"w\\\\rd\\"\\n"'
+    assert tools._option_value(ep.password) == '"p@ss \\"w\\\\rd\\"\\n"'
     mysql = binlog.tool_command("mysqlbinlog", ep, tmp_path / "x.cnf", ["b.1"], Flavor.MYSQL)
     assert "--get-server-public-key" in mysql
 

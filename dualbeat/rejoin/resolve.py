@@ -1,0 +1,179 @@
+"""``dualbeat rejoin NODE --reapply|--discard``: resolve a fenced node's lost writes, then
+make it a copy of the active that replicates both ways again.
+
+Order, chosen so that every step is safe to retry and nothing is lost unseen:
+
+1. Guards: NODE's agent says NODE is fenced and its peer is active; over SQL, NODE is
+   read-only and the active writable. Never rebuild a node that may be taking writes.
+2. A fresh analysis, saved (the row images of every lost transaction).
+3. A byte-exact copy of NODE's binary logs holding them, saved beside the analysis:
+   from here on the originals may go, and the copy is replayable with the binlog tool.
+4. ``--reapply`` only: the chosen transactions re-applied on the active (``reapply``).
+5. NODE rebuilt from the active (``rebuild``): its replication stopped, the active's data
+   copied over, its GTID history restarted at the copy's position.
+6. The active's channel from NODE pointed at that same position and started, so the
+   pair replicates both ways (NODE's own channel is started by its agent on ``--accept``).
+7. A record of what happened (``<time>-reapply.json`` / ``-discard.json``).
+
+The caller (the CLI) then runs the ``--accept`` step: NODE's agent un-fences it, and the
+pair is checksummed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dualbeat.agent import control
+from dualbeat.config import Config
+from dualbeat.errors import RefusedError
+from dualbeat.mysql import control as mysql_control
+from dualbeat.mysql import lookup
+from dualbeat.mysql.connection import Server
+from dualbeat.mysql.endpoints import endpoint
+from dualbeat.mysql.values import TableDef
+from dualbeat.rejoin import reapply, rebuild
+from dualbeat.rejoin.analysis import analyze, report_dir, save
+from dualbeat.rejoin.report import Analysis
+
+__all__ = ["Resolution", "resolve"]
+
+Say = Callable[[str], None]
+CopyProgress = Callable[[int, int], None]
+
+
+@dataclass
+class Resolution:
+    node: str
+    active: str
+    mode: str  # "reapply" | "discard"
+    analysis_path: Path
+    saved_binlogs: list[Path] = field(default_factory=list)
+    plan: reapply.Plan | None = None
+    applied: list[reapply.Applied] = field(default_factory=list)
+    copy: rebuild.Copy | None = None
+    record_path: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "active": self.active,
+            "mode": self.mode,
+            "analysis": str(self.analysis_path),
+            "saved_binlogs": [str(p) for p in self.saved_binlogs],
+            "plan": self.plan.to_json() if self.plan else None,
+            "applied": [{"gtid": a.gtid, "new_gtid": a.new_gtid} for a in self.applied],
+            "copy": (
+                {
+                    "databases": list(self.copy.databases),
+                    "position": self.copy.position,
+                    "bytes": self.copy.bytes,
+                }
+                if self.copy
+                else None
+            ),
+        }
+
+
+def _guard(config: Config, node: str) -> str:
+    """NODE's agent must hold it fenced with an active peer; returns the active's name."""
+    status = control.request(config.state_dir(node), {"cmd": "status"})["status"]
+    active = config.peer_of(node).name
+    if status["role"] != "fenced":
+        raise RefusedError(
+            f"{node} is {status['role']}, not fenced: only a fenced node is rebuilt "
+            "(a node that may take writes never is)"
+        )
+    if status["peer_view"]["role"] != "active":
+        raise RefusedError(
+            f"{node}'s agent does not see {active} as active (it sees "
+            f"{status['peer_view']['role']}): NODE is rebuilt only from a live active"
+        )
+    return active
+
+
+def _check_servers(fenced: Server, act: Server) -> None:
+    if not mysql_control.read_only_state(fenced):
+        raise RefusedError(f"{fenced.name} is writable: it must be fenced (read-only) first")
+    if mysql_control.read_only_state(act):
+        raise RefusedError(f"{act.name} is read-only: it is not serving as the active")
+
+
+def resolve(
+    config: Config,
+    node: str,
+    *,
+    mode: str,
+    include: bool = False,
+    binlog_timeout: float = 300.0,
+    say: Say = lambda _: None,
+    copy_progress: CopyProgress = lambda _d, _t: None,
+) -> Resolution:
+    """Run steps 1-7 of the module docstring; raises before changing anything when a
+    guard fails, and stops at the first failing step (NODE then stays fenced)."""
+    name = config.node(node).name
+    active = _guard(config, name)
+    with (
+        Server(endpoint(config, name, admin=True)) as fenced,
+        Server(endpoint(config, active, admin=True)) as act,
+    ):
+        _check_servers(fenced, act)
+        analysis = analyze(config, name, timeout=binlog_timeout)
+        result = Resolution(name, active, mode, save(analysis, config))
+        say(f"analysis: {analysis.missing_count} transaction(s) of {name}'s that {active} lacks")
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(analysis.created_at))
+        if analysis.missing_count:
+            dest = report_dir(config, name) / f"{stamp}-binlogs"
+            result.saved_binlogs = rebuild.save_binlogs(
+                fenced, analysis.binlog_files, dest, binlog_timeout
+            )
+            say(f"saved a copy of {name}'s binary logs holding them: {dest}")
+        if mode == "reapply":
+            _reapply(act, analysis, include, result, say)
+        mysql_control.stop_replication(fenced)
+        say(f"copying {active}'s data onto {name} (unlogged there) ...")
+        result.copy = rebuild.copy_data(act, fenced, copy_progress)
+        fenced.execute(*fenced.dialect.restart_history(result.copy.position))
+        say(f"{name} rebuilt at {active}'s position {result.copy.position}")
+        _replicate_from(act, result.copy.position)
+        say(f"{active} replicates from {name} again, from that position")
+        result.record_path = _record(config, name, stamp, result)
+    return result
+
+
+def _reapply(act: Server, analysis: Analysis, include: bool, result: Resolution, say: Say) -> None:
+    tables: dict[str, TableDef] = {}
+    for qualified in analysis.tables:
+        schema, _, table = qualified.partition(".")
+        found = lookup.describe(act, schema, table)
+        if found is not None:
+            tables[qualified] = found
+    result.plan = reapply.plan(analysis, tables, include=include)
+    for skipped in result.plan.skipped:
+        say(f"not re-applied (discarded, saved): {skipped.gtid}: {skipped.why}")
+    result.applied = reapply.apply(
+        act, result.plan, lambda a: say(f"re-applied {a.gtid} on {act.name} as {a.new_gtid}")
+    )
+
+
+def _replicate_from(act: Server, position: str) -> None:
+    """The active's channel from the rebuilt node resumes at the copy's position: the node
+    has no older history to send, and everything after it is the active's own coming back."""
+    mysql_control.stop_replication(act)
+    if act.dialect.gtid_family == "mariadb":
+        act.set_globals({"gtid_slave_pos": position})
+    mysql_control.start_replication(act)
+
+
+def _record(config: Config, node: str, stamp: str, result: Resolution) -> Path:
+    path = report_dir(config, node) / f"{stamp}-{result.mode}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(result.to_json(), f, indent=2)
+        f.write("\n")
+    return path
