@@ -178,6 +178,24 @@ class Replication(Credentials):
     apply_timeout: Duration = 5.0
 
 
+class Failback(_Model):
+    """HeartBeat's ``auto_failback``: the first ``[[nodes]]`` entry is the preferred node."""
+
+    auto: bool = False
+    holddown: Duration = 60.0
+    min_interval: Duration = 600.0
+
+    @model_validator(mode="after")
+    def _sane(self) -> Failback:
+        if self.holddown <= 0:
+            raise ValueError(
+                "holddown must be positive: it is how long the preferred node must be healthy first"
+            )
+        if self.min_interval < self.holddown:
+            raise ValueError("min_interval must be at least holddown, or flapping is not prevented")
+        return self
+
+
 class State(_Model):
     dir: Path = Path("/var/lib/dualbeat")
 
@@ -192,6 +210,7 @@ class Config(_Model):
     heartbeat: Heartbeat
     monitor: Monitor = Monitor()
     hooks: Hooks = Hooks()
+    failback: Failback = Failback()
     state: State = State()
     source: Path = Field(Path("<memory>"), exclude=True)
 

@@ -36,7 +36,7 @@ from dualbeat.core.observations import (
     Tick,
 )
 from dualbeat.core.roles import Role
-from dualbeat.core.state import CoreConfig, Decision, NodeState, Timing
+from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
@@ -59,12 +59,15 @@ def core_config(config: Config, node: str) -> CoreConfig:
         arp_refresh=config.vip.arp_refresh if config.vip else 5.0,
     )
     priority = [n.name for n in config.nodes].index(node)
+    fb = config.failback
     return CoreConfig(
         node=node,
         peer=config.peer_of(node).name,
         priority=priority,
         timing=timing,
         pre_promote_veto=config.hooks.pre_promote_can_veto,
+        # Only the node that is not preferred (not first) ever hands back.
+        failback=Failback(fb.holddown, fb.min_interval) if fb.auto and priority > 0 else None,
     )
 
 

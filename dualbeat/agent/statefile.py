@@ -25,6 +25,10 @@ def to_json(durable: Durable) -> dict[str, object]:
     return data
 
 
+def _optional_float(value: object) -> float | None:
+    return None if value is None else float(str(value))
+
+
 def from_json(data: dict[str, object]) -> Durable:
     takeover = data.get("last_takeover")
     return Durable(
@@ -33,6 +37,7 @@ def from_json(data: dict[str, object]) -> Durable:
         last_role=Role(str(data.get("last_role", Role.STARTING.value))),
         fenced_reason=str(data.get("fenced_reason", "")),
         last_takeover=TakeoverRecord(**takeover) if isinstance(takeover, dict) else None,
+        last_failback_at=_optional_float(data.get("last_failback_at")),
     )
 
 

@@ -24,7 +24,7 @@ from dualbeat.core.actions import (
     is_critical,
 )
 from dualbeat.core.durable import TakeoverRecord
-from dualbeat.core.findings import errant, fresh_peer
+from dualbeat.core.findings import errant, failback_candidate, fresh_peer
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
@@ -117,6 +117,7 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
         case _:
             assert_never(obs)
     s = _track_errant(cfg, s, now)
+    s = _track_failback(cfg, s, now)
     if s.yielding and now - s.yielded_at > cfg.timing.deadtime + cfg.timing.apply_timeout:
         s = replace(s, yielding=False)
         reasons.append(Reason("YIELD_EXPIRED", "the peer did not take over; yield withdrawn"))
@@ -183,6 +184,14 @@ def _track_errant(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
     if not holds:
         return replace(s, errant_since=None) if s.errant_since is not None else s
     return s if s.errant_since is not None else replace(s, errant_since=now)
+
+
+def _track_failback(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
+    """Remember since when the preferred peer could take over (``failback_candidate``);
+    any interruption (a missed beat, lag, a failed probe) starts the hold-down again."""
+    if not failback_candidate(cfg, s, fresh_peer(cfg, s, now)):
+        return replace(s, failback_ready_since=None) if s.failback_ready_since is not None else s
+    return s if s.failback_ready_since is not None else replace(s, failback_ready_since=now)
 
 
 def _done(s: NodeState, action: object) -> NodeState:

@@ -105,7 +105,13 @@ def _enter(
     if finding is Finding.REJOIN_ACCEPTED:  # fenced -> standby: replicate from the active again
         s, actions = demote(s, target, text, now)
         return replace(s, errant_since=None), [*actions, StartReplication()]
-    handover = finding in (Finding.STANDBY_REQUESTED, Finding.SHUTDOWN_HANDOVER)
+    if finding is Finding.FAILBACK_DUE:  # remembered before the state is persisted
+        s = replace(s, durable=replace(s.durable, last_failback_at=now + s.wall_offset))
+    handover = finding in (
+        Finding.STANDBY_REQUESTED,
+        Finding.SHUTDOWN_HANDOVER,
+        Finding.FAILBACK_DUE,
+    )
     return demote(s, target, text, now, handover=handover)
 
 
@@ -261,5 +267,7 @@ def _wake_at(cfg: CoreConfig, s: NodeState, now: float) -> float | None:
         times.append(s.yielded_at + t.deadtime + t.apply_timeout)
     if s.errant_since is not None:
         times.append(s.errant_since + t.warntime)
+    if s.failback_ready_since is not None and cfg.failback is not None:
+        times.append(s.failback_ready_since + cfg.failback.holddown)
     future = [x for x in times if x > now]
     return min(future) if future else None

@@ -34,3 +34,4 @@ class Durable:
     last_role: Role = Role.STARTING
     fenced_reason: str = ""
     last_takeover: TakeoverRecord | None = None
+    last_failback_at: float | None = None  # wall-clock seconds of the last automatic failback

@@ -23,6 +23,7 @@ class Finding(enum.Enum):
     LOCAL_FAILED = "local_failed"  # our MySQL (or an extra check) failed
     STANDBY_REQUESTED = "standby_requested"  # operator or peer asked us to hand over
     STANDBY_REFUSED = "standby_refused"  # ...but no healthy standby would take over
+    FAILBACK_DUE = "failback_due"  # auto_failback: hand back to the preferred node now
     TAKEOVER_ASKED = "takeover_asked"  # operator takeover: ask the live active to yield
     TAKEOVER_NOW = "takeover_now"  # operator takeover with the peer gone
     TAKEOVER_REFUSED = "takeover_refused"  # the peer holds transactions we lack
@@ -77,6 +78,30 @@ def errant(s: NodeState, beat: PeerBeat) -> bool:
     if mine is None or theirs is None or origin is None or type(mine) is not type(theirs):
         return False
     return bool((mine - theirs).originated_by(origin))
+
+
+def failback_candidate(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None) -> bool:
+    """With auto_failback, we (not preferred) are active and the preferred peer could take
+    over losslessly right now: a healthy standby, replicating, caught up, its link up."""
+    return (
+        cfg.failback is not None
+        and s.role is Role.ACTIVE
+        and s.promotion is None
+        and _healthy_standby(beat)
+        and beat is not None
+        and bool(beat.replicating)
+        and beat.lag == 0
+        and not beat.yielding
+    )
+
+
+def failback_due(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """The candidate state has lasted the hold-down, and the last automatic failback is
+    older than the anti-flapping interval (wall clock: it survives restarts)."""
+    fb, since, last = cfg.failback, s.failback_ready_since, s.durable.last_failback_at
+    if fb is None or since is None or now - since < fb.holddown:
+        return False
+    return last is None or now + s.wall_offset - last >= fb.min_interval
 
 
 def fit_to_promote(cfg: CoreConfig, s: NodeState, now: float) -> bool:
@@ -139,6 +164,8 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
     asked = s.command in (Command.STANDBY, Command.SWITCHOVER) or (beat and beat.wants_takeover)
     if s.role is Role.ACTIVE and asked:
         return Finding.STANDBY_REQUESTED if _healthy_standby(beat) else Finding.STANDBY_REFUSED
+    if s.role is Role.ACTIVE and failback_due(cfg, s, now):
+        return Finding.FAILBACK_DUE
     if s.command is Command.SWITCHOVER and s.role is not Role.ACTIVE:
         live = beat is not None and beat.role is Role.ACTIVE
         return Finding.TAKEOVER_ASKED if live else Finding.SWITCHOVER_REFUSED

@@ -32,6 +32,16 @@ class Timing:
 
 
 @dataclass(frozen=True)
+class Failback:
+    """Set on the node that is *not* preferred when ``[failback] auto`` is on: as the
+    active it hands back once the preferred peer has been a healthy, caught-up standby
+    for ``holddown``, and never twice within ``min_interval``."""
+
+    holddown: float = 60.0
+    min_interval: float = 600.0
+
+
+@dataclass(frozen=True)
 class CoreConfig:
     """What the core needs from the configuration (the agent builds it from ``Config``)."""
 
@@ -40,6 +50,7 @@ class CoreConfig:
     priority: int  # 0 for the first node in the config: wins ties
     timing: Timing = field(default_factory=Timing)
     pre_promote_veto: bool = False
+    failback: Failback | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,7 @@ class NodeState:
     yielded_at: float = 0.0
     final_executed: GtidSet | None = None  # our executed set after a handover's read-only
     errant_since: float | None = None  # since when we hold writes the active lacks
+    failback_ready_since: float | None = None  # since when the preferred peer could take over
     wants_takeover: bool = False
     command: Command | None = None
     shutdown: ShutdownRequested | None = None

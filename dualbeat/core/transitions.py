@@ -20,6 +20,7 @@ _STARTING: dict[F, Row] = {
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed at start-up: standing by, never promoting"),
     F.STANDBY_REQUESTED: (R.STARTING, "not active: nothing to hand over"),
     F.STANDBY_REFUSED: (R.STARTING, "not active: nothing to hand over"),
+    F.FAILBACK_DUE: (R.STARTING, "not active: nothing to fail back"),
     F.TAKEOVER_ASKED: (R.STANDBY, "the active is alive: asking it to yield"),
     F.TAKEOVER_NOW: (R.ACTIVE, "operator takeover with the peer gone"),
     F.TAKEOVER_REFUSED: (R.STARTING, "takeover refused: the peer holds transactions we lack"),
@@ -49,6 +50,7 @@ _STANDBY: dict[F, Row] = {
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: a failed standby never promotes"),
     F.STANDBY_REQUESTED: (R.STANDBY, "already standing by"),
     F.STANDBY_REFUSED: (R.STANDBY, "already standing by"),
+    F.FAILBACK_DUE: (R.STANDBY, "not active: nothing to fail back"),
     F.TAKEOVER_ASKED: (R.STANDBY, "the active is alive: asking it to yield"),
     F.TAKEOVER_NOW: (R.ACTIVE, "operator takeover with the peer gone"),
     F.TAKEOVER_REFUSED: (R.STANDBY, "takeover refused: the peer holds transactions we lack"),
@@ -78,6 +80,11 @@ _ACTIVE: dict[F, Row] = {
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: yielding to the peer"),
     F.STANDBY_REQUESTED: (R.STANDBY, "handing over to the healthy standby"),
     F.STANDBY_REFUSED: (R.ACTIVE, "handover refused: the peer is not a healthy standby"),
+    F.FAILBACK_DUE: (
+        R.STANDBY,
+        "auto_failback: the preferred node has been a healthy, caught-up standby for "
+        "the hold-down: handing back to it (a lossless switchover)",
+    ),
     F.TAKEOVER_ASKED: (R.ACTIVE, "already active"),
     F.TAKEOVER_NOW: (R.ACTIVE, "already active"),
     F.TAKEOVER_REFUSED: (R.ACTIVE, "already active"),
