@@ -16,12 +16,15 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from dualbeat.agent import beats, control, history, statefile
 from dualbeat.agent.actor import Actor
 from dualbeat.agent.history import History
+from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
+from dualbeat.api.server import ApiServer
 from dualbeat.config import Config
 from dualbeat.core.actions import Exit, SendBeat
 from dualbeat.core.decide import decide
@@ -96,6 +99,8 @@ class Agent:
         self._queue: asyncio.Queue[Observation] = asyncio.Queue()
         self._waiters: list[asyncio.Future[Decision]] = []
         self._stopping = False
+        # Called with each decision record after it is logged (metrics, webhooks).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     # ---------------------------------------------------------------- wiring
 
@@ -125,6 +130,10 @@ class Agent:
         sock.unlink(missing_ok=True)
         server = await asyncio.start_unix_server(self._serve, path=str(sock))
         os.chmod(sock, 0o600)
+        api = ApiServer(self, self.listeners) if self.config.api else None
+        notifier = Notifier(self, self.listeners) if self.config.webhooks else None
+        if api is not None:
+            await api.start()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(
                 sig, self._queue.put_nowait, ShutdownRequested(keep=self.keep_on_stop)
@@ -138,10 +147,16 @@ class Agent:
         )
         self.observers.start()
         keepalive = asyncio.create_task(self._keepalive())
+        if notifier is not None:
+            notifier.start()
         try:
             await self._main()
         finally:
             keepalive.cancel()
+            if notifier is not None:
+                notifier.close()
+            if api is not None:
+                await api.stop()
             server.close()
             self.observers.stop()
             self.actor.close()
@@ -209,6 +224,8 @@ class Agent:
         self._decision_wake = decision.wake_at
         for record in self.events.decisions(decision):
             self.recent.append(record)
+            for listener in self.listeners:
+                listener(record)
             print(json.dumps(record, default=str, sort_keys=True), file=sys.stderr, flush=True)
         self.actor.submit(decision.actions)
         if isinstance(obs, ActionDone) and isinstance(obs.action, SendBeat):
@@ -262,6 +279,10 @@ class Agent:
             "role": decision.state.role.value,
             "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
         }
+
+    def _probe_latency(self) -> float | None:
+        probe = self.observers.last_probe
+        return round(probe.latency, 4) if probe is not None and probe.ok else None
 
     async def _maintenance(self, request: dict[str, Any]) -> dict[str, Any]:
         """``{"cmd": "maintenance", "on": bool}``: pause or resume automation on both nodes
@@ -337,6 +358,7 @@ class Agent:
                 "received": str(s.local.received or ""),
                 "semisync_active": s.local.semisync_active,
                 "detail": s.local.last_detail,
+                "probe_latency_s": self._probe_latency(),
             },
             "vip": {
                 "address": str(self.config.vip.address) if self.config.vip else None,
