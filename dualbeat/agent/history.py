@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +209,55 @@ def read(state_dir: Path, *, since: float | None = None, limit: int | None = Non
     if limit is not None:
         events = events[-limit:] if limit > 0 else []
     return Read(events, damaged)
+
+
+def tail(state_dir: Path, count: int, chunk: int = 64 * 1024) -> list[dict[str, Any]]:
+    """The newest ``count`` records, reading only the end of the file (a live view asks
+    every second; the file may be large). Damaged lines are skipped."""
+    path = state_dir / FILENAME
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            start, data = size, b""
+            while start > 0:
+                start = max(0, start - chunk)
+                f.seek(start)
+                data = f.read(size - start)
+                if data.count(b"\n") > count:
+                    break
+    except FileNotFoundError:
+        return []
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    if start > 0:
+        lines = lines[1:]  # the first line may start mid-record
+    events = []
+    for line in lines:
+        try:
+            rec = json.loads(line)
+            float(rec["ts"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        events.append(rec)
+    return events[-count:] if count > 0 else []
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str, now: float) -> float:
+    """``--since``: a span back from ``now`` (``90s``, ``10m``, ``2h``, ``1d``) or an ISO
+    8601 time (``2026-11-25T17:00``, local time unless it names a zone). ValueError with
+    the accepted forms otherwise."""
+    if match := _DURATION.match(text):
+        return now - float(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        return datetime.fromisoformat(text.strip()).timestamp()
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a span back from now (90s, 10m, 2h, 1d) nor an ISO 8601 "
+            "time (2026-11-25T17:00, 2026-11-25 17:00:00+00:00)"
+        ) from None
 
 
 def _fsync_dir(directory: Path) -> None:
