@@ -5,6 +5,11 @@ strings and bodies into 422 answers with the offending field named, and publishe
 OpenAPI spec (``/openapi.json``) generated from the same models the routes use, which the
 contract tests (schemathesis) check the routes against.
 
+Every route is ``async``: FastAPI runs it on the agent's loop, where the agent's state is
+written, so it reads a consistent view without locks (a plain ``def`` would run in a
+worker thread, racing the loop). Only the token check, which reads a file, is a plain
+function and runs in a thread.
+
 Health checks answer 200 or 503 with a small JSON body saying why, as Patroni's
 ``/primary`` and ``/replica`` do: HAProxy's ``option httpchk`` only needs the status code,
 an operator's ``curl`` gets the reason.
@@ -110,7 +115,7 @@ def build_app(agent: Controlled, metrics: AgentMetrics | None = None) -> FastAPI
     page = resources.files("dualbeat.api").joinpath("static/index.html").read_text()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> HTMLResponse:
+    async def index() -> HTMLResponse:
         """The live page: both nodes, the VIP, replication and the event timeline."""
         return HTMLResponse(page)
 
@@ -141,7 +146,7 @@ def _health_routes(app: FastAPI, agent: Controlled) -> None:
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
     @app.get("/active", response_model=Check, responses=_CHECK, tags=["health"])
-    def active() -> JSONResponse:
+    async def active() -> JSONResponse:
         """200 only on the writable node holding the VIP: where writes must go."""
         s = agent.status()
         vip_ok = s["vip"]["address"] is None or s["vip"]["held"]
@@ -154,7 +159,7 @@ def _health_routes(app: FastAPI, agent: Controlled) -> None:
         return check(True, s, "active: writable and holding the VIP")
 
     @app.get("/standby", response_model=Check, responses=_CHECK, tags=["health"])
-    def standby(
+    async def standby(
         max_lag: Annotated[
             float | None,
             Query(ge=0, description="Seconds of lag allowed (default [replication].max_lag)."),
@@ -175,7 +180,7 @@ def _health_routes(app: FastAPI, agent: Controlled) -> None:
         return check(True, s, f"standby, replicating, lag {m['lag_s']} s")
 
     @app.get("/health", response_model=Check, responses=_CHECK, tags=["health"])
-    def health() -> JSONResponse:
+    async def health() -> JSONResponse:
         """200 when the agent runs and its local MySQL is healthy, whatever the role."""
         s = agent.status()
         ok = s["mysql"]["health"] == "healthy"
@@ -184,7 +189,7 @@ def _health_routes(app: FastAPI, agent: Controlled) -> None:
 
 def _status_routes(app: FastAPI, agent: Controlled, ask: Ask, metrics: AgentMetrics | None) -> None:
     @app.get("/status", tags=["status"])
-    def status() -> dict[str, Any]:
+    async def status() -> dict[str, Any]:
         """Both nodes as this node sees them (the same JSON as ``dualbeat status --json``)."""
         return agent.status()
 
@@ -203,7 +208,7 @@ def _status_routes(app: FastAPI, agent: Controlled, ask: Ask, metrics: AgentMetr
         registry = metrics.registry
 
         @app.get("/metrics", response_class=Response, tags=["status"])
-        def prometheus() -> Response:
+        async def prometheus() -> Response:
             """Prometheus text exposition."""
             return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
