@@ -25,7 +25,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from dualbeat.core.state import Decision, Reason
 FILENAME = "events.jsonl"
 ROTATED = "events.1.jsonl"
 MAX_BYTES = 64 * 1024 * 1024
+CLOCK_SLACK = 300.0  # seconds a wall-clock step back may disorder the records
 _KINDS = {
     "PROMOTED": "takeover",
     "DEMOTED": "demotion",
@@ -179,66 +180,66 @@ class Read:
     damaged: int  # lines that were not a record (a torn write, a stray edit)
 
 
-def _lines(paths: Iterable[Path]) -> Iterable[str]:
-    for path in paths:
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                yield from f
-        except FileNotFoundError:
-            continue
+def _reverse_lines(path: Path, chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """The lines of ``path`` from the last to the first, reading backwards in chunks: the
+    questions asked of a history (the newest N, the last ten minutes) end near its end."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 (a generator: closed by the with below)
+    except FileNotFoundError:
+        return
+    with f:
+        pos, rest = f.seek(0, os.SEEK_END), b""
+        while pos > 0:
+            step = min(chunk, pos)
+            pos -= step
+            f.seek(pos)
+            lines = (f.read(step) + rest).split(b"\n")
+            rest = lines[0]  # may continue in the chunk before
+            yield from reversed(lines[1:])
+        yield rest
 
 
-def read(state_dir: Path, *, since: float | None = None, limit: int | None = None) -> Read:
-    """The records at or after ``since`` (wall clock), the newest ``limit`` of them,
-    oldest first. Readable while the agent runs or after it died: damaged lines are
-    skipped and counted, never fatal."""
+def read(
+    state_dir: Path,
+    *,
+    since: float | None = None,
+    limit: int | None = None,
+    clock_slack: float = CLOCK_SLACK,
+) -> Read:
+    """The records at or after ``since`` (wall clock), the newest ``limit`` of them, in
+    the order they were written (oldest first). Readable while the agent runs or after it
+    died: damaged lines are skipped and counted, never fatal.
+
+    The files are read from the end and reading stops at ``limit`` records, or at the
+    first record older than ``since`` by more than ``clock_slack`` (a wall clock stepped
+    back may leave a few records out of time order), so recent questions cost little
+    whatever the size of the store."""
     events: list[dict[str, Any]] = []
     damaged = 0
-    for line in _lines([state_dir / ROTATED, state_dir / FILENAME]):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            ts = float(rec["ts"])
-        except (ValueError, KeyError, TypeError):
-            damaged += 1
-            continue
-        if since is None or ts >= since:
-            events.append(rec)
-    events.sort(key=lambda e: float(e["ts"]))
-    if limit is not None:
-        events = events[-limit:] if limit > 0 else []
-    return Read(events, damaged)
+    if limit is not None and limit <= 0:
+        return Read([], 0)
+    for path in (state_dir / FILENAME, state_dir / ROTATED):
+        for raw in _reverse_lines(path):
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw.decode("utf-8", errors="replace"))
+                ts = float(rec["ts"])
+            except (ValueError, KeyError, TypeError):
+                damaged += 1
+                continue
+            if since is not None and ts < since - clock_slack:
+                return Read(events[::-1], damaged)
+            if since is None or ts >= since:
+                events.append(rec)
+                if limit is not None and len(events) >= limit:
+                    return Read(events[::-1], damaged)
+    return Read(events[::-1], damaged)
 
 
-def tail(state_dir: Path, count: int, chunk: int = 64 * 1024) -> list[dict[str, Any]]:
-    """The newest ``count`` records, reading only the end of the file (a live view asks
-    every second; the file may be large). Damaged lines are skipped."""
-    path = state_dir / FILENAME
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            start, data = size, b""
-            while start > 0:
-                start = max(0, start - chunk)
-                f.seek(start)
-                data = f.read(size - start)
-                if data.count(b"\n") > count:
-                    break
-    except FileNotFoundError:
-        return []
-    lines = data.decode("utf-8", errors="replace").split("\n")
-    if start > 0:
-        lines = lines[1:]  # the first line may start mid-record
-    events = []
-    for line in lines:
-        try:
-            rec = json.loads(line)
-            float(rec["ts"])
-        except (ValueError, KeyError, TypeError):
-            continue
-        events.append(rec)
-    return events[-count:] if count > 0 else []
+def tail(state_dir: Path, count: int) -> list[dict[str, Any]]:
+    """The newest ``count`` records (one frame of ``status --watch``)."""
+    return read(state_dir, limit=count).events
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")

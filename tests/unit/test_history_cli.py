@@ -99,8 +99,8 @@ def test_tail_reads_the_newest_records_from_the_end(tmp_path: Path) -> None:
     for n in range(300):
         h.append(history.event("db1", Reason("E", str(n), {"pad": "x" * 500}), role="a", epoch=1))
     h.close()
-    assert [e["text"] for e in history.tail(tmp_path, 3, chunk=1024)] == ["297", "298", "299"]
-    assert len(history.tail(tmp_path, 1000, chunk=4096)) == 300
+    assert [e["text"] for e in history.tail(tmp_path, 3)] == ["297", "298", "299"]
+    assert len(history.tail(tmp_path, 1000)) == 300
     assert history.tail(tmp_path / "none", 5) == []
 
 

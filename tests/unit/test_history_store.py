@@ -80,6 +80,27 @@ def test_since_and_limit(tmp_path: Path) -> None:
     assert codes(tmp_path / "nothing-here") == []
 
 
+def test_lines_read_backwards_across_chunk_boundaries(tmp_path: Path) -> None:
+    path = tmp_path / "lines"
+    lines = [b"x" * n for n in (0, 1, 6, 7, 8, 15, 3)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for chunk in (1, 2, 7, 8, 1024):
+        got = list(history._reverse_lines(path, chunk))
+        assert got == [b"", *reversed(lines)], chunk
+
+
+def test_since_stops_at_older_records_but_tolerates_a_clock_step(tmp_path: Path) -> None:
+    with (tmp_path / history.FILENAME).open("w") as f:
+        f.write("damaged line far in the past\n")
+    write(tmp_path, "OLD", ts=1000.0)
+    write(tmp_path, "NEW", ts=2000.0)
+    write(tmp_path, "STEPPED_BACK", ts=1990.0)  # the wall clock was set back 10 s
+    found = history.read(tmp_path, since=1995.0)
+    assert [e["code"] for e in found.events] == ["NEW"]
+    assert found.damaged == 0  # it stopped at OLD and never read the damaged line
+    assert codes(tmp_path, since=1985.0) == ["NEW", "STEPPED_BACK"]  # file order
+
+
 def test_rotation_keeps_one_generation_and_reads_across_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
