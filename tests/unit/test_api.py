@@ -7,8 +7,10 @@ tests check the API's own logic; tests/integration/test_api.py runs it in real a
 from __future__ import annotations
 
 import asyncio
+import atexit
 import copy
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -333,7 +335,9 @@ def make_config_keep_token(tmp_path: Path) -> Config:
 
 # ---------------------------------------------------------------- the contract
 
-_contract_agent = FakeAgent(make_config(Path(tempfile.mkdtemp(prefix="dualbeat-api-")), API))
+_contract_dir = Path(tempfile.mkdtemp(prefix="dualbeat-api-"))  # the schema is built at import
+atexit.register(shutil.rmtree, _contract_dir, True)
+_contract_agent = FakeAgent(make_config(_contract_dir, API))
 schema = schemathesis.openapi.from_asgi(
     "/openapi.json", build_app(_contract_agent, AgentMetrics(_contract_agent.status))
 )
