@@ -632,6 +632,7 @@ def rejoin(
             f"cannot save the report under {config.state_dir(analysis.node)}: {exc}"
         ) from exc
     err.print(f"report saved: {path}", highlight=False)
+    _record_rejoin_report(config, analysis, path)
     if accept:
         _accept_rejoin(config, analysis.node, analysis.has_missing)
     elif analysis.has_missing:
@@ -668,6 +669,7 @@ def _resolve_rejoin(
                 task, completed=done, total=max(done, total)
             ),
         )
+    _record_rejoin_report(config, result.analysis, result.analysis_path)
     if result.copy:
         say(f"copied {result.copy.bytes} bytes: {', '.join(result.copy.databases)}")
     applied = len(result.applied)
@@ -681,6 +683,25 @@ def _resolve_rejoin(
     )
     again = run_analysis(config, result.node, timeout=binlog_timeout)
     _accept_rejoin(config, result.node, again.has_missing)
+
+
+def _record_rejoin_report(config: Config, analysis: Any, path: Path) -> None:
+    """Link the report from the node's history (by path), with the agent up or down."""
+    from dualbeat.agent import history
+    from dualbeat.core.state import Reason
+
+    lacking = f"{analysis.missing_count} transaction(s) the active lacks"
+    reason = Reason(
+        "REJOIN_REPORT",
+        f"lost-writes analysis of {analysis.node} against {analysis.active}: "
+        + (lacking if analysis.has_missing else "nothing the active lacks"),
+        {"report": str(path), "active": analysis.active, "missing": analysis.missing}
+        | analysis.summary(),
+    )
+    try:
+        history.record(config.state_dir(analysis.node), analysis.node, reason)
+    except (OSError, DualbeatError) as exc:
+        err.print(f"warning: the report is not linked from the history: {exc}", highlight=False)
 
 
 def _accept_rejoin(config: Config, node: str, missing: bool) -> None:
@@ -783,22 +804,199 @@ def agent(config_path: Path, node: str | None, keep: bool) -> None:
 @config_option
 @node_option
 @click.option("--json", "as_json", is_flag=True, help="Print the agent's status as JSON.")
+@click.option(
+    "--watch", is_flag=True, help="A live view that refreshes itself until Ctrl-C (exit code 0)."
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="Seconds between refreshes of --watch.",
+)
 @handle_errors
-def status(config_path: Path, node: str | None, as_json: bool) -> None:
+def status(
+    config_path: Path, node: str | None, as_json: bool, watch: bool, interval: float
+) -> None:
     """Show both nodes as the local agent sees them.
 
-    Role, epoch, MySQL health, writability, replication, VIP, heartbeat age per link,
-    semi-sync, and the last decisions. Exit code 7 if no agent answers.
+    Role, epoch, maintenance mode, MySQL health, writability, replication and lag, VIP,
+    heartbeat age per link, semi-sync, and the last decisions. Exit code 7 if no agent
+    answers.
+
+    \b
+    --watch keeps the view on screen and refreshes it every --interval seconds: both
+    nodes, the VIP, replication and lag, the heartbeat links and the latest events of
+    this node's history file. When the agent does not answer (stopped, restarting) the
+    view says so and keeps the events, which are read from the file; it picks the agent
+    up again when it answers. Ctrl-C leaves it.
     """
     from dualbeat.agent import control
     from dualbeat.agent.render import render_status
 
     config, name = _node_for(config_path, node)
+    if watch:
+        if as_json:
+            raise UsageError("--watch is a view for a terminal; it does not combine with --json")
+        _watch(config.state_dir(name), name, interval)
+        return
     answer = control.request(config.state_dir(name), {"cmd": "status"})
     if as_json:
         click.echo(json.dumps(answer["status"], indent=2, default=str))
     else:
         out.print(render_status(answer["status"]))
+
+
+def _watch(state_dir: Path, name: str, interval: float) -> None:
+    """Refresh the live view until Ctrl-C; an unreachable agent is shown, not fatal."""
+    import time
+
+    from rich.live import Live
+
+    from dualbeat.agent import control, history
+    from dualbeat.agent.render import render_watch
+    from dualbeat.errors import AgentUnreachable
+
+    def frame() -> Any:
+        status, error = None, ""
+        try:
+            status = control.request(state_dir, {"cmd": "status"}, timeout=2.0)["status"]
+        except (AgentUnreachable, OSError) as exc:
+            error = str(exc)
+        events = history.tail(state_dir, 12)
+        return render_watch(name, status, error, events, interval=interval, now=time.time())
+
+    try:
+        with Live(frame(), console=out, auto_refresh=False, screen=False) as live:
+            while True:
+                time.sleep(interval)
+                live.update(frame(), refresh=True)
+    except KeyboardInterrupt:
+        return
+
+
+@cli.command()
+@config_option
+@node_option
+@click.option(
+    "--since",
+    metavar="WHEN",
+    help="Only events since WHEN: a span back from now (90s, 10m, 2h, 1d) or an ISO 8601 "
+    "time (2026-11-25T17:00; local time unless it names a zone).",
+)
+@click.option("--limit", type=click.IntRange(min=0), metavar="N", help="Only the newest N events.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per line, as stored (for jq)."
+)
+@handle_errors
+def history(
+    config_path: Path,
+    node: str | None,
+    since: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """Show the node's event history, oldest first, from its own store.
+
+    \b
+    Every decision of the agent with its reason code, sentence and evidence (the
+    finding, the peer's silence per link, MySQL health, the peer's role and epoch);
+    every takeover with its phase timings (detect, apply, promote, VIP, total) and
+    takeover record; every demotion with its fence time; maintenance on/off; the
+    rejoin reports written by `dualbeat rejoin` (by path).
+
+    \b
+    It reads STATE_DIR/events.jsonl (and the rotated events.1.jsonl) directly, so it
+    works while the agent is stopped or after it crashed; a line torn by a crash is
+    skipped and counted on standard error. --node reads another node's store when its
+    state directory is on this host (the sandbox).
+    """
+    import time
+
+    from dualbeat.agent import history as store
+    from dualbeat.agent.render import render_history
+
+    config, name = _node_for(config_path, node)
+    try:
+        cutoff = None if since is None else store.parse_since(since, time.time())
+    except ValueError as exc:
+        raise UsageError(f"--since: {exc}") from None
+    state_dir = config.state_dir(name)
+    found = store.read(state_dir, since=cutoff, limit=limit)
+    if found.damaged:
+        err.print(f"{found.damaged} damaged line(s) skipped in {state_dir}", highlight=False)
+    if as_json:
+        for event in found.events:
+            click.echo(json.dumps(event, sort_keys=True, ensure_ascii=False))
+        return
+    if not found.events:
+        out.print(
+            f"no events in {state_dir / store.FILENAME}" + (f" since {since}" if since else "")
+        )
+        return
+    out.print(render_history(found.events, f"{name} ({state_dir})"))
+
+
+@cli.command()
+@click.argument("state", type=click.Choice(["on", "off"]))
+@config_option
+@node_option
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the peer to confirm it follows.",
+)
+@handle_errors
+def maintenance(state: str, config_path: Path, node: str | None, timeout: float) -> None:
+    """Pause (on) or resume (off) automation on both nodes, like Patroni's pause.
+
+    \b
+    On: no failover, no demotion, no fencing, no corrective action (read-only, VIP,
+    replication) on either node; the active keeps serving as it is. Monitoring goes
+    on: every finding is still judged, shown in `status` and written to the history,
+    with what it would have done ("held by maintenance mode"). Operator commands
+    (standby, takeover, switchover, rejoin --accept) are refused (exit 4). A node that
+    restarts paused adopts the role its servers show and changes nothing.
+
+    \b
+    The setting is durable (the node's state file) and travels in the heartbeat: the
+    peer follows within a heartbeat, and a node that was down catches up when it hears
+    the other again; the newest command wins, from either node.
+
+    \b
+    Off: the agents judge the situation afresh from current evidence; if the active's
+    MySQL died meanwhile, the failover happens now.
+
+    Needs the local agent running (exit 7 otherwise); waits up to --timeout for the
+    peer to confirm (a warning, not an error, if it does not: it follows when it hears
+    this node).
+    """
+    from dualbeat.agent import control
+
+    config, name = _node_for(config_path, node)
+    on = state == "on"
+    answer = control.request(config.state_dir(name), {"cmd": "maintenance", "on": on})
+    if not answer.get("ok"):
+        raise UsageError(str(answer.get("error")))
+    for reason in answer["reasons"]:
+        if reason["code"].startswith("MAINTENANCE_"):
+            out.print(f"{name}: {reason['code']}: {reason['text']}", highlight=False)
+    if not answer.get("persisted"):
+        err.print(f"warning: {name} has not written the setting to its state file yet")
+    peer = config.peer_of(name).name
+    confirmed = control.wait_status(
+        config.state_dir(name), lambda st: st["peer_view"]["maintenance"] is on, timeout
+    )
+    if confirmed is None:
+        err.print(
+            f"warning: {peer} has not confirmed within {timeout:g} s (is its agent running?); "
+            f"it follows when it hears {name}",
+            highlight=False,
+        )
+        return
+    out.print(f"[green]✓[/] maintenance mode {state} on {name} and {peer}")
 
 
 def _command(config_path: Path, node: str | None, payload: dict[str, Any]) -> None:

@@ -200,6 +200,75 @@ class State(_Model):
     dir: Path = Path("/var/lib/dualbeat")
 
 
+#: In ``[api].bind``, stands for this node's own ``nodes.address``.
+NODE_ADDRESS = "node"
+
+
+class Api(_Model):
+    """The agent's HTTP API: health checks for load balancers, status, actions, metrics.
+
+    ``bind`` names addresses to listen on; ``"node"`` is this node's own address, so one
+    file serves both servers. Actions need ``Authorization: Bearer <token>`` with the
+    token from ``token_file``; without a token file every action is refused.
+    """
+
+    bind: tuple[str, ...] = ("127.0.0.1", NODE_ADDRESS)
+    port: int = Field(8008, ge=1, le=65535)
+    token_file: Path | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    action_timeout: Duration = 15.0
+
+    @field_validator("bind")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError('give at least one address (e.g. ["127.0.0.1", "node"])')
+        for address in value:
+            if address != NODE_ADDRESS:
+                ipaddress.ip_address(address)  # ValueError names the bad one
+        return value
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Api:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("give both 'tls_cert' and 'tls_key', or neither")
+        return self
+
+    def addresses(self, node: Node) -> list[str]:
+        """The addresses to bind on ``node``, in order, without repeats."""
+        resolved = [str(node.address) if a == NODE_ADDRESS else a for a in self.bind]
+        return list(dict.fromkeys(resolved))
+
+
+WEBHOOK_EVENTS = (
+    "failover",
+    "switchover",
+    "fence",
+    "rejoin_needed",
+    "replication_broken",
+    "semisync_fell_back",
+    "split_brain_risk",
+)
+
+
+class Webhook(_Model):
+    """An HTTP endpoint that receives the JSON of chosen events (POST), with retries."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
+    events: tuple[str, ...] = WEBHOOK_EVENTS
+    timeout: Duration = 2.0
+    retries: int = Field(3, ge=0, le=20)
+
+    @field_validator("events")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(WEBHOOK_EVENTS))
+        if unknown:
+            raise ValueError(f"unknown event(s) {unknown}; known: {list(WEBHOOK_EVENTS)}")
+        return value
+
+
 class Config(_Model):
     cluster: Name
     nodes: tuple[Node, Node]
@@ -212,6 +281,8 @@ class Config(_Model):
     hooks: Hooks = Hooks()
     failback: Failback = Failback()
     state: State = State()
+    api: Api | None = None
+    webhooks: tuple[Webhook, ...] = ()
     source: Path = Field(Path("<memory>"), exclude=True)
 
     @field_validator("nodes", mode="before")
@@ -357,6 +428,8 @@ def _check_files(config: Config, text: str) -> None:
         (("mysql", "password_file"), config.mysql.password_file),
         (("replication", "password_file"), config.replication.password_file),
         (("admin", "password_file"), config.admin.password_file if config.admin else None),
+        (("api", "token_file"), config.api.token_file if config.api else None),
+        (("api", "tls_key"), config.api.tls_key if config.api else None),
     ]
     for key, path in secrets:
         if path is None:
@@ -378,6 +451,15 @@ def _check_files(config: Config, text: str) -> None:
                 f"{where}: {path} holds {st.st_size} bytes; a heartbeat key needs at least 16 "
                 "(make one with: head -c 32 /dev/urandom > FILE)"
             )
+        if key == ("api", "token_file") and len(path.read_bytes().strip()) < 16:
+            raise ConfigError(
+                f"{where}: {path} holds a token shorter than 16 characters (make one with: "
+                "head -c 24 /dev/urandom | base64 > FILE)"
+            )
+    cert = config.api.tls_cert if config.api else None
+    if cert is not None and not cert.is_file():
+        line = locate(text, ("api", "tls_cert")) or 1
+        raise ConfigError(f"{config.source}:{line}: api.tls_cert: file {cert} does not exist")
     hooks = config.hooks
     for name in ("role_change", "failover", "fence", "pre_promote"):
         hook: Path | None = getattr(hooks, name)

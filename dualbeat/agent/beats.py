@@ -31,7 +31,8 @@ def outgoing(cluster: str, node: str, state: NodeState, seq: int) -> Beat:
         # A failed server's last known state is stale: never advertise it as writable.
         writable=bool(local.writable) and local.health is not Health.FAILED,
         yielding=state.yielding and not state.demoting,
-        maintenance=False,
+        maintenance=state.durable.maintenance,
+        maintenance_version=state.durable.maintenance_version,
         promise_until=0.0,
         wants_takeover=state.wants_takeover,
         final=str(state.final_executed) if state.yielding and state.final_executed else "",
@@ -59,4 +60,6 @@ def incoming(beat: Beat, family: str | None) -> PeerBeat:
         replicating=beat.replicating,
         lag=None if beat.lag < 0 else beat.lag,
         semisync=beat.semisync,
+        maintenance=beat.maintenance,
+        maintenance_version=beat.maintenance_version,
     )

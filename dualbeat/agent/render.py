@@ -1,11 +1,18 @@
-"""``dualbeat status`` as a human reads it: both nodes side by side, then links and events."""
+"""What a human reads: ``dualbeat status`` (both nodes side by side, links, decisions),
+``dualbeat history`` (the event table) and ``dualbeat status --watch`` (the live view).
+
+Pure functions from the agent's JSON (status answer, history records) to rich renderables,
+so the three views agree and each is testable without a terminal.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Group
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
@@ -15,6 +22,21 @@ _ROLE_STYLE = {
     "fenced": "bold red",
     "starting": "yellow",
 }
+_CODE_STYLE = {
+    "PROMOTED": "bold green",
+    "DEMOTED": "yellow",
+    "MAINTENANCE_ON": "bold magenta",
+    "MAINTENANCE_OFF": "magenta",
+    "REJOIN_REPORT": "cyan",
+}
+_PHASES = (
+    ("detect_s", "detect"),
+    ("fence_s", "fence"),
+    ("apply_s", "apply"),
+    ("promote_s", "promote"),
+    ("vip_s", "VIP"),
+    ("total_s", "total"),
+)
 
 
 def _yes(value: object) -> str:
@@ -29,16 +51,24 @@ def _lag(seconds: object) -> str:
     return "?" if seconds is None else f"{seconds} s"
 
 
-def render_status(st: dict[str, Any]) -> Group:
+def _clock(ts: float, *, day: bool = False) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S" if day else "%H:%M:%S", time.localtime(ts))
+    return f"{stamp}.{int(ts % 1 * 1000):03d}"
+
+
+def _role(role: str | None, unknown: str = "?") -> Text:
+    return Text(role or unknown, style=_ROLE_STYLE.get(role or "", ""))
+
+
+def nodes_table(st: Mapping[str, Any]) -> Table:
     me, peer, mysql, vip = st["node"], st["peer_view"], st["mysql"], st["vip"]
     nodes = Table(title=f"dualbeat {st['cluster']}: seen from {me}", show_header=True)
     nodes.add_column("")
     nodes.add_column(f"{me} (this node)")
     nodes.add_column(f"{st['peer']} (peer)")
-    role = Text(st["role"], style=_ROLE_STYLE.get(st["role"], ""))
-    peer_role = Text(peer["role"] or "unheard", style=_ROLE_STYLE.get(peer["role"] or "", ""))
-    nodes.add_row("role", role, peer_role)
+    nodes.add_row("role", _role(st["role"]), _role(peer["role"], "unheard"))
     nodes.add_row("epoch", str(st["epoch"]), str(peer["epoch"]))
+    nodes.add_row("maintenance", _yes(st.get("maintenance")), _yes(peer.get("maintenance")))
     nodes.add_row("MySQL", mysql["health"], str(peer["mysql"]))
     nodes.add_row("writable", _yes(mysql["writable"]), _yes(peer["writable"]))
     nodes.add_row("holds VIP", _yes(vip["held"]), _yes(peer["vip_held"]))
@@ -54,12 +84,10 @@ def render_status(st: dict[str, Any]) -> Group:
         "never" if peer["silent_s"] is None else f"{peer['silent_s'] * 1000:.0f} ms ago",
     )
     nodes.add_row("peer MySQL over SQL", "", _yes(peer["sql_reachable"]))
-    parts: list[Any] = [nodes]
-    if st["fenced_reason"]:
-        parts.append(Text(f"FENCED: {st['fenced_reason']}", style="bold red"))
-    parts.append(
-        Text(f"finding: {st['finding']}; VIP {vip['address']} (carrier {_yes(vip['carrier'])})")
-    )
+    return nodes
+
+
+def links_table(st: Mapping[str, Any]) -> Table:
     links = Table(title="heartbeat links")
     for col in ("link", "last heard", "sent", "received", "send errors", "dropped"):
         links.add_column(col)
@@ -69,15 +97,97 @@ def render_status(st: dict[str, Any]) -> Group:
         links.add_row(
             name, age, str(link["sent"]), str(link["received"]), str(link["send_errors"]), dropped
         )
-    parts.append(links)
-    events = Table(title="recent decisions")
-    for col in ("time", "code", "text"):
-        events.add_column(col, overflow="fold")
-    for event in st["recent"]:
-        at = (
-            time.strftime("%H:%M:%S", time.localtime(event["ts"]))
-            + f".{int(event['ts'] % 1 * 1000):03d}"
+    return links
+
+
+def _banners(st: Mapping[str, Any]) -> list[Text]:
+    vip = st["vip"]
+    parts = []
+    if st.get("maintenance"):
+        parts.append(
+            Text(
+                "MAINTENANCE MODE: automation paused on both nodes (no failover, no demotion, "
+                "no fencing); `dualbeat maintenance off` resumes",
+                style="bold magenta",
+            )
         )
-        events.add_row(at, event["code"], event["text"])
-    parts.append(events)
-    return Group(*parts)
+    if st["fenced_reason"]:
+        parts.append(Text(f"FENCED: {st['fenced_reason']}", style="bold red"))
+    parts.append(
+        Text(f"finding: {st['finding']}; VIP {vip['address']} (carrier {_yes(vip['carrier'])})")
+    )
+    return parts
+
+
+def render_status(st: dict[str, Any]) -> Group:
+    events = events_table(st["recent"], title="recent decisions")
+    return Group(nodes_table(st), *_banners(st), links_table(st), events)
+
+
+def detail(event: Mapping[str, Any]) -> str:
+    """The evidence worth a glance: phase timings, a fence time, a report path."""
+    evidence = event.get("evidence") or {}
+    if not isinstance(evidence, Mapping):
+        return ""
+    if event.get("code") == "PROMOTED":
+        return ", ".join(
+            f"{label} {evidence[key]:.3f} s"
+            for key, label in _PHASES
+            if isinstance(evidence.get(key), int | float)
+        )
+    if "fence_s" in evidence:
+        return f"fence {evidence['fence_s']:.3f} s"
+    if "report" in evidence:
+        return f"report {evidence['report']}"
+    return ""
+
+
+def events_table(
+    events: Sequence[Mapping[str, Any]], *, title: str, day: bool = False, nodes: bool = False
+) -> Table:
+    table = Table(title=title)
+    columns = ["time", *(["node", "role", "epoch"] if nodes else []), "code", "text"]
+    for col in columns:
+        table.add_column(col, overflow="fold", no_wrap=col == "time")
+    for event in events:
+        code = str(event.get("code", "?"))
+        text = str(event.get("text", ""))
+        if extra := detail(event):
+            text += f" ({extra})"
+        cells: list[str | Text] = [_clock(float(event["ts"]), day=day)]
+        if nodes:
+            cells += [str(event.get("node")), _role(event.get("role")), str(event.get("epoch"))]
+        table.add_row(*cells, Text(code, style=_CODE_STYLE.get(code, "")), Text(text))
+    return table
+
+
+def render_history(events: Sequence[Mapping[str, Any]], source: str) -> Table:
+    return events_table(events, title=f"history of {source}", day=True, nodes=True)
+
+
+def render_watch(
+    node: str,
+    status: Mapping[str, Any] | None,
+    error: str,
+    events: Sequence[Mapping[str, Any]],
+    *,
+    interval: float,
+    now: float,
+) -> Group:
+    """One frame of ``status --watch``: the agent's view, or why there is none, and the
+    latest events from the node's own history file (readable with the agent down)."""
+    header = Text(
+        f"dualbeat status --watch on {node}: {_clock(now)}, every {interval:g} s (Ctrl-C quits)",
+        style="dim",
+    )
+    if status is None:
+        body: list[Any] = [
+            Panel(
+                Text(f"agent unreachable: {error}", style="bold red"),
+                title=f"{node}: no answer",
+                border_style="red",
+            )
+        ]
+    else:
+        body = [nodes_table(status), *_banners(status), links_table(status)]
+    return Group(header, *body, events_table(events, title=f"latest events on {node}"))

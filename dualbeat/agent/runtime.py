@@ -16,12 +16,15 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
-from dualbeat.agent import beats, control, statefile
+from dualbeat.agent import beats, control, history, statefile
 from dualbeat.agent.actor import Actor
-from dualbeat.agent.eventlog import EventLog
+from dualbeat.agent.history import History
+from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
+from dualbeat.api.server import ApiServer
 from dualbeat.config import Config
 from dualbeat.core.actions import Exit, SendBeat
 from dualbeat.core.decide import decide
@@ -99,6 +102,8 @@ class Agent:
         self._queue: asyncio.Queue[Observation] = asyncio.Queue()
         self._waiters: list[asyncio.Future[Decision]] = []
         self._stopping = False
+        # Called with each decision record after it is logged (metrics, webhooks).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     # ---------------------------------------------------------------- wiring
 
@@ -108,7 +113,7 @@ class Agent:
         def post(obs: Observation) -> None:
             loop.call_soon_threadsafe(self._queue.put_nowait, obs)
 
-        self.events = EventLog(self.state_dir, self.node)
+        self.events = History(self.state_dir, self.node)
         self.links = Links(self.config, self.node, self.key, self._on_beat, self._on_drop)
         await self.links.start()
         self.actor = Actor(
@@ -128,6 +133,10 @@ class Agent:
         sock.unlink(missing_ok=True)
         server = await asyncio.start_unix_server(self._serve, path=str(sock))
         os.chmod(sock, 0o600)
+        api = ApiServer(self, self.listeners) if self.config.api else None
+        notifier = Notifier(self, self.listeners) if self.config.webhooks else None
+        if api is not None:
+            await api.start()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(
                 sig, self._queue.put_nowait, ShutdownRequested(keep=self.keep_on_stop)
@@ -141,10 +150,16 @@ class Agent:
         )
         self.observers.start()
         keepalive = asyncio.create_task(self._keepalive())
+        if notifier is not None:
+            notifier.start()
         try:
             await self._main()
         finally:
             keepalive.cancel()
+            if notifier is not None:
+                notifier.close()
+            if api is not None:
+                await api.stop()
             server.close()
             self.observers.stop()
             self.actor.close()
@@ -210,11 +225,10 @@ class Agent:
         decision = decide(self.cfg, self.state, obs, time.monotonic())
         self.state = decision.state
         self._decision_wake = decision.wake_at
-        for reason in decision.reasons:
-            record = self.events.write(
-                reason, role=self.state.role.value, epoch=self.state.durable.epoch
-            )
+        for record in self.events.decisions(decision):
             self.recent.append(record)
+            for listener in self.listeners:
+                listener(record)
             print(json.dumps(record, default=str, sort_keys=True), file=sys.stderr, flush=True)
         self.actor.submit(decision.actions)
         if isinstance(obs, ActionDone) and isinstance(obs.action, SendBeat):
@@ -243,6 +257,10 @@ class Agent:
         cmd = request.get("cmd")
         if cmd == "status":
             return {"ok": True, "status": self.status()}
+        if cmd == "maintenance":
+            return await self._maintenance(request)
+        if cmd == "history":
+            return await self._history(request)
         commands = {
             "standby": Command.STANDBY,
             "takeover": Command.TAKEOVER,
@@ -265,6 +283,60 @@ class Agent:
             "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
         }
 
+    def _probe_latency(self) -> float | None:
+        probe = self.observers.last_probe
+        return round(probe.latency, 4) if probe is not None and probe.ok else None
+
+    async def _maintenance(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``{"cmd": "maintenance", "on": bool}``: pause or resume automation on both nodes
+        (the peer follows through the heartbeat); answered once the state file has it."""
+        on = request.get("on")
+        if not isinstance(on, bool):
+            return {"ok": False, "error": f"maintenance: 'on' must be true or false, got {on!r}"}
+        waiter: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._queue.put_nowait(
+            OperatorRequested(Command.MAINTENANCE_ON if on else Command.MAINTENANCE_OFF)
+        )
+        decision = await waiter
+        persisted = await asyncio.to_thread(
+            self._persisted, decision.state.durable.maintenance_version
+        )
+        return {
+            "ok": True,
+            "maintenance": decision.state.durable.maintenance,
+            "persisted": persisted,
+            "role": decision.state.role.value,
+            "finding": decision.state.finding,
+            "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
+        }
+
+    def _persisted(self, version: int, timeout: float = 5.0) -> bool:
+        """Whether the state file holds maintenance ``version`` (or newer) within ``timeout``:
+        the answer must not say "paused" before a restart would still know it."""
+        deadline = time.monotonic() + timeout
+        while statefile.load(self.state_dir).maintenance_version < version:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    async def _history(self, request: dict[str, Any]) -> dict[str, Any]:
+        """``{"cmd": "history", "since": wall-clock seconds | None, "limit": int | None}``:
+        the newest ``limit`` records at or after ``since``, oldest first."""
+        since, limit = request.get("since"), request.get("limit")
+        if since is not None and (isinstance(since, bool) or not isinstance(since, int | float)):
+            return {"ok": False, "error": f"history: 'since' must be a number, got {since!r}"}
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            return {"ok": False, "error": f"history: 'limit' must be an integer, got {limit!r}"}
+        found = await asyncio.to_thread(
+            history.read,
+            self.state_dir,
+            since=None if since is None else float(since),
+            limit=limit,
+        )
+        return {"ok": True, "events": found.events, "damaged": found.damaged}
+
     def status(self) -> dict[str, Any]:
         s, now = self.state, time.monotonic()
         p = s.peer
@@ -279,6 +351,7 @@ class Agent:
             "fenced_reason": s.durable.fenced_reason,
             "promoting": s.promotion is not None,
             "yielding": s.yielding,
+            "maintenance": s.durable.maintenance,
             "mysql": {
                 "health": s.local.health.value,
                 "writable": s.local.writable,
@@ -288,6 +361,7 @@ class Agent:
                 "received": str(s.local.received or ""),
                 "semisync_active": s.local.semisync_active,
                 "detail": s.local.last_detail,
+                "probe_latency_s": self._probe_latency(),
             },
             "vip": {
                 "address": str(self.config.vip.address) if self.config.vip else None,
@@ -303,6 +377,7 @@ class Agent:
                 "replicating": p.beat.replicating if p.beat else None,
                 "lag_s": p.beat.lag if p.beat else None,
                 "semisync_active": p.beat.semisync if p.beat else None,
+                "maintenance": p.beat.maintenance if p.beat else None,
                 "executed": str(p.beat.executed or "") if p.beat else None,
                 "silent_s": None if p.heard_at is None else round(now - p.heard_at, 3),
                 "sql_reachable": p.sql_reachable,

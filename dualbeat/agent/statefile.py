@@ -1,4 +1,5 @@
-"""The node's durable state file: epoch, last role, fenced reason, last takeover.
+"""The node's durable state file: epoch, last role, fenced reason, last takeover, and
+the maintenance setting (so a paused pair stays paused across restarts).
 
 Written atomically (temp file, fsync, rename, fsync of the directory), so a crash leaves
 either the old or the new state, never a torn file: the epoch is what stops a returning
@@ -38,7 +39,15 @@ def from_json(data: dict[str, object]) -> Durable:
         fenced_reason=str(data.get("fenced_reason", "")),
         last_takeover=TakeoverRecord(**takeover) if isinstance(takeover, dict) else None,
         last_failback_at=_optional_float(data.get("last_failback_at")),
+        maintenance=_flag("maintenance", data.get("maintenance", False)),
+        maintenance_version=int(str(data.get("maintenance_version", 0))),
     )
+
+
+def _flag(key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{key}: expected true or false, got {value!r}")
+    return value
 
 
 def load(state_dir: Path) -> Durable:

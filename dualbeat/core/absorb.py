@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import assert_never
 
+from dualbeat.core import maintenance
 from dualbeat.core.actions import (
     Action,
     ClaimVip,
@@ -29,9 +30,11 @@ from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
     CheckRan,
+    Command,
     MysqlProbed,
     Observation,
     OperatorRequested,
+    PeerBeat,
     PeerBeatReceived,
     PeerSqlProbed,
     PositionRead,
@@ -88,11 +91,7 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
                 )
             s = replace(s, local=replace(s.local, check_fails=fails))
         case PeerBeatReceived(link=link, beat=beat):
-            s, more = _peer_beat(s, link, beat.epoch, now)
-            s = replace(s, peer=replace(s.peer, beat=beat))
-            if beat.role is Role.ACTIVE and s.yielding:
-                s = replace(s, yielding=False)
-            reasons += more
+            s, actions, reasons = _heard(s, link, beat, now)
         case PeerSqlProbed(reachable=reachable):
             s = replace(s, peer=replace(s.peer, sql_reachable=reachable, sql_at=now))
         case VipObserved(held=held, carrier=carrier):
@@ -110,6 +109,8 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
             s, more_actions, more = _outcome(cfg, s, obs, now)
             actions += more_actions
             reasons += more
+        case OperatorRequested(command=Command.MAINTENANCE_ON | Command.MAINTENANCE_OFF):
+            s, actions, reasons = maintenance.toggle(s, obs.command is Command.MAINTENANCE_ON)
         case OperatorRequested(command=command):
             s = replace(s, command=command)
         case ShutdownRequested():
@@ -132,11 +133,15 @@ def _outcome(
     reasons: list[Reason] = []
     s = _done(s, obs.action if not isinstance(obs, TakeoverPrepared) else obs)
     if not isinstance(obs, TakeoverPrepared) and isinstance(obs.action, ReleaseVip):
+        if s.demoting:
+            reasons.append(_fenced_self(s, ok=isinstance(obs, ActionDone), now=now))
         s = replace(s, demoting=False)  # released (or failed trying): the peer may go
     match obs:
         case ActionDone(action=action):
             if isinstance(action, ClaimVip) and s.promotion and s.promotion.prepared_at:
                 s, reasons = _promoted(s, now)
+            elif action == SetReadOnly(False) and s.promotion and s.promotion.prepared_at:
+                s = replace(s, promotion=replace(s.promotion, writable_at=now))
         case ActionFailed(action=action, error=error):
             reasons.append(Reason("ACTION_FAILED", f"{type(action).__name__} failed: {error}"))
             if s.promotion is not None and is_critical(action):
@@ -256,6 +261,15 @@ def _health_reason(old: LocalView, new: LocalView) -> Reason:
     return Reason(f"MYSQL_{new.health.name}", texts[new.health], {"was": old.health.value})
 
 
+def _heard(s: NodeState, link: str, beat: PeerBeat, now: float) -> Absorbed:
+    s, reasons = _peer_beat(s, link, beat.epoch, now)
+    s = replace(s, peer=replace(s.peer, beat=beat))
+    if beat.role is Role.ACTIVE and s.yielding:
+        s = replace(s, yielding=False)
+    s, actions, paused = maintenance.follow_peer(s, beat)
+    return s, actions, reasons + paused
+
+
 def _peer_beat(s: NodeState, link: str, epoch: int, now: float) -> tuple[NodeState, list[Reason]]:
     reasons = []
     if s.peer.heard_at is None:
@@ -324,9 +338,13 @@ def _finish_promotion(
 def _promoted(s: NodeState, now: float) -> tuple[NodeState, list[Reason]]:
     p = s.promotion
     assert p is not None and p.prepared_at is not None
+    writable_at = p.writable_at if p.writable_at is not None else p.prepared_at
     phases = {
         "detect_s": round(p.decided_at - p.evidence_since, 3),
+        "fence_s": None,  # the old active fenced itself (DEMOTED on its side) or is dead
         "apply_s": round(p.prepared_at - p.decided_at, 3),
+        "promote_s": round(writable_at - p.prepared_at, 3),
+        "vip_s": round(now - writable_at, 3),
         "promote_vip_s": round(now - p.prepared_at, 3),
         "total_s": round(now - p.evidence_since, 3),
         "epoch": p.epoch,
@@ -337,6 +355,17 @@ def _promoted(s: NodeState, now: float) -> tuple[NodeState, list[Reason]]:
     # was tried during the last one.
     tried = {k: v for k, v in s.last_tried.items() if k != "StartReplication"}
     return replace(s, promotion=None, last_tried=tried), [reason]
+
+
+def _fenced_self(s: NodeState, *, ok: bool, now: float) -> Reason:
+    """The end of a demotion from active: read-only, sessions killed, VIP released. Its
+    duration is the fence phase of the failover or switchover the peer then completes."""
+    how = "VIP released" if ok else "VIP release failed (the reconcile retries it)"
+    return Reason(
+        "DEMOTED",
+        f"left the active role as {s.role.value}: read-only, sessions killed, {how}",
+        {"fence_s": round(now - s.role_since, 3), "role": s.role.value, "vip_released": ok},
+    )
 
 
 def _abort_promotion(s: NodeState, failed: str, now: float) -> tuple[NodeState, list[Action]]:

@@ -8,6 +8,9 @@ Three steps, each a plain function:
    entering a role emits its actions (promote, yield, fence);
 3. ``reconcile`` keeps the role true to itself (the active writable with the VIP, every
    other node read-only without it), rate-limited and never twice in flight.
+
+In maintenance mode steps 1 and 2 go on (every finding is still judged and logged) but a
+role change is held and nothing is reconciled: see ``core.maintenance``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dualbeat.core import absorb as absorbing
+from dualbeat.core import maintenance
 from dualbeat.core.actions import (
     Action,
     AnnounceVip,
@@ -51,10 +55,18 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
     s, actions, reasons = absorbing.absorb(cfg, state, obs, now)
     if s.exiting:
         return Decision(s, tuple(actions), tuple(reasons), None)
+    paused = s.durable.maintenance
+    if paused:
+        s, adopted = maintenance.adopt(cfg, s, now)
+        reasons += adopted
     finding = assess(cfg, s, now)
     target, text = TABLE[(s.role, finding)]
+    held: dict[str, object] = {}
+    if paused and target is not s.role:  # judged and logged, not acted on
+        held = {"maintenance": True, "held": target.value}
+        target, text = s.role, maintenance.held_text(text, target)
     if finding.value != s.finding or target is not s.role:
-        reasons.append(Reason(finding.name, text, _evidence(cfg, s, now, finding)))
+        reasons.append(Reason(finding.name, text, _evidence(cfg, s, now, finding) | held))
     s = replace(s, finding=finding.value, command=None)
     if finding is Finding.TAKEOVER_ASKED:
         s = replace(s, wants_takeover=True)
@@ -64,7 +76,7 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
     if finding in (Finding.SHUTDOWN, Finding.SHUTDOWN_HANDOVER):
         s = replace(s, exiting=True)
         actions.append(Exit())
-    else:
+    elif not paused:
         s, corrective = _reconcile(cfg, s, now)
         actions += corrective
     s = replace(s, in_flight=s.in_flight | {type(a).__name__ for a in actions})
@@ -224,6 +236,7 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
 def _evidence(cfg: CoreConfig, s: NodeState, now: float, finding: Finding) -> dict[str, object]:
     p = s.peer
     evidence: dict[str, object] = {
+        "finding": finding.value,
         "role": s.role.value,
         "epoch": s.durable.epoch,
         "mysql": s.local.health.value,

@@ -1,4 +1,5 @@
-"""What a node remembers across restarts: its epoch, its last role and the last takeover.
+"""What a node remembers across restarts: its epoch, its last role, the last takeover and
+whether automation is paused (maintenance mode).
 
 The agent writes it to the state file (atomically, fsynced) before acting on it, and the
 epoch also to a table on the server: a node that comes back must know whether it may have
@@ -35,3 +36,7 @@ class Durable:
     fenced_reason: str = ""
     last_takeover: TakeoverRecord | None = None
     last_failback_at: float | None = None  # wall-clock seconds of the last automatic failback
+    # Maintenance mode (automation paused), with a version that grows at every change: the
+    # pair converges on the setting with the highest version (see ``core.maintenance``).
+    maintenance: bool = False
+    maintenance_version: int = 0

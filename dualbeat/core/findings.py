@@ -19,6 +19,7 @@ class Finding(enum.Enum):
     SHUTDOWN = "shutdown"  # stopping; nothing to hand over (or --keep)
     SHUTDOWN_HANDOVER = "shutdown_handover"  # stopping active with a healthy standby
     PEER_NEWER_EPOCH = "peer_newer_epoch"  # we are active but the peer took over later
+    MAINTENANCE_REFUSED = "maintenance_refused"  # an operator command while automation is paused
     HOLDS_ERRANT = "holds_errant"  # we hold transactions the active peer lacks
     LOCAL_FAILED = "local_failed"  # our MySQL (or an extra check) failed
     STANDBY_REQUESTED = "standby_requested"  # operator or peer asked us to hand over
@@ -150,6 +151,8 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
     if s.shutdown is not None:
         handover = not s.shutdown.keep and s.role is Role.ACTIVE and _healthy_standby(beat)
         return Finding.SHUTDOWN_HANDOVER if handover else Finding.SHUTDOWN
+    if s.durable.maintenance and s.command is not None:
+        return Finding.MAINTENANCE_REFUSED
     if s.role is Role.STARTING and s.local.health is Health.UNKNOWN:
         return Finding.NOT_PROBED
     if beat and beat.role is Role.ACTIVE and s.role is Role.ACTIVE and beat.epoch > s.durable.epoch:

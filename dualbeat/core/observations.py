@@ -83,6 +83,8 @@ class PeerBeat:
     replicating: bool = False
     lag: int | None = None
     semisync: bool = False
+    maintenance: bool = False
+    maintenance_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ class Command(enum.Enum):
     TAKEOVER_FORCE = "takeover-force"  # even if the peer holds transactions we lack
     SWITCHOVER = "switchover"  # planned and lossless: either node may ask
     REJOINED = "rejoined"  # a fenced node's difference was resolved: stand by again
+    MAINTENANCE_ON = "maintenance-on"  # pause automation on both nodes (Patroni's pause)
+    MAINTENANCE_OFF = "maintenance-off"  # resume: the core judges the situation afresh
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ class Promotion:
     evidence_since: float
     peer_beat: PeerBeat | None
     prepared_at: float | None = None
+    writable_at: float | None = None  # read_only turned off (phase timings)
     epoch: int = 0
     strict: bool = False  # a switchover: roll back rather than promote with a loss
 

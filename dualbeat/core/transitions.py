@@ -11,11 +11,13 @@ from dualbeat.core.findings import Finding as F
 from dualbeat.core.roles import Role as R
 
 Row = tuple[R, str]
+_PAUSED = "refused: maintenance mode pauses automation (dualbeat maintenance off first)"
 
 _STARTING: dict[F, Row] = {
     F.SHUTDOWN: (R.STARTING, "stopping before a role was taken"),
     F.SHUTDOWN_HANDOVER: (R.STARTING, "stopping before a role was taken"),
     F.PEER_NEWER_EPOCH: (R.STARTING, "not active: nothing to resolve"),
+    F.MAINTENANCE_REFUSED: (R.STARTING, _PAUSED),
     F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed at start-up: standing by, never promoting"),
     F.STANDBY_REQUESTED: (R.STARTING, "not active: nothing to hand over"),
@@ -46,6 +48,7 @@ _STANDBY: dict[F, Row] = {
     F.SHUTDOWN: (R.STANDBY, "stopping; standby keeps replicating"),
     F.SHUTDOWN_HANDOVER: (R.STANDBY, "stopping; standby keeps replicating"),
     F.PEER_NEWER_EPOCH: (R.STANDBY, "not active: nothing to resolve"),
+    F.MAINTENANCE_REFUSED: (R.STANDBY, _PAUSED),
     F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: a failed standby never promotes"),
     F.STANDBY_REQUESTED: (R.STANDBY, "already standing by"),
@@ -76,6 +79,7 @@ _ACTIVE: dict[F, Row] = {
     F.SHUTDOWN: (R.ACTIVE, "stopping and keeping the role (--keep or no healthy standby)"),
     F.SHUTDOWN_HANDOVER: (R.STANDBY, "stopping: handing over to the healthy standby"),
     F.PEER_NEWER_EPOCH: (R.FENCED, "the peer took over with a newer epoch: fencing ourselves"),
+    F.MAINTENANCE_REFUSED: (R.ACTIVE, _PAUSED),
     F.HOLDS_ERRANT: (R.ACTIVE, "active: errant check applies to passive nodes"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: yielding to the peer"),
     F.STANDBY_REQUESTED: (R.STANDBY, "handing over to the healthy standby"),
@@ -108,6 +112,7 @@ _ACTIVE: dict[F, Row] = {
 
 _FENCED_TEXT = "fenced: waiting for the lost-writes review (dualbeat status shows why)"
 _FENCED: dict[F, Row] = dict.fromkeys(F, (R.FENCED, _FENCED_TEXT)) | {
+    F.MAINTENANCE_REFUSED: (R.FENCED, _PAUSED),
     F.TAKEOVER_NOW: (R.ACTIVE, "operator forced a takeover of a fenced node"),
     F.REJOIN_ACCEPTED: (
         R.STANDBY,

@@ -33,6 +33,8 @@ class Beat:
     to judge freshness, because the two clocks are not trusted to agree.
 
     ``yielding`` means the sender, while active, gives up: the peer should promote now.
+    ``maintenance`` says automation is paused; with ``maintenance_version`` the two nodes
+    converge on the newest setting (see ``core.maintenance``).
     ``promise_until`` is reserved for the lease work ("I will not take over before T",
     in the sender's clock); it is carried, not interpreted, here.
     """
@@ -57,11 +59,13 @@ class Beat:
     replicating: bool = False  # both replica threads running (for `dualbeat status`)
     lag: int = -1  # seconds behind its source, -1 when unknown
     semisync: bool = False  # as a source, currently waiting for replica acknowledgements
+    maintenance_version: int = 0  # grows at every maintenance change; the highest wins
 
     def __post_init__(self) -> None:
         _check_int("boot_id", self.boot_id, 0)
         _check_int("seq", self.seq, 1)
         _check_int("epoch", self.epoch, 0)
+        _check_int("maintenance_version", self.maintenance_version, 0)
         for name in ("sent_at", "promise_until"):
             value = getattr(self, name)
             if not math.isfinite(value):

@@ -52,6 +52,7 @@ class Resolution:
     node: str
     active: str
     mode: str  # "reapply" | "discard"
+    analysis: Analysis
     analysis_path: Path
     saved_binlogs: list[Path] = field(default_factory=list)
     plan: reapply.Plan | None = None
@@ -124,7 +125,7 @@ def resolve(
     ):
         _check_servers(fenced, act)
         analysis = analyze(config, name, timeout=binlog_timeout)
-        result = Resolution(name, active, mode, save(analysis, config))
+        result = Resolution(name, active, mode, analysis, save(analysis, config))
         say(f"analysis: {analysis.missing_count} transaction(s) of {name}'s that {active} lacks")
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(analysis.created_at))
         if analysis.missing_count:

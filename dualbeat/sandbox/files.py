@@ -15,6 +15,7 @@ from pathlib import Path
 from dualbeat.sandbox.layout import Lab
 
 ADMIN_USER = "dualbeat"
+API_PORT = 8008  # each agent's HTTP API, on loopback and its LAN address
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,11 @@ class Secrets:
     def heartbeat_key_file(self) -> Path:
         return self.directory / "heartbeat.key"
 
+    @property
+    def api_token_file(self) -> Path:
+        """The bearer token of the agents' HTTP API actions."""
+        return self.directory / "api.token"
+
     def password(self, user: str) -> str:
         """The password of ``user`` (dualbeat, repl or app)."""
         return (self.directory / f"{user}.pass").read_text().strip()
@@ -49,6 +55,7 @@ class Secrets:
         for path in (self.dualbeat_password_file, self.repl_password_file, self.app_password_file):
             _write_once(path, secrets.token_urlsafe(24).encode())
         _write_once(self.heartbeat_key_file, secrets.token_bytes(32))
+        _write_once(self.api_token_file, secrets.token_urlsafe(24).encode())
 
 
 def _write_once(path: Path, content: bytes) -> None:
@@ -96,6 +103,7 @@ def render_config(lab: Lab, sec: Secrets) -> str:
     ):
         lines += ["", f"[{section}]", f"user = {q(user)}", f"password_file = {q(path)}"]
     lines += ["", "[vip]", f"address = {q(lab.vip)}", f"interface = {q('eth0')}"]
+    lines += ["", "[api]", f"port = {API_PORT}", f"token_file = {q(sec.api_token_file)}"]
     lines += ["", "[heartbeat]", f"key_file = {q(sec.heartbeat_key_file)}"]
     for net in lab.networks:
         pairs = [(h.name, h.address(net)) for h in lab.db_hosts]

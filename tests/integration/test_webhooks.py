@@ -1,0 +1,76 @@
+"""A webhook receiver on the client host gets the failover event from the new active."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+
+from dualbeat.sandbox import agents, faults
+from dualbeat.sandbox.lab import LabInfo
+from tests.integration.labtools import inside, wait_for
+
+pytestmark = pytest.mark.integration
+PORT = 9911
+
+
+class Receiver(HTTPServer):
+    """Records every POSTed JSON body; its socket is bound inside the client namespace."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        received = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(sock.getsockname(), Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.server_activate()
+
+
+@pytest.fixture
+def receiver(pair: LabInfo) -> Iterator[Receiver]:
+    with inside(pair.client_namespace):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((pair.lab.client.lan_address, PORT))
+    server = Receiver(sock)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_new_active_posts_the_failover_event(pair: LabInfo, receiver: Receiver) -> None:
+    info = pair
+    url = f"http://{info.lab.client.lan_address}:{PORT}/dualbeat"
+    with info.config_path.open("a") as config:
+        config.write(f'\n[[webhooks]]\nurl = "{url}"\nevents = ["failover", "fence"]\n')
+    faults.kill_agent(info.lab, "db2")  # the standby's agent, restarted to read the webhook
+    agents.start(info, "db2", lambda _: None)
+    agents.wait_settled(info, lambda _: None)
+
+    faults.kill_mysqld(info.lab, "db1")
+    bodies = wait_for(lambda: [b for b in receiver.bodies if b["event"] == "failover"], 30,
+                      "the failover webhook")  # fmt: skip
+    event = bodies[0]
+    assert (event["node"], event["cluster"]) == ("db2", "sandbox")
+    assert event["record"]["code"] == "PROMOTED"
+    # db1's agent saw its MySQL fail and yielded (unplanned): a failover, not a switchover.
+    assert event["record"]["evidence"]["finding"] == "peer_yielded"
+    assert event["record"]["evidence"]["planned"] is False
+    assert event["record"]["role"] == "active"
+    assert len(bodies) == 1
