@@ -91,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the full result here")
     parser.add_argument("--out-dir", type=Path, help="writer logs (default /var/tmp/...)")
     parser.add_argument("--plan", action="store_true", help="print the schedule and exit")
+    parser.add_argument("--witness", action="store_true", help="with --plan: a lab with an arbiter")
     parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
     args = parser.parse_args(argv)
     opts = run.Options(args.seed, args.duration, args.writers, args.interval, args.bound)
 
     if args.plan:
-        steps = schedule.build(args.seed, args.duration, ["db1", "db2", "client"], arbiter=False)
+        hosts = ["client", "db1", "db2"] + (["witness"] if args.witness else [])
+        steps = schedule.build(args.seed, args.duration, hosts, arbiter=args.witness)
         print("\n".join(s.render() for s in steps))
         return 0
     lab.down(DEFAULT_STATE_DIR)

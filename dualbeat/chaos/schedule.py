@@ -84,6 +84,15 @@ class Step:
         )
 
 
+HOST_ORDER = ("client", "db1", "db2", "witness")  # the sandbox's own order
+
+
+def canonical(hosts: Sequence[str]) -> list[str]:
+    """``hosts`` in one fixed order, so a seed means the same schedule whoever lists them."""
+    known = [h for h in HOST_ORDER if h in hosts]
+    return known + sorted(set(hosts) - set(HOST_ORDER))
+
+
 def splits(hosts: Sequence[str]) -> list[str]:
     """Every bipartition of ``hosts`` as ``a+b|c`` (each counted once, sides sorted)."""
     first, rest = hosts[0], list(hosts[1:])
@@ -148,6 +157,7 @@ def build(
     a step later when the pair takes longer and drops the steps that no longer fit.
     """
     rng = random.Random(seed)
+    hosts = canonical(hosts)
     usable = [(k, targets(k, hosts, arbiter=arbiter)) for k in kinds]
     usable = [(k, ts) for k, ts in usable if ts]
     steps: list[Step] = []

@@ -23,6 +23,7 @@ Oracles:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import hmac
@@ -141,11 +142,11 @@ def mutate_fields(rng: random.Random, fields: dict[str, Any]) -> dict[str, Any]:
         op = rng.randrange(4)
         name = rng.choice(list(out) or ["cluster"])
         if op == 0:
-            out[name] = odd_value(rng)
+            out[name] = copy.deepcopy(odd_value(rng))
         elif op == 1:
             out.pop(name, None)
         elif op == 2:
-            out[rng.choice(["extra", "future_field", name + "_"])] = odd_value(rng)
+            out[rng.choice(["extra", "future_field", name + "_"])] = copy.deepcopy(odd_value(rng))
         else:
             other = rng.choice(list(out) or [name])
             out[name], out[other] = out.get(other), out.get(name)
@@ -342,7 +343,8 @@ def mutate_config(rng: random.Random, doc: dict[str, Any]) -> dict[str, Any]:
             parent = parent[part]
         last = path[-1]
         op = rng.randrange(3)
-        value = rng.choice(_CONFIG_ODD) if rng.random() < 0.8 else odd_value(rng)
+        # a copy: the pools hold lists and dicts that must not end up inside themselves
+        value = copy.deepcopy(rng.choice(_CONFIG_ODD) if rng.random() < 0.8 else odd_value(rng))
         if op == 0:
             parent[last] = value
         elif op == 1:

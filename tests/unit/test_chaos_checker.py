@@ -26,8 +26,8 @@ def test_classic_mode_never_cuts_db1_from_db2_alone() -> None:
         s.target for seed in range(200) for s in schedule.build(seed, 600, HOSTS, arbiter=False)
     }
     assert "db1~db2" not in targets
-    assert {"db1|db2+client", "db1+client|db2", "db1+db2|client"} <= targets  # every split
-    assert {"db1~client", "db2~client"} <= targets
+    assert {"client|db1+db2", "client+db1|db2", "client+db2|db1"} <= targets  # every split
+    assert {"client~db1", "client~db2"} <= targets
 
 
 def test_a_witness_adds_its_splits_and_the_db_cut_with_an_arbiter() -> None:
@@ -141,3 +141,8 @@ def test_longest_gap_in_a_window() -> None:
     assert checker.longest_gap(attempts, 9.0, 12.0) == 1.0
     assert checker.longest_gap(attempts, 30.0, 40.0) == pytest.approx(40.0 - 22.002)
     assert checker.longest_gap([], 0.0, 1.0) is None
+
+
+def test_the_order_hosts_are_listed_in_does_not_change_the_schedule() -> None:
+    a = schedule.build(3, 300, ["db2", "client", "db1"], arbiter=False)
+    assert a == schedule.build(3, 300, ["client", "db1", "db2"], arbiter=False)
