@@ -127,14 +127,16 @@ def resolve_fenced(info: LabInfo, node: str, progress: Progress) -> Resolution:
     missing = int(report["missing_count"])
     action = "accept"
     if missing:
-        statements = any(t["statements"] for t in report["transactions"])
-        safe = rows and all(
-            r["class"] == "safe" and r["kind"] == "insert" and r["table"] == f"app.{writer.TABLE}"
-            for r in rows
+        txs = report["transactions"]
+        table = f"app.{writer.TABLE}"
+        safe = bool(txs) and all(
+            t["complete"] and set(t["classes"]) == {"safe"} and set(t["tables"]) == {table}
+            for t in txs
         )
-        if statements or not safe or report["unread"]:
+        safe = safe and all(r["kind"] == "insert" and r["table"] == table for r in rows)
+        if not safe or report["unread"]:
             took = time.monotonic() - started
-            why = f"classes {classes}, statements {statements}, unread {report['unread']!r}"
+            why = f"classes {classes}, unread {report['unread']!r}"
             return Resolution(node, code, missing, keys, classes, "unresolved", None, took, why)
         action = "replicate+accept"
         _say(progress, f"{node}: {missing} lost transactions, all safe: the active replicates them")
