@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dualbeat.chaos import run, schedule
+from dualbeat.errors import DualbeatError
 from dualbeat.sandbox import lab
 from dualbeat.sandbox.layout import DEFAULT_STATE_DIR
 from dualbeat.sandbox.provision import provision
@@ -81,10 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         description="Randomized, seeded faults on the sandbox pair under several writers "
         "through the VIP, then a checker: one writer at a time, no unreported lost "
         "acknowledged write, convergence with equal checksums, no agent crash.",
+        epilog="Needs root and the sandbox lab (wrap it in flock /tmp/dualbeat-sandbox.lock). "
+        "Exit codes: 0 no violation, 1 a violation (the summary names the seed), "
+        "5 the lab could not be built.",
     )
     parser.add_argument("--seed", type=int, required=True, help="the schedule's seed")
     parser.add_argument("--duration", type=float, default=300.0, help="seconds of faults")
-    parser.add_argument("--writers", type=int, default=3)
+    parser.add_argument("--writers", type=int, default=3, help="writer processes (client host)")
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between writes")
     parser.add_argument("--bound", type=float, default=run.SETTLE_BOUND,
                         help="seconds to converge after a heal (plus rejoin time)")  # fmt: skip
@@ -101,8 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         steps = schedule.build(args.seed, args.duration, hosts, arbiter=args.witness)
         print("\n".join(s.render() for s in steps))
         return 0
-    lab.down(DEFAULT_STATE_DIR)
-    info = provision(DEFAULT_STATE_DIR, _err)
+    try:
+        lab.down(DEFAULT_STATE_DIR)
+        info = provision(DEFAULT_STATE_DIR, _err)
+    except DualbeatError as exc:
+        _err(f"error: {exc}")
+        return exc.exit_code
     try:
         steps = run.plan(info, opts)
         print(f"chaos seed {args.seed}: {len(steps)} steps planned", flush=True)
