@@ -79,6 +79,27 @@ def chart(figures: dict[str, dict[str, dict[str, Any]]], path: Path) -> None:
     plt.close(fig)
 
 
+def document(results: list[RunResult]) -> dict[str, Any]:
+    figures = aggregate(results)
+    return {
+        "benchmark": "compare",
+        "keepalived_timings": vars(Timings()),
+        "results": figures,
+        "ratios": ratios(figures),
+        "runs": [r.as_json() for r in results],
+    }
+
+
+def report(results: list[RunResult], out: Path | None, table_path: Path | None) -> str:
+    """Write the JSON and the table so far; the table's text."""
+    table = markdown_table(aggregate(results), {s.value: s.title for s in Scenario})
+    if out:
+        out.write_text(json.dumps(document(results), indent=2) + "\n")
+    if table_path:
+        table_path.write_text(table)
+    return table
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -92,13 +113,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--stack", action="append", choices=list(STACKS), help="default: both")
     parser.add_argument(
-        "--hold", type=float, default=10.0, help="seconds a link-down fault lasts (default 10)"
+        "--hold",
+        type=float,
+        default=10.0,
+        help="seconds a link-down or partition lasts (default 10)",
     )
     parser.add_argument(
         "--freeze-hold", type=float, default=20.0, help="seconds mysqld stays frozen (default 20)"
     )
-    parser.add_argument("--out", type=Path, help="also write the JSON here")
-    parser.add_argument("--table", type=Path, help="write the markdown table here")
+    parser.add_argument("--out", type=Path, help="also write the JSON here (after every run)")
+    parser.add_argument("--table", type=Path, help="write the markdown table here (same)")
     parser.add_argument("--chart", type=Path, help="write the PNG ratio chart here")
     args = parser.parse_args(argv)  # fmt: skip
 
@@ -109,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     results: list[RunResult] = []
+    table = ""
     for scenario in scenarios:
         for run in range(1, args.runs + 1):
             with lab_lock():
@@ -117,23 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  freeze_hold=args.freeze_hold, progress=progress)  # fmt: skip
                     progress(f"  -> {json.dumps(r.as_json())}")
                     results.append(r)
-    figures = aggregate(results)
-    table = markdown_table(figures, {s.value: s.title for s in Scenario})
-    document = {
-        "benchmark": "compare",
-        "keepalived_timings": vars(Timings()),
-        "results": figures,
-        "ratios": ratios(figures),
-        "runs": [r.as_json() for r in results],
-    }
-    text = json.dumps(document, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    if args.table:
-        args.table.write_text(table)
+            table = report(results, args.out, args.table)  # after each run: partial results
+    print(json.dumps(document(results), indent=2))
     if args.chart:
-        chart(figures, args.chart)
+        chart(aggregate(results), args.chart)
     progress(table)
     return 0
 

@@ -8,7 +8,8 @@ sysbench oltp_read_write through the VIP, a CPU burner and a disk writer in the 
 namespace, a long query on the active, and a replication lag spike on the standby
 (``dualbeat.sandbox.soak`` describes each). Printed as JSON: failovers (must be 0), the
 agent events seen during the soak, and each agent's CPU (% of one core, average and
-busiest second) and RSS. Targets (reported, not asserted): CPU <= 2 %, RSS <= 80 MB.
+busiest second) and RSS, idle (--baseline seconds before the load) and under load.
+Targets (reported, not asserted): CPU <= 2 %, RSS <= 80 MB.
 The sandbox lock (/tmp/dualbeat-sandbox.lock) is held for the whole soak.
 """
 
@@ -46,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="rows of the large transaction (default 200000)",
     )
     parser.add_argument("--threads", type=int, default=4, help="sysbench threads (default 4)")
+    parser.add_argument(
+        "--baseline",
+        type=float,
+        default=10.0,
+        help="seconds the agents are watched before the load (default 10)",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)  # fmt: skip
 
@@ -63,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 lag_hold=args.lag_hold,
                 big_rows=args.big_rows,
                 threads=args.threads,
+                baseline=args.baseline,
                 progress=progress,
             )
         finally:

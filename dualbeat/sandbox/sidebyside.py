@@ -43,7 +43,11 @@ from dualbeat.sandbox.timeline import Timeline, lost_writes
 SAMPLE_PERIOD = 0.1
 SETTLE_TIMEOUT = 40.0
 OBSERVE_AFTER = 2.0  # seconds the writer and samplers keep going once the pair settled
+# ... and at least this long after the fault ended: a peer that takes over late (keepalived
+# after its master died silently: 3 adverts + skew) must be seen, not cut off.
+OBSERVE_MIN = 8.0
 CATCHUP_TIMEOUT = 20.0
+STABLE_FOR = 3.0
 
 
 class Scenario(enum.Enum):
@@ -52,6 +56,7 @@ class Scenario(enum.Enum):
     LINKDOWN = "linkdown"  # the active's links lose carrier for the hold
     SWITCHOVER = "switchover"  # planned, the stack's usual way
     AGENT_KILL = "agent-kill"  # kill -9 the agent (keepalived) on the active
+    PARTITION = "partition"  # frames to/from the active dropped, carrier kept, for the hold
     STANDBY_LOST = "standby-lost"  # the standby's links lose carrier for the hold
 
     @property
@@ -64,6 +69,7 @@ TITLES = {
     Scenario.FREEZE: "SIGSTOP mysqld on the active",
     Scenario.LINKDOWN: "active host link down",
     Scenario.SWITCHOVER: "planned switchover",
+    Scenario.PARTITION: "active host partitioned (carrier up)",
     Scenario.AGENT_KILL: "agent / keepalived killed on the active",
     Scenario.STANDBY_LOST: "standby host lost (link down)",
 }
@@ -212,6 +218,8 @@ def _inject(
             return faults.freeze_mysqld(lab_, active), lambda: faults.thaw_mysqld(lab_, active)
         case Scenario.LINKDOWN:
             return faults.link_down(lab_, active), lambda: faults.link_up(lab_, active)
+        case Scenario.PARTITION:
+            return faults.partition(lab_, active), lambda: faults.heal(lab_)
         case Scenario.SWITCHOVER:
             return stack.switchover(info, active, progress), None
         case Scenario.AGENT_KILL:
@@ -227,6 +235,25 @@ def _final_writer(info: LabInfo, stack: Stack) -> str | None:
         return node
     rw = [n.name for n in info.nodes if keepalived.writable(info.lab, n.name) is True]
     return rw[0] if len(rw) == 1 else None
+
+
+def _stable(stack: Stack, info: LabInfo) -> str:
+    """The active once the stack has named the same one for ``STABLE_FOR`` seconds.
+
+    Why: right after a restart keepalived may hold the VIP for a moment before it drops
+    it and enters BACKUP; a single look could catch that moment.
+    """
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    seen: str | None = None
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        now = stack.settled(info)
+        if now != seen:
+            seen, since = now, time.monotonic()
+        elif seen is not None and time.monotonic() - since >= STABLE_FOR:
+            return seen
+        time.sleep(0.1)
+    raise SandboxError(f"no stable single writer {SETTLE_TIMEOUT:g} s after the repair")
 
 
 def _compare(info: LabInfo, reference: str) -> tuple[bool, int]:
@@ -262,12 +289,14 @@ def run_once(
                 raise SandboxError(f"the writer acknowledged no write through {VIP_HOST}")
             progress(f"{stack.name} {scenario.value} run {run}: fault on {active}")
             fault_at, end = _inject(stack, info, scenario, active, progress)
+            ended = fault_at
             if end is not None:
                 time.sleep(max(0.0, fault_at + held - time.time()))
                 end()
+                ended = time.time()
             wait_until(lambda: acked_after(log, fault_at), SETTLE_TIMEOUT)
             wait_until(lambda: stack.settled(info) is not None, SETTLE_TIMEOUT)
-            time.sleep(OBSERVE_AFTER)
+            time.sleep(max(OBSERVE_AFTER, ended + OBSERVE_MIN - time.time()))
         finally:
             proc.terminate()
             proc.wait(10)
@@ -300,9 +329,7 @@ def _repaired(stack: Stack, info: LabInfo, result: RunResult, progress: Progress
         faults.heal_all(info.lab)
         lab.up(info.lab.state_dir, lambda _m: None)  # restarts a killed mariadbd
         stack.repair(info, progress)
-        reference = _final_writer(info, stack)
-        if reference is None:
-            raise SandboxError("no single writable server after the repair")
+        reference = _stable(stack, info)
         equal, rows = _compare(info, reference)
     except (DualbeatError, subprocess.SubprocessError) as exc:
         print(f"{stack.name} {result.scenario}: repair failed: {exc}", file=sys.stderr)

@@ -13,8 +13,9 @@ none). Load, all at once for ``duration`` seconds:
   seconds, then one large transaction on the active (``big_rows`` rows of 200 bytes)
   that the standby must apply after it started again.
 
-Meanwhile each agent's CPU (``utime + stime`` from ``/proc/<pid>/stat``, as % of one
-core) and RSS (``VmRSS``) are sampled every second. A failover is any ``PROMOTED``
+Before the load, and during it, each agent's CPU (``utime + stime`` from
+``/proc/<pid>/stat``, as % of one core) and RSS (``VmRSS``) are sampled every second.
+A failover is any ``PROMOTED``
 event during the soak, or a pair that ends with another active or without a standby.
 """
 
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dualbeat.errors import SandboxError
+from dualbeat.errors import MysqlError, SandboxError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat.sandbox import agents
@@ -144,6 +145,15 @@ def _sql(info: LabInfo, node: str, sql: str, timeout: float = 120.0) -> None:
         server.execute(Statement(sql))
 
 
+def _long_query(info: LabInfo, node: str, seconds: float, steps: list[str]) -> None:
+    """``SELECT SLEEP(seconds)`` on ``node``; its outcome is noted among the steps."""
+    try:
+        _sql(info, node, f"SELECT SLEEP({seconds:.0f})", timeout=seconds + 30)
+        steps.append(f"{time.strftime('%H:%M:%S')} long query on {node} finished")
+    except MysqlError as exc:
+        steps.append(f"{time.strftime('%H:%M:%S')} long query on {node} failed: {exc}")
+
+
 @dataclass(frozen=True)
 class SoakResult:
     duration: float
@@ -151,6 +161,7 @@ class SoakResult:
     failovers: int
     events: list[str]
     agents: dict[str, dict[str, Any]]
+    agents_idle: dict[str, dict[str, Any]]
     sysbench_ok: bool
     sysbench_tail: str
     steps: list[str]
@@ -162,6 +173,7 @@ class SoakResult:
             "failovers": self.failovers,
             "events_during_soak": self.events,
             "agents": self.agents,
+            "agents_idle": self.agents_idle,
             "sysbench_ok": self.sysbench_ok,
             "sysbench_tail": self.sysbench_tail,
             "steps": self.steps,
@@ -175,6 +187,7 @@ def run(
     lag_hold: float = 15.0,
     big_rows: int = 200_000,
     threads: int = 4,
+    baseline: float = 10.0,
     progress: Progress = lambda _m: None,
 ) -> SoakResult:
     """Soak a settled pair for ``duration`` seconds; count failovers and agent usage."""
@@ -195,6 +208,9 @@ def run(
         raise SandboxError(f"sysbench prepare failed: {prepare.stderr.strip()[-500:]}")
     _sql(info, active, "CREATE TABLE IF NOT EXISTS app.soak_big (id INT PRIMARY KEY, pad TEXT)")
     pids = {n.name: pid for n in info.nodes if (pid := agents.running_pid(info, n.name))}
+    with Watcher(pids) as idle:
+        time.sleep(baseline)
+    step(f"agents watched for {baseline:g} s without load")
     started = time.time()
     cores = os.cpu_count() or 1
     load = [
@@ -217,9 +233,7 @@ def run(
     ]  # fmt: skip
     step(f"load on {active}: sysbench oltp_read_write x{threads}, cpu x{cores}, fio")
     long_query = threading.Thread(
-        target=_sql,
-        args=(info, active, f"SELECT SLEEP({duration / 2:.0f})", duration),
-        daemon=True,
+        target=_long_query, args=(info, active, duration / 2, steps), daemon=True
     )
     try:
         with Watcher(pids) as watcher:
@@ -229,10 +243,12 @@ def run(
             _sql(info, standby, "STOP SLAVE SQL_THREAD")
             step(f"{standby}: SQL thread stopped for {lag_hold:g} s")
             time.sleep(lag_hold)
-            _sql(info, active, f"INSERT INTO app.soak_big SELECT seq, REPEAT('x', 200) "
-                               f"FROM seq_1_to_{big_rows}")  # fmt: skip
-            step(f"{active}: one transaction of {big_rows} rows")
-            _sql(info, standby, "START SLAVE SQL_THREAD")
+            try:
+                _sql(info, active, f"INSERT INTO app.soak_big SELECT seq, REPEAT('x', 200) "
+                                   f"FROM app.seq_1_to_{big_rows}")  # fmt: skip
+                step(f"{active}: one transaction of {big_rows} rows")
+            finally:
+                _sql(info, standby, "START SLAVE SQL_THREAD")
             step(f"{standby}: SQL thread started (lag spike)")
             for proc in load:
                 proc.wait(timeout=max(0.0, started + duration + 60 - time.time()))
@@ -253,6 +269,7 @@ def run(
         failovers=failovers,
         events=[f"{e.node} {e.code}: {e.text}" for e in events],
         agents=watcher.report(),
+        agents_idle=idle.report(),
         sysbench_ok=load[0].returncode == 0,
         sysbench_tail=tail,
         steps=steps,
