@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import enum
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -324,14 +323,26 @@ def run_once(
 
 
 def _repaired(stack: Stack, info: LabInfo, result: RunResult, progress: Progress) -> RunResult:
-    """Undo the faults, restart what was killed, repair the stack's way, then checksum."""
+    """Undo the faults, restart what was killed, repair the stack's way, then checksum.
+
+    A repair the stack refuses (dualbeat's ``rejoin --accept`` while the old active holds
+    writes the new one lacks) is recorded as the run's error, and the pair is compared
+    as it stands: the checksum then shows what the refusal is about.
+    """
+    refused: str | None = None
     try:
         faults.heal_all(info.lab)
         lab.up(info.lab.state_dir, lambda _m: None)  # restarts a killed mariadbd
-        stack.repair(info, progress)
+        try:
+            stack.repair(info, progress)
+        except DualbeatError as exc:
+            refused = f"repair: {exc}"
+            progress(f"{stack.name} {result.scenario}: {refused}")
         reference = _stable(stack, info)
         equal, rows = _compare(info, reference)
     except (DualbeatError, subprocess.SubprocessError) as exc:
-        print(f"{stack.name} {result.scenario}: repair failed: {exc}", file=sys.stderr)
-        return RunResult(**{**result.as_json(), "error": f"repair: {exc}"})
-    return RunResult(**{**result.as_json(), "checksum_equal": equal, "differing_rows": rows})
+        progress(f"{stack.name} {result.scenario}: not compared: {exc}")
+        return RunResult(**{**result.as_json(), "error": refused or f"not compared: {exc}"})
+    return RunResult(
+        **{**result.as_json(), "checksum_equal": equal, "differing_rows": rows, "error": refused}
+    )
