@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from dualbeat.errors import DualbeatError, SandboxError
+from dualbeat.errors import DualbeatError, MysqlError, SandboxError
 from dualbeat.mysql.checksum import checksum_servers
 from dualbeat.mysql.connection import Server
 from dualbeat.sandbox import agents, faults, keepalived, lab, writer
@@ -236,6 +236,21 @@ def _final_writer(info: LabInfo, stack: Stack) -> str | None:
     return rw[0] if len(rw) == 1 else None
 
 
+def _rows(info: LabInfo, nodes: list[str]) -> set[int]:
+    """The writer's seqs present on any of ``nodes`` (one that cannot answer has none).
+
+    Called with the new active alone when there is one; with both servers when the pair
+    ended with no single writer (split brain): a write is then lost only if on neither.
+    """
+    seqs: set[int] = set()
+    for node in nodes:
+        try:
+            seqs |= present_seqs(info, node)
+        except MysqlError:
+            continue
+    return seqs
+
+
 def _stable(stack: Stack, info: LabInfo) -> str:
     """The active once the stack has named the same one for ``STABLE_FOR`` seconds.
 
@@ -302,7 +317,7 @@ def run_once(
     writes = writer.load_log(log)
     timeline = Timeline.build(fault_at, writes)
     final = _final_writer(info, stack)
-    lost = lost_writes(writes, present_seqs(info, final)) if final else []
+    lost = lost_writes(writes, _rows(info, [final] if final else [n.name for n in info.nodes]))
     result = RunResult(
         stack=stack.name,
         scenario=scenario.value,
@@ -311,7 +326,7 @@ def run_once(
         longest_gap_s=None
         if timeline.longest_gap is None
         else round(timeline.longest_gap.seconds, 3),
-        acked_lost=len(lost) if final else sum(1 for w in writes if w.acked),
+        acked_lost=len(lost),
         two_vip_holders_s=round(overlap_seconds(samplers.samples, "vip"), 3),
         two_writable_s=round(overlap_seconds(samplers.samples, "writable"), 3),
         checksum_equal=None,
