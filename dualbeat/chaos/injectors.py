@@ -28,6 +28,7 @@ from dualbeat.chaos.schedule import cut_sides
 from dualbeat.errors import SandboxError
 from dualbeat.sandbox import agents, faults, mariadb, netns
 from dualbeat.sandbox.lab import LabInfo
+from dualbeat.sandbox.layout import Lab
 
 TABLE = "dualbeat_chaos"
 CHAIN = "cut"
@@ -60,26 +61,30 @@ class Injected:
 # --- network cuts between host groups -------------------------------------------------------
 
 
-def _ports(ctx: Context, hosts: tuple[str, ...]) -> list[str]:
-    lab = ctx.info.lab
+def _ports(lab: Lab, hosts: tuple[str, ...]) -> list[str]:
     return [i.peer(h) for h in hosts for i in lab.host(h).interfaces]
 
 
-def cut(ctx: Context, target: str) -> float:
-    """Drop frames between the two sides of ``target`` (``a+b|c`` or ``a~b``) in the switch."""
+def cut_script(lab: Lab, target: str) -> str:
+    """The nft script that drops frames between the sides of ``target`` (pure, testable)."""
     t = f"bridge {TABLE}"
     lines = [
         f"add table {t}",
         f"add chain {t} {CHAIN} {{ type filter hook forward priority -190; policy accept; }}",
     ]
     for left, right in cut_sides(target):
-        a = ", ".join(f'"{p}"' for p in _ports(ctx, left))
-        b = ", ".join(f'"{p}"' for p in _ports(ctx, right))
+        a = ", ".join(f'"{p}"' for p in _ports(lab, left))
+        b = ", ".join(f'"{p}"' for p in _ports(lab, right))
         lines += [
             f"add rule {t} {CHAIN} iifname {{ {a} }} oifname {{ {b} }} drop",
             f"add rule {t} {CHAIN} iifname {{ {b} }} oifname {{ {a} }} drop",
         ]
-    _nft(ctx, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def cut(ctx: Context, target: str) -> float:
+    """Drop frames between the two sides of ``target`` (``a+b|c`` or ``a~b``) in the switch."""
+    _nft(ctx, cut_script(ctx.info.lab, target))
     return time.time()
 
 

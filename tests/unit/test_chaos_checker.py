@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from dualbeat.chaos import checker, schedule
+from dualbeat.chaos import checker, injectors, schedule
 from dualbeat.chaos.writer import Attempt
+from dualbeat.sandbox.layout import standard_lab
 
 HOSTS = ["db1", "db2", "client"]
 
@@ -146,3 +147,14 @@ def test_longest_gap_in_a_window() -> None:
 def test_the_order_hosts_are_listed_in_does_not_change_the_schedule() -> None:
     a = schedule.build(3, 300, ["db2", "client", "db1"], arbiter=False)
     assert a == schedule.build(3, 300, ["client", "db1", "db2"], arbiter=False)
+
+
+def test_cut_rules_drop_both_directions_between_the_sides_only() -> None:
+    lab = standard_lab("/var/lib/dualbeat-sandbox", witness=True)
+    script = injectors.cut_script(lab, "client+db1|db2+witness")
+    a, b = '"client-lan", "db1-lan", "db1-hb"', '"db2-lan", "db2-hb", "witness-lan"'
+    assert f"iifname {{ {a} }} oifname {{ {b} }} drop" in script
+    assert f"iifname {{ {b} }} oifname {{ {a} }} drop" in script
+    pair = injectors.cut_script(lab, "db1~db2")
+    assert '"client-lan"' not in pair and pair.count(" drop") == 2
+    assert "table bridge dualbeat_chaos" in script  # not the table faults.heal() removes
