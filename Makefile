@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: deps system-deps demo test unit sim down clean
+.PHONY: deps system-deps demo test unit sim chaos down clean
 
 deps: system-deps $(VENV)/.installed
 
@@ -31,6 +31,14 @@ unit: $(VENV)/.installed
 SEEDS ?= 5000
 sim: $(VENV)/.installed
 	DUALBEAT_SIM_SEEDS=$(SEEDS) $(BIN)/pytest -q tests/unit/test_core_simulation.py
+
+# Seeded chaos on a fresh sandbox pair (root): faults under three writers, then the checker.
+# Exits 1 on a violation; the same SEED replays the same schedule. The lab is shared: lock it.
+SEED ?= 1
+DURATION ?= 300
+chaos: deps
+	flock /tmp/dualbeat-sandbox.lock $(BIN)/python -m dualbeat.chaos --seed $(SEED) \
+		--duration $(DURATION) --json chaos-$(SEED).json
 
 down:
 	$(BIN)/dualbeat sandbox down

@@ -12,26 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 from dualbeat.sandbox import lab
 from dualbeat.sandbox.drill import Fault, run
+from dualbeat.sandbox.figures import summary
 from dualbeat.sandbox.provision import provision
 
 STATE = Path("/var/lib/dualbeat-sandbox")
-
-
-def summary(values: list[float]) -> dict[str, float | None]:
-    if not values:
-        return {"min": None, "median": None, "max": None}
-    return {
-        "min": round(min(values), 3),
-        "median": round(statistics.median(values), 3),
-        "max": round(max(values), 3),
-    }
 
 
 def scenario(fault: Fault, runs: int, hold: float) -> dict[str, Any]:

@@ -15,10 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-from failover import STATE, summary  # bench/ is on sys.path when this script runs
+from failover import STATE  # bench/ is on sys.path when this script runs
 
 from dualbeat.sandbox import lab
 from dualbeat.sandbox.drill import Fault, run
+from dualbeat.sandbox.figures import summary
 from dualbeat.sandbox.provision import provision
 
 

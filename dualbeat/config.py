@@ -441,6 +441,8 @@ def _check_files(config: Config, text: str) -> None:
             raise ConfigError(f"{where}: file {path} does not exist") from None
         except OSError as exc:
             raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
+        except ValueError:  # a NUL byte: no file system accepts the name
+            raise ConfigError(f"{where}: {str(path)!r} is not a valid file name") from None
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(
                 f"{where}: {path} is accessible by group or others (mode "

@@ -87,7 +87,8 @@ def _inject(info: LabInfo, fault: Fault, node: str) -> tuple[float, Callable[[],
             return started, time.time
 
 
-def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    """Poll ``condition`` every 50 ms until it holds (True) or ``timeout`` passes (False)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -96,7 +97,8 @@ def _wait(condition: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-def _acked_after(log: Path, at: float) -> bool:
+def acked_after(log: Path, at: float) -> bool:
+    """True once the writer log holds an acknowledged write sent at or after ``at``."""
     return any(w.acked and w.sent_at >= at for w in writer.load_log(log))
 
 
@@ -123,19 +125,19 @@ def run(
     argv = writer.command(VIP_HOST, info.secrets.app_password_file, log, hold + settle_timeout)
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        if not _wait(lambda: log.exists() and _acked_after(log, 0.0), 15.0):
+        if not wait_until(lambda: log.exists() and acked_after(log, 0.0), 15.0):
             raise SandboxError(f"the writer acknowledged no write through {VIP_HOST}")
         progress(f"writer running through the VIP; {fault.value} on {old}")
         fault_at, end = _inject(info, fault, old)
         if fault in (Fault.FREEZE, Fault.LINKDOWN, Fault.PARTITION):
-            _wait(lambda: _acked_after(log, fault_at), hold)
+            wait_until(lambda: acked_after(log, fault_at), hold)
             time.sleep(max(0.0, fault_at + hold - time.time()))
             end()
             progress(f"{fault.value} ended after {hold:g} s")
-        if not _wait(lambda: _acked_after(log, fault_at), settle_timeout):
+        if not wait_until(lambda: acked_after(log, fault_at), settle_timeout):
             progress("no write succeeded through the VIP after the fault")
         new = agents.settled(info)
-        _wait(lambda: agents.settled(info) is not None, 5.0 if new else settle_timeout)
+        wait_until(lambda: agents.settled(info) is not None, 5.0 if new else settle_timeout)
         new = agents.settled(info)
     finally:
         proc.terminate()
