@@ -511,7 +511,10 @@ Exit codes:
   0  NODE holds nothing of its own that the active lacks
   1  NODE holds transactions the active lacks (the report lists them)
   2  bad configuration or usage, binlog tool missing, report not writable
-  3  a MySQL server could not be reached, refused us, or a binlog read failed"""
+  3  a MySQL server could not be reached, refused us, or a binlog read failed
+  4  refused: --accept with writes still missing, --reapply/--discard on a node
+     that is not fenced or without a live active, checksums differ after a rejoin
+  7  NODE's agent does not answer (--accept, --reapply, --discard)"""
 
 
 @cli.command(epilog=REJOIN_EXIT_CODES)
@@ -604,6 +607,8 @@ def rejoin(
       4. the active replicates from NODE again from that position, and the --accept step
          follows: NODE stands by, replicates, and the pair is checksummed.
     A record of what was applied, discarded and saved: STATE_DIR/rejoin/<time>-<mode>.json.
+  They use the [admin] account (the [mysql] one without it): it writes on the active
+  and loads NODE with its binary log off, so it needs SUPER-level rights there.
     """
     from dualbeat.errors import ConfigError
     from dualbeat.rejoin.analysis import analyze as run_analysis
