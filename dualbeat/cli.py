@@ -569,46 +569,46 @@ def rejoin(
 ) -> None:
     """Review what NODE (a returning, fenced node) wrote that the active lacks.
 
-    \b
-    --analyze, read-only on both servers:
-      1. GTID difference NODE - active, restricted to NODE's own writes (its
-         server_id / server_uuid): an old active's unreplicated writes, or errant
-         transactions written on a passive node;
-      2. those transactions from NODE's binary logs (mariadb-binlog / mysqlbinlog
-         --read-from-remote-server), rows decoded with NODE's column names;
-      3. every row looked up by primary key on the active and classified:
-         safe (untouched on the active since), conflict_changed (the active's row
-         differs from the before image), conflict_key_taken (the inserted key exists),
-         conflict_missing (the updated/deleted row is gone), unclassified (no primary
-         key, table differs, DDL or statement-logged DML).
-    The report is printed and saved as STATE_DIR/rejoin/<UTC time>-analysis.json of
-    NODE's state directory.
+      \b
+      --analyze, read-only on both servers:
+        1. GTID difference NODE - active, restricted to NODE's own writes (its
+           server_id / server_uuid): an old active's unreplicated writes, or errant
+           transactions written on a passive node;
+        2. those transactions from NODE's binary logs (mariadb-binlog / mysqlbinlog
+           --read-from-remote-server), rows decoded with NODE's column names;
+        3. every row looked up by primary key on the active and classified:
+           safe (untouched on the active since), conflict_changed (the active's row
+           differs from the before image), conflict_key_taken (the inserted key exists),
+           conflict_missing (the updated/deleted row is gone), unclassified (no primary
+           key, table differs, DDL or statement-logged DML).
+      The report is printed and saved as STATE_DIR/rejoin/<UTC time>-analysis.json of
+      NODE's state directory.
 
-    \b
-    --accept (run where NODE's agent runs): analyses again and refuses (exit 4) while
-    NODE still holds writes the active lacks; re-apply them on the active or rebuild
-    NODE first. With nothing missing, NODE's agent leaves the fenced role, replicates
-    from the active again as the standby, and `dualbeat checksum` compares the pair.
+      \b
+      --accept (run where NODE's agent runs): analyses again and refuses (exit 4) while
+      NODE still holds writes the active lacks; re-apply them on the active or rebuild
+      NODE first. With nothing missing, NODE's agent leaves the fenced role, replicates
+      from the active again as the standby, and `dualbeat checksum` compares the pair.
 
-    The account needs REPLICATION SLAVE and BINLOG MONITOR (MariaDB) or REPLICATION
-    CLIENT (MySQL), and SELECT on the application tables.
+      The account needs REPLICATION SLAVE and BINLOG MONITOR (MariaDB) or REPLICATION
+      CLIENT (MySQL), and SELECT on the application tables.
 
-    \b
-    --reapply / --discard (run where NODE's agent runs; NODE must be fenced and its
-    peer active; MariaDB):
-      1. a fresh analysis is saved, and a byte-exact copy of NODE's binary logs that
-         hold the lost transactions (STATE_DIR/rejoin/<time>-binlogs/);
-      2. --reapply only: each transaction whose rows are all safe is re-applied on the
-         active, whole, in commit order, as a new transaction there (--include adds the
-         conflicting ones: NODE's version wins); the rest is reported as discarded;
-      3. NODE is rebuilt from the active: a logical copy (mariadb-dump | mariadb, with
-         NODE's binary log off, progress on standard error), then its GTID history
-         restarts at the copy's position;
-      4. the active replicates from NODE again from that position, and the --accept step
-         follows: NODE stands by, replicates, and the pair is checksummed.
-    A record of what was applied, discarded and saved: STATE_DIR/rejoin/<time>-<mode>.json.
-  They use the [admin] account (the [mysql] one without it): it writes on the active
-  and loads NODE with its binary log off, so it needs SUPER-level rights there.
+      \b
+      --reapply / --discard (run where NODE's agent runs; NODE must be fenced and its
+      peer active; MariaDB):
+        1. a fresh analysis is saved, and a byte-exact copy of NODE's binary logs that
+           hold the lost transactions (STATE_DIR/rejoin/<time>-binlogs/);
+        2. --reapply only: each transaction whose rows are all safe is re-applied on the
+           active, whole, in commit order, as a new transaction there (--include adds the
+           conflicting ones: NODE's version wins); the rest is reported as discarded;
+        3. NODE is rebuilt from the active: a logical copy (mariadb-dump | mariadb, with
+           NODE's binary log off, progress on standard error), then its GTID history
+           restarts at the copy's position;
+        4. the active replicates from NODE again from that position, and the --accept step
+           follows: NODE stands by, replicates, and the pair is checksummed.
+      A record of what was applied, discarded and saved: STATE_DIR/rejoin/<time>-<mode>.json.
+    They use the [admin] account (the [mysql] one without it): it writes on the active
+    and loads NODE with its binary log off, so it needs SUPER-level rights there.
     """
     from dualbeat.errors import ConfigError
     from dualbeat.rejoin.analysis import analyze as run_analysis

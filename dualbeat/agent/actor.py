@@ -74,11 +74,14 @@ class Actor:
         self.config, self.node, self.vip, self.post = config, node, vip, post
         self.state_dir = config.state_dir(node)
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
-        self.fast = Server(replace(endpoint, connect_timeout=0.5, read_timeout=1.0))
+        # Both are used rarely: a connection idle for a second is checked before use, so
+        # a mysqld restarted since cannot fail the next promotion with a stale socket.
+        self.fast = Server(replace(endpoint, connect_timeout=0.5, read_timeout=1.0), idle_check=1.0)
         self.slow = Server(
             replace(
                 endpoint, connect_timeout=1.0, read_timeout=config.replication.apply_timeout + 2.0
-            )
+            ),
+            idle_check=1.0,
         )
         self._queue: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="dualbeat-actor", daemon=True)

@@ -351,6 +351,15 @@ class Agent:
             "fenced_reason": s.durable.fenced_reason,
             "promoting": s.promotion is not None,
             "yielding": s.yielding,
+            "failback": {
+                "auto": self.cfg.failback is not None,
+                "ready_for_s": (
+                    None
+                    if s.failback_ready_since is None
+                    else round(now - s.failback_ready_since, 3)
+                ),
+                "last_at": s.durable.last_failback_at,
+            },
             "maintenance": s.durable.maintenance,
             "mysql": {
                 "health": s.local.health.value,

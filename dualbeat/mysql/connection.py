@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -111,12 +112,20 @@ class Server:
 
     A failed statement closes the connection so the next call reconnects: a half-broken
     session must never be reused after a timeout.
+
+    ``idle_check``: a connection left idle longer than this many seconds is pinged before
+    it is used again, and reopened if the server dropped it meanwhile (a restarted mysqld,
+    ``wait_timeout``). For a rarely used connection whose first statement must not fail
+    just because it is stale: the agent's actions, where a failed promotion step aborts
+    the promotion.
     """
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, *, idle_check: float | None = None) -> None:
         self.endpoint = endpoint
+        self.idle_check = idle_check
         self._conn: pymysql.connections.Connection[Any] | None = None
         self._dialect: Dialect | None = None
+        self._used_at = 0.0
 
     @property
     def name(self) -> str:
@@ -134,6 +143,17 @@ class Server:
         self.close()
 
     def _connection(self) -> pymysql.connections.Connection[Any]:
+        now = time.monotonic()
+        if (
+            self._conn is not None
+            and self.idle_check is not None
+            and now - self._used_at > self.idle_check
+        ):
+            try:
+                self._conn.ping(reconnect=False)
+            except Exception:  # stale: reopened below; a real outage fails there
+                self.close()
+        self._used_at = now
         if self._conn is None:
             ep = self.endpoint
             try:
