@@ -1,8 +1,8 @@
 """The node's history: every decision, its evidence and timings, appended and fsynced.
 
-One JSON object per line in ``STATE_DIR/events.jsonl``: ``ts`` (wall clock), ``node``,
-``role`` and ``epoch`` after the decision, ``maintenance``, ``code`` (the core's reason
-code, stable), ``kind`` (decision, takeover, demotion, maintenance, rejoin, agent),
+One JSON object per line in ``STATE_DIR/events.jsonl``: ``ts`` (wall clock), ``node``;
+``role``, ``epoch``, ``maintenance`` and ``finding`` after the decision; ``code`` (the
+core's reason code, stable), ``kind`` (decision, takeover, demotion, maintenance, rejoin, agent),
 ``text`` (one sentence) and ``evidence`` (the finding and the observations behind it;
 phase timings for a takeover, with its takeover record; the report path for a rejoin).
 
@@ -123,6 +123,7 @@ class History:
                         epoch=s.durable.epoch,
                         maintenance=s.durable.maintenance,
                         evidence=evidence,
+                        finding=s.finding,
                     )
                 )
             )
@@ -141,6 +142,7 @@ def event(
     maintenance: bool | None = None,
     evidence: Mapping[str, object] | None = None,
     ts: float | None = None,
+    finding: str | None = None,
 ) -> dict[str, Any]:
     return {
         "ts": time.time() if ts is None else ts,
@@ -148,6 +150,7 @@ def event(
         "role": role,
         "epoch": epoch,
         "maintenance": maintenance,
+        "finding": finding,
         "code": reason.code,
         "kind": kind_of(reason.code),
         "text": reason.text,

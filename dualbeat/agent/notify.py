@@ -61,13 +61,32 @@ def events_of(record: dict[str, Any]) -> list[str]:
     return events
 
 
-def replication_broke(before: dict[str, Any], now: dict[str, Any]) -> bool:
-    """A standby that replicated and, still a standby, no longer does."""
-    return (
-        before["role"] == now["role"] == "standby"
-        and before["mysql"]["replicating"] is True
-        and now["mysql"]["replicating"] is False
-    )
+class ReplicationWatch:
+    """Replication broken: a standby that replicated, and has not for ``grace`` seconds
+    while still a standby. The grace hides the agent's own brief restarts of the I/O
+    thread (turning on semi-sync's replica side); one report per breakage."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.replicated = False  # seen replicating as a standby since the last report
+        self.stopped_at: float | None = None
+
+    def update(self, status: dict[str, Any], now: float) -> bool:
+        """Feed one status; True when the breakage is to be reported now."""
+        if status["role"] != "standby":
+            self.replicated, self.stopped_at = False, None
+            return False
+        if status["mysql"]["replicating"]:
+            self.replicated, self.stopped_at = True, None
+            return False
+        if not self.replicated:
+            return False
+        if self.stopped_at is None:
+            self.stopped_at = now
+        if now - self.stopped_at < self.grace:
+            return False
+        self.replicated, self.stopped_at = False, None
+        return True
 
 
 class Delivery:
@@ -157,19 +176,22 @@ class Notifier:
 
     async def _watch_status(self) -> None:
         every = self.agent.config.monitor.interval
-        before = self.agent.status()
+        watch = ReplicationWatch(grace=max(1.0, 3 * every))
         while True:
             await asyncio.sleep(every)
-            now = self.agent.status()
-            if replication_broke(before, now):
+            try:
+                status = self.agent.status()
+            except Exception:  # a bug in status must not silently end the watch
+                log.exception("webhooks: reading the agent's status failed")
+                continue
+            if watch.update(status, time.monotonic()):
                 record = {
                     "ts": time.time(),
                     "node": self.agent.node,
-                    "role": now["role"],
-                    "epoch": now["epoch"],
+                    "role": status["role"],
+                    "epoch": status["epoch"],
                     "code": "REPLICATION_BROKEN",
-                    "text": "the standby's replica threads stopped",
-                    "evidence": {"detail": now["mysql"]["detail"]},
+                    "text": "the standby's replica threads are stopped",
+                    "evidence": {"detail": status["mysql"]["detail"]},
                 }
                 self.send("replication_broken", record)
-            before = now

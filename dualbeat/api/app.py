@@ -76,7 +76,7 @@ class ActionResult(BaseModel):
 
 
 class Maintenance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # "yes" is not a boolean
     on: bool
 
 

@@ -349,6 +349,7 @@ def _promoted(s: NodeState, now: float) -> tuple[NodeState, list[Reason]]:
         "total_s": round(now - p.evidence_since, 3),
         "epoch": p.epoch,
         "finding": p.finding,
+        "planned": p.strict,  # a lossless switchover, not a failover
     }
     reason = Reason("PROMOTED", f"active at epoch {p.epoch}: writable and holding the VIP", phases)
     # A new term: the ring back from the old active may be restored at once, whatever

@@ -71,3 +71,12 @@ def test_health_checks_follow_the_roles_and_switchover_moves_them(pair: LabInfo)
     # Asking the new standby to stand by changes nothing; the answer says its role.
     r = post(info, "db1", "/standby", token)
     assert r.status_code == 200 and r.json()["role"] == "standby", r.text
+
+    # Maintenance over HTTP: the node asked pauses, the peer follows through the heartbeat.
+    r = post(info, "db2", "/maintenance", token, {"on": True})
+    assert r.status_code == 200 and r.json()["maintenance"] is True, r.text
+    wait_for(lambda: get(info, "db1", "/status").json()["maintenance"], 10, "db1 to follow")
+    assert post(info, "db2", "/maintenance", token, {"on": "yes"}).status_code == 422
+    r = post(info, "db1", "/maintenance", token, {"on": False})
+    assert r.status_code == 200 and r.json()["maintenance"] is False, r.text
+    wait_for(lambda: not get(info, "db2", "/status").json()["maintenance"], 10, "db2 resumes")

@@ -1,16 +1,20 @@
-"""A webhook receiver on the client host gets the failover event from the new active."""
+"""A webhook receiver on the client host gets the events: replication broken on the
+standby, then the failover from the new active."""
 
 from __future__ import annotations
 
 import json
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 import pytest
 
+from dualbeat.mysql import control
+from dualbeat.mysql.connection import Server
 from dualbeat.sandbox import agents, faults
 from dualbeat.sandbox.lab import LabInfo
 from tests.integration.labtools import inside, wait_for
@@ -54,14 +58,44 @@ def receiver(pair: LabInfo) -> Iterator[Receiver]:
     server.server_close()
 
 
-def test_the_new_active_posts_the_failover_event(pair: LabInfo, receiver: Receiver) -> None:
+def steadily_replicating(info: LabInfo, node: str, seconds: float) -> Callable[[], bool]:
+    """A condition: ``node`` has been a replicating standby for ``seconds`` (so the agent's
+    once-per-interval watch has seen it replicate before we break it)."""
+    since: list[float] = []
+
+    def check() -> bool:
+        s = agents.status(info, node)
+        if not (s and s["role"] == "standby" and s["mysql"]["replicating"]):
+            since.clear()
+            return False
+        since[:] = since or [time.monotonic()]
+        return time.monotonic() - since[0] >= seconds
+
+    return check
+
+
+def test_webhooks_for_broken_replication_and_the_failover(
+    pair: LabInfo, receiver: Receiver
+) -> None:
     info = pair
     url = f"http://{info.lab.client.lan_address}:{PORT}/dualbeat"
     with info.config_path.open("a") as config:
-        config.write(f'\n[[webhooks]]\nurl = "{url}"\nevents = ["failover", "fence"]\n')
+        config.write(
+            f'\n[[webhooks]]\nurl = "{url}"\nevents = ["failover", "replication_broken"]\n'
+        )
     faults.kill_agent(info.lab, "db2")  # the standby's agent, restarted to read the webhook
     agents.start(info, "db2", lambda _: None)
     agents.wait_settled(info, lambda _: None)
+
+    wait_for(steadily_replicating(info, "db2", 1.0), 15, "db2 replicating steadily")
+    with Server(info.node("db2").root_endpoint()) as db2:
+        control.stop_replication(db2)  # the standby stops replicating: an operator's slip
+        broken = wait_for(lambda: [b for b in receiver.bodies
+                                   if b["event"] == "replication_broken"], 10,
+                          "the replication_broken webhook")  # fmt: skip
+        assert broken[0]["node"] == "db2" and broken[0]["record"]["role"] == "standby"
+        control.start_replication(db2)
+    wait_for(steadily_replicating(info, "db2", 0.0), 10, "db2 replicating again")
 
     faults.kill_mysqld(info.lab, "db1")
     bodies = wait_for(lambda: [b for b in receiver.bodies if b["event"] == "failover"], 30,
@@ -74,3 +108,4 @@ def test_the_new_active_posts_the_failover_event(pair: LabInfo, receiver: Receiv
     assert event["record"]["evidence"]["planned"] is False
     assert event["record"]["role"] == "active"
     assert len(bodies) == 1
+    assert len([b for b in receiver.bodies if b["event"] == "replication_broken"]) == 1

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from dualbeat.agent.notify import Delivery, events_of, replication_broke
+from dualbeat.agent.notify import Delivery, ReplicationWatch, events_of
 from dualbeat.config import Webhook
 from tests.unit.test_api import STATUS
 
@@ -79,14 +79,21 @@ def test_records_map_to_events() -> None:
     assert events_of({"code": "PEER_ACTIVE", "role": "standby"}) == []
 
 
-def test_replication_broken_is_a_standby_that_stopped_replicating() -> None:
+def test_replication_broken_is_a_standby_stopped_for_the_grace_period() -> None:
     standby = {**STATUS, "role": "standby"}
     stopped = {**standby, "mysql": {**STATUS["mysql"], "replicating": False}}
-    assert replication_broke(standby, stopped)
-    assert not replication_broke(standby, standby)
-    assert not replication_broke(
-        STATUS, {**stopped, "role": "active"}
-    )  # promoted: stops on purpose
+    watch = ReplicationWatch(grace=1.0)
+    assert not watch.update(stopped, 0.0)  # never seen replicating: nothing broke
+    assert not watch.update(standby, 1.0)
+    assert not watch.update(stopped, 2.0)
+    assert not watch.update(standby, 2.5)  # a brief restart of the I/O thread: no report
+    assert not watch.update(stopped, 3.0)
+    assert not watch.update(stopped, 3.9)
+    assert watch.update(stopped, 4.0)  # stopped for the whole grace period: reported
+    assert not watch.update(stopped, 9.0)  # once
+    assert not watch.update(standby, 10.0)
+    assert not watch.update({**stopped, "role": "active"}, 10.5)  # promoted: stops on purpose
+    assert not watch.update(stopped, 20.0)
 
 
 def test_delivery_retries_until_the_receiver_accepts(receiver: Receiver) -> None:

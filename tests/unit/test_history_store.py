@@ -116,7 +116,7 @@ def test_rotation_keeps_one_generation_and_reads_across_it(
 def test_a_promotion_carries_its_takeover_record(tmp_path: Path) -> None:
     takeover = TakeoverRecord(3, 1.0, "db2", "db1", "peer_dead", "1-1-9", "1-1-9", "1-1-9", "")
     durable = Durable(epoch=3, last_role=Role.ACTIVE, last_takeover=takeover, maintenance=True)
-    state = NodeState(role=Role.ACTIVE, durable=durable)
+    state = NodeState(role=Role.ACTIVE, durable=durable, finding="peer_passive")
     h = History(tmp_path, "db2")
     written = h.decisions(
         Decision(state, reasons=(Reason("PROMOTED", "active", {"apply_s": 0.1}),))
@@ -125,6 +125,7 @@ def test_a_promotion_carries_its_takeover_record(tmp_path: Path) -> None:
     assert written[0]["evidence"]["takeover"]["old_active"] == "db1"
     assert written[0]["evidence"]["apply_s"] == 0.1
     assert written[0]["epoch"] == 3 and written[0]["maintenance"] is True
+    assert written[0]["finding"] == "peer_passive"
     assert history.read(tmp_path).events == written
 
 

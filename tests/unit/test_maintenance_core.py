@@ -192,6 +192,7 @@ def test_promotion_records_each_phase_and_the_yielding_side_its_fence() -> None:
     phases = promoted.evidence
     assert {"detect_s", "fence_s", "apply_s", "promote_s", "vip_s", "total_s"} <= set(phases)
     assert phases["detect_s"] == 2.0 and phases["apply_s"] == 0.5
+    assert phases["planned"] is False  # a failover (a switchover's promotion is strict)
     old = promoted_active()
     old.hear(peer_beat(Role.STANDBY, epoch=1))
     old.feed(OperatorRequested(Command.STANDBY))
