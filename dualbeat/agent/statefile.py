@@ -1,4 +1,5 @@
-"""The node's durable state file: epoch, last role, fenced reason, last takeover.
+"""The node's durable state file: epoch, last role, fenced reason, last takeover, and the
+GTID high-water mark (everything this node ever saw executed, on either server).
 
 Written atomically (temp file, fsync, rename, fsync of the directory), so a crash leaves
 either the old or the new state, never a torn file: the epoch is what stops a returning
@@ -33,6 +34,7 @@ def from_json(data: dict[str, object]) -> Durable:
         last_role=Role(str(data.get("last_role", Role.STARTING.value))),
         fenced_reason=str(data.get("fenced_reason", "")),
         last_takeover=TakeoverRecord(**takeover) if isinstance(takeover, dict) else None,
+        high_water=str(data.get("high_water", "")),
     )
 
 

@@ -1,4 +1,4 @@
-"""What a node remembers across restarts: its epoch, its last role and the last takeover.
+"""What a node remembers across restarts: epoch, last role, last takeover, GTID high water.
 
 The agent writes it to the state file (atomically, fsynced) before acting on it, and the
 epoch also to a table on the server: a node that comes back must know whether it may have
@@ -34,3 +34,6 @@ class Durable:
     last_role: Role = Role.STARTING
     fenced_reason: str = ""
     last_takeover: TakeoverRecord | None = None
+    # The union of every executed GTID set this node saw (its own and the peer's), as text:
+    # after a full restart a node behind it must not become active by itself.
+    high_water: str = ""

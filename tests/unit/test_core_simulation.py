@@ -14,8 +14,8 @@ import pytest
 
 from tests.unit.sim import World
 
-# `make sim SEEDS=20000` runs more; a failing seed reruns with `-k "seed and 1234"`.
-SEEDS = range(int(os.environ.get("DUALBEAT_SIM_SEEDS", "200")))
+# `make sim` runs more; a failing seed reruns with `-k "seed and 1234"`.
+SEEDS = range(int(os.environ.get("DUALBEAT_SIM_CLASSIC_SEEDS", "200")))
 FAULTS = ("kill", "freeze", "agent")
 
 
