@@ -15,13 +15,12 @@ one command that reruns its seed alone, with its event log.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 
 import pytest
 
 from dualbeat.core.roles import Role
-from tests.unit.sim import World
+from tests.unit.sim import World, failures
 
 SEEDS = int(os.environ.get("DUALBEAT_SIM_SEEDS", "1800"))
 FIRST = int(os.environ.get("DUALBEAT_SIM_FIRST", "0"))
@@ -134,14 +133,11 @@ def reproduce(seed: int) -> str:
 
 
 def test_seeds() -> None:
-    seeds = range(FIRST, FIRST + SEEDS)
-    workers = min(os.cpu_count() or 1, 4)
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        failures = [f for f in pool.imap_unordered(_one, seeds, chunksize=25) if f]
-    if failures:
-        first = min(int(f.split()[1].rstrip(":")) for f in failures)
+    failed = failures(_one, range(FIRST, FIRST + SEEDS))
+    if failed:
+        first = min(int(f.split()[1].rstrip(":")) for f in failed)
         pytest.fail(
-            f"{len(failures)} of {SEEDS} seeds failed, e.g. {sorted(failures)[:3]}\n"
+            f"{len(failed)} of {SEEDS} seeds failed, e.g. {sorted(failed)[:3]}\n"
             f"rerun the first with its event log:\n  {reproduce(first)}"
         )
 
