@@ -415,8 +415,9 @@ def sandbox() -> None:
     """A real local pair in network namespaces, for the demo and the tests (needs root).
 
     Hosts db1 (10.77.0.11) and db2 (10.77.0.12) each run their own mariadbd; a client
-    host (10.77.0.10) sits on the same bridge. Nothing touches the host's own interfaces
-    or a system MariaDB.
+    host (10.77.0.10) sits on the same bridge. With `up --arbiter`, a witness host
+    (10.77.0.5 / 10.78.0.5) runs etcd as the pair's arbiter. Nothing touches the host's
+    own interfaces or a system MariaDB.
     """
 
 
@@ -433,12 +434,21 @@ sandbox_dir = click.option(
 
 @sandbox.command("up")
 @sandbox_dir
+@click.option(
+    "--arbiter",
+    is_flag=True,
+    help="Also build the witness host (10.77.0.5 and 10.78.0.5) running etcd, and give the "
+    "generated config an [arbiter] section and [ping] nodes pointing at it. A lab that "
+    "has a witness keeps it on a later `up`; `down` removes it.",
+)
 @handle_errors
-def sandbox_up(state_dir: Path) -> None:
-    """Build (or repair) the lab and set up replication with `dualbeat repl setup`."""
+def sandbox_up(state_dir: Path, arbiter: bool) -> None:
+    """Build (or repair) the lab and set up replication with `dualbeat repl setup`.
+
+    The agents are started too, and the command returns once db1 is active."""
     from dualbeat.sandbox.provision import provision
 
-    info = provision(state_dir, progress_printer("sandbox: "))
+    info = provision(state_dir, progress_printer("sandbox: "), arbiter=arbiter)
     out.print(info.how_to_connect())
 
 
