@@ -17,6 +17,7 @@ import shutil
 import stat
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -520,3 +521,56 @@ def local_node(config: Config, local_addresses: set[str], name: str | None = Non
             "or pass --node NAME"
         )
     return mine[0]
+
+
+# ---------------------------------------------------------------- safety warnings
+
+
+@dataclass(frozen=True)
+class SafetyWarning:
+    """A valid configuration under which a known fault can still give two writers."""
+
+    section: str
+    risk: str
+    fix: str
+
+
+ARBITER_FIX = (
+    'add an [arbiter] section pointing at an etcd cluster (kind = "etcd", endpoints = '
+    "[...]); see README 'Arbiter, ping nodes, watchdog, fence'"
+)
+
+
+def safety_warnings(config: Config) -> list[SafetyWarning]:
+    """What ``check-config`` and ``repl check`` warn about; pure, in a fixed order."""
+    a, b = (n.name for n in config.nodes)
+    warnings = []
+    if config.arbiter is None:
+        warnings += [
+            SafetyWarning(
+                "arbiter",
+                f"classic two-node mode: a partition between {a} and {b} while both stay "
+                "alive gives two writers (each sees the other dead and the standby takes "
+                "over while the old active still serves the clients that reach it) until "
+                "the partition heals",
+                ARBITER_FIX,
+            ),
+            SafetyWarning(
+                "arbiter",
+                "classic two-node mode: an active paused longer than deadtime (VM freeze, "
+                "SIGSTOP, a stalled disk) is replaced; when it resumes it still holds the "
+                "VIP and a writable MySQL until it hears its peer: two writers meanwhile",
+                ARBITER_FIX,
+            ),
+        ]
+    elif config.watchdog.enabled and config.watchdog.timeout >= config.arbiter.ttl:
+        warnings.append(
+            SafetyWarning(
+                "watchdog",
+                f"watchdog.timeout ({config.watchdog.timeout:g}s) is not below arbiter.ttl "
+                f"({config.arbiter.ttl:g}s): a hung active's host is reset only after its "
+                "lease ran out, when the standby may already have taken over",
+                'set [watchdog] timeout below [arbiter] ttl (e.g. ttl = "6s", timeout = "4s")',
+            )
+        )
+    return warnings

@@ -12,7 +12,15 @@ from click.testing import CliRunner
 
 import dualbeat
 from dualbeat.cli import cli
-from dualbeat.config import Config, load, loads, local_node, locate, parse_duration
+from dualbeat.config import (
+    Config,
+    load,
+    loads,
+    local_node,
+    locate,
+    parse_duration,
+    safety_warnings,
+)
 from dualbeat.errors import ConfigError
 
 BASE = """\
@@ -429,3 +437,32 @@ def test_example_commented_split_brain_sections_are_valid() -> None:
     assert [str(a) for a in config.ping.nodes] == ["192.0.2.1"]
     assert config.watchdog.timeout == pytest.approx(5.0)
     assert config.fence.argv() == ["/etc/dualbeat/fence-ipmi", "--host", "db1-bmc"]
+
+
+def test_classic_mode_warns_which_faults_give_two_writers(secrets: Path) -> None:
+    path = write(secrets, BASE)
+    warnings = safety_warnings(load(path))
+    assert [w.section for w in warnings] == ["arbiter", "arbiter"]
+    assert "partition between db1 and db2" in warnings[0].risk
+    assert "paused longer than deadtime" in warnings[1].risk
+    assert all("[arbiter]" in w.fix and "etcd" in w.fix for w in warnings)
+    result = CliRunner().invoke(cli, ["check-config", "--no-local-check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"{path}: warning: [arbiter] classic two-node mode: a partition" in result.output
+    assert "fix: add an [arbiter] section pointing at an etcd cluster" in result.output
+
+
+def test_arbiter_mode_has_no_two_writer_warning(secrets: Path) -> None:
+    path = write(secrets, BASE + ARBITER)
+    assert safety_warnings(load(path)) == []
+    result = CliRunner().invoke(cli, ["check-config", "--no-local-check", str(path)])
+    assert result.exit_code == 0 and "warning" not in result.output
+
+
+def test_watchdog_slower_than_the_lease_warns(secrets: Path) -> None:
+    text = BASE + ARBITER + '[watchdog]\nenabled = true\ntimeout = "3s"\n'
+    (warning,) = safety_warnings(load(write(secrets, text)))
+    assert warning.section == "watchdog"
+    assert "watchdog.timeout (3s) is not below arbiter.ttl (3s)" in warning.risk
+    fast = BASE + ARBITER + '[watchdog]\nenabled = true\ntimeout = "2s"\n'
+    assert safety_warnings(load(write(secrets, fast))) == []
