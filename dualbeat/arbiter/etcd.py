@@ -34,7 +34,11 @@ Clock = Callable[[], float]
 def _client(endpoint: str) -> Etcd3Client:
     url = urlsplit(endpoint)
     assert url.hostname is not None and url.port is not None  # checked by the config
-    return Etcd3Client(host=url.hostname, port=url.port, protocol=url.scheme, api_path="/v3/")
+    client = Etcd3Client(host=url.hostname, port=url.port, protocol=url.scheme, api_path="/v3/")
+    # Straight to etcd: an HTTP(S)_PROXY or .netrc in the agent's environment must not
+    # reroute or delay the arbiter.
+    client.session.trust_env = False
+    return client
 
 
 def _describe(exc: Exception) -> str:

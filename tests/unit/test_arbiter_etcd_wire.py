@@ -203,3 +203,16 @@ def test_release_swallows_an_unavailable_arbiter() -> None:
     arb.acquire("db1", 4)
     arb.release()
     assert arb.sent[-1] == ("/lease/revoke", {"ID": "5"})
+
+
+def test_clients_ignore_proxy_settings_of_the_environment() -> None:
+    cfg = ArbiterConfig(
+        endpoints=("http://192.0.2.5:2379", "https://[2001:db8::5]:2379"), key=KEY, ttl=3
+    )
+    arbiter = EtcdArbiter(cfg)
+    assert [c.session.trust_env for c in arbiter._clients] == [False, False]
+    assert [c.get_url("/kv/range") for c in arbiter._clients] == [
+        "http://192.0.2.5:2379/v3/kv/range",
+        "https://[2001:db8::5]:2379/v3/kv/range",
+    ]
+    arbiter.close()
