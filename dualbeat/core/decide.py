@@ -51,13 +51,19 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
         return Decision(s, tuple(actions), tuple(reasons), None)
     finding = assess(cfg, s, now)
     target, text = TABLE[(s.role, finding)]
+    awaiting = cfg.arbiter and target is Role.ACTIVE and s.role is not Role.ACTIVE
+    if awaiting and not lease.lease_ok(cfg, s, now):  # in arbiter mode, only with the key
+        finding = Finding.AWAIT_LEASE
+        target, text = TABLE[(s.role, finding)]
     if finding.value != s.finding or target is not s.role:
         evidence = _evidence(cfg, s, now, finding)
         if "will_lose" in evidence:  # the operator must see what a takeover costs
             text = f"{text}; lacking the high-water mark's {evidence['will_lose']}"
         reasons.append(Reason(finding.name, text, evidence))
-    if s.finding != finding.value or s.command is not None:
-        s = evolve(s, finding=finding.value, command=None)
+    # An operator's takeover waits for the key with the node.
+    command = s.command if finding is Finding.AWAIT_LEASE else None
+    if s.finding != finding.value or s.command is not command:
+        s = evolve(s, finding=finding.value, command=command)
     if finding is Finding.TAKEOVER_ASKED:
         s = evolve(s, wants_takeover=True)
     if target is not s.role:
@@ -330,6 +336,8 @@ def _wake_at(cfg: CoreConfig, s: NodeState, now: float) -> float | None:
         times.append(s.yielded_at + t.deadtime + t.apply_timeout)
     if s.errant_since is not None:
         times.append(s.errant_since + t.warntime)
+    if s.local.received_at is not None:
+        times.append(s.local.received_at + t.deadtime)
     if cfg.arbiter:
         times.append(s.evidence.promised_until)
         if s.role is Role.ACTIVE:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 
-from dualbeat.core.lease import behind_mark, lapsing, lease_ok
+from dualbeat.core.lease import behind_mark, lapsing
 from dualbeat.core.observations import Command, PeerBeat
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import CoreConfig, NodeState
@@ -73,11 +73,14 @@ def silent_since(s: NodeState) -> float:
 
 def peer_dead(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     """Both signals agree: silent on every link for deadtime, and the SQL probe failed
-    *after* the silence began, so an old result cannot condemn a peer that came back."""
+    *after* the silence began, so an old result cannot condemn a peer that came back.
+    A third can veto: our replica received from the peer after the silence began, and
+    within deadtime (binlog events already in flight at the cut do not count for long)."""
     p, since = s.peer, silent_since(s)
     if now - since < cfg.timing.deadtime:
         return False
-    if s.local.received_at is not None and s.local.received_at > since:
+    got = s.local.received_at
+    if got is not None and got > since and now - got < cfg.timing.deadtime:
         return False  # our replica still receives from it: the peer's MySQL serves binlogs
     return p.sql_at is not None and p.sql_at > since and p.sql_reachable is False
 
@@ -139,14 +142,6 @@ def _wins_election(cfg: CoreConfig, s: NodeState, beat: PeerBeat) -> bool:
 
 
 def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
-    """The finding; in arbiter mode a promotion waits for the key (``AWAIT_LEASE``)."""
-    finding = _assess(cfg, s, now)
-    if cfg.arbiter and finding in PROMOTING and s.role is not Role.ACTIVE:
-        return finding if lease_ok(cfg, s, now) else Finding.AWAIT_LEASE
-    return finding
-
-
-def _assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
     beat = fresh_peer(cfg, s, now)
     if s.shutdown is not None:
         handover = not s.shutdown.keep and s.role is Role.ACTIVE and _healthy_standby(beat)

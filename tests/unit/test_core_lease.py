@@ -224,6 +224,9 @@ def test_replica_still_receiving_means_the_peer_is_alive() -> None:
     d.peer_sql(False)
     assert d.state.finding == Finding.PEER_SILENT.value
     assert d.role() is Role.STANDBY
+    d.at(4.2)  # nothing more came for deadtime: the last events were only in flight
+    d.peer_sql(False)
+    assert d.state.finding != Finding.PEER_SILENT.value
 
 
 def test_high_water_mark_is_persisted() -> None:
@@ -324,3 +327,26 @@ def test_mark_of_another_family_starts_over() -> None:
     d.feed(MysqlProbed(ok=True, executed=gtids("1-1-3"), received=gtids("1-1-3"), origin="2"))
     assert str(d.state.mark) == "1-1-3"
     d.feed(ActionDone(SetReadOnly(True)))
+
+
+def test_fenced_node_does_not_ask_for_the_key() -> None:
+    d = Driver(ARB2)
+    d.start(Durable(epoch=1, highest_seen=1, last_role=Role.FENCED))
+    d.healthy()
+    d.at(10.5)
+    d.peer_sql(False)
+    assert d.role() is Role.FENCED
+    assert not any(isinstance(a, AcquireLease) for a in d.actions())
+
+
+def test_forced_takeover_in_arbiter_mode_waits_for_the_key() -> None:
+    d = Driver(ARB2)
+    d.start(Durable(epoch=1, highest_seen=1, last_role=Role.FENCED))
+    d.healthy()
+    d.at(10.5)
+    d.peer_sql(False)
+    d.feed(OperatorRequested(Command.TAKEOVER_FORCE))
+    assert d.state.finding == Finding.AWAIT_LEASE.value
+    assert any(isinstance(a, AcquireLease) for a in d.decisions[-1].actions)
+    grant(d, 14.0, epoch=2)
+    assert d.role() is Role.ACTIVE
