@@ -29,6 +29,25 @@ def _lag(seconds: object) -> str:
     return "?" if seconds is None else f"{seconds} s"
 
 
+def _seconds(value: object) -> str:
+    return "-" if value is None else f"{value} s"
+
+
+def _votes(lease: dict[str, Any]) -> str:
+    """The votes that keep an active writable (arbiter mode), and the ping nodes."""
+    ping = (
+        "" if lease.get("ping_ok") is None else f"; ping nodes reachable: {_yes(lease['ping_ok'])}"
+    )
+    if not lease.get("arbiter"):
+        return f"classic mode (no arbiter){ping}"
+    key = f"held, {_seconds(lease['valid_s'])} left" if lease["held"] else "not held"
+    holder = f" (holder: {lease['holder']})" if lease.get("holder") else ""
+    return (
+        f"arbiter key: {key}{holder}; peer's promise: {_seconds(lease['peer_promise_s'])}; "
+        f"our promise: {_seconds(lease['promised_s'])}{ping}"
+    )
+
+
 def render_status(st: dict[str, Any]) -> Group:
     me, peer, mysql, vip = st["node"], st["peer_view"], st["mysql"], st["vip"]
     nodes = Table(title=f"dualbeat {st['cluster']}: seen from {me}", show_header=True)
@@ -60,6 +79,7 @@ def render_status(st: dict[str, Any]) -> Group:
     parts.append(
         Text(f"finding: {st['finding']}; VIP {vip['address']} (carrier {_yes(vip['carrier'])})")
     )
+    parts.append(Text(_votes(st.get("lease") or {})))
     links = Table(title="heartbeat links")
     for col in ("link", "last heard", "sent", "received", "send errors", "dropped"):
         links.add_column(col)
