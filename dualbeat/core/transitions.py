@@ -122,6 +122,7 @@ _ACTIVE: dict[F, Row] = {
 _FENCED_TEXT = "fenced: waiting for the lost-writes review (dualbeat status shows why)"
 _FENCED: dict[F, Row] = dict.fromkeys(F, (R.FENCED, _FENCED_TEXT)) | {
     F.TAKEOVER_NOW: (R.ACTIVE, "operator forced a takeover of a fenced node"),
+    F.AWAIT_LEASE: (R.FENCED, "operator forced a takeover: taking the arbiter key first"),
     F.REJOIN_ACCEPTED: (
         R.STANDBY,
         "rejoin accepted: nothing of ours is missing on the "
