@@ -27,10 +27,12 @@ test: deps
 unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit tests/test_gates.py
 
-# The two-core simulator over more seeds than the default run (200).
-SEEDS ?= 5000
+# The simulator over more seeds than the default run (1,800 arbiter-mode + 200 classic):
+# SEEDS arbiter-mode seeds in a process pool, and SEEDS/20 classic ones.
+SEEDS ?= 100000
 sim: $(VENV)/.installed
-	DUALBEAT_SIM_SEEDS=$(SEEDS) $(BIN)/pytest -q tests/unit/test_core_simulation.py
+	DUALBEAT_SIM_SEEDS=$(SEEDS) $(BIN)/pytest -q tests/unit/test_core_sim_arbiter.py -k seeds
+	DUALBEAT_SIM_CLASSIC_SEEDS=$$(( $(SEEDS) / 20 )) $(BIN)/pytest -q tests/unit/test_core_simulation.py
 
 # Seeded chaos on a fresh sandbox pair (root): faults under three writers, then the checker.
 # Exits 1 on a violation; the same SEED replays the same schedule. The lab is shared: lock it.

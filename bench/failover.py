@@ -1,27 +1,110 @@
 """Failover benchmark: N drills per scenario on the sandbox pair, figures as JSON.
 
     .venv/bin/python bench/failover.py --runs 5   # as root [--scenarios kill,freeze,linkdown]
+    .venv/bin/python bench/failover.py --arbiter --runs 3 --scenarios isolate,partition
 
 Per scenario: RTO (fault to the first acknowledged write sent after it) min/median/max,
 the longest write gap, acknowledged writes lost, and the agents' own phase timings. The
 lab is rebuilt before every run, so each drill starts from a clean, settled pair.
 Figures are measured, not asserted: a shared 2-core machine makes timings noisy.
+
+``--arbiter`` builds the lab with the etcd witness and offers two more scenarios:
+``isolate`` (the active cut from everything: it demotes itself within the lease and the
+standby takes over once etcd frees the key; target median RTO <= ttl + 1 s) and
+``partition`` (db1 and db2 cut from each other only: nothing may move). Both also count
+the samples (every 100 ms) that saw two servers holding the VIP and writable: must be 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from dualbeat.sandbox import lab
-from dualbeat.sandbox.drill import Fault, run
+from dualbeat.sandbox import agents, faults, lab, writer
+from dualbeat.sandbox.drill import VIP_HOST, Fault, present_seqs, run
 from dualbeat.sandbox.figures import summary
+from dualbeat.sandbox.lab import LabInfo
 from dualbeat.sandbox.provision import provision
+from dualbeat.sandbox.sampler import Sampler
+from dualbeat.sandbox.timeline import Timeline, lab_event_paths, load_events, lost_writes
 
 STATE = Path("/var/lib/dualbeat-sandbox")
+
+
+def partition_drill(info: LabInfo, hold: float) -> tuple[Timeline, list[int]]:
+    """db1 and db2 cut from each other (both still reach the witness and the client) for
+    ``hold`` seconds under the writer; nothing may move."""
+    active = agents.wait_settled(info, lambda _m: None)
+    log = info.lab.state_dir / f"partition-{time.strftime('%Y%m%d-%H%M%S')}-writes.jsonl"
+    argv = writer.command(VIP_HOST, info.secrets.app_password_file, log, hold + 15)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while not (log.exists() and any(w.acked for w in writer.load_log(log))):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the writer acknowledged no write through {VIP_HOST}")
+            time.sleep(0.05)
+        fault_at = faults.partition(info.lab, "db1", "db2")
+        time.sleep(hold)
+        faults.heal_all(info.lab)
+        time.sleep(2.0)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    writes = writer.load_log(log)
+    timeline = Timeline.build(fault_at, writes, load_events(lab_event_paths(info.lab)))
+    now_active = agents.settled(info) or active
+    return timeline, lost_writes(writes, present_seqs(info, now_active))
+
+
+def arbiter_scenario(name: str, runs: int, hold: float) -> dict[str, Any]:
+    """``isolate`` or ``partition`` on an arbiter lab, with the two-writer sampler."""
+    rtos: list[float] = []
+    gaps: list[float] = []
+    two_writers = lost = failures = 0
+    phases: list[dict[str, Any]] = []
+    for i in range(runs):
+        lab.down(STATE)
+        info = provision(STATE, lambda _m: None, arbiter=True)
+        agents.wait_settled(info, lambda _m: None)
+        sampler = Sampler(info).start()
+        if name == "isolate":  # the drill's partition cuts the active from everything
+            result = run(info, Fault.PARTITION, hold=hold)
+            t, lost_now = result.timeline, result.lost
+        else:
+            t, lost_now = partition_drill(info, hold)
+        sampler.stop()
+        two_writers += sampler.two_writers()
+        lost += len(lost_now)
+        print(
+            f"arbiter {name} run {i + 1}/{runs}: rto={t.rto} gap="
+            f"{t.longest_gap.seconds if t.longest_gap else None} lost={len(lost_now)} "
+            f"two_writer_samples={sampler.two_writers()}/{len(sampler.samples)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        if t.rto is None:
+            failures += 1
+        else:
+            rtos.append(t.rto)
+        if t.longest_gap is not None:
+            gaps.append(t.longest_gap.seconds)
+        if t.promoted is not None:
+            phases.append(dict(t.promoted.evidence))
+    return {
+        "runs": runs,
+        "rto_s": summary(rtos),
+        "longest_write_gap_s": summary(gaps),
+        "acked_writes_lost": lost,
+        "two_writer_samples": two_writers,
+        "runs_without_recovery": failures,
+        "promotion_phases": phases,
+    }
 
 
 def scenario(fault: Fault, runs: int, hold: float) -> dict[str, Any]:
@@ -70,10 +153,17 @@ def main() -> None:
         "--hold", type=float, default=5.0, help="seconds a freeze or link-down lasts"
     )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument(
+        "--arbiter", action="store_true", help="an etcd witness lab: isolate, partition"
+    )
     args = parser.parse_args()
-    results = {
-        name: scenario(Fault(name), args.runs, args.hold) for name in args.scenarios.split(",")
-    }
+    names = args.scenarios.split(",")
+    if args.arbiter and not set(names) <= {"isolate", "partition"}:
+        parser.error("with --arbiter the scenarios are isolate and partition")
+    if args.arbiter:
+        results = {f"arbiter-{n}": arbiter_scenario(n, args.runs, args.hold) for n in names}
+    else:
+        results = {name: scenario(Fault(name), args.runs, args.hold) for name in names}
     lab.down(STATE)
     text = json.dumps({"benchmark": "failover", "results": results}, indent=2)
     print(text)

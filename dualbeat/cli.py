@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dualbeat import __version__
-from dualbeat.config import Config, load, local_node
+from dualbeat.config import Config, load, local_node, safety_warnings
 from dualbeat.errors import DualbeatError, RefusedError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -144,16 +145,29 @@ def check_config(path: Path, node: str | None, no_local_check: bool) -> None:
     keys, wrong types, missing or group/world-readable secret files, impossible timings
     (deadtime < 2 x keepalive, timeouts longer than the interval), and a host that is
     neither node.
+
+    A valid file still gets warnings (exit code 0) for the faults it leaves open: without
+    an [arbiter], a partition between the nodes with both alive, and a paused active that
+    resumes, can give two writers; a watchdog slower than the arbiter lease resets a hung
+    active too late.
     """
     config = load(path)
     if no_local_check:
         out.print(f"{path}: OK (cluster {config.cluster!r}, nodes {config.node_names()})")
-        return
-    from dualbeat.vip.addresses import local_addresses
+    else:
+        from dualbeat.vip.addresses import local_addresses
 
-    me = local_node(config, local_addresses(), node)
-    peer = config.peer_of(me.name).name
-    out.print(f"{path}: OK (cluster {config.cluster!r}; this host is {me.name}, peer {peer})")
+        me = local_node(config, local_addresses(), node)
+        peer = config.peer_of(me.name).name
+        out.print(f"{path}: OK (cluster {config.cluster!r}; this host is {me.name}, peer {peer})")
+    for warning in safety_warnings(config):
+        out.print(
+            f"{path}: warning: [{warning.section}] {warning.risk}",
+            style="yellow",
+            markup=False,
+            highlight=False,
+        )
+        out.print(f"  fix: {warning.fix}", markup=False, highlight=False)
 
 
 # ------------------------------------------------------------------------------ repl
@@ -217,7 +231,8 @@ def repl_check(config_path: Path, active: str | None, as_json: bool) -> None:
     sync_binlog=1, innodb_flush_log_at_trx_commit=1, relay_log_recovery, GTID mode and
     domains, slave_net_timeout, replication source, I/O and SQL threads, lag, errant
     transactions (on the passive, missing on the active), exactly one writer, passive
-    read-only, semi-sync state.
+    read-only, semi-sync state, and the faults the configuration leaves open to two
+    writers (without an [arbiter]: a partition between the nodes, a paused active).
 
     Each finding is OK, WARN or FAIL with a hint. Exit code 1 on any FAIL.
     """
@@ -235,8 +250,12 @@ def repl_check(config_path: Path, active: str | None, as_json: bool) -> None:
         for col in ("check", "node", "status", "detail", "hint"):
             table.add_column(col, overflow="fold")
         for f in findings:
-            table.add_row(
-                f.check, f.node, f"[{colour[f.status]}]{f.status.name}[/]", f.detail, f.hint
+            table.add_row(  # details quote config sections such as [arbiter]: not markup
+                f.check,
+                f.node,
+                f"[{colour[f.status]}]{f.status.name}[/]",
+                escape(f.detail),
+                escape(f.hint),
             )
         out.print(table)
     if worst(findings) is Status.FAIL:
@@ -416,8 +435,9 @@ def sandbox() -> None:
     """A real local pair in network namespaces, for the demo and the tests (needs root).
 
     Hosts db1 (10.77.0.11) and db2 (10.77.0.12) each run their own mariadbd; a client
-    host (10.77.0.10) sits on the same bridge. Nothing touches the host's own interfaces
-    or a system MariaDB.
+    host (10.77.0.10) sits on the same bridge. With `up --arbiter`, a witness host
+    (10.77.0.5 / 10.78.0.5) runs etcd as the pair's arbiter. Nothing touches the host's
+    own interfaces or a system MariaDB.
     """
 
 
@@ -434,12 +454,21 @@ sandbox_dir = click.option(
 
 @sandbox.command("up")
 @sandbox_dir
+@click.option(
+    "--arbiter",
+    is_flag=True,
+    help="Also build the witness host (10.77.0.5 and 10.78.0.5) running etcd, and give the "
+    "generated config an [arbiter] section and [ping] nodes pointing at it. A lab that "
+    "has a witness keeps it on a later `up`; `down` removes it.",
+)
 @handle_errors
-def sandbox_up(state_dir: Path) -> None:
-    """Build (or repair) the lab and set up replication with `dualbeat repl setup`."""
+def sandbox_up(state_dir: Path, arbiter: bool) -> None:
+    """Build (or repair) the lab and set up replication with `dualbeat repl setup`.
+
+    The agents are started too, and the command returns once db1 is active."""
     from dualbeat.sandbox.provision import provision
 
-    info = provision(state_dir, progress_printer("sandbox: "))
+    info = provision(state_dir, progress_printer("sandbox: "), arbiter=arbiter)
     out.print(info.how_to_connect())
 
 

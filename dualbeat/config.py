@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
+import shutil
 import stat
 import tomllib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -269,6 +273,115 @@ class Webhook(_Model):
         return value
 
 
+def _whole_seconds(name: str, value: float) -> None:
+    if value != int(value):
+        raise ValueError(f"{name} must be a whole number of seconds, got {value:g}s")
+
+
+def _endpoint(value: object) -> str:
+    """An etcd client URL: ``http(s)://host:port`` with no path, normalised without a slash."""
+    if not isinstance(value, str):
+        raise ValueError(f"expected a URL such as http://10.0.0.5:2379, got {value!r}")
+    try:
+        url = urlsplit(value.strip())
+        port = url.port
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a valid URL: {exc}") from None
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise ValueError(
+            f"expected an http:// or https:// URL such as http://10.0.0.5:2379, got {value!r}"
+        )
+    if url.path not in ("", "/") or url.query or url.fragment:
+        raise ValueError(f"give the etcd client URL without a path, got {value!r}")
+    if port is None:
+        raise ValueError(f"give the port of the etcd client URL (usually 2379), got {value!r}")
+    return f"{url.scheme}://{url.netloc}"
+
+
+Endpoint = Annotated[str, BeforeValidator(_endpoint)]
+
+
+class ArbiterConfig(_Model):
+    """The third vote: an etcd cluster holding one leased key for the active node.
+
+    ``ttl`` is an etcd lease TTL, which etcd counts in whole seconds; the holder renews it
+    every ttl/3, so each request (bounded by ``timeout``) must fit in that third.
+    """
+
+    kind: Literal["etcd"] = "etcd"
+    endpoints: tuple[Endpoint, ...] = Field(min_length=1)
+    key: str = Field(pattern=r"^/[^\s]*[^/\s]$")
+    ttl: Duration = 3.0
+    timeout: Duration = 0.5
+
+    @model_validator(mode="after")
+    def _timings(self) -> ArbiterConfig:
+        _whole_seconds("ttl", self.ttl)
+        if self.ttl < 2:
+            raise ValueError(
+                f"ttl ({self.ttl:g}s) must be at least 2s: etcd raises shorter leases to its "
+                "own minimum, and the lease must survive one lost renewal"
+            )
+        if 3 * self.timeout > self.ttl:
+            raise ValueError(
+                f"timeout ({self.timeout:g}s) must be at most ttl/3 ({self.ttl / 3:g}s): "
+                "the lease is renewed every ttl/3 and a renewal must finish before the next"
+            )
+        return self
+
+
+class PingConfig(_Model):
+    """Reference addresses, as HeartBeat's ipfail: a node that reaches none never promotes."""
+
+    nodes: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
+    interval: Duration = 1.0
+
+
+class WatchdogConfig(_Model):
+    """The kernel watchdog the agent kicks while active; when it stops, the host is reset."""
+
+    enabled: bool = False
+    device: Path = Path("/dev/watchdog")
+    timeout: Duration = 5.0
+
+    @model_validator(mode="after")
+    def _timeout(self) -> WatchdogConfig:
+        _whole_seconds("timeout", self.timeout)
+        if not 2 <= self.timeout <= 600:
+            raise ValueError(
+                f"timeout ({self.timeout:g}s) must be between 2s and 600s: the agent kicks "
+                "every timeout/3 and a watchdog reset is the last resort, not a hair trigger"
+            )
+        return self
+
+
+class FenceConfig(_Model):
+    """A command that fences the old active (power off, isolate) before a takeover."""
+
+    command: str = ""
+    required: bool = False
+    timeout: Duration = 10.0
+
+    @field_validator("command")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        try:
+            shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split the command into words: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _required_needs_command(self) -> FenceConfig:
+        if self.required and not self.argv():
+            raise ValueError("required = true needs a command: promotion would wait forever")
+        return self
+
+    def argv(self) -> list[str]:
+        """The command as an argument vector (shell-style quoting, no shell)."""
+        return shlex.split(self.command)
+
+
 class Config(_Model):
     cluster: Name
     nodes: tuple[Node, Node]
@@ -283,6 +396,10 @@ class Config(_Model):
     state: State = State()
     api: Api | None = None
     webhooks: tuple[Webhook, ...] = ()
+    arbiter: ArbiterConfig | None = None
+    ping: PingConfig = PingConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
+    fence: FenceConfig = FenceConfig()
     source: Path = Field(Path("<memory>"), exclude=True)
 
     @field_validator("nodes", mode="before")
@@ -291,6 +408,16 @@ class Config(_Model):
         if isinstance(value, list | tuple) and len(value) != 2:
             raise ValueError(f"a dual-master pair has exactly 2 [[nodes]], found {len(value)}")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_arbiter_key(cls, data: Any) -> Any:
+        """The arbiter key defaults to ``/dualbeat/<cluster>/active``, one per pair."""
+        if isinstance(data, dict):
+            arbiter, cluster = data.get("arbiter"), data.get("cluster")
+            if isinstance(arbiter, dict) and "key" not in arbiter and isinstance(cluster, str):
+                return {**data, "arbiter": {**arbiter, "key": f"/dualbeat/{cluster}/active"}}
+        return data
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -468,6 +595,13 @@ def _check_files(config: Config, text: str) -> None:
         if hook is not None and not hook.is_file():
             line = locate(text, ("hooks", name)) or 1
             raise ConfigError(f"{config.source}:{line}: hooks.{name}: file {hook} does not exist")
+    argv = config.fence.argv()
+    if argv and shutil.which(argv[0]) is None:
+        line = locate(text, ("fence", "command")) or 1
+        raise ConfigError(
+            f"{config.source}:{line}: fence.command: {argv[0]} is not an executable file "
+            "(give its absolute path, or a program on PATH)"
+        )
 
 
 def local_node(config: Config, local_addresses: set[str], name: str | None = None) -> Node:
@@ -490,3 +624,56 @@ def local_node(config: Config, local_addresses: set[str], name: str | None = Non
             "or pass --node NAME"
         )
     return mine[0]
+
+
+# ---------------------------------------------------------------- safety warnings
+
+
+@dataclass(frozen=True)
+class SafetyWarning:
+    """A valid configuration under which a known fault can still give two writers."""
+
+    section: str
+    risk: str
+    fix: str
+
+
+ARBITER_FIX = (
+    'add an [arbiter] section pointing at an etcd cluster (kind = "etcd", endpoints = '
+    "[...]); see README 'Arbiter, ping nodes, watchdog, fence'"
+)
+
+
+def safety_warnings(config: Config) -> list[SafetyWarning]:
+    """What ``check-config`` and ``repl check`` warn about; pure, in a fixed order."""
+    a, b = (n.name for n in config.nodes)
+    warnings = []
+    if config.arbiter is None:
+        warnings += [
+            SafetyWarning(
+                "arbiter",
+                f"classic two-node mode: a partition between {a} and {b} while both stay "
+                "alive gives two writers (each sees the other dead and the standby takes "
+                "over while the old active still serves the clients that reach it) until "
+                "the partition heals",
+                ARBITER_FIX,
+            ),
+            SafetyWarning(
+                "arbiter",
+                "classic two-node mode: an active paused longer than deadtime (VM freeze, "
+                "SIGSTOP, a stalled disk) is replaced; when it resumes it still holds the "
+                "VIP and a writable MySQL until it hears its peer: two writers meanwhile",
+                ARBITER_FIX,
+            ),
+        ]
+    elif config.watchdog.enabled and config.watchdog.timeout >= config.arbiter.ttl:
+        warnings.append(
+            SafetyWarning(
+                "watchdog",
+                f"watchdog.timeout ({config.watchdog.timeout:g}s) is not below arbiter.ttl "
+                f"({config.arbiter.ttl:g}s): a hung active's host is reset only after its "
+                "lease ran out, when the standby may already have taken over",
+                'set [watchdog] timeout below [arbiter] ttl (e.g. ttl = "6s", timeout = "4s")',
+            )
+        )
+    return warnings

@@ -20,17 +20,23 @@ from dataclasses import replace
 from typing import assert_never
 
 from dualbeat.agent import hooks, statefile
+from dualbeat.agent.fence import run_fence
+from dualbeat.agent.leases import LeaseWorker
 from dualbeat.config import Config
 from dualbeat.core.actions import (
+    AcquireLease,
     Action,
     AnnounceVip,
     ClaimVip,
     Exit,
+    Fence,
     KillSessions,
     PersistState,
     PrepareTakeover,
     ReadPosition,
+    ReleaseLease,
     ReleaseVip,
+    RenewLease,
     RunHook,
     SendBeat,
     SetReadOnly,
@@ -69,9 +75,16 @@ _MYSQL_ACTIONS = (
 
 class Actor:
     def __init__(
-        self, config: Config, node: str, endpoint: Endpoint, vip: VipManager | None, post: Post
+        self,
+        config: Config,
+        node: str,
+        endpoint: Endpoint,
+        vip: VipManager | None,
+        post: Post,
+        leases: LeaseWorker | None = None,
     ) -> None:
         self.config, self.node, self.vip, self.post = config, node, vip, post
+        self.leases = leases
         self.state_dir = config.state_dir(node)
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
         # Both are used rarely: a connection idle for a second is checked before use, so
@@ -88,12 +101,24 @@ class Actor:
         self._thread.start()
 
     def submit(self, actions: Sequence[Action]) -> None:
-        if actions:
-            self._queue.put(tuple(actions))
+        """Lease actions go to the arbiter's own worker; the rest run as one batch."""
+        batch = []
+        for action in actions:
+            if isinstance(action, AcquireLease | RenewLease | ReleaseLease):
+                if self.leases is not None:
+                    self.leases.submit(action)
+                else:
+                    self.post(ActionFailed(action, "no [arbiter] configured"))
+            else:
+                batch.append(action)
+        if batch:
+            self._queue.put(tuple(batch))
 
     def close(self, timeout: float = 5.0) -> None:
         self._queue.put(None)
         self._thread.join(timeout)
+        if self.leases is not None:
+            self.leases.close()
         self.fast.close()
         self.slow.close()
 
@@ -186,6 +211,17 @@ class Actor:
                 return ActionDone(action, "changed" if changed else "unchanged")
             case RunHook(event=event, env=env):
                 return ActionDone(action, hooks.run_hook(self.config, self.node, event, env))
+            case Fence():
+                env = {
+                    "DUALBEAT_NODE": self.node,
+                    "DUALBEAT_PEER": self.config.peer_of(self.node).name,
+                }
+                result = run_fence(self.config.fence, env)
+                if not result.ok:
+                    raise hooks.HookFailed(f"fence hook failed: {result.detail}")
+                return ActionDone(action, result.detail)
+            case AcquireLease() | RenewLease() | ReleaseLease():
+                raise AssertionError("lease actions go to the lease worker")
             case SendBeat() | Exit():
                 # Done in order with the batch; the runtime acts on the report.
                 return ActionDone(action)

@@ -1,8 +1,14 @@
-"""Translation between the core's state and the wire: our Beat out, the peer's PeerBeat in."""
+"""Translation between the core's state and the wire: our Beat out, the peer's PeerBeat in.
+
+The lease promise crosses here (see ``dualbeat.core.lease``): our beat echoes the peer's
+highest beat and promises ``promise`` seconds from its receipt; the peer's promise is
+anchored on our own send time of the beat it echoes, kept in ``SentTimes``.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 
 from dualbeat.core.gtid import parse_reported
 from dualbeat.core.observations import PeerBeat
@@ -11,10 +17,31 @@ from dualbeat.core.state import NodeState
 from dualbeat.heartbeat.message import Beat
 
 
-def outgoing(cluster: str, node: str, state: NodeState, seq: int) -> Beat:
+class SentTimes:
+    """Our monotonic send time per beat sequence number (the last ``keep`` beats): enough
+    to anchor any promise still worth having (a promise on an older beat has ended)."""
+
+    def __init__(self, keep: int = 256) -> None:
+        self.keep = keep
+        self._times: OrderedDict[int, float] = OrderedDict()
+
+    def sent(self, seq: int, at: float) -> None:
+        self._times[seq] = at
+        while len(self._times) > self.keep:
+            self._times.popitem(last=False)
+
+    def promise_until(self, beat: Beat, boot_id: int) -> float | None:
+        """Until when (our clock) ``beat`` promises that its sender will not take over."""
+        if beat.promise <= 0 or beat.ack_boot != boot_id:
+            return None
+        sent = self._times.get(beat.ack_seq)
+        return None if sent is None else sent + beat.promise
+
+
+def outgoing(cluster: str, node: str, state: NodeState, seq: int, promise: float = 0.0) -> Beat:
     """Our heartbeat. A demoting node still says ``active`` and announces ``yielding``
     only once its VIP is released, so the peer never takes over while clients can still
-    reach this node."""
+    reach this node. ``promise`` goes out only while the core says we promise."""
     local = state.local
     return Beat(
         cluster=cluster,
@@ -33,7 +60,9 @@ def outgoing(cluster: str, node: str, state: NodeState, seq: int) -> Beat:
         yielding=state.yielding and not state.demoting,
         maintenance=state.durable.maintenance,
         maintenance_version=state.durable.maintenance_version,
-        promise_until=0.0,
+        promise=promise if state.evidence.promising else 0.0,
+        ack_boot=state.peer.beat.boot_id if state.peer.beat is not None else 0,
+        ack_seq=state.peer.seq,
         wants_takeover=state.wants_takeover,
         final=str(state.final_executed) if state.yielding and state.final_executed else "",
         replicating=bool(local.replicating),
@@ -42,7 +71,7 @@ def outgoing(cluster: str, node: str, state: NodeState, seq: int) -> Beat:
     )
 
 
-def incoming(beat: Beat, family: str | None) -> PeerBeat:
+def incoming(beat: Beat, family: str | None, promise_until: float | None = None) -> PeerBeat:
     """The peer's beat as the core sees it; GTID text is parsed in our server's family."""
     return PeerBeat(
         node=beat.node,
@@ -62,4 +91,6 @@ def incoming(beat: Beat, family: str | None) -> PeerBeat:
         semisync=beat.semisync,
         maintenance=beat.maintenance,
         maintenance_version=beat.maintenance_version,
+        seq=beat.seq,
+        promise_until=promise_until,
     )

@@ -2,13 +2,15 @@
 
 Bounded by ``[hooks].timeout``: a hung script is killed, and counts as failed. A failed
 ``pre_promote`` hook vetoes the promotion only when ``pre_promote_can_veto`` is set.
+``run_command`` is shared with the ``[fence]`` command (``dualbeat.agent.fence``).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from dualbeat.config import Config
 from dualbeat.core.actions import HookEvent
@@ -23,28 +25,42 @@ def run_hook(config: Config, node: str, event: HookEvent, env: Mapping[str, str]
     script = getattr(config.hooks, event.value)
     if script is None:
         return "no hook configured"
-    full = {
-        **os.environ,
+    extra = {
         "DUALBEAT_NODE": node,
         "DUALBEAT_PEER": config.peer_of(node).name,
         "DUALBEAT_CLUSTER": config.cluster,
         "DUALBEAT_EVENT": event.value,
         **env,
     }
+    return run_command([str(script)], extra, config.hooks.timeout)
+
+
+def run_command(argv: Sequence[str], env: Mapping[str, str], timeout: float) -> str:
+    """Run ``argv`` with our environment plus ``env``; ``"<program> ok"`` or ``HookFailed``.
+
+    The command runs in its own process group, and the whole group is killed at the
+    timeout: a script's children (ipmitool, ssh) must not outlive it and act late.
+    """
+    name = argv[0]
     try:
-        proc = subprocess.run(
-            [str(script)],
-            env=full,
-            capture_output=True,
+        proc = subprocess.Popen(
+            list(argv),
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=config.hooks.timeout,
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        raise HookFailed(f"{script} did not finish within {config.hooks.timeout:g} s") from None
     except OSError as exc:
-        raise HookFailed(f"{script}: {exc.strerror}") from None
+        raise HookFailed(f"{name}: {exc.strerror}") from None
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise HookFailed(f"{name} did not finish within {timeout:g} s") from None
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
-        raise HookFailed(f"{script} exited {proc.returncode}: {tail[0]}")
-    return f"{script} ok"
+        tail = (stderr or stdout).strip().splitlines()[-1:] or [""]
+        raise HookFailed(f"{name} exited {proc.returncode}: {tail[0]}")
+    return f"{name} ok"

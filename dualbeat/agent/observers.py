@@ -1,9 +1,10 @@
 """Observers: worker threads that turn the world into observations, each on its own clock.
 
 Mon's job (the local MySQL probe and the extra checks), the peer's MySQL over SQL (the
-second signal before "peer dead"), and the VIP and its link. Each loop runs every
-``[monitor].interval``; a probe that hangs is bounded by its own timeouts and never holds
-up the others, nor the heartbeats on the event loop.
+second signal before "peer dead"), the VIP and its link: each loop runs every
+``[monitor].interval``. The ping nodes (ipfail) every ``[ping].interval``: ICMP echo
+through icmplib's raw socket, no ``ping`` binary. A probe that hangs is bounded by its own
+timeouts and never holds up the others, nor the heartbeats on the event loop.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import icmplib
+
 from dualbeat.config import Check, Config
 from dualbeat.core.gtid import parse_reported
 from dualbeat.core.observations import (
@@ -20,6 +23,7 @@ from dualbeat.core.observations import (
     MysqlProbed,
     Observation,
     PeerSqlProbed,
+    PingProbed,
     ProbeFailure,
     VipObserved,
 )
@@ -75,10 +79,22 @@ class Observers:
         self.last_probe: ProbeResult | None = None
         self._threads = [
             threading.Thread(
-                target=self._loop, args=(name, step), name=f"dualbeat-{name}", daemon=True
+                target=self._loop,
+                args=(step, self.interval),
+                name=f"dualbeat-{name}",
+                daemon=True,
             )
             for name, step in self._steps(local, peer, vip, write_probe)
         ]
+        if config.ping.nodes:
+            self._threads.append(
+                threading.Thread(
+                    target=self._loop,
+                    args=(self._ping, config.ping.interval),
+                    name="dualbeat-ping",
+                    daemon=True,
+                )
+            )
 
     def _steps(
         self, local: Endpoint, peer: Endpoint, vip: VipManager | None, write_probe: WriteProbe
@@ -127,11 +143,25 @@ class Observers:
 
         return run
 
-    def _loop(self, name: str, step: Callable[[], None]) -> None:
+    def _ping(self) -> None:
+        """One echo to each ping node, in parallel, within the interval; reachable if any
+        answers. An error (no route, no permission) counts as no answer, with its text."""
+        addresses = [str(a) for a in self.config.ping.nodes]
+        timeout = max(0.2, min(1.0, self.config.ping.interval * 0.8))
+        try:
+            hosts = icmplib.multiping(addresses, count=1, timeout=timeout, privileged=True)
+        except icmplib.ICMPLibError as exc:
+            self.post(PingProbed(False, f"ping failed: {exc}"))
+            return
+        alive = [h.address for h in hosts if h.is_alive]
+        detail = f"answered: {', '.join(alive)}" if alive else f"no answer from {addresses}"
+        self.post(PingProbed(bool(alive), detail))
+
+    def _loop(self, step: Callable[[], None], interval: float) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
             step()
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
     def start(self) -> None:
         for thread in self._threads:

@@ -51,6 +51,25 @@ def _lag(seconds: object) -> str:
     return "?" if seconds is None else f"{seconds} s"
 
 
+def _seconds(value: object) -> str:
+    return "-" if value is None else f"{value} s"
+
+
+def _votes(lease: Mapping[str, Any]) -> str:
+    """The votes that keep an active writable (arbiter mode), and the ping nodes."""
+    ping = (
+        "" if lease.get("ping_ok") is None else f"; ping nodes reachable: {_yes(lease['ping_ok'])}"
+    )
+    if not lease.get("arbiter"):
+        return f"classic mode (no arbiter){ping}"
+    key = f"held, {_seconds(lease['valid_s'])} left" if lease["held"] else "not held"
+    holder = f" (holder: {lease['holder']})" if lease.get("holder") else ""
+    return (
+        f"arbiter key: {key}{holder}; peer's promise: {_seconds(lease['peer_promise_s'])}; "
+        f"our promise: {_seconds(lease['promised_s'])}{ping}"
+    )
+
+
 def _clock(ts: float, *, day: bool = False) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S" if day else "%H:%M:%S", time.localtime(ts))
     return f"{stamp}.{int(ts % 1 * 1000):03d}"
@@ -116,6 +135,7 @@ def _banners(st: Mapping[str, Any]) -> list[Text]:
     parts.append(
         Text(f"finding: {st['finding']}; VIP {vip['address']} (carrier {_yes(vip['carrier'])})")
     )
+    parts.append(Text(_votes(st.get("lease") or {})))
     return parts
 
 

@@ -17,17 +17,22 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from dualbeat.agent import beats, control, history, statefile
 from dualbeat.agent.actor import Actor
 from dualbeat.agent.history import History
+from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
+from dualbeat.agent.watchdog import Watchdog, WatchdogError
 from dualbeat.api.server import ApiServer
+from dualbeat.arbiter import open_arbiter
 from dualbeat.config import Config
 from dualbeat.core.actions import Exit, SendBeat
 from dualbeat.core.decide import decide
+from dualbeat.core.lease import may_kick
 from dualbeat.core.observations import (
     ActionDone,
     Command,
@@ -40,6 +45,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
+from dualbeat.errors import ConfigError
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
@@ -61,6 +67,18 @@ def core_config(config: Config, node: str) -> CoreConfig:
         apply_timeout=config.replication.apply_timeout,
         arp_refresh=config.vip.arp_refresh if config.vip else 5.0,
     )
+    arbiter, watchdog = config.arbiter, config.watchdog
+    if arbiter is not None:
+        # Demote half a renewal period before the last vote ends: room for read-only,
+        # killing sessions and releasing the VIP.
+        timing = replace(timing, lease_ttl=arbiter.ttl, lease_margin=min(0.5, arbiter.ttl / 6))
+        if watchdog.enabled and watchdog.timeout >= arbiter.ttl - timing.lease_margin:
+            raise ConfigError(
+                f"[watchdog].timeout ({watchdog.timeout:g}s) must be shorter than [arbiter].ttl "
+                f"minus {timing.lease_margin:g}s: the agent kicks the watchdog only while its "
+                "lease outlasts the timeout, so a hung agent is reset before the peer may "
+                "take over"
+            )
     priority = [n.name for n in config.nodes].index(node)
     fb = config.failback
     return CoreConfig(
@@ -71,7 +89,17 @@ def core_config(config: Config, node: str) -> CoreConfig:
         pre_promote_veto=config.hooks.pre_promote_can_veto,
         # Only the node that is not preferred (not first) ever hands back.
         failback=Failback(fb.holddown, fb.min_interval) if fb.auto and priority > 0 else None,
+        arbiter=arbiter is not None,
+        ping=bool(config.ping.nodes),
+        fence=bool(config.fence.command),
+        fence_required=config.fence.required,
+        watchdog_timeout=watchdog.timeout if watchdog.enabled else 0.0,
     )
+
+
+def _watchdog(config: Config) -> Watchdog | None:
+    """The device, when ``[watchdog]`` enables it (opened on the first kick)."""
+    return Watchdog(config.watchdog) if config.watchdog.enabled else None
 
 
 def monitor_endpoint(config: Config, node: str) -> Endpoint:
@@ -96,6 +124,8 @@ class Agent:
         self.state = NodeState()
         self.key = read_key(config)
         self.seq = 0
+        self.sent_times = beats.SentTimes()
+        self.watchdog = _watchdog(config)
         self._drop_logged: dict[str, float] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=50)
         self.vip = VipManager(config.vip.address, config.vip.interface) if config.vip else None
@@ -116,8 +146,10 @@ class Agent:
         self.events = History(self.state_dir, self.node)
         self.links = Links(self.config, self.node, self.key, self._on_beat, self._on_drop)
         await self.links.start()
+        arbiter = self.config.arbiter
+        leases = LeaseWorker(open_arbiter(arbiter), self.node, post) if arbiter else None
         self.actor = Actor(
-            self.config, self.node, monitor_endpoint(self.config, self.node), self.vip, post
+            self.config, self.node, monitor_endpoint(self.config, self.node), self.vip, post, leases
         )
         peer = monitor_endpoint(self.config, self.config.peer_of(self.node).name)
         self.observers = Observers(
@@ -163,6 +195,7 @@ class Agent:
             server.close()
             self.observers.stop()
             self.actor.close()
+            self._disarm()
             self.links.close()
             sock.unlink(missing_ok=True)
             self.events.close()
@@ -193,7 +226,29 @@ class Agent:
     async def _keepalive(self) -> None:
         while True:
             self.send_beat()
+            self._kick()
             await asyncio.sleep(self.cfg.timing.keepalive)
+
+    def _kick(self) -> None:
+        """The watchdog, armed while active: kicked from the event loop (a hung loop stops
+        kicking) and only while the lease or the peer's promise outlasts its timeout;
+        disarmed with the magic close when the node is no longer active. A device error
+        is logged and retried on the next beat: the core's lease rules still hold."""
+        if self.watchdog is None:
+            return
+        try:
+            if may_kick(self.cfg, self.state, time.monotonic()):
+                if not self.watchdog.is_open:
+                    log.warning("watchdog: %s", self.watchdog.open())
+                self.watchdog.kick()
+            elif self.state.role is not Role.ACTIVE:
+                self._disarm()
+        except WatchdogError as exc:
+            log.error("watchdog: %s", exc)
+
+    def _disarm(self) -> None:
+        if self.watchdog is not None and self.watchdog.is_open:
+            self.watchdog.close(magic=True)
 
     def _write_probe(self) -> tuple[bool, int]:
         s = self.state
@@ -201,7 +256,8 @@ class Agent:
 
     def _on_beat(self, link: str, beat: Beat, now: float) -> None:
         family = self.observers.last_probe.gtid_family if self.observers.last_probe else None
-        self._queue.put_nowait(PeerBeatReceived(link, beats.incoming(beat, family)))
+        promise = self.sent_times.promise_until(beat, self.state.boot_id)
+        self._queue.put_nowait(PeerBeatReceived(link, beats.incoming(beat, family, promise)))
 
     def _on_drop(self, link: str, reason: DropReason) -> None:
         """Counted per link by ``Links``; logged at most once a minute per link and reason,
@@ -215,7 +271,11 @@ class Agent:
 
     def send_beat(self) -> None:
         self.seq += 1
-        self.links.send(beats.outgoing(self.config.cluster, self.node, self.state, self.seq))
+        beat = beats.outgoing(
+            self.config.cluster, self.node, self.state, self.seq, self.cfg.promise
+        )
+        self.sent_times.sent(self.seq, time.monotonic())
+        self.links.send(beat)
 
     # ---------------------------------------------------------------- deciding
 
@@ -337,6 +397,20 @@ class Agent:
         )
         return {"ok": True, "events": found.events, "damaged": found.damaged}
 
+    def _lease_status(self, now: float) -> dict[str, Any]:
+        """The votes: the arbiter key, the peer's promise, ours, the ping nodes."""
+        ev, p = self.state.evidence, self.state.peer
+        return {
+            "arbiter": self.config.arbiter is not None,
+            "held": ev.lease is not None,
+            "valid_s": None if ev.lease is None else round(ev.lease.valid_until - now, 3),
+            "holder": ev.holder,
+            "peer_promise_s": None if p.promise_until is None else round(p.promise_until - now, 3),
+            "promised_s": round(ev.promised_until - now, 3) if ev.promising else None,
+            "ping_ok": ev.ping_ok,
+            "high_water": str(self.state.mark) if self.state.mark is not None else "",
+        }
+
     def status(self) -> dict[str, Any]:
         s, now = self.state, time.monotonic()
         p = s.peer
@@ -402,5 +476,6 @@ class Agent:
                 for name, st in stats.items()
             },
             "last_takeover": statefile.to_json(s.durable)["last_takeover"],
+            "lease": self._lease_status(now),
             "recent": list(self.recent)[-10:],
         }

@@ -1,5 +1,6 @@
-"""The node's durable state file: epoch, last role, fenced reason, last takeover, and
-the maintenance setting (so a paused pair stays paused across restarts).
+"""The node's durable state file: epoch, last role, fenced reason, last takeover, the
+GTID high-water mark (everything this node ever saw executed, on either server), the last
+automatic failback, and the maintenance setting (a paused pair stays paused across restarts).
 
 Written atomically (temp file, fsync, rename, fsync of the directory), so a crash leaves
 either the old or the new state, never a torn file: the epoch is what stops a returning
@@ -41,6 +42,7 @@ def from_json(data: dict[str, object]) -> Durable:
         last_failback_at=_optional_float(data.get("last_failback_at")),
         maintenance=_flag("maintenance", data.get("maintenance", False)),
         maintenance_version=int(str(data.get("maintenance_version", 0))),
+        high_water=str(data.get("high_water", "")),
     )
 
 

@@ -7,11 +7,11 @@ login is our own misconfiguration, so neither ever counts toward a failover.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import assert_never
 
 from dualbeat.core import maintenance
 from dualbeat.core.actions import (
+    AcquireLease,
     Action,
     ClaimVip,
     HookEvent,
@@ -25,18 +25,22 @@ from dualbeat.core.actions import (
     is_critical,
 )
 from dualbeat.core.durable import TakeoverRecord
+from dualbeat.core.evolve import evolve
 from dualbeat.core.findings import errant, failback_candidate, fresh_peer
+from dualbeat.core.lease import merge_mark
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
     CheckRan,
     Command,
+    LeaseAnswered,
     MysqlProbed,
     Observation,
     OperatorRequested,
     PeerBeat,
     PeerBeatReceived,
     PeerSqlProbed,
+    PingProbed,
     PositionRead,
     ProbeFailure,
     ShutdownRequested,
@@ -46,7 +50,7 @@ from dualbeat.core.observations import (
     VipObserved,
 )
 from dualbeat.core.roles import Health, Role
-from dualbeat.core.state import CoreConfig, LocalView, NodeState, Reason
+from dualbeat.core.state import CoreConfig, Evidence, Lease, LocalView, NodeState, Reason
 
 Absorbed = tuple[NodeState, list[Action], list[Reason]]
 
@@ -55,56 +59,32 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
     actions: list[Action] = []
     reasons: list[Reason] = []
     match obs:
-        case Started(boot_id=boot_id, durable=durable, wall_offset=wall_offset):
-            role = Role.FENCED if durable.last_role is Role.FENCED else Role.STARTING
-            s = replace(
-                s,
-                role=role,
-                durable=durable,
-                boot_id=boot_id,
-                wall_offset=wall_offset,
-                started_at=now,
-                role_since=now,
-            )
-            reasons.append(
-                Reason(
-                    "STARTED",
-                    f"agent started as {role.value}",
-                    {"epoch": durable.epoch, "last_role": durable.last_role.value},
-                )
-            )
+        case Started():
+            s, more = _started(cfg, s, obs, now)
+            reasons += more
         case Tick():
             pass
         case MysqlProbed():
             s, more = _probed(cfg, s, obs, now)
             reasons += more
-        case CheckRan(name=name, ok=ok, detail=detail):
-            fails = dict(s.local.check_fails)
-            fails[name] = 0 if ok else fails.get(name, 0) + 1
-            if fails[name] == cfg.timing.alert_after:
-                reasons.append(
-                    Reason(
-                        "CHECK_FAILED",
-                        f"check {name} failed: {detail}",
-                        {"check": name, "failures": fails[name]},
-                    )
-                )
-            s = replace(s, local=replace(s.local, check_fails=fails))
+        case CheckRan():
+            s, more = _checked(cfg, s, obs)
+            reasons += more
         case PeerBeatReceived(link=link, beat=beat):
             s, actions, reasons = _heard(s, link, beat, now)
         case PeerSqlProbed(reachable=reachable):
-            s = replace(s, peer=replace(s.peer, sql_reachable=reachable, sql_at=now))
-        case VipObserved(held=held, carrier=carrier):
-            if s.carrier is not None and carrier != s.carrier:
-                back = "has carrier again" if carrier else "lost carrier"
-                reasons.append(
-                    Reason("CARRIER_UP" if carrier else "CARRIER_LOST", f"the VIP interface {back}")
-                )
-                if carrier:
-                    s = replace(s, carrier_since=now)
-            s = replace(s, vip_held=held, carrier=carrier)
+            s = evolve(s, peer=evolve(s.peer, sql_reachable=reachable, sql_at=now))
+        case VipObserved():
+            s, more = _vip(s, obs, now)
+            reasons += more
+        case PingProbed():
+            s, more = _pinged(s, obs, now)
+            reasons += more
+        case LeaseAnswered():
+            s, more = _lease_answer(s, obs)
+            reasons += more
         case PositionRead(executed=executed):
-            s = replace(s, final_executed=executed, in_flight=s.in_flight - {"ReadPosition"})
+            s = evolve(s, final_executed=executed, in_flight=s.in_flight - {"ReadPosition"})
         case ActionDone() | ActionFailed() | TakeoverPrepared():
             s, more_actions, more = _outcome(cfg, s, obs, now)
             actions += more_actions
@@ -112,17 +92,28 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
         case OperatorRequested(command=Command.MAINTENANCE_ON | Command.MAINTENANCE_OFF):
             s, actions, reasons = maintenance.toggle(s, obs.command is Command.MAINTENANCE_ON)
         case OperatorRequested(command=command):
-            s = replace(s, command=command)
+            s = evolve(s, command=command)
         case ShutdownRequested():
-            s = replace(s, shutdown=obs)
+            s = evolve(s, shutdown=obs)
         case _:
             assert_never(obs)
     s = _track_errant(cfg, s, now)
     s = _track_failback(cfg, s, now)
+    s, more = _expire(cfg, s, now)
+    return s, actions, reasons + more
+
+
+def _expire(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Reason]]:
+    """What time alone ends: the arbiter lease, a yield the peer did not take."""
+    reasons = []
+    lease = s.evidence.lease
+    if lease is not None and now >= lease.valid_until:
+        s = evolve(s, evidence=evolve(s.evidence, lease=None))
+        reasons.append(Reason("LEASE_LAPSED", "the arbiter lease ran out unrenewed"))
     if s.yielding and now - s.yielded_at > cfg.timing.deadtime + cfg.timing.apply_timeout:
-        s = replace(s, yielding=False)
+        s = evolve(s, yielding=False)
         reasons.append(Reason("YIELD_EXPIRED", "the peer did not take over; yield withdrawn"))
-    return s, actions, reasons
+    return s, reasons
 
 
 def _outcome(
@@ -135,13 +126,13 @@ def _outcome(
     if not isinstance(obs, TakeoverPrepared) and isinstance(obs.action, ReleaseVip):
         if s.demoting:
             reasons.append(_fenced_self(s, ok=isinstance(obs, ActionDone), now=now))
-        s = replace(s, demoting=False)  # released (or failed trying): the peer may go
+        s = evolve(s, demoting=False)  # released (or failed trying): the peer may go
     match obs:
         case ActionDone(action=action):
             if isinstance(action, ClaimVip) and s.promotion and s.promotion.prepared_at:
                 s, reasons = _promoted(s, now)
             elif action == SetReadOnly(False) and s.promotion and s.promotion.prepared_at:
-                s = replace(s, promotion=replace(s.promotion, writable_at=now))
+                s = evolve(s, promotion=evolve(s.promotion, writable_at=now))
         case ActionFailed(action=action, error=error):
             reasons.append(Reason("ACTION_FAILED", f"{type(action).__name__} failed: {error}"))
             if s.promotion is not None and is_critical(action):
@@ -169,9 +160,108 @@ def _outcome(
                 )
             else:
                 if obs.executed is not None:  # fresher than the last probe: the peer sees it
-                    s = replace(s, local=replace(s.local, executed=obs.executed))
+                    s = evolve(s, local=evolve(s.local, executed=obs.executed))
                 s, actions, reasons = _finish_promotion(cfg, s, obs, now)
     return s, actions, reasons
+
+
+def _peer_promise(s: NodeState, beat: PeerBeat) -> NodeState:
+    """The peer's beat, the highest sequence heard in its boot (echoed by our beats), and
+    its promise: a promise once given holds until it ends, whatever later beats say."""
+    p = s.peer
+    same_boot = p.beat is not None and p.beat.boot_id == beat.boot_id
+    seq = max(p.seq, beat.seq) if same_boot else beat.seq
+    promise = p.promise_until
+    if beat.promise_until is not None:
+        promise = max(promise or float("-inf"), beat.promise_until)
+    mark = merge_mark(s.mark, s.mark_saved, beat.executed)
+    peer = evolve(p, beat=beat, seq=seq, promise_until=promise)
+    return evolve(s, peer=peer, mark=mark, mark_dirty=s.mark_dirty or mark is not s.mark)
+
+
+def _started(
+    cfg: CoreConfig, s: NodeState, obs: Started, now: float
+) -> tuple[NodeState, list[Reason]]:
+    durable = obs.durable
+    role = Role.FENCED if durable.last_role is Role.FENCED else Role.STARTING
+    s = evolve(
+        s,
+        role=role,
+        durable=durable,
+        boot_id=obs.boot_id,
+        wall_offset=obs.wall_offset,
+        started_at=now,
+        role_since=now,
+        # A restarted agent forgot what it promised: assume a promise made just now.
+        evidence=Evidence(promised_until=now + cfg.promise if cfg.arbiter else 0.0),
+        mark=None,
+        mark_saved=durable.high_water,
+    )
+    reason = Reason(
+        "STARTED",
+        f"agent started as {role.value}",
+        {"epoch": durable.epoch, "last_role": durable.last_role.value},
+    )
+    return s, [reason]
+
+
+def _checked(cfg: CoreConfig, s: NodeState, obs: CheckRan) -> tuple[NodeState, list[Reason]]:
+    name, reasons = obs.name, []
+    fails = dict(s.local.check_fails)
+    fails[name] = 0 if obs.ok else fails.get(name, 0) + 1
+    if fails[name] == cfg.timing.alert_after:
+        reasons.append(
+            Reason(
+                "CHECK_FAILED",
+                f"check {name} failed: {obs.detail}",
+                {"check": name, "failures": fails[name]},
+            )
+        )
+    return evolve(s, local=evolve(s.local, check_fails=fails)), reasons
+
+
+def _vip(s: NodeState, obs: VipObserved, now: float) -> tuple[NodeState, list[Reason]]:
+    reasons = []
+    if s.carrier is not None and obs.carrier != s.carrier:
+        back = "has carrier again" if obs.carrier else "lost carrier"
+        code = "CARRIER_UP" if obs.carrier else "CARRIER_LOST"
+        reasons.append(Reason(code, f"the VIP interface {back}"))
+        if obs.carrier:
+            s = evolve(s, carrier_since=now)
+    return evolve(s, vip_held=obs.held, carrier=obs.carrier), reasons
+
+
+def _pinged(s: NodeState, obs: PingProbed, now: float) -> tuple[NodeState, list[Reason]]:
+    ev, reasons = s.evidence, []
+    if ev.ping_ok is not None and obs.reachable != ev.ping_ok:
+        what = "a ping node answers again" if obs.reachable else "no ping node answers"
+        code = "PING_UP" if obs.reachable else "PING_LOST"
+        reasons.append(Reason(code, what, {"detail": obs.detail}))
+    return evolve(s, evidence=evolve(ev, ping_ok=obs.reachable, ping_at=now)), reasons
+
+
+def _lease_answer(s: NodeState, obs: LeaseAnswered) -> tuple[NodeState, list[Reason]]:
+    """The arbiter answered: we hold the key until ``valid_until``, or someone else (or
+    nobody) holds it. A holder's epoch counts as seen: epochs only grow."""
+    s = _done(s, obs.action)
+    ev, reasons = s.evidence, []
+    if obs.valid_until is not None:
+        epoch = obs.action.epoch if isinstance(obs.action, AcquireLease) else 0
+        if ev.lease is None:
+            reasons.append(Reason("LEASE_ACQUIRED", "holding the arbiter key"))
+        epoch = max(epoch, ev.lease.epoch if ev.lease else 0)
+        ev = evolve(ev, lease=Lease(obs.valid_until, epoch), holder=None)
+    else:
+        if ev.lease is not None:
+            reasons.append(Reason("LEASE_LOST", "the arbiter key is no longer ours"))
+        ev = evolve(ev, lease=None, holder=obs.holder)
+    seen = obs.holder_epoch
+    if seen is not None and seen > s.durable.highest_seen:
+        d = evolve(s.durable, highest_seen=seen)
+        if s.role is not Role.ACTIVE:  # like a beat from the active: its term is ours too
+            d = evolve(d, epoch=max(d.epoch, seen))
+        s = evolve(s, durable=d)
+    return evolve(s, evidence=ev), reasons
 
 
 def _track_errant(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
@@ -187,21 +277,21 @@ def _track_errant(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
         and errant(s, beat)
     )
     if not holds:
-        return replace(s, errant_since=None) if s.errant_since is not None else s
-    return s if s.errant_since is not None else replace(s, errant_since=now)
+        return evolve(s, errant_since=None) if s.errant_since is not None else s
+    return s if s.errant_since is not None else evolve(s, errant_since=now)
 
 
 def _track_failback(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
     """Remember since when the preferred peer could take over (``failback_candidate``);
     any interruption (a missed beat, lag, a failed probe) starts the hold-down again."""
     if not failback_candidate(cfg, s, fresh_peer(cfg, s, now)):
-        return replace(s, failback_ready_since=None) if s.failback_ready_since is not None else s
-    return s if s.failback_ready_since is not None else replace(s, failback_ready_since=now)
+        return evolve(s, failback_ready_since=None) if s.failback_ready_since is not None else s
+    return s if s.failback_ready_since is not None else evolve(s, failback_ready_since=now)
 
 
 def _done(s: NodeState, action: object) -> NodeState:
     kind = "PrepareTakeover" if isinstance(action, TakeoverPrepared) else type(action).__name__
-    return replace(s, in_flight=s.in_flight - {kind})
+    return evolve(s, in_flight=s.in_flight - {kind})
 
 
 def _probed(
@@ -209,9 +299,9 @@ def _probed(
 ) -> tuple[NodeState, list[Reason]]:
     t, old = cfg.timing, s.local
     reasons: list[Reason] = []
-    local = replace(old, last_detail=p.detail)
+    local = evolve(old, last_detail=p.detail)
     if p.ok:
-        local = replace(
+        local = evolve(
             local,
             oks=old.oks + 1,
             fails=0,
@@ -223,9 +313,12 @@ def _probed(
             semisync_active=p.semisync_active,
             origin=p.origin,
             lag=p.lag,
+            received_at=now
+            if old.received is not None and p.received is not None and p.received != old.received
+            else old.received_at,
         )
         if old.health is not Health.HEALTHY and local.oks >= t.rise:
-            local = replace(local, health=Health.HEALTHY)
+            local = evolve(local, health=Health.HEALTHY)
         if old.semisync_active and p.semisync_active is False and s.role is Role.ACTIVE:
             reasons.append(
                 Reason(
@@ -235,18 +328,20 @@ def _probed(
                 )
             )
     elif p.failure in (ProbeFailure.UNAVAILABLE, ProbeFailure.QUERY):
-        local = replace(
+        local = evolve(
             local, fails=old.fails + 1, oks=0, first_failure_at=old.first_failure_at or now
         )
         if old.health is not Health.FAILED and local.fails >= t.alert_after:
-            local = replace(local, health=Health.FAILED)
+            local = evolve(local, health=Health.FAILED)
     elif p.failure is ProbeFailure.BUSY:
-        local = replace(local, health=Health.BUSY, fails=0, oks=0)
+        local = evolve(local, health=Health.BUSY, fails=0, oks=0)
     else:
-        local = replace(local, health=Health.MISCONFIGURED, fails=0, oks=0)
+        local = evolve(local, health=Health.MISCONFIGURED, fails=0, oks=0)
     if local.health is not old.health:
         reasons.append(_health_reason(old, local))
-    return replace(s, local=local), reasons
+    mark = merge_mark(s.mark, s.mark_saved, p.executed) if p.ok else s.mark
+    dirty = s.mark_dirty or mark is not s.mark
+    return evolve(s, local=local, mark=mark, mark_dirty=dirty), reasons
 
 
 def _health_reason(old: LocalView, new: LocalView) -> Reason:
@@ -263,9 +358,9 @@ def _health_reason(old: LocalView, new: LocalView) -> Reason:
 
 def _heard(s: NodeState, link: str, beat: PeerBeat, now: float) -> Absorbed:
     s, reasons = _peer_beat(s, link, beat.epoch, now)
-    s = replace(s, peer=replace(s.peer, beat=beat))
+    s = _peer_promise(s, beat)
     if beat.role is Role.ACTIVE and s.yielding:
-        s = replace(s, yielding=False)
+        s = evolve(s, yielding=False)
     s, actions, paused = maintenance.follow_peer(s, beat)
     return s, actions, reasons + paused
 
@@ -276,9 +371,9 @@ def _peer_beat(s: NodeState, link: str, epoch: int, now: float) -> tuple[NodeSta
         reasons.append(Reason("PEER_HEARD", f"heard the peer on link {link}"))
     links = dict(s.peer.links)
     links[link] = now
-    s = replace(s, peer=replace(s.peer, heard_at=now, links=links))
+    s = evolve(s, peer=evolve(s.peer, heard_at=now, links=links))
     if epoch > s.durable.highest_seen:
-        s = replace(s, durable=replace(s.durable, highest_seen=epoch))
+        s = evolve(s, durable=evolve(s.durable, highest_seen=epoch))
     return s, reasons
 
 
@@ -300,7 +395,7 @@ def _finish_promotion(
         local_executed=str(prepared.executed) if prepared.executed is not None else "",
         unapplied=str(prepared.unapplied) if prepared.unapplied else "",
     )
-    durable = replace(
+    durable = evolve(
         s.durable,
         epoch=epoch,
         highest_seen=epoch,
@@ -308,7 +403,7 @@ def _finish_promotion(
         fenced_reason="",
         last_takeover=record,
     )
-    s = replace(s, durable=durable, promotion=replace(s.promotion, prepared_at=now, epoch=epoch))
+    s = evolve(s, durable=durable, promotion=evolve(s.promotion, prepared_at=now, epoch=epoch))
     reasons = []
     if not prepared.applied_all:
         reasons.append(
@@ -355,7 +450,7 @@ def _promoted(s: NodeState, now: float) -> tuple[NodeState, list[Reason]]:
     # A new term: the ring back from the old active may be restored at once, whatever
     # was tried during the last one.
     tried = {k: v for k, v in s.last_tried.items() if k != "StartReplication"}
-    return replace(s, promotion=None, last_tried=tried), [reason]
+    return evolve(s, promotion=None, last_tried=tried), [reason]
 
 
 def _fenced_self(s: NodeState, *, ok: bool, now: float) -> Reason:
@@ -373,4 +468,4 @@ def _abort_promotion(s: NodeState, failed: str, now: float) -> tuple[NodeState, 
     from dualbeat.core.decide import demote  # the demotion steps live with the transitions
 
     s, actions = demote(s, Role.STANDBY, f"promotion aborted: {failed} failed", now)
-    return replace(s, yielding=False, promotion_failed_at=now), actions
+    return evolve(s, yielding=False, promotion_failed_at=now), actions

@@ -103,6 +103,41 @@ class SendBeat:
     critical = False
 
 
+@dataclass(frozen=True)
+class AcquireLease:
+    """Take the arbiter key for ``epoch`` (a transaction: only if nobody holds it; our own
+    key is re-attached). Answered by ``LeaseAnswered``; an unreachable arbiter fails it."""
+
+    epoch: int
+    critical = False
+
+
+@dataclass(frozen=True)
+class RenewLease:
+    """Keep the arbiter lease alive (every TTL/3). Answered by ``LeaseAnswered``."""
+
+    critical = False
+
+
+@dataclass(frozen=True)
+class ReleaseLease:
+    """Give the arbiter key up (best effort) once we are no longer writable."""
+
+    critical = False
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Run the fence hook (power off or isolate the old active) before a promotion;
+    when ``required`` its failure aborts the promotion."""
+
+    required: bool = False
+
+    @property
+    def critical(self) -> bool:
+        return self.required
+
+
 class HookEvent(enum.Enum):
     ROLE_CHANGE = "role_change"
     FAILOVER = "failover"
@@ -143,6 +178,10 @@ Action = (
     | SetSemiSync
     | SendBeat
     | RunHook
+    | AcquireLease
+    | RenewLease
+    | ReleaseLease
+    | Fence
     | Exit
 )
 

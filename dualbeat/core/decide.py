@@ -15,21 +15,23 @@ role change is held and nothing is reconciled: see ``core.maintenance``.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from dualbeat.core import absorb as absorbing
-from dualbeat.core import maintenance
+from dualbeat.core import lease, maintenance
 from dualbeat.core.actions import (
+    AcquireLease,
     Action,
     AnnounceVip,
     ClaimVip,
     Exit,
+    Fence,
     HookEvent,
     KillSessions,
     PersistState,
     PrepareTakeover,
     ReadPosition,
+    ReleaseLease,
     ReleaseVip,
+    RenewLease,
     RunHook,
     SendBeat,
     SetReadOnly,
@@ -37,22 +39,17 @@ from dualbeat.core.actions import (
     StartReplication,
     StopReplication,
 )
-from dualbeat.core.findings import Finding, assess, fresh_peer, silent_since
+from dualbeat.core.evolve import evolve
+from dualbeat.core.findings import PROMOTING, Finding, assess, fresh_peer, silent_since
 from dualbeat.core.observations import Observation
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import CoreConfig, Decision, NodeState, Promotion, Reason
 from dualbeat.core.transitions import TABLE
 
-_PROMOTING = {
-    Finding.PEER_DEAD,
-    Finding.PEER_YIELDED,
-    Finding.ELECTED,
-    Finding.TAKEOVER_NOW,
-}
-
 
 def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> Decision:
     s, actions, reasons = absorbing.absorb(cfg, state, obs, now)
+    s = _promise(cfg, s)
     if s.exiting:
         return Decision(s, tuple(actions), tuple(reasons), None)
     paused = s.durable.maintenance
@@ -61,26 +58,49 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
         reasons += adopted
     finding = assess(cfg, s, now)
     target, text = TABLE[(s.role, finding)]
+    awaiting = cfg.arbiter and target is Role.ACTIVE and s.role is not Role.ACTIVE
+    if awaiting and not lease.lease_ok(cfg, s, now):  # in arbiter mode, only with the key
+        finding = Finding.AWAIT_LEASE
+        target, text = TABLE[(s.role, finding)]
     held: dict[str, object] = {}
     if paused and target is not s.role:  # judged and logged, not acted on
         held = {"maintenance": True, "held": target.value}
         target, text = s.role, maintenance.held_text(text, target)
     if finding.value != s.finding or target is not s.role:
-        reasons.append(Reason(finding.name, text, _evidence(cfg, s, now, finding) | held))
-    s = replace(s, finding=finding.value, command=None)
+        evidence = _evidence(cfg, s, now, finding)
+        if "will_lose" in evidence:  # the operator must see what a takeover costs
+            text = f"{text}; lacking the high-water mark's {evidence['will_lose']}"
+        reasons.append(Reason(finding.name, text, evidence | held))
+    # An operator's takeover waits for the key with the node.
+    command = s.command if finding is Finding.AWAIT_LEASE else None
+    if s.finding != finding.value or s.command is not command:
+        s = evolve(s, finding=finding.value, command=command)
     if finding is Finding.TAKEOVER_ASKED:
-        s = replace(s, wants_takeover=True)
+        s = evolve(s, wants_takeover=True)
     if target is not s.role:
         s, entered = _enter(cfg, s, target, finding, text, now)
         actions += entered
     if finding in (Finding.SHUTDOWN, Finding.SHUTDOWN_HANDOVER):
-        s = replace(s, exiting=True)
+        s = evolve(s, exiting=True)
         actions.append(Exit())
     elif not paused:
         s, corrective = _reconcile(cfg, s, now)
         actions += corrective
-    s = replace(s, in_flight=s.in_flight | {type(a).__name__ for a in actions})
+    s = _promise(cfg, s)
+    if actions:
+        s = evolve(s, in_flight=s.in_flight | {type(a).__name__ for a in actions})
     return Decision(s, tuple(actions), tuple(reasons), _wake_at(cfg, s, now))
+
+
+def _promise(cfg: CoreConfig, s: NodeState) -> NodeState:
+    """Record what our beats promise from now on, before any of them is sent."""
+    ev = s.evidence
+    if not lease.promising(cfg, s):
+        return evolve(s, evidence=evolve(ev, promising=False)) if ev.promising else s
+    until = max(ev.promised_until, lease.promise_ends(cfg, s))
+    if ev.promising and until == ev.promised_until:
+        return s
+    return evolve(s, evidence=evolve(ev, promising=True, promised_until=until))
 
 
 def _hook_env(s: NodeState, target: Role, reason: str) -> dict[str, str]:
@@ -97,7 +117,7 @@ def _enter(
 ) -> tuple[NodeState, list[Action]]:
     """Actions that move the node into ``target``."""
     if target is Role.ACTIVE:
-        assert finding in _PROMOTING, finding
+        assert finding in PROMOTING, finding
         evidence_since = s.peer.heard_at if s.peer.heard_at is not None else s.started_at
         if finding is Finding.PEER_YIELDED:
             evidence_since = now
@@ -107,18 +127,23 @@ def _enter(
         promotion = Promotion(
             finding.value, now, evidence_since, s.peer.beat, strict=final is not None
         )
-        s = replace(s, role=Role.ACTIVE, role_since=now, promotion=promotion, wants_takeover=False)
+        s = evolve(s, role=Role.ACTIVE, role_since=now, promotion=promotion, wants_takeover=False)
         env = _hook_env(s, target, text)
+        # Over a silent peer the fence hook (power off, isolate) goes first; a peer that
+        # yielded or is heard standing by needs none.
+        silent = finding in (Finding.PEER_DEAD, Finding.TAKEOVER_NOW)
+        fence: list[Action] = [Fence(cfg.fence_required)] if cfg.fence and silent else []
         return s, [
             RunHook(HookEvent.PRE_PROMOTE, env, veto=cfg.pre_promote_veto),
+            *fence,
             SendBeat(),
             PrepareTakeover(cfg.timing.apply_timeout, target=final, strict=final is not None),
         ]
     if finding is Finding.REJOIN_ACCEPTED:  # fenced -> standby: replicate from the active again
         s, actions = demote(s, target, text, now)
-        return replace(s, errant_since=None), [*actions, StartReplication()]
+        return evolve(s, errant_since=None), [*actions, StartReplication()]
     if finding is Finding.FAILBACK_DUE:  # remembered before the state is persisted
-        s = replace(s, durable=replace(s.durable, last_failback_at=now + s.wall_offset))
+        s = evolve(s, durable=evolve(s.durable, last_failback_at=now + s.wall_offset))
     handover = finding in (
         Finding.STANDBY_REQUESTED,
         Finding.SHUTDOWN_HANDOVER,
@@ -140,7 +165,7 @@ def demote(
     so the peer never takes over while this node may still serve."""
     fenced = target is Role.FENCED
     was_active = s.role is Role.ACTIVE
-    durable = replace(s.durable, last_role=target, fenced_reason=text if fenced else "")
+    durable = evolve(s.durable, last_role=target, fenced_reason=text if fenced else "")
     mysql_steps: list[Action] = [SetReadOnly(True), *([KillSessions()] if was_active else [])]
     if handover:
         mysql_steps.append(ReadPosition())
@@ -156,7 +181,7 @@ def demote(
         RunHook(HookEvent.FENCE if fenced else HookEvent.ROLE_CHANGE, _hook_env(s, target, text)),
     ]
     yielding = was_active and target is Role.STANDBY
-    s = replace(
+    s = evolve(
         s,
         role=target,
         role_since=now,
@@ -208,8 +233,8 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             and beat.role is Role.ACTIVE
             and beat.epoch > s.durable.epoch
         ):
-            durable = replace(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
-            s = replace(s, durable=durable)
+            durable = evolve(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
+            s = evolve(s, durable=durable)
             wanted.append((PersistState(durable), 0.0))
     beat = fresh_peer(cfg, s, now)
     source = (
@@ -220,8 +245,13 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         and beat.mysql is Health.HEALTHY
     )
     if local.health is Health.HEALTHY and source is not s.semisync_source:
-        s = replace(s, semisync_source=source)
+        s = evolve(s, semisync_source=source)
         wanted.append((SetSemiSync(source), 0.0))
+    if cfg.arbiter:
+        wanted += _lease_actions(cfg, s)
+    if s.mark_dirty and s.mark is not None and (text := str(s.mark)) != s.mark_saved:
+        durable = evolve(s.durable, high_water=text)
+        wanted.append((PersistState(durable), t.retry))
     actions: list[Action] = []
     tried = dict(s.last_tried)
     for action, every in wanted:
@@ -230,7 +260,34 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             continue
         tried[kind] = now
         actions.append(action)
-    return replace(s, last_tried=tried), actions
+        if isinstance(action, PersistState):
+            saved = action.durable.high_water
+            s = evolve(
+                s,
+                durable=action.durable,
+                mark_saved=saved,
+                mark_dirty=s.mark_dirty and saved != str(s.mark),
+            )
+        elif isinstance(action, ReleaseLease):
+            s = evolve(s, evidence=evolve(s.evidence, lease=None))
+    return (evolve(s, last_tried=tried) if actions else s), actions
+
+
+def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:
+    """The active renews its lease every TTL/3 (or takes its key again after losing it); a
+    node due to promote takes the key; a node that holds it otherwise gives it up, once
+    its demotion has released the VIP."""
+    t, ev = cfg.timing, s.evidence
+    renew_every, retry = t.lease_ttl / 3, t.lease_ttl / 6
+    if s.role is Role.ACTIVE:
+        if ev.lease is not None:
+            return [(RenewLease(), renew_every)]
+        return [(AcquireLease(s.durable.epoch), retry)]
+    if s.finding == Finding.AWAIT_LEASE.value:
+        return [(AcquireLease(max(s.durable.epoch, s.durable.highest_seen) + 1), retry)]
+    if ev.lease is not None and not s.demoting and "AcquireLease" not in s.in_flight:
+        return [(ReleaseLease(), 0.0)]
+    return []
 
 
 def _evidence(cfg: CoreConfig, s: NodeState, now: float, finding: Finding) -> dict[str, object]:
@@ -260,6 +317,23 @@ def _evidence(cfg: CoreConfig, s: NodeState, now: float, finding: Finding) -> di
         }
     if s.command is not None:
         evidence["command"] = s.command.value
+    if cfg.arbiter:
+        ev = s.evidence
+        evidence |= {
+            "lease_valid_s": None if ev.lease is None else round(ev.lease.valid_until - now, 3),
+            "peer_promise_s": None if p.promise_until is None else round(p.promise_until - now, 3),
+            "arbiter_holder": ev.holder,
+        }
+    if cfg.ping:
+        evidence["ping_ok"] = s.evidence.ping_ok
+    missing = lease.behind_mark(s)
+    if missing is not None and finding in (
+        Finding.BEHIND_MARK,
+        Finding.TAKEOVER_NOW,
+        Finding.TAKEOVER_REFUSED,
+    ):
+        evidence["will_lose"] = str(missing)
+        evidence["high_water"] = str(s.mark)
     return evidence
 
 
@@ -282,5 +356,14 @@ def _wake_at(cfg: CoreConfig, s: NodeState, now: float) -> float | None:
         times.append(s.errant_since + t.warntime)
     if s.failback_ready_since is not None and cfg.failback is not None:
         times.append(s.failback_ready_since + cfg.failback.holddown)
+    if s.local.received_at is not None:
+        times.append(s.local.received_at + t.deadtime)
+    if cfg.arbiter:
+        times.append(s.evidence.promised_until)
+        if s.role is Role.ACTIVE:
+            times.append(lease.held_until(s) - t.lease_margin)
+        for kind, every in (("RenewLease", t.lease_ttl / 3), ("AcquireLease", t.lease_ttl / 6)):
+            if kind in s.last_tried:
+                times.append(s.last_tried[kind] + every)
     future = [x for x in times if x > now]
     return min(future) if future else None

@@ -1,5 +1,5 @@
-"""What a node remembers across restarts: its epoch, its last role, the last takeover and
-whether automation is paused (maintenance mode).
+"""What a node remembers across restarts: epoch, last role, last takeover, GTID high water,
+the last automatic failback and whether automation is paused (maintenance mode).
 
 The agent writes it to the state file (atomically, fsynced) before acting on it, and the
 epoch also to a table on the server: a node that comes back must know whether it may have
@@ -40,3 +40,6 @@ class Durable:
     # pair converges on the setting with the highest version (see ``core.maintenance``).
     maintenance: bool = False
     maintenance_version: int = 0
+    # The union of every executed GTID set this node saw (its own and the peer's), as text:
+    # after a full restart a node behind it must not become active by itself.
+    high_water: str = ""

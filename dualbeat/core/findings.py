@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 
+from dualbeat.core.lease import behind_mark, lapsing
 from dualbeat.core.observations import Command, PeerBeat
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import CoreConfig, NodeState
@@ -44,6 +45,16 @@ class Finding(enum.Enum):
     INITDEAD = "initdead"  # starting: still waiting for the peer
     NOT_PROBED = "not_probed"  # starting: our own MySQL has not been probed yet
     CANNOT_PROMOTE = "cannot_promote"  # promotion would be due, but we are not fit
+    LEASE_EXPIRED = "lease_expired"  # active: neither the peer's promise nor the lease holds
+    ISOLATED = "isolated"  # active: the peer and every ping node are silent
+    AWAIT_LEASE = "await_lease"  # promotion is due: taking the arbiter key first
+    BEHIND_MARK = "behind_mark"  # restarted alone behind the GTID high water: waiting
+
+
+#: Findings that make a passive node active (in arbiter mode only holding the key).
+PROMOTING = frozenset(
+    {Finding.PEER_DEAD, Finding.PEER_YIELDED, Finding.ELECTED, Finding.TAKEOVER_NOW}
+)
 
 
 def fresh_peer(cfg: CoreConfig, s: NodeState, now: float) -> PeerBeat | None:
@@ -64,10 +75,15 @@ def silent_since(s: NodeState) -> float:
 
 def peer_dead(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     """Both signals agree: silent on every link for deadtime, and the SQL probe failed
-    *after* the silence began, so an old result cannot condemn a peer that came back."""
+    *after* the silence began, so an old result cannot condemn a peer that came back.
+    A third can veto: our replica received from the peer after the silence began, and
+    within deadtime (binlog events already in flight at the cut do not count for long)."""
     p, since = s.peer, silent_since(s)
     if now - since < cfg.timing.deadtime:
         return False
+    got = s.local.received_at
+    if got is not None and got > since and now - got < cfg.timing.deadtime:
+        return False  # our replica still receives from it: the peer's MySQL serves binlogs
     return p.sql_at is not None and p.sql_at > since and p.sql_reachable is False
 
 
@@ -105,7 +121,10 @@ def failback_due(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     return last is None or now + s.wall_offset - last >= fb.min_interval
 
 
-def fit_to_promote(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+def fit_to_promote(cfg: CoreConfig, s: NodeState, now: float, *, yielded: bool = False) -> bool:
+    """Healthy, linked, not behind an epoch, reaching a ping node (ipfail: a node that
+    reaches none is the isolated one), and past what we promised the peer (unless the
+    peer ``yielded``: its release voids the promise)."""
     d, failed_at = s.durable, s.promotion_failed_at
     return (
         not s.yielding
@@ -114,6 +133,8 @@ def fit_to_promote(cfg: CoreConfig, s: NodeState, now: float) -> bool:
         and not s.local.failed_checks(cfg.timing.alert_after)
         and s.carrier is not False
         and d.epoch >= d.highest_seen
+        and not (cfg.ping and s.evidence.ping_ok is False)
+        and (yielded or now >= s.evidence.promised_until)
     )
 
 
@@ -157,6 +178,8 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
         return Finding.NOT_PROBED
     if beat and beat.role is Role.ACTIVE and s.role is Role.ACTIVE and beat.epoch > s.durable.epoch:
         return Finding.PEER_NEWER_EPOCH
+    if s.role is Role.ACTIVE and lapsing(cfg, s, now):
+        return Finding.LEASE_EXPIRED
     if s.command is Command.REJOINED:
         accepted = s.role is Role.FENCED and s.errant_since is None and beat is not None
         return Finding.REJOIN_ACCEPTED if accepted else Finding.REJOIN_REFUSED
@@ -173,21 +196,25 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
         live = beat is not None and beat.role is Role.ACTIVE
         return Finding.TAKEOVER_ASKED if live else Finding.SWITCHOVER_REFUSED
     if s.command in (Command.TAKEOVER, Command.TAKEOVER_FORCE) and s.role is not Role.ACTIVE:
-        return _takeover(s, beat)
+        return _takeover(s, beat, now)
     if s.carrier is False:
         return Finding.LINK_DOWN
     if beat is not None:
         return _with_peer(cfg, s, beat, now)
+    if s.role is Role.ACTIVE and cfg.ping and s.evidence.ping_ok is False:
+        return Finding.ISOLATED
     if s.peer.heard_at is None and now - s.started_at < cfg.timing.initdead:
         return Finding.INITDEAD
     if not peer_dead(cfg, s, now):
         return Finding.PEER_SILENT
+    if s.role is Role.STARTING and s.peer.heard_at is None and behind_mark(s) is not None:
+        return Finding.BEHIND_MARK
     if s.role is not Role.ACTIVE and not fit_to_promote(cfg, s, now):
         return Finding.CANNOT_PROMOTE
     return Finding.PEER_DEAD
 
 
-def _takeover(s: NodeState, beat: PeerBeat | None) -> Finding:
+def _takeover(s: NodeState, beat: PeerBeat | None, now: float) -> Finding:
     if beat is not None and beat.role is Role.ACTIVE:
         return Finding.TAKEOVER_ASKED
     last = s.peer.beat
@@ -199,9 +226,9 @@ def _takeover(s: NodeState, beat: PeerBeat | None) -> Finding:
         and bool(last.executed - s.local.executed)
     )
     forced = s.command is Command.TAKEOVER_FORCE
-    if (lacking or s.role is Role.FENCED) and not forced:
+    if (lacking or s.role is Role.FENCED or behind_mark(s) is not None) and not forced:
         return Finding.TAKEOVER_REFUSED
-    if s.local.health is not Health.HEALTHY:
+    if s.local.health is not Health.HEALTHY or now < s.evidence.promised_until:
         return Finding.CANNOT_PROMOTE
     return Finding.TAKEOVER_NOW
 
@@ -213,7 +240,8 @@ def _with_peer(cfg: CoreConfig, s: NodeState, beat: PeerBeat, now: float) -> Fin
         mine, theirs = (s.durable.epoch, -cfg.priority), (beat.epoch, cfg.priority - 1)
         return Finding.TWO_ACTIVES_WIN if mine > theirs else Finding.TWO_ACTIVES_LOSE
     if beat.yielding and beat.role is not Role.ACTIVE:
-        return Finding.PEER_YIELDED if fit_to_promote(cfg, s, now) else Finding.CANNOT_PROMOTE
+        fit = fit_to_promote(cfg, s, now, yielded=True)
+        return Finding.PEER_YIELDED if fit else Finding.CANNOT_PROMOTE
     if beat.role is Role.ACTIVE:
         return Finding.PEER_ACTIVE
     if not _wins_election(cfg, s, beat):

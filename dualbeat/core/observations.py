@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from dualbeat.core.actions import Action
+from dualbeat.core.actions import AcquireLease, Action, RenewLease
 from dualbeat.core.durable import Durable
 from dualbeat.core.gtid import GtidSet
 from dualbeat.core.roles import Health, Role
@@ -85,6 +85,8 @@ class PeerBeat:
     semisync: bool = False
     maintenance: bool = False
     maintenance_version: int = 0
+    seq: int = 0  # the beat's sequence number; our beats echo the highest one heard
+    promise_until: float | None = None  # "I will not take over before" (OUR clock), see lease
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,28 @@ class TakeoverPrepared:
     applied_all: bool
 
 
+@dataclass(frozen=True)
+class PingProbed:
+    """One round of the ping nodes (ipfail): did any of them answer?"""
+
+    reachable: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class LeaseAnswered:
+    """The arbiter answered an ``AcquireLease`` or ``RenewLease``.
+
+    ``valid_until`` (our clock: the request's send time + TTL, so conservative) is set when
+    we hold the key; otherwise ``holder``/``holder_epoch`` say who does (None: nobody,
+    or the key vanished under a renewal)."""
+
+    action: AcquireLease | RenewLease
+    valid_until: float | None
+    holder: str | None = None
+    holder_epoch: int | None = None
+
+
 class Command(enum.Enum):
     STANDBY = "standby"  # hb_standby: the active hands over to a healthy standby
     TAKEOVER = "takeover"  # hb_takeover: the standby asks to become active
@@ -170,6 +194,8 @@ Observation = (
     | ActionFailed
     | TakeoverPrepared
     | PositionRead
+    | PingProbed
+    | LeaseAnswered
     | OperatorRequested
     | ShutdownRequested
 )

@@ -29,6 +29,8 @@ class Timing:
     retry: float = 1.0  # how soon a failed corrective action may be tried again
     ring_retry: float = 10.0  # how often to try restarting the active's replication
     promotion_backoff: float = 3.0  # after an aborted promotion, before trying again
+    lease_ttl: float = 3.0  # the arbiter lease; renewed every ttl/3
+    lease_margin: float = 0.5  # demote this long before the last promise or lease ends
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,17 @@ class CoreConfig:
     timing: Timing = field(default_factory=Timing)
     pre_promote_veto: bool = False
     failback: Failback | None = None
+    arbiter: bool = False  # a third vote: the active needs the peer's promise or the lease
+    ping: bool = False  # ping nodes are configured (ipfail)
+    fence: bool = False  # a fence hook runs before a promotion over a silent peer
+    fence_required: bool = False  # ...and must succeed
+    watchdog_timeout: float = 0.0  # 0: no watchdog; else kicked while a vote lasts longer
+
+    @property
+    def promise(self) -> float:
+        """How long after hearing the active a standby promises not to take over: deadtime,
+        the silence after which it would anyway (so the promise costs no failover time)."""
+        return self.timing.deadtime
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,7 @@ class LocalView:
     semisync_active: bool | None = None
     origin: str | None = None
     lag: int | None = None
+    received_at: float | None = None  # when the received set last grew: the source is alive
 
     def failed_checks(self, alert_after: int) -> list[str]:
         return sorted(name for name, n in self.check_fails.items() if n >= alert_after)
@@ -80,6 +94,28 @@ class PeerView:
     links: Mapping[str, float] = field(default_factory=dict)
     sql_reachable: bool | None = None
     sql_at: float | None = None
+    seq: int = 0  # the highest beat sequence heard in this peer boot (our beats echo it)
+    promise_until: float | None = None  # the peer will not take over before (our clock)
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The arbiter key as we hold it: valid until (our clock, conservative), for an epoch."""
+
+    valid_until: float
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Third-party signals: ping nodes (ipfail) and what the arbiter last said."""
+
+    ping_ok: bool | None = None
+    ping_at: float | None = None
+    lease: Lease | None = None
+    holder: str | None = None  # the key's holder as last answered (None: free or unknown)
+    promised_until: float = 0.0  # we promised the peer not to take over before this
+    promising: bool = False  # our beats carry a promise (see ``lease.promising``)
 
 
 @dataclass(frozen=True)
@@ -125,6 +161,10 @@ class NodeState:
     exiting: bool = False
     in_flight: frozenset[str] = frozenset()
     last_tried: Mapping[str, float] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
+    mark: GtidSet | None = None  # durable.high_water parsed in our server's GTID family
+    mark_saved: str = ""  # the high water as last written to the state file
+    mark_dirty: bool = False  # the mark grew since it was last written
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,14 @@ _STARTING: dict[F, Row] = {
     F.INITDEAD: (R.STARTING, "waiting initdead for the peer"),
     F.NOT_PROBED: (R.STARTING, "waiting for the first probe of our MySQL"),
     F.CANNOT_PROMOTE: (R.STARTING, "we would take over but are not fit (health, epoch, link)"),
+    F.LEASE_EXPIRED: (R.STARTING, "not active: holds no lease"),
+    F.ISOLATED: (R.STARTING, "not active"),
+    F.AWAIT_LEASE: (R.STARTING, "we would take over: taking the arbiter key first"),
+    F.BEHIND_MARK: (
+        R.STARTING,
+        "restarted alone behind the GTID high water: waiting for the peer or "
+        "`dualbeat takeover --force`",
+    ),
 }
 
 _STANDBY: dict[F, Row] = {
@@ -73,6 +81,10 @@ _STANDBY: dict[F, Row] = {
     F.INITDEAD: (R.STANDBY, "not starting"),
     F.NOT_PROBED: (R.STANDBY, "not starting"),
     F.CANNOT_PROMOTE: (R.STANDBY, "we would take over but are not fit (health, epoch, link)"),
+    F.LEASE_EXPIRED: (R.STANDBY, "not active: holds no lease"),
+    F.ISOLATED: (R.STANDBY, "not active"),
+    F.AWAIT_LEASE: (R.STANDBY, "we would take over: taking the arbiter key first"),
+    F.BEHIND_MARK: (R.STANDBY, "not starting"),
 }
 
 _ACTIVE: dict[F, Row] = {
@@ -108,12 +120,21 @@ _ACTIVE: dict[F, Row] = {
     F.INITDEAD: (R.ACTIVE, "already active"),
     F.NOT_PROBED: (R.ACTIVE, "already active"),
     F.CANNOT_PROMOTE: (R.ACTIVE, "already active"),
+    F.LEASE_EXPIRED: (
+        R.STANDBY,
+        "neither the peer's promise nor the arbiter lease holds any longer: "
+        "demoting before either lets the peer take over",
+    ),
+    F.ISOLATED: (R.STANDBY, "the peer and every ping node are silent: we are the isolated one"),
+    F.AWAIT_LEASE: (R.ACTIVE, "already active"),
+    F.BEHIND_MARK: (R.ACTIVE, "already active"),
 }
 
 _FENCED_TEXT = "fenced: waiting for the lost-writes review (dualbeat status shows why)"
 _FENCED: dict[F, Row] = dict.fromkeys(F, (R.FENCED, _FENCED_TEXT)) | {
     F.MAINTENANCE_REFUSED: (R.FENCED, _PAUSED),
     F.TAKEOVER_NOW: (R.ACTIVE, "operator forced a takeover of a fenced node"),
+    F.AWAIT_LEASE: (R.FENCED, "operator forced a takeover: taking the arbiter key first"),
     F.REJOIN_ACCEPTED: (
         R.STANDBY,
         "rejoin accepted: nothing of ours is missing on the "

@@ -35,8 +35,10 @@ class Beat:
     ``yielding`` means the sender, while active, gives up: the peer should promote now.
     ``maintenance`` says automation is paused; with ``maintenance_version`` the two nodes
     converge on the newest setting (see ``core.maintenance``).
-    ``promise_until`` is reserved for the lease work ("I will not take over before T",
-    in the sender's clock); it is carried, not interpreted, here.
+    The lease fields (see ``dualbeat.core.lease``): ``ack_boot``/``ack_seq`` echo the
+    highest beat the sender heard from us (its boot and sequence), and ``promise`` > 0 says
+    "I will not take over before I received that beat + ``promise`` seconds". The receiver
+    anchors it on its own send time of that beat, so neither clock is trusted.
     """
 
     cluster: str
@@ -53,7 +55,9 @@ class Beat:
     writable: bool
     yielding: bool
     maintenance: bool
-    promise_until: float = 0.0
+    promise: float = 0.0
+    ack_boot: int = 0
+    ack_seq: int = 0
     wants_takeover: bool = False  # the standby asks the active to yield (operator takeover)
     final: str = ""  # a handing-over active's executed set after read-only (switchover)
     replicating: bool = False  # both replica threads running (for `dualbeat status`)
@@ -66,10 +70,12 @@ class Beat:
         _check_int("seq", self.seq, 1)
         _check_int("epoch", self.epoch, 0)
         _check_int("maintenance_version", self.maintenance_version, 0)
-        for name in ("sent_at", "promise_until"):
-            value = getattr(self, name)
-            if not math.isfinite(value):
-                raise ValueError(f"Beat.{name} must be a finite number, got {value!r}")
+        _check_int("ack_boot", self.ack_boot, 0)
+        _check_int("ack_seq", self.ack_seq, 0)
+        if not math.isfinite(self.sent_at):
+            raise ValueError(f"Beat.sent_at must be a finite number, got {self.sent_at!r}")
+        if not (math.isfinite(self.promise) and self.promise >= 0):
+            raise ValueError(f"Beat.promise must be a finite number >= 0, got {self.promise!r}")
 
 
 def _check_int(name: str, value: int, low: int) -> None:

@@ -11,6 +11,7 @@ import enum
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from dualbeat.config import SafetyWarning
 from dualbeat.mysql.dialect import ThreadState
 from dualbeat.mysql.snapshot import ServerSnapshot
 
@@ -47,6 +48,8 @@ class Pair:
     passive: ServerSnapshot
     addresses: dict[str, tuple[str, int]]  # node name -> (mysql host, port) as configured
     max_lag: float
+    # ``config.safety_warnings``; None: not judged (no config at hand)
+    safety: tuple[SafetyWarning, ...] | None = None
 
     def both(self) -> tuple[ServerSnapshot, ServerSnapshot]:
         return (self.active, self.passive)
@@ -407,4 +410,17 @@ def semisync(pair: Pair) -> Iterator[Finding]:
             )
         yield Finding(
             "semi_sync", s.node, Status.OK if ok else Status.WARN, detail, "" if ok else hint
+        )
+
+
+@rule
+def two_writers(pair: Pair) -> Iterator[Finding]:
+    """Faults the configuration leaves open to two writers (classic mode: no arbiter)."""
+    if pair.safety is None:
+        return
+    for warning in pair.safety:
+        yield Finding("two_writers", "config", Status.WARN, warning.risk, warning.fix)
+    if not pair.safety:
+        yield Finding(
+            "two_writers", "config", Status.OK, "an [arbiter] breaks ties between the nodes"
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dualbeat.config import Config
+from dualbeat.config import Config, safety_warnings
 from dualbeat.mysql import snapshot
 from dualbeat.mysql.endpoints import servers
 from dualbeat.repl.check import Finding, Pair, check_pair
@@ -29,5 +29,6 @@ def inspect_pair(config: Config, *, active: str | None = None) -> list[Finding]:
             passive=snaps[passive],
             addresses=addresses,
             max_lag=config.replication.max_lag,
+            safety=tuple(safety_warnings(config)),
         )
     )

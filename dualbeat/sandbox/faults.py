@@ -17,10 +17,12 @@ Two ways to cut a node off, on purpose different (they exercise different code p
   included) stay as they were. Setting the host's own interface down would instead look
   like an administrator's ``ip link set down`` (no NO-CARRIER flag inside the host) and
   would touch the host's configuration that the agent owns.
-* ``partition`` drops every frame to and from the node's switch ports with an nftables
+* ``isolate`` drops every frame to and from the node's switch ports with an nftables
   ``bridge`` table (``table bridge dualbeat``, chain ``isolate`` on the ``forward`` hook,
   a set ``isolated`` of port names). The host keeps its carrier and cannot see the
   partition locally. There is no netem on this kernel, so dropping is the only tool.
+  ``partition(lab, a, b)`` drops only the frames between two hosts (a set ``cut`` of
+  (in port, out port) pairs in the same table), so both still reach the witness.
 
 ``heal_all`` undoes every fault of this module except a kill (restart a killed server with
 ``lab.up``, which starts only what is not running); it is idempotent and safe on a lab
@@ -37,12 +39,13 @@ import time
 from collections.abc import Iterable, Sequence
 
 from dualbeat.errors import SandboxError
-from dualbeat.sandbox import mariadb, netns
+from dualbeat.sandbox import mariadb, netns, witness
 from dualbeat.sandbox.layout import Lab
 
 NFT_TABLE = "dualbeat"
 NFT_CHAIN = "isolate"  # not "fwd": a reserved word in nft
 NFT_SET = "isolated"
+NFT_PAIRS = "cut"  # (in port, out port) pairs of a partition between two hosts
 _EXIT_TIMEOUT = 10.0
 _STATE_TIMEOUT = 5.0
 
@@ -181,25 +184,60 @@ def _nft(lab: Lab, script: str) -> None:
     _feed(["ip", "netns", "exec", lab.switch, "nft", "-f", "-"], script)
 
 
-def partition(lab: Lab, node: str, networks: Iterable[str] | None = None) -> float:
-    """Drop all frames to and from the node's switch ports; the time the rules were in.
+def _cut(lab: Lab, elements: str) -> None:
+    """Install the drop rules (idempotently) and add ``elements`` to their sets.
 
-    One nft transaction: the table, set and chain are declared (``add`` is idempotent for
-    them), the chain's two rules rewritten, and the ports added to the set; partitioning
-    a second node adds its ports, so two isolated nodes cannot talk to each other either.
+    One nft transaction: the table, sets and chain are declared (``add`` is idempotent for
+    them), the chain's rules rewritten, and the elements added; faults accumulate until
+    ``heal`` deletes the table.
     """
     t = f"bridge {NFT_TABLE}"
-    names = ", ".join(f'"{p}"' for p in _peers(lab, node, networks))
     _nft(
         lab,
         f"add table {t}\n"
         f"add set {t} {NFT_SET} {{ type ifname; }}\n"
+        f"add set {t} {NFT_PAIRS} {{ type ifname . ifname; }}\n"
         f"add chain {t} {NFT_CHAIN} {{ type filter hook forward priority -200; policy accept; }}\n"
         f"flush chain {t} {NFT_CHAIN}\n"
         f"add rule {t} {NFT_CHAIN} iifname @{NFT_SET} drop\n"
         f"add rule {t} {NFT_CHAIN} oifname @{NFT_SET} drop\n"
-        f"add element {t} {NFT_SET} {{ {names} }}\n",
+        f"add rule {t} {NFT_CHAIN} iifname . oifname @{NFT_PAIRS} drop\n"
+        f"{elements}",
     )
+
+
+def isolate(lab: Lab, node: str, networks: Iterable[str] | None = None) -> float:
+    """Drop all frames to and from the node's switch ports; the time the rules were in.
+
+    Isolating a second host adds its ports, so two isolated hosts cannot talk to each
+    other either. Works for any host, the witness included.
+    """
+    names = ", ".join(f'"{p}"' for p in _peers(lab, node, networks))
+    _cut(lab, f"add element bridge {NFT_TABLE} {NFT_SET} {{ {names} }}\n")
+    return time.time()
+
+
+def partition(
+    lab: Lab, a: str, b: str | None = None, networks: Iterable[str] | None = None
+) -> float:
+    """Drop every frame between hosts ``a`` and ``b`` (on all their shared networks, or
+    ``networks``) while both keep talking to everyone else, e.g. the witness; the time the
+    rules were in. Without ``b``, the same as ``isolate(lab, a, networks)``.
+    """
+    if b is None:
+        return isolate(lab, a, networks)
+    wanted = None if networks is None else set(networks)
+    pairs = [
+        (ia.peer(a), ib.peer(b))
+        for ia in lab.host(a).interfaces
+        for ib in lab.host(b).interfaces
+        if ia.network == ib.network and (wanted is None or ia.network.name in wanted)
+    ]
+    if not pairs:
+        raise SandboxError(f"{a} and {b} share no network in {sorted(wanted or ())}")
+    both = [*pairs, *((y, x) for x, y in pairs)]
+    names = ", ".join(f'"{x}" . "{y}"' for x, y in both)
+    _cut(lab, f"add element bridge {NFT_TABLE} {NFT_PAIRS} {{ {names} }}\n")
     return time.time()
 
 
@@ -222,11 +260,29 @@ def partition_table_present(lab: Lab) -> bool:
     return f"table bridge {NFT_TABLE}" in proc.stdout.splitlines()
 
 
+# --- the witness (arbiter labs) ---------------------------------------------------------------
+
+
+def stop_witness(lab: Lab) -> float:
+    """SIGKILL the witness's etcd (the arbiter crashes); the time of the signal."""
+    pid = witness.running_pid(lab)
+    if pid is None:
+        raise SandboxError("the witness's etcd is not running")
+    return _sigkill(pid, "stop witness")
+
+
+def start_witness(lab: Lab) -> float:
+    """Start the witness's etcd again; the time it answered on every address."""
+    witness.start(lab)
+    return time.time()
+
+
 # --- all of it --------------------------------------------------------------------------------
 
 
 def heal_all(lab: Lab) -> float:
-    """Undo every fault but a kill: thaw servers, links up, partition removed. Idempotent.
+    """Undo every fault but a kill of mariadbd or an agent: thaw servers, links up,
+    partitions and isolations removed, the witness's etcd running again. Idempotent.
 
     Safe on a lab that is half built or already down: absent namespaces, links and servers
     are skipped.
@@ -250,4 +306,10 @@ def heal_all(lab: Lab) -> float:
             for iface in host.interfaces:
                 if netns.link_exists(host.name, iface.ifname):
                     netns.ip("link", "set", "dev", iface.ifname, "up", ns=host.name)
+    if (
+        lab.witness is not None
+        and netns.namespace_exists(lab.witness.name)
+        and witness.running_pid(lab) is None
+    ):
+        start_witness(lab)
     return time.time()

@@ -109,6 +109,11 @@ def render_config(lab: Lab, sec: Secrets) -> str:
         pairs = [(h.name, h.address(net)) for h in lab.db_hosts]
         addrs = ", ".join(f"{name} = {q(a)}" for name, a in pairs if a is not None)
         lines += ["", "[[heartbeat.links]]", f"name = {q(net.name)}", f"addresses = {{ {addrs} }}"]
+    if lab.witness is not None:
+        endpoints = ", ".join(q(e) for e in lab.arbiter_endpoints)
+        pings = ", ".join(q(i.address) for i in lab.witness.interfaces)
+        lines += ["", "[arbiter]", 'kind = "etcd"', f"endpoints = [{endpoints}]"]
+        lines += ["", "[ping]", f"nodes = [{pings}]"]
     return "\n".join(lines) + "\n"
 
 

@@ -24,11 +24,11 @@ from dualbeat.errors import SandboxError
 from dualbeat.mysql import accounts
 from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.mysql.replica_status import to_flag
-from dualbeat.sandbox import mariadb, netns
+from dualbeat.sandbox import mariadb, netns, witness
 from dualbeat.sandbox.files import ADMIN_USER, Secrets, render_config, write_text
-from dualbeat.sandbox.layout import HEARTBEAT, Lab, NodePaths, standard_lab
-from dualbeat.sandbox.probe import tcp_probe
-from dualbeat.sandbox.report import HostStatus, LabStatus, ServerStatus
+from dualbeat.sandbox.layout import HEARTBEAT, WITNESS, Lab, NodePaths, standard_lab
+from dualbeat.sandbox.probe import http_probe, tcp_probe
+from dualbeat.sandbox.report import HostStatus, LabStatus, ServerStatus, WitnessStatus
 
 Progress = Callable[[str], None]
 NEED_ROOT = (
@@ -78,6 +78,11 @@ class LabInfo:
     def client_namespace(self) -> str:
         return self.lab.client.name
 
+    @property
+    def arbiter_endpoints(self) -> tuple[str, ...]:
+        """The witness's etcd client URLs (empty in a lab without ``--arbiter``)."""
+        return self.lab.arbiter_endpoints
+
     def node(self, name: str) -> NodeInfo:
         for n in self.nodes:
             if n.name == name:
@@ -102,6 +107,8 @@ class LabInfo:
                 f"{n.name}: {n.lan_address}:{n.mysql_port} (pid {n.pid}); as root: "
                 f"mariadb --defaults-file={n.paths.my_cnf}"
             )
+        if self.arbiter_endpoints:
+            lines.append(f"witness: etcd at {', '.join(self.arbiter_endpoints)}")
         lines.append(
             f"run commands inside the lab: ip netns exec {self.client_namespace} "
             f"dualbeat -c {self.config_path} status"
@@ -161,6 +168,16 @@ def _wait_reachable(lab: Lab, progress: Progress) -> None:
                 detail = "; ".join(f"{r.target}: {r.detail}" for r in bad)
                 raise SandboxError(f"from namespace {ns}: {detail}")
             time.sleep(0.2)
+    urls = [f"{e}/health" for e in lab.arbiter_endpoints]
+    for a in lab.db_hosts if urls else ():  # etcd answers both nodes on both networks
+        while True:
+            answers = http_probe(a.name, urls)
+            failed = [f"{u}: {d}" for u, (ok, d) in answers.items() if not ok]
+            if not failed:
+                break
+            if time.monotonic() >= deadline:
+                raise SandboxError(f"from namespace {a.name}: {'; '.join(failed)}")
+            time.sleep(0.2)
 
 
 def up(
@@ -168,11 +185,19 @@ def up(
     progress: Progress = _quiet,
     *,
     cache_dir: Path | str | None = None,
+    arbiter: bool = False,
 ) -> LabInfo:
-    """Build or repair the lab; returns what later steps need. Idempotent."""
+    """Build or repair the lab; returns what later steps need. Idempotent.
+
+    ``arbiter`` adds the witness host running etcd, and an [arbiter] section in the
+    generated config. A lab that already has a witness keeps it (so ``up`` used to restart
+    a killed server never removes the arbiter); ``down`` removes it.
+    """
     started_at = time.monotonic()
     binaries = check_prerequisites()
-    lab = standard_lab(state_dir, cache_dir=cache_dir)
+    lab = _lab(state_dir, cache_dir, arbiter)
+    if lab.witness is not None:
+        witness.etcd_binary()  # fail before building anything when etcd is missing
     if lab.state_dir.exists() and not lab.marker.exists() and any(lab.state_dir.iterdir()):
         raise SandboxError(f"{lab.state_dir} exists, is not empty and was not made by the sandbox")
     lab.state_dir.mkdir(parents=True, exist_ok=True)
@@ -195,6 +220,12 @@ def up(
         else:
             progress(f"{host.name}: mariadbd already running (pid {pid})")
             running[host.name] = pid
+    if lab.witness is not None:
+        pid = witness.running_pid(lab)
+        if pid is None:
+            progress(f"witness: starting etcd on {', '.join(lab.arbiter_endpoints)}")
+        pid = witness.start(lab)
+        progress(f"witness: etcd ready (pid {pid})")
     for name, (pid, offset) in pending.items():
         mariadb.wait_ready(lab, name, pid, offset, mariadb.READY_TIMEOUT)
         progress(f"{name}: mariadbd ready (pid {pid})")
@@ -229,6 +260,12 @@ def up(
     return LabInfo(lab=lab, config_path=lab.config_path, secrets=sec, nodes=tuple(nodes))
 
 
+def _lab(state_dir: Path | str | None, cache_dir: Path | str | None, arbiter: bool) -> Lab:
+    """The standard lab, with the witness when asked for or when one already exists."""
+    has_witness = arbiter or netns.namespace_exists(WITNESS.name)
+    return standard_lab(state_dir, cache_dir=cache_dir, witness=has_witness)
+
+
 # --- status -------------------------------------------------------------------------------
 
 
@@ -236,7 +273,7 @@ def status(
     state_dir: Path | str | None = None, *, cache_dir: Path | str | None = None
 ) -> LabStatus:
     """What exists and answers right now; never changes anything."""
-    lab = standard_lab(state_dir, cache_dir=cache_dir)
+    lab = _lab(state_dir, cache_dir, arbiter=False)
     hosts = tuple(
         HostStatus(h.name, netns.namespace_exists(h.name), netns.addresses(h.name))
         for h in lab.hosts
@@ -278,6 +315,21 @@ def status(
         switch_present=netns.namespace_exists(lab.switch),
         hosts=hosts,
         servers=tuple(servers),
+        witness=_witness_status(lab),
+    )
+
+
+def _witness_status(lab: Lab) -> WitnessStatus | None:
+    if lab.witness is None:
+        return None
+    pid = witness.running_pid(lab)
+    frozen = pid is not None and netns.process_state(pid) == "T"
+    answers = witness.health(lab) if pid is not None and not frozen else {}
+    return WitnessStatus(
+        pid=pid,
+        frozen=frozen,
+        endpoints=lab.arbiter_endpoints,
+        healthy={url.removesuffix("/health"): ok for url, (ok, _) in answers.items()},
     )
 
 

@@ -12,6 +12,9 @@ Picture (every box is a network namespace; nothing touches the host's own interf
     db2    eth0 10.77.0.12 ─┘                                           ├ namespace dbsw
     db1    eth1 10.78.0.11 ─┬─ br1 (heartbeat 10.78.0.0/24)             ┘
     db2    eth1 10.78.0.12 ─┘
+
+With ``--arbiter`` a fourth host, ``witness`` (eth0 10.77.0.5 on br0, eth1 10.78.0.5 on
+br1), runs etcd: the third vote, reachable from both nodes over either network.
 """
 
 from __future__ import annotations
@@ -100,8 +103,11 @@ DB2 = Host(
     (Interface(LAN, "eth0", "10.77.0.12"), Interface(HEARTBEAT, "eth1", "10.78.0.12")),
     server_id=2,
 )
-# Reserved for a future tie-breaker host; not part of the default lab.
-WITNESS = Host("witness", (Interface(LAN, "eth0", "10.77.0.13"),))
+# The tie-breaker host running etcd; only in labs built with ``arbiter=True``.
+WITNESS = Host(
+    "witness", (Interface(LAN, "eth0", "10.77.0.5"), Interface(HEARTBEAT, "eth1", "10.78.0.5"))
+)
+ETCD_CLIENT_PORT = 2379
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,18 @@ class Lab:
     @property
     def db_hosts(self) -> tuple[Host, ...]:
         return tuple(h for h in self.hosts if h.server_id is not None)
+
+    @property
+    def witness(self) -> Host | None:
+        """The etcd host, when this lab has one."""
+        return next((h for h in self.hosts if h.name == WITNESS.name), None)
+
+    @property
+    def arbiter_endpoints(self) -> tuple[str, ...]:
+        """etcd client URLs of the witness, one per network (empty without a witness)."""
+        if self.witness is None:
+            return ()
+        return tuple(f"http://{i.address}:{ETCD_CLIENT_PORT}" for i in self.witness.interfaces)
 
     @property
     def client(self) -> Host:

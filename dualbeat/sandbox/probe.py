@@ -15,6 +15,7 @@ import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from dualbeat.sandbox import netns
 
@@ -75,3 +76,37 @@ def tcp_probe(ns: str, targets: Sequence[str], timeout: float = 2.0) -> dict[str
         detail = proc.stderr.strip() or f"probe exited {proc.returncode}"
         return {t: Reach(t, "error", detail) for t in targets}
     return {t: Reach(t, *raw.get(t, ["error", "no answer from probe"])) for t in targets}
+
+
+_HTTP_SCRIPT = r"""
+import json, sys, urllib.request
+timeout = float(sys.argv[1])
+out = {}
+for url in sys.argv[2:]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            out[url] = [True, answer.read(200).decode(errors="replace")]
+    except Exception as exc:
+        out[url] = [False, str(getattr(exc, "reason", exc)) or type(exc).__name__]
+print(json.dumps(out))
+"""
+
+
+def http_probe(ns: str, urls: Sequence[str], timeout: float = 2.0) -> dict[str, tuple[bool, str]]:
+    """GET each URL from namespace ``ns``: (answered 2xx, body or error), one child for all."""
+    if not netns.namespace_exists(ns):
+        return dict.fromkeys(urls, (False, f"namespace {ns} does not exist"))
+    proc = netns.run_in(
+        ns,
+        [sys.executable, "-c", _HTTP_SCRIPT, str(timeout), *urls],
+        check=False,
+        timeout=timeout * len(urls) + 10,
+    )
+    try:
+        raw: dict[str, list[Any]] = json.loads(proc.stdout)
+    except ValueError:
+        detail = proc.stderr.strip() or f"probe exited {proc.returncode}"
+        return dict.fromkeys(urls, (False, detail))
+    return {
+        u: (bool(raw[u][0]), str(raw[u][1])) if u in raw else (False, "no answer") for u in urls
+    }

@@ -42,10 +42,15 @@ def dualbeat_in(ns: str, args: list[str], progress: lab.Progress, timeout: float
         raise SandboxError(f"`dualbeat {' '.join(args)}` failed (exit {code}): {lines[-1:]}")
 
 
-def provision(state_dir: Path, progress: lab.Progress, *, with_agents: bool = True) -> lab.LabInfo:
+def provision(
+    state_dir: Path, progress: lab.Progress, *, with_agents: bool = True, arbiter: bool = False
+) -> lab.LabInfo:
     """Build or repair the lab and make it a replicating pair with db1 active, then (unless
-    ``with_agents`` is false) start both agents and wait for them to settle. Idempotent."""
-    info = lab.up(state_dir, progress)
+    ``with_agents`` is false) start both agents and wait for them to settle. Idempotent.
+
+    ``arbiter`` adds the witness namespace running etcd; the generated config then has an
+    [arbiter] section and [ping] nodes (the witness's two addresses)."""
+    info = lab.up(state_dir, progress, arbiter=arbiter)
     progress(f"dualbeat repl setup (inside namespace {info.client_namespace})")
     dualbeat_in(info.client_namespace, ["repl", "setup", "-c", str(info.config_path)], progress)
     active = info.nodes[0]

@@ -41,12 +41,35 @@ class ServerStatus:
 
 
 @dataclass(frozen=True)
+class WitnessStatus:
+    """The witness's etcd: its pid and whether each client URL answers ``/health``."""
+
+    pid: int | None
+    frozen: bool
+    endpoints: tuple[str, ...]
+    healthy: dict[str, bool]
+
+    @property
+    def ok(self) -> bool:
+        return self.pid is not None and all(self.healthy.get(e) for e in self.endpoints)
+
+    def render(self) -> str:
+        if self.pid is None:
+            return "  witness etcd not running"
+        if self.frozen:
+            return f"  witness etcd pid {self.pid}: FROZEN (SIGSTOP)"
+        urls = ", ".join(f"{e} {'ok' if self.healthy.get(e) else 'FAIL'}" for e in self.endpoints)
+        return f"  witness etcd pid {self.pid}: {urls}"
+
+
+@dataclass(frozen=True)
 class LabStatus:
     state_dir: Path
     config_present: bool
     switch_present: bool
     hosts: tuple[HostStatus, ...]
     servers: tuple[ServerStatus, ...]
+    witness: WitnessStatus | None = None  # only in labs built with --arbiter
 
     @property
     def healthy(self) -> bool:
@@ -55,6 +78,7 @@ class LabStatus:
             and self.switch_present
             and all(h.namespace_present for h in self.hosts)
             and all(s.healthy for s in self.servers)
+            and (self.witness is None or self.witness.ok)
         )
 
     @property
@@ -102,4 +126,6 @@ class LabStatus:
                 f"server_id {s.server_id}, gtid_domain_id {s.gtid_domain_id}"
                 + (f"; error: {s.error}" if s.error else "")
             )
+        if self.witness is not None:
+            lines.append(self.witness.render())
         return "\n".join(lines)

@@ -74,7 +74,10 @@ def beat(rng: random.Random) -> Beat:
         writable=rng.random() < 0.5,
         yielding=rng.random() < 0.1,
         maintenance=rng.random() < 0.1,
-        promise_until=rng.choice([0.0, rng.uniform(0, 2e9)]),
+        maintenance_version=rng.randrange(0, 2**63),
+        promise=rng.choice([0.0, rng.uniform(0, 60)]),
+        ack_boot=rng.randrange(0, 2**63),
+        ack_seq=rng.randrange(0, 2**63),
         wants_takeover=rng.random() < 0.1,
         lag=rng.randrange(-1, 10**6),
     )

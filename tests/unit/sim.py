@@ -1,27 +1,43 @@
-"""A deterministic simulator for two real cores: fake clock, lossy network, model MySQL.
+"""A deterministic simulator for the real cores of a pair (and an arbiter): fake clock,
+hostile network, model MySQL, faults, invariants after every step.
 
 Each node runs the real ``decide``. The world gives it the observations the agent would:
-probes of a model MySQL, VIP checks, the peer's SQL reachability and heartbeats through a
-network that loses and delays datagrams. Actions take effect on the model after a random
-delay. Faults (MySQL crash, freeze, agent crash) follow a seeded schedule, and invariants
-are checked after every step. A failing seed reproduces with
-``pytest tests/unit/test_core_simulation.py -k 'seed and 1234'``.
+probes of a model MySQL, VIP checks, the peer's SQL reachability, ping nodes, heartbeats
+and arbiter answers through a network that drops, delays, duplicates and partitions
+messages. Actions take effect on the model after a random delay (the arbiter's on the
+arbiter, when the request gets there). Hosts: ``db1``, ``db2``, ``arb`` (the witness: a
+lease store with a TTL on the world clock), ``gw`` (the ping node) and ``client`` (a
+writer holding one session, reconnecting through the VIP when it fails).
+
+Faults follow a seeded schedule (see ``test_core_simulation`` and ``test_core_sim_arbiter``);
+a failing seed prints the command that reruns it alone.
+
+Agent pauses are survivable only with the watchdog (a real host too): in arbiter mode the
+model arms it while active, kicks it while the last vote is longer than its timeout away
+(``lease.may_kick``), and a silent watchdog resets the host.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import multiprocessing
+import os
 import random
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 from dualbeat.core.actions import (
+    AcquireLease,
     Action,
     ClaimVip,
     Exit,
+    KillSessions,
     PersistState,
     PrepareTakeover,
+    ReleaseLease,
     ReleaseVip,
+    RenewLease,
     SetReadOnly,
     StartReplication,
     StopReplication,
@@ -29,14 +45,17 @@ from dualbeat.core.actions import (
 from dualbeat.core.decide import decide
 from dualbeat.core.durable import Durable
 from dualbeat.core.gtid import MariadbGtidSet
+from dualbeat.core.lease import may_kick
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
+    LeaseAnswered,
     MysqlProbed,
     Observation,
     PeerBeat,
     PeerBeatReceived,
     PeerSqlProbed,
+    PingProbed,
     ProbeFailure,
     Started,
     TakeoverPrepared,
@@ -44,10 +63,11 @@ from dualbeat.core.observations import (
     VipObserved,
 )
 from dualbeat.core.roles import Health, Role
-from dualbeat.core.state import CoreConfig, NodeState
+from dualbeat.core.state import CoreConfig, NodeState, Timing
 
 NAMES = ("db1", "db2")
 STEP = 0.05
+WATCHDOG = 1.0  # the model watchdog's timeout (< ttl - margin)
 
 
 @dataclass
@@ -60,6 +80,7 @@ class Mysql:
     writable: bool = False
     applying: bool = True  # the replica's SQL thread
     seqs: dict[int, int] = field(default_factory=dict)  # domain (= writer's server id) -> seq
+    sessions: int = 0  # client sessions connected (the writer's, at most one)
 
     @property
     def up(self) -> bool:
@@ -68,6 +89,9 @@ class Mysql:
     def executed(self) -> MariadbGtidSet:
         text = ",".join(f"{d}-{d}-{n}" for d, n in sorted(self.seqs.items()) if n)
         return MariadbGtidSet.parse(text)
+
+    def has(self, domain: int, seq: int) -> bool:
+        return self.seqs.get(domain, 0) >= seq
 
 
 @dataclass
@@ -78,41 +102,89 @@ class Node:
     state: NodeState = field(default_factory=NodeState)
     disk: Durable = field(default_factory=Durable)
     agent_up: bool = True
+    paused_until: float = 0.0
     vip: bool = False
     boot: int = 0
     next_probe: float = 0.0
     next_beat: float = 0.0
     wake_at: float | None = None
+    seq: int = 0
+    sent: dict[int, float] = field(default_factory=dict)  # our beat seq -> send time
+    kicked_at: float | None = None  # the watchdog is armed while not None
+    reboot_at: float | None = None  # reset by the watchdog: the agent starts again then
+
+
+@dataclass
+class Lease:
+    holder: str
+    epoch: int
+    expires: float
 
 
 class World:
-    def __init__(self, seed: int, *, loss: float = 0.05) -> None:
+    def __init__(
+        self,
+        seed: int,
+        *,
+        loss: float = 0.05,
+        arbiter: bool = False,
+        ping: bool = False,
+        chaos: bool = False,
+    ) -> None:
         self.rng = random.Random(seed)
         self.now = 0.0
-        self.loss = loss
+        self.loss, self.chaos = loss, chaos
+        self.arbiter = arbiter
+        timing = Timing(initdead=3.0)  # shorter than the default 10 s: faster seeds
         self.nodes = {
             name: Node(
                 name,
-                CoreConfig(node=name, peer=NAMES[1 - i], priority=i),
+                CoreConfig(
+                    node=name,
+                    peer=NAMES[1 - i],
+                    priority=i,
+                    timing=timing,
+                    arbiter=arbiter,
+                    ping=ping,
+                    watchdog_timeout=WATCHDOG if arbiter else 0.0,
+                ),
                 Mysql(server_id=i + 1, writable=(i == 0)),
             )
             for i, name in enumerate(NAMES)
         }
-        self.nodes["db1"].vip = False
-        self.queue: list[tuple[float, int, str, Observation]] = []
+        self.queue: list[tuple[float, int, str, Observation | _Wire]] = []
         self.order = itertools.count()
         self.acked: list[tuple[int, int]] = []  # (domain, seq) of acknowledged client writes
+        self.session: str | None = None  # the server the client's session is connected to
         self.log: list[str] = []
+        self.cut: set[frozenset[str]] = set()  # host pairs that cannot talk
+        self.arb_up = True
+        self.lease: Lease | None = None
+        self.promoted: list[int] = []  # epochs of PROMOTED reasons, in order
         for node in self.nodes.values():
             self._start(node)
 
-    # ------------------------------------------------------------ plumbing
+    # ------------------------------------------------------------ network
+
+    def link(self, a: str, b: str) -> bool:
+        return frozenset((a, b)) not in self.cut
 
     def peer(self, node: Node) -> Node:
         return self.nodes[node.cfg.peer]
 
-    def _deliver(self, at: float, node: str, obs: Observation) -> None:
+    def _deliver(self, at: float, node: str, obs: Observation | _Wire) -> None:
         heapq.heappush(self.queue, (at, next(self.order), node, obs))
+
+    def _send(self, src: str, dst: str, obs: _Wire) -> None:
+        """A datagram: lost, delayed, duplicated, or cut by a partition."""
+        if not self.link(src, dst) or self.rng.random() < self.loss:
+            return
+        copies = 2 if self.chaos and self.rng.random() < 0.05 else 1
+        for _ in range(copies):
+            delay = self.rng.uniform(0.0, 0.3 if self.chaos else 0.03)
+            self._deliver(self.now + delay, dst, obs)
+
+    # ------------------------------------------------------------ the cores
 
     def _feed(self, node: Node, obs: Observation) -> None:
         if not node.agent_up:
@@ -120,15 +192,15 @@ class World:
         d = decide(node.cfg, node.state, obs, self.now)
         node.state, node.wake_at = d.state, d.wake_at
         for r in d.reasons:
-            self.log.append(f"{self.now:7.2f} {node.name} {r.code}")
-        for delay, action in zip(
-            itertools.accumulate(self.rng.uniform(0.0, 0.05) for _ in d.actions),
-            d.actions,
-            strict=True,
-        ):
-            self._deliver(self.now + delay, node.name, self._outcome(node, action, delay))
+            self.log.append(f"{self.now:7.2f} {node.name} {r.code} {node.state.role.value}")
+            if r.code == "PROMOTED":
+                self.promoted.append(node.state.durable.epoch)
+        at = self.now
+        for action in d.actions:
+            at += self.rng.uniform(0.0, 0.05)
+            self._deliver(at, node.name, self._outcome(node, action, at))
 
-    def _outcome(self, node: Node, action: Action, delay: float) -> Observation:
+    def _outcome(self, node: Node, action: Action, at: float) -> Observation:
         """Carry the action out on the model now (its effect lands with its report)."""
         m, peer = node.mysql, self.peer(node)
         mysql_actions = (SetReadOnly, PrepareTakeover, StartReplication, StopReplication)
@@ -137,8 +209,12 @@ class World:
         match action:
             case SetReadOnly(on=on):
                 m.writable = not on
+            case KillSessions():
+                m.sessions = 0
+                if self.session == node.name:
+                    self.session = None
             case ClaimVip():
-                if peer.vip:  # the ARP probe: the other host answers
+                if peer.vip and self.link(node.name, peer.name):  # the ARP probe is answered
                     return ActionFailed(action, "VIP answered by the peer")
                 node.vip = True
             case ReleaseVip():
@@ -153,94 +229,207 @@ class World:
                 m.applying = True
             case PersistState(durable=durable):
                 node.disk = durable
+            case AcquireLease() | RenewLease() | ReleaseLease():
+                return self._arbiter(node, action, at)
             case Exit():
                 node.agent_up = False
         return ActionDone(action)
 
+    def _arbiter(
+        self, node: Node, action: AcquireLease | RenewLease | ReleaseLease, sent: float
+    ) -> Observation:
+        """The witness, a lease store on the world clock. The request and the answer each
+        cross the network; a lost one is a timeout. ``valid_until`` counts from the send."""
+        if not (self.arb_up and self.link(node.name, "arb")) or self.rng.random() < self.loss:
+            return ActionFailed(action, "arbiter unavailable")
+        ttl = node.cfg.timing.lease_ttl
+        lease = self.lease if self.lease and self.lease.expires > sent else None
+        answer: Observation
+        match action:
+            case AcquireLease(epoch=epoch):
+                if lease is None or lease.holder == node.name:
+                    self.lease = Lease(node.name, epoch, sent + ttl)
+                    answer = LeaseAnswered(action, sent + ttl)
+                else:
+                    answer = LeaseAnswered(action, None, lease.holder, lease.epoch)
+            case RenewLease():
+                if lease is not None and lease.holder == node.name:
+                    self.lease = replace(lease, expires=sent + ttl)
+                    answer = LeaseAnswered(action, sent + ttl)
+                else:
+                    answer = LeaseAnswered(action, None)
+            case ReleaseLease():
+                if lease is not None and lease.holder == node.name:
+                    self.lease = None
+                answer = ActionDone(action)
+        if self.rng.random() < self.loss:  # the answer was lost: the caller times out
+            return ActionFailed(action, "arbiter unavailable")
+        return answer
+
     def _start(self, node: Node) -> None:
-        node.agent_up, node.boot = True, node.boot + 1
-        node.state = NodeState()
+        node.agent_up, node.boot, node.paused_until = True, node.boot + 1, 0.0
+        node.state, node.seq, node.sent, node.kicked_at = NodeState(), 0, {}, None
+        node.next_probe = node.next_beat = self.now
         self._feed(node, Started(boot_id=node.boot, durable=node.disk))
 
     # ------------------------------------------------------------ the world's clock
 
+    def running(self, node: Node) -> bool:
+        return node.agent_up and self.now >= node.paused_until
+
     def step(self) -> None:
         self.now = round(self.now + STEP, 6)
         for node in self.nodes.values():
-            if node.agent_up and self.now >= node.next_probe:
+            if not self.running(node):
+                continue
+            if self.now >= node.next_probe:
                 node.next_probe = self.now + 0.2
                 self._probe(node)
-            if node.agent_up and self.now >= node.next_beat:
+            if self.now >= node.next_beat:
                 node.next_beat = self.now + 0.2
                 self._beat(node)
         self._replicate()
         self._client_write()
+        held: list[tuple[float, int, str, Observation | _Wire]] = []
         while self.queue and self.queue[0][0] <= self.now:
-            _, _, name, obs = heapq.heappop(self.queue)
-            self._feed(self.nodes[name], obs)
+            item = heapq.heappop(self.queue)
+            node = self.nodes[item[2]]
+            if node.agent_up and not self.running(node):
+                held.append(item)  # a paused process reads its sockets when it resumes
+            else:
+                obs = item[3]
+                self._feed(node, self._received(node, obs) if isinstance(obs, _Wire) else obs)
+        for item in held:
+            heapq.heappush(self.queue, (self.nodes[item[2]].paused_until, *item[1:]))
         for node in self.nodes.values():
-            if node.wake_at is not None and node.wake_at <= self.now:
+            if self.running(node) and node.wake_at is not None and node.wake_at <= self.now:
                 self._feed(node, Tick())
+            self._watchdog(node)
+
+    def _watchdog(self, node: Node) -> None:
+        """Armed while active, kicked by a running agent while its vote lasts; a watchdog
+        not kicked for its timeout resets the host (MySQL and the VIP go, then the agent
+        starts again)."""
+        if node.reboot_at is not None and self.now >= node.reboot_at:
+            node.reboot_at = None
+            self._start(node)
+        if not node.cfg.watchdog_timeout or not node.agent_up:
+            return
+        s = node.state
+        if self.running(node):
+            if s.role is not Role.ACTIVE:
+                node.kicked_at = None  # disarmed (magic close)
+            elif may_kick(node.cfg, s, self.now) or node.kicked_at is None:
+                node.kicked_at = self.now  # kicked, or armed on becoming active
+        if node.kicked_at is not None and self.now - node.kicked_at > node.cfg.watchdog_timeout:
+            self.log.append(f"{self.now:7.2f} WATCHDOG reset {node.name}")
+            self.crash_agent(node.name)
+            node.vip = False
+            node.mysql.alive, node.mysql.writable, node.mysql.sessions = False, False, 0
+            if self.session == node.name:
+                self.session = None
+            node.mysql.alive = True  # it reboots read-only; the agent comes back later
+            node.kicked_at = None
+            node.reboot_at = self.now + 1.0
 
     def _probe(self, node: Node) -> None:
         m, peer = node.mysql, self.peer(node)
         if m.up:
+            ex = m.executed()
             probe = MysqlProbed(
                 ok=True,
                 writable=m.writable,
                 replicating=m.applying,
-                executed=m.executed(),
-                received=m.executed(),
+                executed=ex,
+                received=ex,
                 origin=str(m.server_id),
             )
         else:
             probe = MysqlProbed(ok=False, failure=ProbeFailure.UNAVAILABLE, detail="down")
         self._feed(node, probe)
-        self._feed(node, VipObserved(held=node.vip, carrier=True))
-        self._feed(node, PeerSqlProbed(peer.mysql.up))
+        # The VIP and ping observers report every interval; the core keeps only their
+        # last value, so an unchanged one is skipped here (a third fewer decisions).
+        if node.state.vip_held is not node.vip:
+            self._feed(node, VipObserved(held=node.vip, carrier=True))
+        self._feed(node, PeerSqlProbed(peer.mysql.up and self.link(node.name, peer.name)))
+        ping = self.link(node.name, "gw")
+        if node.cfg.ping and node.state.evidence.ping_ok is not ping:
+            self._feed(node, PingProbed(ping))
 
     def _beat(self, node: Node) -> None:
-        s = node.state
-        beat = PeerBeat(
-            node=node.name,
-            boot_id=node.boot,
-            epoch=s.durable.epoch,
-            role=Role.ACTIVE if s.demoting else s.role,
-            mysql=s.local.health,
-            writable=bool(s.local.writable) and s.local.health is not Health.FAILED,
-            vip_held=node.vip,
-            yielding=s.yielding and not s.demoting,
-            executed=s.local.executed,
-            received=s.local.received,
-            wants_takeover=s.wants_takeover,
-        )
+        s, peer = node.state, self.peer(node)
+        node.seq += 1
+        node.sent[node.seq] = self.now
+        ev = s.evidence
+        promise = node.cfg.promise if ev.promising else 0.0
         for link in ("lan", "hb"):
-            if self.rng.random() >= self.loss:
-                at = self.now + self.rng.uniform(0.0, 0.03)
-                self._deliver(at, node.cfg.peer, PeerBeatReceived(link, beat))
+            beat = PeerBeat(
+                node=node.name,
+                boot_id=node.boot,
+                epoch=s.durable.epoch,
+                role=Role.ACTIVE if s.demoting else s.role,
+                mysql=s.local.health,
+                writable=bool(s.local.writable) and s.local.health is not Health.FAILED,
+                vip_held=node.vip,
+                yielding=s.yielding and not s.demoting,
+                executed=s.local.executed,
+                received=s.local.received,
+                wants_takeover=s.wants_takeover,
+                seq=node.seq,
+                promise_until=None,
+                maintenance=s.durable.maintenance,
+                maintenance_version=s.durable.maintenance_version,
+            )
+            ack_boot = s.peer.beat.boot_id if s.peer.beat else 0
+            self._send(node.name, peer.name, _Wire(beat, ack_boot, s.peer.seq, promise, link))
+
+    def _received(self, node: Node, wire: _Wire) -> PeerBeatReceived:
+        """What the agent's receive path does: anchor the peer's promise on our own send
+        time of the beat it echoes (from this boot of ours only)."""
+        until = None
+        sent = node.sent.get(wire.ack_seq) if wire.ack_boot == node.boot else None
+        if wire.promise > 0 and sent is not None:
+            until = sent + wire.promise
+        return PeerBeatReceived(wire.link, replace(wire.beat, promise_until=until))
 
     def _replicate(self) -> None:
         for node in self.nodes.values():
             src = self.peer(node)
-            if node.mysql.up and src.mysql.up and node.mysql.applying:
+            if (
+                node.mysql.up
+                and src.mysql.up
+                and node.mysql.applying
+                and self.link(node.name, src.name)
+            ):
                 for domain, seq in src.mysql.seqs.items():
                     if node.mysql.seqs.get(domain, 0) < seq:
                         node.mysql.seqs[domain] = seq
 
     def _client_write(self) -> None:
-        """A client writes through the VIP; acknowledged only if the standby has it too
-        when semi-sync could apply (both up and replicating), as AFTER_SYNC would."""
-        holders = [n for n in self.nodes.values() if n.vip and n.mysql.up and n.mysql.writable]
-        if len(holders) != 1:
+        """The client writes through its session, acknowledged when the server takes it; a
+        failed session reconnects through the VIP (any holder the client can reach)."""
+        server = self.nodes[self.session] if self.session else None
+        if server is None or not self._serves(server):
+            if server is not None:
+                server.mysql.sessions = 0
+            holders = [n for n in self.nodes.values() if n.vip and self.link("client", n.name)]
+            self.session = None
+            if len(holders) == 1 and holders[0].mysql.up:
+                self.session = holders[0].name
+                holders[0].mysql.sessions = 1
             return
-        node = holders[0]
-        domain = node.mysql.server_id
-        node.mysql.seqs[domain] = node.mysql.seqs.get(domain, 0) + 1
-        self.acked.append((domain, node.mysql.seqs[domain]))
+        domain = server.mysql.server_id
+        server.mysql.seqs[domain] = server.mysql.seqs.get(domain, 0) + 1
+        self.acked.append((domain, server.mysql.seqs[domain]))
 
-    # ------------------------------------------------------------ faults and checks
+    def _serves(self, node: Node) -> bool:
+        m = node.mysql
+        return m.up and m.writable and m.sessions > 0 and self.link("client", node.name)
+
+    # ------------------------------------------------------------ checks
 
     def writers(self) -> list[str]:
+        """Servers holding the VIP and writable: where a client connecting now would write."""
         return [n.name for n in self.nodes.values() if n.vip and n.mysql.up and n.mysql.writable]
 
     def vip_holders(self) -> list[str]:
@@ -250,6 +439,21 @@ class World:
         roles = sorted(n.state.role.value for n in self.nodes.values() if n.agent_up)
         return len(self.writers()) == 1 and roles in (["active", "standby"], ["active", "fenced"])
 
+    def unaccounted(self) -> list[tuple[int, int]]:
+        """Acknowledged writes that are neither on the active nor in a lost-writes report
+        (a fenced node's transactions the active lacks, shown by ``rejoin --analyze``)."""
+        active = [n for n in self.nodes.values() if n.state.role is Role.ACTIVE and n.agent_up]
+        if len(active) != 1:
+            return []
+        fenced = [n for n in self.nodes.values() if n.state.role is Role.FENCED]
+        return [
+            w
+            for w in self.acked
+            if not active[0].mysql.has(*w) and not any(f.mysql.has(*w) for f in fenced)
+        ]
+
+    # ------------------------------------------------------------ faults
+
     def crash_agent(self, name: str) -> None:
         node = self.nodes[name]
         node.agent_up = False
@@ -257,9 +461,10 @@ class World:
         heapq.heapify(self.queue)
 
     def restart_agent(self, name: str) -> None:
-        node = self.nodes[name]
-        node.next_probe = node.next_beat = self.now
-        self._start(node)
+        self._start(self.nodes[name])
+
+    def pause_agent(self, name: str, until: float) -> None:
+        self.nodes[name].paused_until = until
 
     def set_mysql(
         self, name: str, *, alive: bool | None = None, frozen: bool | None = None
@@ -271,3 +476,35 @@ class World:
             m.alive = alive
             if alive:
                 m.writable = False  # a restarted server comes up read-only (my.cnf)
+            else:
+                m.sessions = 0
+
+    def partition(self, a: str, b: str) -> None:
+        self.cut.add(frozenset((a, b)))
+
+    def isolate(self, host: str) -> None:
+        for other in ("db1", "db2", "arb", "gw", "client"):
+            if other != host:
+                self.cut.add(frozenset((host, other)))
+
+    def heal(self) -> None:
+        self.cut.clear()
+        self.arb_up = True
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """A beat in flight: the peer's beat plus the echo and promise the agent adds."""
+
+    beat: PeerBeat
+    ack_boot: int
+    ack_seq: int
+    promise: float
+    link: str
+
+
+def failures(one: Callable[[int], str | None], seeds: Iterable[int]) -> list[str]:
+    """Run ``one`` over ``seeds`` in a process pool (a failing seed's message, else None)."""
+    workers = min(os.cpu_count() or 1, 4)
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return [f for f in pool.imap_unordered(one, seeds, chunksize=25) if f]

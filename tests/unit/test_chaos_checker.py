@@ -152,7 +152,8 @@ def test_the_order_hosts_are_listed_in_does_not_change_the_schedule() -> None:
 def test_cut_rules_drop_both_directions_between_the_sides_only() -> None:
     lab = standard_lab("/var/lib/dualbeat-sandbox", witness=True)
     script = injectors.cut_script(lab, "client+db1|db2+witness")
-    a, b = '"client-lan", "db1-lan", "db1-hb"', '"db2-lan", "db2-hb", "witness-lan"'
+    a = '"client-lan", "db1-lan", "db1-hb"'
+    b = '"db2-lan", "db2-hb", "witness-lan", "witness-hb"'  # the witness is on both nets
     assert f"iifname {{ {a} }} oifname {{ {b} }} drop" in script
     assert f"iifname {{ {b} }} oifname {{ {a} }} drop" in script
     pair = injectors.cut_script(lab, "db1~db2")

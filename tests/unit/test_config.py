@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import dualbeat
 from dualbeat.cli import cli
-from dualbeat.config import load, loads, local_node, locate, parse_duration
+from dualbeat.config import (
+    Config,
+    load,
+    loads,
+    local_node,
+    locate,
+    parse_duration,
+    safety_warnings,
+)
 from dualbeat.errors import ConfigError
 
 BASE = """\
@@ -289,3 +299,170 @@ def test_locate_finds_keys_in_array_of_tables() -> None:
 def test_loads_without_files_reports_memory_source() -> None:
     with pytest.raises(ConfigError, match=r"^<memory>:1: not valid TOML"):
         loads("= broken")
+
+
+# ---------------------------------------------------------------- arbiter, ping, watchdog, fence
+
+ARBITER = """
+[arbiter]
+endpoints = ["http://10.1.0.5:2379", "https://etcd.example:2379/"]
+ttl = "3s"
+timeout = "500ms"
+"""
+
+
+def test_split_brain_sections_default_to_classic_mode(secrets: Path) -> None:
+    config = load(write(secrets, BASE))
+    assert config.arbiter is None
+    assert config.ping.nodes == ()
+    assert config.ping.interval == pytest.approx(1.0)
+    assert not config.watchdog.enabled
+    assert config.watchdog.device == Path("/dev/watchdog")
+    assert config.watchdog.timeout == pytest.approx(5.0)
+    assert config.fence.command == "" and config.fence.argv() == []
+    assert not config.fence.required
+    assert config.fence.timeout == pytest.approx(10.0)
+
+
+def test_arbiter_section_loads_with_derived_key(secrets: Path) -> None:
+    config = load(write(secrets, BASE + ARBITER))
+    assert config.arbiter is not None
+    assert config.arbiter.kind == "etcd"
+    assert config.arbiter.endpoints == ("http://10.1.0.5:2379", "https://etcd.example:2379")
+    assert config.arbiter.key == "/dualbeat/orders/active"
+    assert config.arbiter.ttl == pytest.approx(3.0)
+    assert config.arbiter.timeout == pytest.approx(0.5)
+
+
+def test_arbiter_key_can_be_given(secrets: Path) -> None:
+    text = BASE + ARBITER + 'key = "/ha/orders/leader"\n'
+    config = load(write(secrets, text))
+    assert config.arbiter is not None and config.arbiter.key == "/ha/orders/leader"
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ('endpoints = ["10.1.0.5:2379"]', "expected an http:// or https:// URL"),
+        ('endpoints = ["ftp://10.1.0.5:2379"]', "expected an http:// or https:// URL"),
+        ('endpoints = ["http://10.1.0.5"]', "give the port"),
+        ('endpoints = ["http://10.1.0.5:2379/v3"]', "without a path"),
+        ('endpoints = ["http://10.1.0.5:99999"]', "is not a valid URL"),
+    ],
+)
+def test_bad_arbiter_endpoint_names_key_and_line(secrets: Path, line: str, needle: str) -> None:
+    text = BASE + ARBITER.replace(ARBITER.splitlines()[2], line)
+    path = write(secrets, text)
+    msg = error_of(path)
+    assert msg.startswith(f"{path}:{line_of(text, 'endpoints =')}: arbiter.endpoints.0: "), msg
+    assert needle in msg
+
+
+def test_arbiter_needs_an_endpoint(secrets: Path) -> None:
+    text = BASE + ARBITER.replace(ARBITER.splitlines()[2], "endpoints = []")
+    msg = error_of(write(secrets, text))
+    assert f":{line_of(text, 'endpoints =')}: arbiter.endpoints: " in msg
+
+
+@pytest.mark.parametrize(
+    ("ttl", "timeout", "needle"),
+    [
+        ('"2.5s"', '"500ms"', "ttl must be a whole number of seconds, got 2.5s"),
+        ('"1s"', '"100ms"', "ttl (1s) must be at least 2s"),
+        ('"3s"', '"1.5s"', "timeout (1.5s) must be at most ttl/3 (1s)"),
+    ],
+)
+def test_arbiter_timings_are_checked(secrets: Path, ttl: str, timeout: str, needle: str) -> None:
+    text = BASE + ARBITER.replace('"3s"', ttl).replace('"500ms"', timeout)
+    msg = error_of(write(secrets, text))
+    assert f":{line_of(text, '[arbiter]')}: arbiter: {needle}" in msg, msg
+
+
+def test_unknown_arbiter_kind_is_rejected(secrets: Path) -> None:
+    text = BASE + ARBITER + 'kind = "zookeeper"\n'
+    msg = error_of(write(secrets, text))
+    assert f":{line_of(text, 'zookeeper')}: arbiter.kind: Input should be 'etcd'" in msg
+
+
+def test_ping_nodes_must_be_addresses(secrets: Path) -> None:
+    ok = load(write(secrets, BASE + '[ping]\nnodes = ["10.1.0.1", "10.1.0.5"]\ninterval = "2s"\n'))
+    assert [str(a) for a in ok.ping.nodes] == ["10.1.0.1", "10.1.0.5"]
+    assert ok.ping.interval == pytest.approx(2.0)
+    text = BASE + '[ping]\nnodes = ["gateway"]\n'
+    msg = error_of(write(secrets, text))
+    assert f":{line_of(text, 'gateway')}: ping.nodes.0: " in msg
+
+
+def test_watchdog_timeout_is_whole_seconds_in_range(secrets: Path) -> None:
+    ok = load(write(secrets, BASE + '[watchdog]\nenabled = true\ndevice = "/tmp/wd"\n'))
+    assert ok.watchdog.enabled and ok.watchdog.device == Path("/tmp/wd")
+    for value, needle in (('"1.5s"', "whole number"), ('"1s"', "between 2s and 600s")):
+        text = BASE + f"[watchdog]\ntimeout = {value}\n"
+        msg = error_of(write(secrets, text))
+        assert f":{line_of(text, '[watchdog]')}: watchdog: " in msg and needle in msg, msg
+
+
+def test_fence_command_is_split_and_must_exist(secrets: Path) -> None:
+    ok = load(write(secrets, BASE + "[fence]\ncommand = \"true --host 'db 1'\"\nrequired = true\n"))
+    assert ok.fence.argv() == ["true", "--host", "db 1"]
+    assert ok.fence.required
+    text = BASE + '[fence]\ncommand = "/nonexistent/fence-db"\n'
+    path = write(secrets, text)
+    assert error_of(path) == (
+        f"{path}:{line_of(text, 'command =')}: fence.command: /nonexistent/fence-db is not an "
+        "executable file (give its absolute path, or a program on PATH)"
+    )
+
+
+def test_required_fence_needs_a_command(secrets: Path) -> None:
+    text = BASE + "[fence]\nrequired = true\n"
+    msg = error_of(write(secrets, text))
+    assert f":{line_of(text, '[fence]')}: fence: required = true needs a command" in msg
+
+
+def test_fence_command_with_unbalanced_quote(secrets: Path) -> None:
+    text = BASE + '[fence]\ncommand = "fence \'db1"\n'
+    msg = error_of(write(secrets, text))
+    assert f":{line_of(text, 'command =')}: fence.command: cannot split the command" in msg
+
+
+def test_example_commented_split_brain_sections_are_valid() -> None:
+    """`dualbeat init` documents [arbiter]/[ping]/[watchdog]/[fence] as comments; they must load."""
+    text = (Path(dualbeat.__file__).parent / "example.toml").read_text()
+    head, sections = text.split("\n[state]\n")
+    sections = re.sub(r"(?m)^# (\[(?:arbiter|ping|watchdog|fence)\]|[a-z_]+ = )", r"\1", sections)
+    config = Config.model_validate(tomllib.loads(f"{head}\n[state]\n{sections}"))
+    assert config.arbiter is not None and config.arbiter.key == "/dualbeat/orders/active"
+    assert len(config.arbiter.endpoints) == 3
+    assert [str(a) for a in config.ping.nodes] == ["192.0.2.1"]
+    assert config.watchdog.timeout == pytest.approx(5.0)
+    assert config.fence.argv() == ["/etc/dualbeat/fence-ipmi", "--host", "db1-bmc"]
+
+
+def test_classic_mode_warns_which_faults_give_two_writers(secrets: Path) -> None:
+    path = write(secrets, BASE)
+    warnings = safety_warnings(load(path))
+    assert [w.section for w in warnings] == ["arbiter", "arbiter"]
+    assert "partition between db1 and db2" in warnings[0].risk
+    assert "paused longer than deadtime" in warnings[1].risk
+    assert all("[arbiter]" in w.fix and "etcd" in w.fix for w in warnings)
+    result = CliRunner().invoke(cli, ["check-config", "--no-local-check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"{path}: warning: [arbiter] classic two-node mode: a partition" in result.output
+    assert "fix: add an [arbiter] section pointing at an etcd cluster" in result.output
+
+
+def test_arbiter_mode_has_no_two_writer_warning(secrets: Path) -> None:
+    path = write(secrets, BASE + ARBITER)
+    assert safety_warnings(load(path)) == []
+    result = CliRunner().invoke(cli, ["check-config", "--no-local-check", str(path)])
+    assert result.exit_code == 0 and "warning" not in result.output
+
+
+def test_watchdog_slower_than_the_lease_warns(secrets: Path) -> None:
+    text = BASE + ARBITER + '[watchdog]\nenabled = true\ntimeout = "3s"\n'
+    (warning,) = safety_warnings(load(write(secrets, text)))
+    assert warning.section == "watchdog"
+    assert "watchdog.timeout (3s) is not below arbiter.ttl (3s)" in warning.risk
+    fast = BASE + ARBITER + '[watchdog]\nenabled = true\ntimeout = "2s"\n'
+    assert safety_warnings(load(write(secrets, fast))) == []

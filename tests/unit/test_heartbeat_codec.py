@@ -70,7 +70,9 @@ def reason(datagram: bytes, key: bytes = KEY, cluster: str = "orders") -> DropRe
 
 
 def test_round_trip() -> None:
-    b = beat(promise_until=12.5, role=Role.STANDBY, mysql=Health.BUSY, yielding=True)
+    b = beat(
+        promise=1.5, ack_boot=7, ack_seq=3, role=Role.STANDBY, mysql=Health.BUSY, yielding=True
+    )
     assert decode(encode(b, KEY), KEY, cluster="orders") == b
 
 
@@ -104,7 +106,9 @@ def test_beat_invariants() -> None:
         {"epoch": -1},
         {"seq": MAX_INT + 1},
         {"sent_at": float("nan")},
-        {"promise_until": float("inf")},
+        {"promise": float("inf")},
+        {"promise": -1.0},
+        {"ack_seq": -1},
     ):
         with pytest.raises(ValueError):
             beat(**bad)
@@ -163,7 +167,7 @@ def test_dropped_carries_reason_and_detail() -> None:
         ("node", "\ud800"),
         ("vip_held", 1),
         ("writable", "true"),
-        ("promise_until", "later"),
+        ("promise", "later"),
     ],
 )
 def test_wrong_field_is_garbled(change: str, value: object) -> None:
@@ -193,7 +197,7 @@ def test_missing_required_field_is_garbled() -> None:
 def test_newer_peer_extra_fields_ignored_and_optional_fields_default() -> None:
     obj = fields_of(beat())
     obj["lease_holder"] = {"from": "a future version"}
-    del obj["promise_until"]
+    del obj["promise"]
     assert decode(sign_json(obj), KEY, cluster="orders") == beat()
 
 
@@ -247,7 +251,9 @@ beats = st.builds(
     writable=st.booleans(),
     yielding=st.booleans(),
     maintenance=st.booleans(),
-    promise_until=st.floats(allow_nan=False, allow_infinity=False),
+    promise=st.floats(min_value=0, allow_nan=False, allow_infinity=False),
+    ack_boot=st.integers(0, MAX_INT),
+    ack_seq=st.integers(0, MAX_INT),
 )
 
 

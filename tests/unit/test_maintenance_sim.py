@@ -5,12 +5,11 @@ the pair settles to one writable active as usual, and the setting converges on b
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import pytest
 
-from dualbeat.core.observations import Command, Observation, OperatorRequested, PeerBeatReceived
+from dualbeat.core.observations import Command, OperatorRequested
 from tests.unit.sim import World
 
 SEEDS = range(int(os.environ.get("DUALBEAT_SIM_SEEDS", "200")) // 4)
@@ -18,18 +17,7 @@ FAULTS = ("kill", "freeze", "agent")
 
 
 class PausableWorld(World):
-    """The simulator's heartbeats carry the sender's maintenance setting, as beats.py does."""
-
-    def _deliver(self, at: float, node: str, obs: Observation) -> None:
-        if isinstance(obs, PeerBeatReceived):
-            sender = self.nodes[self.nodes[node].cfg.peer].state.durable
-            beat = dataclasses.replace(
-                obs.beat,
-                maintenance=sender.maintenance,
-                maintenance_version=sender.maintenance_version,
-            )
-            obs = PeerBeatReceived(obs.link, beat)
-        super()._deliver(at, node, obs)
+    """The simulator with operator commands and a view of what automation changes."""
 
     def command(self, name: str, command: Command) -> None:
         self._feed(self.nodes[name], OperatorRequested(command))

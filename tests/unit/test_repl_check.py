@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from dualbeat.config import SafetyWarning
 from dualbeat.core.gtid import MariadbGtidSet, MysqlGtidSet
 from dualbeat.mysql.dialect import ReplicaStatus, ServerVersion, ThreadState
 from dualbeat.mysql.snapshot import ServerSnapshot
@@ -272,3 +273,18 @@ def test_passive_ahead_of_the_actives_snapshot_is_not_errant() -> None:
     """The active wrote 1-1-11 between the two snapshots; the passive already applied it."""
     findings = check_pair(healthy_pair(executed="1-1-11,2-2-3"))
     assert by_check(findings, "errant_transactions").status is Status.OK
+
+
+def test_two_writer_risks_of_the_config_are_warnings() -> None:
+    risk = SafetyWarning("arbiter", "classic two-node mode: a partition", "add an [arbiter]")
+    classic = check_pair(dataclasses.replace(healthy_pair(), safety=(risk,)))
+    found = by_check(classic, "two_writers")
+    assert (found.status, found.detail, found.hint) == (
+        Status.WARN,
+        "classic two-node mode: a partition",
+        "add an [arbiter]",
+    )
+    assert by_check(
+        check_pair(dataclasses.replace(healthy_pair(), safety=())), "two_writers"
+    ).status is (Status.OK)
+    assert not [f for f in check_pair(healthy_pair()) if f.check == "two_writers"]

@@ -1,0 +1,148 @@
+"""etcd v3 JSON gateway messages: the request bodies dualbeat sends and the answers it reads.
+
+Pure functions, no I/O, so every shape is unit-tested. The gateway speaks protobuf JSON:
+keys and values are base64, 64-bit integers are JSON strings, and fields holding their
+default (``false``, ``0``, empty) are left out, so every read here has a default.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from dualbeat.arbiter.types import ArbiterUnavailable
+
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    """The active key as etcd stores it."""
+
+    holder: str
+    epoch: int
+    lease: int
+    create_revision: int
+    mod_revision: int
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
+def holder_value(node: str, epoch: int) -> str:
+    """The value stored in the key: which node holds it, in which epoch."""
+    return json.dumps({"node": node, "epoch": epoch}, separators=(",", ":"), sort_keys=True)
+
+
+def grant_body(ttl: float) -> Body:
+    return {"TTL": int(ttl), "ID": 0}
+
+
+def lease_body(lease: int) -> Body:
+    return {"ID": str(lease)}
+
+
+def range_body(key: str) -> Body:
+    return {"key": b64(key)}
+
+
+def create_body(key: str, node: str, epoch: int, lease: int) -> Body:
+    """Put the key on ``lease`` only if it does not exist; otherwise read it, atomically."""
+    return {
+        "compare": [
+            {"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
+        ],
+        "success": [{"request_put": _put(key, node, epoch, lease)}],
+        "failure": [{"request_range": range_body(key)}],
+    }
+
+
+def reattach_body(key: str, current: KeyValue, node: str, epoch: int, lease: int) -> Body:
+    """Move a key that already names us onto our new lease, if it is still that same key."""
+    return {
+        "compare": [
+            {
+                "key": b64(key),
+                "target": "MOD",
+                "result": "EQUAL",
+                "mod_revision": str(current.mod_revision),
+            }
+        ],
+        "success": [{"request_put": _put(key, node, epoch, lease)}],
+        "failure": [{"request_range": range_body(key)}],
+    }
+
+
+def _put(key: str, node: str, epoch: int, lease: int) -> Body:
+    return {"key": b64(key), "value": b64(holder_value(node, epoch)), "lease": str(lease)}
+
+
+def _int(body: Body, field: str) -> int:
+    try:
+        return int(body.get(field, 0))
+    except (TypeError, ValueError):
+        raise ArbiterUnavailable(f"etcd answered a non-integer {field}: {body!r}") from None
+
+
+def granted(body: Body) -> tuple[int, float]:
+    """(lease ID, TTL in seconds) from a lease grant answer."""
+    if body.get("error"):
+        raise ArbiterUnavailable(f"etcd refused the lease: {body['error']}")
+    lease, ttl = _int(body, "ID"), _int(body, "TTL")
+    if lease == 0 or ttl <= 0:
+        raise ArbiterUnavailable(f"etcd granted no usable lease: {body!r}")
+    return lease, float(ttl)
+
+
+def kept_alive(body: Body) -> float:
+    """The TTL a keepalive restored; 0 when the lease no longer exists."""
+    result = body.get("result", body)
+    if not isinstance(result, dict):
+        raise ArbiterUnavailable(f"etcd answered an unreadable keepalive: {body!r}")
+    return float(max(_int(result, "TTL"), 0))
+
+
+def revision(body: Body) -> int:
+    header = body.get("header", {})
+    return _int(header, "revision") if isinstance(header, dict) else 0
+
+
+def range_kv(body: Body) -> KeyValue | None:
+    """The key from a range answer, or ``None`` when it does not exist."""
+    kvs = body.get("kvs") or []
+    if not kvs:
+        return None
+    kv = kvs[0]
+    try:
+        raw = base64.b64decode(kv.get("value", ""), validate=True).decode()
+        value = json.loads(raw)
+        holder, epoch = value["node"], value["epoch"]
+    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise ArbiterUnavailable(
+            f"the arbiter key holds a value dualbeat did not write: {kv.get('value')!r} "
+            "(remove it with etcdctl del KEY once no dualbeat node is active)"
+        ) from None
+    if not isinstance(holder, str) or not isinstance(epoch, int):
+        raise ArbiterUnavailable(f"the arbiter key holds a malformed holder: {value!r}")
+    return KeyValue(
+        holder=holder,
+        epoch=epoch,
+        lease=_int(kv, "lease"),
+        create_revision=_int(kv, "create_revision"),
+        mod_revision=_int(kv, "mod_revision"),
+    )
+
+
+def txn_outcome(body: Body) -> tuple[bool, KeyValue | None]:
+    """(succeeded, current key from the failure branch) from a txn answer."""
+    succeeded = bool(body.get("succeeded", False))
+    if succeeded:
+        return True, None
+    for response in body.get("responses") or []:
+        if "response_range" in response:
+            return False, range_kv(response["response_range"])
+    return False, None
