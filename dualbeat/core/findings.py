@@ -40,6 +40,7 @@ class Finding(enum.Enum):
     PEER_PASSIVE = "peer_passive"  # we are active; the peer stands by (or starts, or is fenced)
     ELECTED = "elected"  # nobody active: we are the right node to be
     NOT_ELECTED = "not_elected"
+    PEER_UNPROBED = "peer_unprobed"  # the peer's agent is starting, its MySQL not probed yet
     PEER_DEAD = "peer_dead"  # silent on every link for deadtime and its SQL unreachable
     PEER_SILENT = "peer_silent"  # silent, but its MySQL answers (or was not probed yet)
     INITDEAD = "initdead"  # starting: still waiting for the peer
@@ -244,6 +245,10 @@ def _with_peer(cfg: CoreConfig, s: NodeState, beat: PeerBeat, now: float) -> Fin
         return Finding.PEER_YIELDED if fit else Finding.CANNOT_PROMOTE
     if beat.role is Role.ACTIVE:
         return Finding.PEER_ACTIVE
+    if beat.role is Role.STARTING and beat.mysql is Health.UNKNOWN:
+        # Its agent just (re)started: until its first probe its beat cannot say whether
+        # its server is the writable one, and an election now could depose a live active.
+        return Finding.PEER_UNPROBED
     if not _wins_election(cfg, s, beat):
         return Finding.NOT_ELECTED
     return Finding.ELECTED if fit_to_promote(cfg, s, now) else Finding.CANNOT_PROMOTE

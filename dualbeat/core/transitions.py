@@ -37,6 +37,7 @@ _STARTING: dict[F, Row] = {
     F.PEER_PASSIVE: (R.STARTING, "not active"),
     F.ELECTED: (R.ACTIVE, "nobody is active and we are the node to be"),
     F.NOT_ELECTED: (R.STANDBY, "nobody is active and the peer is the node to be"),
+    F.PEER_UNPROBED: (R.STARTING, "the peer's agent is starting: waiting for its first probe"),
     F.PEER_DEAD: (R.ACTIVE, "alone after initdead and the peer's MySQL is unreachable"),
     F.PEER_SILENT: (R.STARTING, "the peer is silent but its MySQL answers: waiting"),
     F.INITDEAD: (R.STARTING, "waiting initdead for the peer"),
@@ -76,6 +77,11 @@ _STANDBY: dict[F, Row] = {
     F.PEER_PASSIVE: (R.STANDBY, "not active"),
     F.ELECTED: (R.ACTIVE, "nobody is active and we are the node to be"),
     F.NOT_ELECTED: (R.STANDBY, "nobody is active and the peer is the node to be"),
+    F.PEER_UNPROBED: (
+        R.STANDBY,
+        "the peer's agent is starting and has not probed its MySQL yet: not electing "
+        "anyone until it says whether its server is the writable one",
+    ),
     F.PEER_DEAD: (R.ACTIVE, "the peer is dead on every link and over SQL: taking over"),
     F.PEER_SILENT: (R.STANDBY, "the peer is silent but its MySQL answers: not taking over"),
     F.INITDEAD: (R.STANDBY, "not starting"),
@@ -115,6 +121,7 @@ _ACTIVE: dict[F, Row] = {
     F.PEER_PASSIVE: (R.ACTIVE, "the peer stands by"),
     F.ELECTED: (R.ACTIVE, "already active"),
     F.NOT_ELECTED: (R.ACTIVE, "already active"),
+    F.PEER_UNPROBED: (R.ACTIVE, "already active"),
     F.PEER_DEAD: (R.ACTIVE, "the peer is dead; serving alone"),
     F.PEER_SILENT: (R.ACTIVE, "the peer is silent; serving"),
     F.INITDEAD: (R.ACTIVE, "already active"),

@@ -33,7 +33,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.transitions import TABLE, to_dot
-from tests.unit.core_driver import DB2, Driver, gtids, peer_beat, promoted_active
+from tests.unit.core_driver import DB1, DB2, Driver, gtids, peer_beat, promoted_active
 
 
 def kinds(decision_actions: object) -> list[str]:
@@ -507,3 +507,25 @@ def test_rejoin_is_accepted_only_once_nothing_of_ours_is_missing() -> None:
     assert StartReplication() in decision.actions
     persisted = next(a for a in decision.actions if isinstance(a, PersistState))
     assert persisted.durable.last_role is Role.STANDBY and persisted.durable.fenced_reason == ""
+
+
+def test_a_restarting_active_agent_is_not_deposed_before_its_first_probe() -> None:
+    """db2 (second in the config) is active; its agent restarts. Until its first probe its
+    beat says starting, MySQL unknown, not writable: db1 must wait, not win the election
+    on config order and take over from a server that is still the writable one."""
+    d = Driver(DB1)
+    d.start(Durable(epoch=2, highest_seen=2))
+    d.healthy()
+    d.hear(peer_beat(Role.ACTIVE, node="db2", epoch=2))
+    d.settle()
+    assert d.role() is Role.STANDBY
+    d.at(0.2)
+    restarted = peer_beat(
+        Role.STARTING, node="db2", epoch=2, mysql=Health.UNKNOWN, writable=False, vip_held=False
+    )
+    decision = d.hear(restarted)
+    assert d.role() is Role.STANDBY and d.state.finding == Finding.PEER_UNPROBED.value
+    assert not any(isinstance(a, PrepareTakeover) for a in decision.actions)
+    d.at(0.4)  # its first probe: the server is writable and holds the VIP
+    d.hear(peer_beat(Role.STARTING, node="db2", epoch=2, writable=True, vip_held=True))
+    assert d.role() is Role.STANDBY and d.state.finding == Finding.NOT_ELECTED.value
