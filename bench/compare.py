@@ -124,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the JSON here (after every run)")
     parser.add_argument("--table", type=Path, help="write the markdown table here (same)")
     parser.add_argument("--chart", type=Path, help="write the PNG ratio chart here")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        action="append",
+        help="run nothing: merge the runs saved in these --out files and report them",
+    )
     args = parser.parse_args(argv)  # fmt: skip
 
     scenarios = [Scenario(s) for s in args.scenario or [s.value for s in Scenario]]
@@ -134,6 +140,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results: list[RunResult] = []
     table = ""
+    for saved in args.from_json or []:
+        results += [RunResult.from_json(r) for r in json.loads(saved.read_text())["runs"]]
+    if args.from_json:
+        scenarios = []
+        table = report(results, args.out, args.table)
     for scenario in scenarios:
         for run in range(1, args.runs + 1):
             with lab_lock():
