@@ -117,7 +117,7 @@ class Observers:
 
         steps = [("monitor", monitor), ("peer-sql", peer_sql)]
         if vip is not None:
-            steps.append(("vip", lambda: self.post(VipObserved(vip.held(), vip.carrier()))))
+            steps.append(("vip", lambda: self.post(VipObserved(*vip.observe()))))
         for check in self.config.monitor.checks:
             steps.append((f"check-{check.name}", self._check_step(check)))
         return steps

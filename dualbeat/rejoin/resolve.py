@@ -167,7 +167,17 @@ def _replicate_from(act: Server, position: str) -> None:
     has no older history to send, and everything after it is the active's own coming back."""
     mysql_control.stop_replication(act)
     if act.dialect.gtid_family == "mariadb":
-        act.set_globals({"gtid_slave_pos": position})
+        # gtid_strict_mode refuses a replica position behind the active's own newest GTID,
+        # and a live active has written more since the copy; yet that position is exactly
+        # where the rebuilt node's binary log begins. Strict mode is off for this statement.
+        strict = act.variables(["gtid_strict_mode"]).get("gtid_strict_mode") == "ON"
+        try:
+            if strict:
+                act.set_globals({"gtid_strict_mode": "OFF"})
+            act.set_globals({"gtid_slave_pos": position})
+        finally:
+            if strict:
+                act.set_globals({"gtid_strict_mode": "ON"})
     mysql_control.start_replication(act)
 
 

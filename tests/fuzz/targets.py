@@ -224,7 +224,7 @@ def check_signed(payload: bytes, version: int = VERSION) -> str:
     if isinstance(got, str):
         return got
     assert got.cluster == CLUSTER
-    for name in ("sent_at", "promise_until"):
+    for name in ("sent_at", "promise"):
         assert math.isfinite(getattr(got, name))
     again = _decode(encode(got, KEY))
     assert again == got, f"accepted beat does not survive a round trip: {got!r:.200}"

@@ -118,6 +118,27 @@ def test_carrier_follows_both_ends_of_the_link(pair: Pair) -> None:
         wait_for(lambda: not vip.carrier(), 5, "vt-a eth0 to go down", 0.02)
 
 
+def test_observe_reuses_one_socket_and_survives_a_vanished_interface(pair: Pair) -> None:
+    with inside(A):
+        vip = VipManager(VIP, "eth0")
+        assert vip.observe() == (False, True)
+        socket = vip._observer
+        vip.add()
+        assert vip.observe() == (True, True) and vip._observer is socket
+        ip("link", "set", "eth0", "down", ns=B)
+        wait_for(lambda: vip.observe() == (True, False), 5, "vt-a to lose carrier", 0.02)
+        ip("link", "set", "eth0", "up", ns=B)
+        wait_for(lambda: vip.observe() == (True, True), 5, "vt-a to regain carrier", 0.02)
+        vip.remove()
+        assert vip.observe() == (False, True) and vip._observer is socket
+        missing = VipManager(VIP, "nosuch0")
+        assert missing.observe() == (False, False)
+        vip.close()
+        assert vip._observer is None
+        with pytest.raises(VipError, match="closed"):
+            vip.observe()
+
+
 def test_missing_interface(pair: Pair) -> None:
     with inside(A):
         vip = VipManager(VIP, "nosuch0")
