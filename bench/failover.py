@@ -62,12 +62,48 @@ def partition_drill(info: LabInfo, hold: float) -> tuple[Timeline, list[int]]:
     return timeline, lost_writes(writes, present_seqs(info, now_active))
 
 
+class _Tally:
+    """The figures of one scenario's runs, printed as each run ends."""
+
+    def __init__(self, label: str, runs: int) -> None:
+        self.label, self.runs = label, runs
+        self.rtos: list[float] = []
+        self.gaps: list[float] = []
+        self.phases: list[dict[str, Any]] = []
+        self.lost = self.failures = 0
+
+    def add(self, i: int, t: Timeline, lost: int, extra: str = "") -> None:
+        gap = t.longest_gap.seconds if t.longest_gap else None
+        print(
+            f"{self.label} run {i + 1}/{self.runs}: rto={t.rto} gap={gap} lost={lost}{extra}",
+            file=sys.stderr,
+            flush=True,
+        )
+        if t.rto is None:
+            self.failures += 1
+        else:
+            self.rtos.append(t.rto)
+        if gap is not None:
+            self.gaps.append(gap)
+        self.lost += lost
+        if t.promoted is not None:
+            self.phases.append(dict(t.promoted.evidence))
+
+    def result(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "runs": self.runs,
+            "rto_s": summary(self.rtos),
+            "longest_write_gap_s": summary(self.gaps),
+            "acked_writes_lost": self.lost,
+            **extra,
+            "runs_without_recovery": self.failures,
+            "promotion_phases": self.phases,
+        }
+
+
 def arbiter_scenario(name: str, runs: int, hold: float) -> dict[str, Any]:
     """``isolate`` or ``partition`` on an arbiter lab, with the two-writer sampler."""
-    rtos: list[float] = []
-    gaps: list[float] = []
-    two_writers = lost = failures = 0
-    phases: list[dict[str, Any]] = []
+    tally, two_writers = _Tally(f"arbiter {name}", runs), 0
     for i in range(runs):
         lab.down(STATE)
         info = provision(STATE, lambda _m: None, arbiter=True)
@@ -80,67 +116,19 @@ def arbiter_scenario(name: str, runs: int, hold: float) -> dict[str, Any]:
             t, lost_now = partition_drill(info, hold)
         sampler.stop()
         two_writers += sampler.two_writers()
-        lost += len(lost_now)
-        print(
-            f"arbiter {name} run {i + 1}/{runs}: rto={t.rto} gap="
-            f"{t.longest_gap.seconds if t.longest_gap else None} lost={len(lost_now)} "
-            f"two_writer_samples={sampler.two_writers()}/{len(sampler.samples)}",
-            file=sys.stderr,
-            flush=True,
-        )
-        if t.rto is None:
-            failures += 1
-        else:
-            rtos.append(t.rto)
-        if t.longest_gap is not None:
-            gaps.append(t.longest_gap.seconds)
-        if t.promoted is not None:
-            phases.append(dict(t.promoted.evidence))
-    return {
-        "runs": runs,
-        "rto_s": summary(rtos),
-        "longest_write_gap_s": summary(gaps),
-        "acked_writes_lost": lost,
-        "two_writer_samples": two_writers,
-        "runs_without_recovery": failures,
-        "promotion_phases": phases,
-    }
+        samples = f" two_writer_samples={sampler.two_writers()}/{len(sampler.samples)}"
+        tally.add(i, t, len(lost_now), samples)
+    return tally.result(two_writer_samples=two_writers)
 
 
 def scenario(fault: Fault, runs: int, hold: float) -> dict[str, Any]:
-    rtos: list[float] = []
-    gaps: list[float] = []
-    lost = 0
-    phases: list[dict[str, Any]] = []
-    failures = 0
+    tally = _Tally(fault.value, runs)
     for i in range(runs):
         lab.down(STATE)
         info = provision(STATE, lambda _m: None)
         result = run(info, fault, hold=hold)
-        t = result.timeline
-        print(
-            f"{fault.value} run {i + 1}/{runs}: rto={t.rto} gap="
-            f"{t.longest_gap.seconds if t.longest_gap else None} lost={len(result.lost)}",
-            file=sys.stderr,
-            flush=True,
-        )
-        if t.rto is None:
-            failures += 1
-        else:
-            rtos.append(t.rto)
-        if t.longest_gap is not None:
-            gaps.append(t.longest_gap.seconds)
-        lost += len(result.lost)
-        if t.promoted is not None:
-            phases.append(dict(t.promoted.evidence))
-    return {
-        "runs": runs,
-        "rto_s": summary(rtos),
-        "longest_write_gap_s": summary(gaps),
-        "acked_writes_lost": lost,
-        "runs_without_recovery": failures,
-        "promotion_phases": phases,
-    }
+        tally.add(i, result.timeline, len(result.lost))
+    return tally.result()
 
 
 def main() -> None:

@@ -40,6 +40,7 @@ from dualbeat.core.roles import Health, Role
 from dualbeat.errors import ConfigError
 from dualbeat.heartbeat import Beat, Dropped, decode, encode
 from dualbeat.heartbeat.codec import MAC_SIZE, MAGIC, VERSION
+from tests.unit.test_config import BASE
 
 KEY = bytes(range(32))
 CLUSTER = "orders"
@@ -233,42 +234,8 @@ def check_signed(payload: bytes, version: int = VERSION) -> str:
 
 # --- config --------------------------------------------------------------------------------
 
-CONFIG = """\
-cluster = "orders"
-
-[[nodes]]
-name = "db1"
-address = "10.1.0.11"
-
-[[nodes]]
-name = "db2"
-address = "10.1.0.12"
-mysql_port = 3307
-
-[mysql]
-user = "dualbeat"
-password_file = "{dir}/mysql.pass"
-
-[replication]
-user = "repl"
-password = "secret"
-
-[vip]
-address = "10.1.0.100/24"
-interface = "eth0"
-
-[heartbeat]
-key_file = "{dir}/hb.key"
-keepalive = "200ms"
-deadtime = "1.5s"
-
-[[heartbeat.links]]
-name = "lan"
-addresses = {{ db1 = "10.1.0.11", db2 = "10.1.0.12" }}
-
-[monitor]
-interval = "200ms"
-"""
+# The unit tests' valid configuration is the fuzzer's seed.
+CONFIG = BASE
 
 
 def config_files(directory: Path) -> str:
