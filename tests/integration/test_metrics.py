@@ -44,7 +44,9 @@ def test_metrics_are_present_and_change_across_a_failover(pair: LabInfo) -> None
     assert before[("dualbeat_failover_phase_seconds_count", (("phase", "detect"),))] == 0
     active = scrape(info, "db1")
     assert role(active) == "active"
-    assert active[("dualbeat_semisync_active", ())] == 1.0
+    # Semi-sync turns on once the active sees a healthy standby, a moment after settling.
+    semisync = ("dualbeat_semisync_active", ())
+    wait_for(lambda: scrape(info, "db1")[semisync] == 1.0, 15, "semi-sync active on db1")
 
     faults.kill_mysqld(info.lab, "db1")
     wait_for(lambda: agents.settled(info) == "db2", 30, "db2 to take over")
