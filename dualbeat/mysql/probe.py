@@ -120,7 +120,8 @@ def classify_probe_error(exc: MysqlError) -> ProbeErrorKind:
 
 @dataclass
 class _Seen:
-    """What a probe has read so far; kept when a later step fails."""
+    """What a probe has read so far; kept when a later step fails. Its fields are a subset
+    of ``ProbeResult``'s, copied over by name (``LocalProbe._result``)."""
 
     writable: bool | None = None
     read_only: bool | None = None
@@ -218,14 +219,6 @@ class LocalProbe:
             error=error,
             detail=detail,
             latency=time.monotonic() - started,
-            writable=seen.writable,
-            read_only=seen.read_only,
-            io_running=seen.io_running,
-            sql_running=seen.sql_running,
-            seconds_behind=seen.seconds_behind,
-            executed=seen.executed,
-            received=seen.received,
-            semisync_source=seen.semisync_source,
             gtid_family=self._family,
-            origin=seen.origin,
+            **vars(seen),  # every field of _Seen is a field of ProbeResult
         )
