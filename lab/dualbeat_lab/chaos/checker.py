@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dualbeat_lab.chaos.writer import Attempt
+from dualbeat_lab.writer import WriteRecord
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Overlap:
 class Evidence:
     """Everything the run observed, as plain data (the checker's only input)."""
 
-    attempts: Sequence[Attempt]
+    attempts: Sequence[WriteRecord]
     final_keys: set[tuple[str, int]] | None  # rows on the final active; None: not read
     reported_lost: set[tuple[str, int]]  # keys listed by lost-writes reports
     windows: Sequence[Window]
@@ -81,9 +81,9 @@ class Evidence:
     unresolved: Sequence[str] = field(default_factory=list)  # fenced nodes left fenced
 
 
-def periods(attempts: Iterable[Attempt]) -> list[Period]:
+def periods(attempts: Iterable[WriteRecord]) -> list[Period]:
     """Acknowledged writes grouped by (server_id, epoch), ordered by their first write."""
-    groups: dict[tuple[int | None, int | None], list[Attempt]] = {}
+    groups: dict[tuple[int | None, int | None], list[WriteRecord]] = {}
     for a in attempts:
         if a.acked_at is not None:
             groups.setdefault((a.server_id, a.epoch), []).append(a)
@@ -117,7 +117,7 @@ def overlaps(ps: Sequence[Period], windows: Sequence[Window], *, arbiter: bool) 
     return found
 
 
-def longest_gap(attempts: Sequence[Attempt], start: float, end: float) -> float | None:
+def longest_gap(attempts: Sequence[WriteRecord], start: float, end: float) -> float | None:
     """Longest time without an acknowledgement between ``start`` and ``end`` (the last ack
     before ``start`` opens it); None when nothing was acknowledged at all."""
     acks = sorted(a.acked_at for a in attempts if a.acked_at is not None)
@@ -130,7 +130,7 @@ def longest_gap(attempts: Sequence[Attempt], start: float, end: float) -> float 
     return round(max(b - a for a, b in itertools.pairwise(edges)), 3)
 
 
-def missing(attempts: Iterable[Attempt], final: set[tuple[str, int]]) -> set[tuple[str, int]]:
+def missing(attempts: Iterable[WriteRecord], final: set[tuple[str, int]]) -> set[tuple[str, int]]:
     """Acknowledged keys absent from the final active."""
     return {a.key for a in attempts if a.acked and a.key not in final}
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
+from dualbeat_lab import writer
 from dualbeat_lab.errors import SandboxError
-from dualbeat_lab.sandbox import agents, faults, writer
+from dualbeat_lab.sandbox import agents, faults
 from dualbeat_lab.sandbox.lab import LabInfo, Progress
 from dualbeat_lab.sandbox.timeline import Timeline, lab_event_paths, load_events, lost_writes
 
@@ -116,13 +117,18 @@ def run(
     hold: float = 5.0,
     settle_timeout: float = 30.0,
     progress: Progress = lambda _m: None,
+    profile: writer.Profile = writer.Profile.TIGHT,
 ) -> DrillResult:
-    """Run one drill on a settled pair and return its timeline (the fault is undone)."""
+    """Run one drill on a settled pair and return its timeline (the fault is undone).
+
+    ``profile``: the writer's connection timeouts (tests pass ``TEST_BOUNDS``)."""
     old = agents.wait_settled(info, progress)
     drill_dir = info.lab.state_dir / "drills"
     drill_dir.mkdir(exist_ok=True)
     log = drill_dir / f"{fault.value}-{time.strftime('%Y%m%d-%H%M%S')}-writes.jsonl"
-    argv = writer.command(VIP_HOST, info.secrets.app_password_file, log, hold + settle_timeout)
+    argv = writer.command(
+        VIP_HOST, info.secrets.app_password_file, log, hold + settle_timeout, profile=profile
+    )
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         if not wait_until(lambda: log.exists() and acked_after(log, 0.0), 15.0):

@@ -78,6 +78,7 @@ class RunResult:
     error: str | None = None
     old_active: str | None = None
     new_active: str | None = None
+    profile: str = "tight"  # the writer's connection profile (dualbeat_lab.writer.Profile)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
