@@ -126,6 +126,7 @@ def test_an_unacknowledged_write_may_be_missing() -> None:
         ({"dead_agents": ["db2"]}, "agent on db2 died"),
         ({"unresolved": ["db1"]}, "stayed fenced"),
         ({"final_keys": None}, "could not be read"),
+        ({"unsettled": [3]}, "step 3 never settled"),  # issue 13 item 18
     ],
 )
 def test_each_end_state_violation(change: dict[str, Any], text: str) -> None:

@@ -122,6 +122,19 @@ def test_markdown_table_rows_titles_and_ratio() -> None:
     assert lines[3].endswith("|  |")  # the ratio is shown on dualbeat's row only
 
 
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def test_runs_without_recovery_show_in_the_table() -> None:
+    """Issue 13 item 14: a run that never recovered has no RTO, and must still show."""
+    header, _, ours, theirs = markdown_table(aggregate(RUNS)).strip().splitlines()
+    assert cells(header)[3] == "not recovered"
+    assert cells(ours)[3] == "0" and cells(theirs)[3] == "1"
+    none_recovered = markdown_table(aggregate([result("dualbeat", "kill", 1, None)]))
+    assert cells(none_recovered.strip().splitlines()[2])[2:5] == ["1", "1", "n/a"]
+
+
 def test_run_result_json_round_trip() -> None:
     r = RUNS[3]
     assert RunResult.from_json(r.as_json()) == r
