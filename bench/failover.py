@@ -20,15 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from dualbeat_lab import writer
 from dualbeat_lab.sandbox import agents, faults, lab
-from dualbeat_lab.sandbox.drill import VIP_HOST, Fault, present_seqs, run
-from dualbeat_lab.sandbox.figures import summary
+from dualbeat_lab.sandbox.drill import VIP_HOST, DrillResult, Fault, Tally, present_seqs, run
 from dualbeat_lab.sandbox.lab import LabInfo
 from dualbeat_lab.sandbox.provision import provision
 from dualbeat_lab.sandbox.sampler import Sampler
@@ -38,9 +36,10 @@ from dualbeat_lab.writer import BENCH_PROFILES, Profile
 STATE = Path("/var/lib/dualbeat-sandbox")
 
 
-def partition_drill(info: LabInfo, hold: float, profile: Profile) -> tuple[Timeline, list[int]]:
+def partition_drill(info: LabInfo, hold: float, profile: Profile) -> DrillResult:
     """db1 and db2 cut from each other (both still reach the witness and the client) for
-    ``hold`` seconds under the writer; nothing may move."""
+    ``hold`` seconds under the writer; nothing may move. A pair with no settled active
+    afterwards is a failed run (loss unknown), never "0 lost"."""
     active = agents.wait_settled(info, lambda _m: None)
     log = info.lab.state_dir / f"partition-{time.strftime('%Y%m%d-%H%M%S')}-writes.jsonl"
     argv = writer.command(VIP_HOST, info.secrets.app_password_file, log, hold + 15, profile=profile)
@@ -60,76 +59,37 @@ def partition_drill(info: LabInfo, hold: float, profile: Profile) -> tuple[Timel
         proc.wait(10)
     writes = writer.load_log(log)
     timeline = Timeline.build(fault_at, writes, load_events(lab_event_paths(info.lab)))
-    now_active = agents.settled(info) or active
-    return timeline, lost_writes(writes, present_seqs(info, now_active))
-
-
-class _Tally:
-    """The figures of one scenario's runs, printed as each run ends."""
-
-    def __init__(self, label: str, runs: int) -> None:
-        self.label, self.runs = label, runs
-        self.rtos: list[float] = []
-        self.gaps: list[float] = []
-        self.phases: list[dict[str, Any]] = []
-        self.lost = self.failures = 0
-
-    def add(self, i: int, t: Timeline, lost: int, extra: str = "") -> None:
-        gap = t.longest_gap.seconds if t.longest_gap else None
-        print(
-            f"{self.label} run {i + 1}/{self.runs}: rto={t.rto} gap={gap} lost={lost}{extra}",
-            file=sys.stderr,
-            flush=True,
-        )
-        if t.rto is None:
-            self.failures += 1
-        else:
-            self.rtos.append(t.rto)
-        if gap is not None:
-            self.gaps.append(gap)
-        self.lost += lost
-        if t.promoted is not None:
-            self.phases.append(dict(t.promoted.evidence))
-
-    def result(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "runs": self.runs,
-            "rto_s": summary(self.rtos),
-            "longest_write_gap_s": summary(self.gaps),
-            "acked_writes_lost": self.lost,
-            **extra,
-            "runs_without_recovery": self.failures,
-            "promotion_phases": self.phases,
-        }
+    now_active = agents.settled(info)
+    lost = lost_writes(writes, present_seqs(info, now_active)) if now_active else None
+    return DrillResult(Fault.PARTITION, active, now_active, timeline, lost, log)
 
 
 def arbiter_scenario(name: str, runs: int, hold: float, profile: Profile) -> dict[str, Any]:
     """``isolate`` or ``partition`` on an arbiter lab, with the two-writer sampler."""
-    tally, two_writers = _Tally(f"arbiter {name}", runs), 0
-    for i in range(runs):
+    tally, two_writers = Tally(f"arbiter {name}", runs), 0
+    for _ in range(runs):
         lab.down(STATE)
         info = provision(STATE, lambda _m: None, arbiter=True)
         agents.wait_settled(info, lambda _m: None)
         sampler = Sampler(info).start()
         if name == "isolate":  # the drill's partition cuts the active from everything
             result = run(info, Fault.PARTITION, hold=hold, profile=profile)
-            t, lost_now = result.timeline, result.lost
         else:
-            t, lost_now = partition_drill(info, hold, profile)
+            result = partition_drill(info, hold, profile)
         sampler.stop()
         two_writers += sampler.two_writers()
         samples = f" two_writer_samples={sampler.two_writers()}/{len(sampler.samples)}"
-        tally.add(i, t, len(lost_now), samples)
+        tally.add(result, samples)
     return tally.result(two_writer_samples=two_writers)
 
 
 def scenario(fault: Fault, runs: int, hold: float, profile: Profile) -> dict[str, Any]:
-    tally = _Tally(fault.value, runs)
-    for i in range(runs):
+    tally = Tally(fault.value, runs)
+    for _ in range(runs):
         lab.down(STATE)
         info = provision(STATE, lambda _m: None)
         result = run(info, fault, hold=hold, profile=profile)
-        tally.add(i, result.timeline, len(result.lost))
+        tally.add(result)
     return tally.result()
 
 

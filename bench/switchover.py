@@ -40,21 +40,24 @@ def main() -> None:
     lab.down(STATE)
     info = provision(STATE, lambda _m: None)
     gaps: list[float] = []
-    errors = lost = 0
+    errors = lost = failed = 0
     for i in range(args.runs):
         result = run(info, Fault.SWITCHOVER, profile=Profile(args.profile))
         t = result.timeline
         gap = t.longest_gap.seconds if t.longest_gap else None
         print(
             f"switchover {i + 1}/{args.runs}: {result.old_active} -> {result.new_active} "
-            f"gap={gap} errors={t.errors} lost={len(result.lost)}",
+            f"gap={gap} errors={t.errors} lost={result.lost_text()}",
             file=sys.stderr,
             flush=True,
         )
         if gap is not None:
             gaps.append(gap)
         errors += t.errors
-        lost += len(result.lost)
+        if result.lost is None:
+            failed += 1  # nobody settled as active: a failed switchover, loss unknown
+        else:
+            lost += len(result.lost)
     lab.down(STATE)
     text = json.dumps(
         {
@@ -64,6 +67,7 @@ def main() -> None:
             "write_gap_s": summary(gaps),
             "writer_errors": errors,
             "acked_writes_lost": lost,
+            "runs_without_new_active": failed,
         },
         indent=2,
     )

@@ -149,7 +149,7 @@ def sandbox_drill(state_dir: Path, fault: str, hold: float, as_json: bool, profi
         out.print(result.timeline.render(), highlight=False)
         out.print(
             f"old active {result.old_active}, new active {result.new_active}; "
-            f"acknowledged writes lost: {len(result.lost)}; writer log {result.log}"
+            f"acknowledged writes lost: {result.lost_text()}; writer log {result.log}"
         )
 
 

@@ -116,7 +116,7 @@ def test_markdown_table_rows_titles_and_ratio() -> None:
     table = markdown_table(aggregate(RUNS), {"kill": "kill -9 mysqld"})
     lines = table.strip().splitlines()
     assert len(lines) == 4  # header, rule, one row per stack
-    assert lines[2].startswith("| kill -9 mysqld | dualbeat | 3 | 0.800 / 0.900 / 1.000 |")
+    assert lines[2].startswith("| kill -9 mysqld | dualbeat | 3 | 0 | 0.800 / 0.900 / 1.000 |")
     assert lines[2].endswith("| 0.360 |")
     assert "| 1 (1 not compared) |" in lines[3]
     assert lines[3].endswith("|  |")  # the ratio is shown on dualbeat's row only

@@ -13,6 +13,8 @@ Checks (each a list of violations; the run fails if any is non-empty):
 * **no acknowledged write missing**: every acknowledged ``(writer, seq)`` is in the final
   active's table, unless a lost-writes report (``rejoin --analyze`` of a fenced node) lists
   it; those are counted as "lost, reported".
+* **every step settles**: after each step's heal, one active within the bound; a step that
+  never settles is a failure even if the run converges later.
 * **convergence**: after the final heal, one active and one standby within the bound, and
   ``dualbeat checksum`` found both servers equal.
 * **no agent crash**: no traceback in the agent logs, and every agent the run did not kill
@@ -79,6 +81,7 @@ class Evidence:
     tracebacks: Mapping[str, list[str]]  # agent log -> lines starting a traceback
     dead_agents: Sequence[str]  # agents not alive at the end though not killed on purpose
     unresolved: Sequence[str] = field(default_factory=list)  # fenced nodes left fenced
+    unsettled: Sequence[int] = field(default_factory=list)  # steps with no active after
 
 
 def periods(attempts: Iterable[WriteRecord]) -> list[Period]:
@@ -165,6 +168,8 @@ def verdict(ev: Evidence) -> dict[str, Any]:
             f"no convergence to one active + one standby within {ev.bound_s:g} s after the "
             f"final heal (roles {dict(ev.final_roles)})"
         )
+    for step in ev.unsettled:
+        violations.append(f"step {step} never settled: no single active after its heal")
     for node in ev.unresolved:
         violations.append(f"{node} stayed fenced: {node}'s lost writes could not be resolved")
     if ev.checksum_equal is not True:

@@ -377,6 +377,7 @@ def _evidence(
         tracebacks=tracebacks,
         dead_agents=sorted(dead),
         unresolved=sorted({r.node for r in got.final_resolutions if r.action == "unresolved"}),
+        unsettled=[r.step.index for r in got.records if r.active_after is None],
     )
 
 
