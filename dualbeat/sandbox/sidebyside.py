@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from dualbeat.checksum.compare import checksum_servers
 from dualbeat.errors import DualbeatError, MysqlError, SandboxError
-from dualbeat.mysql.checksum import checksum_servers
 from dualbeat.mysql.connection import Server
 from dualbeat.sandbox import agents, faults, keepalived, lab, writer
 from dualbeat.sandbox.drill import VIP_HOST, acked_after, present_seqs, wait_until
