@@ -171,7 +171,7 @@ class Connect(Protocol):
     in tests. Components that own connections take one of these instead of building
     ``Server`` objects, so a unit test can hand them an in-memory server."""
 
-    def __call__(self, endpoint: Endpoint, *, idle_check: float | None = None) -> SqlServer: ...
+    def __call__(self, endpoint: Endpoint, /, *, idle_check: float | None = None) -> SqlServer: ...
 
 
 class Server(SqlServer):
