@@ -30,15 +30,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dualbeat.chaos import checker, injectors, schedule, writer
-from dualbeat.chaos.injectors import Context
 from dualbeat.core.gtid import parse_gtid_set
 from dualbeat.errors import DualbeatError, MysqlError
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import agents, netns
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.chaos import checker, injectors, schedule, writer
+from dualbeat_lab.chaos.injectors import Context
+from dualbeat_lab.sandbox import agents, netns
+from dualbeat_lab.sandbox.lab import LabInfo
 
 VIP = "10.77.0.100"
 SETTLE_BOUND = 30.0

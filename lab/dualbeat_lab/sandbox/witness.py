@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dualbeat.errors import SandboxError
-from dualbeat.sandbox import netns
-from dualbeat.sandbox.layout import Lab
-from dualbeat.sandbox.probe import http_probe
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import netns
+from dualbeat_lab.sandbox.layout import Lab
+from dualbeat_lab.sandbox.probe import http_probe
 
 READY_TIMEOUT = 30.0
 _PEER_URL = "http://127.0.0.1:2380"

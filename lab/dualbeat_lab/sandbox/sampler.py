@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from dualbeat.errors import MysqlError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox.drill import VIP_HOST
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.drill import VIP_HOST
+from dualbeat_lab.sandbox.lab import LabInfo
 
 
 @dataclass(frozen=True)

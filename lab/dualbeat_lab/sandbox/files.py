@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from dualbeat.sandbox.layout import Lab
+from dualbeat_lab.sandbox.layout import Lab
 
 ADMIN_USER = "dualbeat"
 API_PORT = 8008  # each agent's HTTP API, on loopback and its LAN address

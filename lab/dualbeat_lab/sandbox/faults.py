@@ -38,9 +38,9 @@ import subprocess
 import time
 from collections.abc import Iterable, Sequence
 
-from dualbeat.errors import SandboxError
-from dualbeat.sandbox import mariadb, netns, witness
-from dualbeat.sandbox.layout import Lab
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import mariadb, netns, witness
+from dualbeat_lab.sandbox.layout import Lab
 
 NFT_TABLE = "dualbeat"
 NFT_CHAIN = "isolate"  # not "fwd": a reserved word in nft

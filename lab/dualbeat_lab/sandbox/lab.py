@@ -20,15 +20,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dualbeat.errors import SandboxError
 from dualbeat.mysql import accounts
 from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.mysql.replica_status import to_flag
-from dualbeat.sandbox import mariadb, netns, witness
-from dualbeat.sandbox.files import ADMIN_USER, Secrets, render_config, write_text
-from dualbeat.sandbox.layout import HEARTBEAT, WITNESS, Lab, NodePaths, standard_lab
-from dualbeat.sandbox.probe import http_probe, tcp_probe
-from dualbeat.sandbox.report import HostStatus, LabStatus, ServerStatus, WitnessStatus
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import mariadb, netns, witness
+from dualbeat_lab.sandbox.files import ADMIN_USER, Secrets, render_config, write_text
+from dualbeat_lab.sandbox.layout import HEARTBEAT, WITNESS, Lab, NodePaths, standard_lab
+from dualbeat_lab.sandbox.probe import http_probe, tcp_probe
+from dualbeat_lab.sandbox.report import HostStatus, LabStatus, ServerStatus, WitnessStatus
 
 Progress = Callable[[str], None]
 NEED_ROOT = (

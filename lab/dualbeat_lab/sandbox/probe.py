@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dualbeat.sandbox import netns
+from dualbeat_lab.sandbox import netns
 
 _SCRIPT = r"""
 import json, socket, sys

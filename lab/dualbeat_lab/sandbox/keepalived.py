@@ -28,13 +28,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dualbeat.errors import MysqlError, SandboxError
+from dualbeat.errors import MysqlError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.control import read_only_state
-from dualbeat.sandbox import mariadb, netns
-from dualbeat.sandbox.files import write_text
-from dualbeat.sandbox.lab import LabInfo, Progress
-from dualbeat.sandbox.layout import Lab
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import mariadb, netns
+from dualbeat_lab.sandbox.files import write_text
+from dualbeat_lab.sandbox.lab import LabInfo, Progress
+from dualbeat_lab.sandbox.layout import Lab
 
 KEEPALIVED = "/usr/sbin/keepalived"
 VIRTUAL_ROUTER_ID = 51

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dualbeat.errors import SandboxError
+from dualbeat_lab.errors import SandboxError
 
 NETNS_DIR = Path("/run/netns")
 _IP_TIMEOUT = 15.0

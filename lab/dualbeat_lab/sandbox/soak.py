@@ -31,14 +31,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dualbeat.errors import MysqlError, SandboxError
+from dualbeat.errors import MysqlError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import agents
-from dualbeat.sandbox.drill import VIP_HOST
-from dualbeat.sandbox.figures import summary
-from dualbeat.sandbox.lab import LabInfo, Progress
-from dualbeat.sandbox.timeline import PROMOTED, lab_event_paths, load_events
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import agents
+from dualbeat_lab.sandbox.drill import VIP_HOST
+from dualbeat_lab.sandbox.figures import summary
+from dualbeat_lab.sandbox.lab import LabInfo, Progress
+from dualbeat_lab.sandbox.timeline import PROMOTED, lab_event_paths, load_events
 
 SYSBENCH_TABLES = 2
 SYSBENCH_TABLE_SIZE = 10_000

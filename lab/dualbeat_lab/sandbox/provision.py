@@ -13,10 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dualbeat.errors import SandboxError
 from dualbeat.mysql import accounts
 from dualbeat.mysql.connection import Server
-from dualbeat.sandbox import agents, lab
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import agents, lab
 
 APP = "app"
 

@@ -24,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dualbeat.errors import MysqlError, SandboxError
+from dualbeat.errors import MysqlError
 from dualbeat.mysql.connection import Endpoint, Server
-from dualbeat.sandbox import netns
-from dualbeat.sandbox.layout import Host, Lab
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import netns
+from dualbeat_lab.sandbox.layout import Host, Lab
 
 Progress = Callable[[str], None]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dualbeat.errors import SandboxError
+from dualbeat_lab.errors import SandboxError
 
 DEFAULT_STATE_DIR = Path("/var/lib/dualbeat-sandbox")
 DEFAULT_CACHE_DIR = Path("/var/cache/dualbeat")

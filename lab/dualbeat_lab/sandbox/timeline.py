@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dualbeat.sandbox.layout import Lab
-from dualbeat.sandbox.writer import WriteRecord
+from dualbeat_lab.sandbox.layout import Lab
+from dualbeat_lab.sandbox.writer import WriteRecord
 
 DETECTION_CODES = frozenset(
     {"MYSQL_FAILED", "PEER_DEAD", "PEER_YIELDED", "LOCAL_FAILED", "LINK_DOWN", "CARRIER_LOST"}

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from dualbeat.errors import SandboxError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import agents, faults, writer
-from dualbeat.sandbox.lab import LabInfo, Progress
-from dualbeat.sandbox.timeline import Timeline, lab_event_paths, load_events, lost_writes
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import agents, faults, writer
+from dualbeat_lab.sandbox.lab import LabInfo, Progress
+from dualbeat_lab.sandbox.timeline import Timeline, lab_event_paths, load_events, lost_writes
 
 VIP_HOST = "10.77.0.100"
 

@@ -16,10 +16,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from dualbeat.errors import SandboxError
-from dualbeat.sandbox import netns
-from dualbeat.sandbox.files import API_PORT
-from dualbeat.sandbox.lab import LabInfo, Progress
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import netns
+from dualbeat_lab.sandbox.files import API_PORT
+from dualbeat_lab.sandbox.lab import LabInfo, Progress
 
 FRONTEND_PORT = 3307
 CHECK_INTERVAL_MS = 300

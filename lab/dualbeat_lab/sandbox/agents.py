@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from dualbeat.agent import control
-from dualbeat.errors import AgentUnreachable, SandboxError
-from dualbeat.sandbox import netns
-from dualbeat.sandbox.lab import LabInfo, Progress
+from dualbeat.errors import AgentUnreachable
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import netns
+from dualbeat_lab.sandbox.lab import LabInfo, Progress
 
 SETTLE_TIMEOUT = 30.0
 

@@ -2,7 +2,7 @@
 
 Run it where an application would, in the client namespace (``command()`` builds this)::
 
-    ip netns exec client python -m dualbeat.sandbox.writer --host 10.77.0.100 \\
+    ip netns exec client python -m dualbeat_lab.sandbox.writer --host 10.77.0.100 \\
         --user app --password-file F --duration 30 --interval 0.01 --log writes.jsonl
 
 Why it looks like this:
@@ -309,7 +309,7 @@ def command(
     ``ip netns exec`` execs in place, so the Popen's pid is the writer's: SIGTERM it to stop.
     """
     return [
-        "ip", "netns", "exec", namespace, sys.executable, "-m", "dualbeat.sandbox.writer",
+        "ip", "netns", "exec", namespace, sys.executable, "-m", "dualbeat_lab.sandbox.writer",
         "--host", host, "--user", user, "--password-file", str(password_file),
         "--duration", f"{duration:g}", "--interval", f"{interval:g}", "--log", str(log),
     ]  # fmt: skip
@@ -317,7 +317,7 @@ def command(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dualbeat.sandbox.writer",
+        prog="python -m dualbeat_lab.sandbox.writer",
         description="Write one row per interval through an address and log every attempt.",
     )
     parser.add_argument("--host", required=True)

@@ -24,11 +24,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dualbeat.chaos.schedule import cut_sides
-from dualbeat.errors import SandboxError
-from dualbeat.sandbox import agents, faults, mariadb, netns
-from dualbeat.sandbox.lab import LabInfo
-from dualbeat.sandbox.layout import Lab
+from dualbeat_lab.chaos.schedule import cut_sides
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import agents, faults, mariadb, netns
+from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.layout import Lab
 
 TABLE = "dualbeat_chaos"
 CHAIN = "cut"

@@ -1,7 +1,7 @@
 """One chaos writer: inserts through the VIP and logs each attempt with its server and epoch.
 
 Run several, each in its own process in the client namespace (``command()`` builds the
-argv). It differs from ``dualbeat.sandbox.writer`` in three ways the checker needs:
+argv). It differs from ``dualbeat_lab.sandbox.writer`` in three ways the checker needs:
 
 * **its own key space**: rows are keyed ``(writer, seq)`` in ``app.chaos_writes``, so
   writers never collide and a writer never reuses a key (its ``seq`` only grows, one per
@@ -34,7 +34,7 @@ from typing import IO, Any
 import pymysql
 
 from dualbeat.mysql.connection import classify
-from dualbeat.sandbox.writer import CONNECT_TIMEOUT, READ_TIMEOUT, short_error
+from dualbeat_lab.sandbox.writer import CONNECT_TIMEOUT, READ_TIMEOUT, short_error
 
 TABLE = "chaos_writes"
 CREATE = (
@@ -187,7 +187,7 @@ def command(
 ) -> list[str]:
     """The argv running one writer in the client namespace (SIGTERM stops it cleanly)."""
     return [
-        "ip", "netns", "exec", "client", sys.executable, "-m", "dualbeat.chaos.writer",
+        "ip", "netns", "exec", "client", sys.executable, "-m", "dualbeat_lab.chaos.writer",
         "--host", host, "--password-file", str(password_file), "--name", name,
         "--log", str(log), "--duration", f"{duration:g}", "--interval", f"{interval:g}",
     ]  # fmt: skip
@@ -195,7 +195,7 @@ def command(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dualbeat.chaos.writer",
+        prog="python -m dualbeat_lab.chaos.writer",
         description="Insert one row per interval into app.chaos_writes; log every attempt.",
     )
     parser.add_argument("--host", required=True)

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dualbeat.chaos.writer import Attempt
+from dualbeat_lab.chaos.writer import Attempt
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``python -m dualbeat.chaos --seed S --duration D [--json OUT]``: one chaos run, judged.
+"""``python -m dualbeat_lab.chaos --seed S --duration D [--json OUT]``: one chaos run, judged.
 
 Builds a fresh sandbox pair with both agents (root; wrap it in
 ``flock /tmp/dualbeat-sandbox.lock``: the lab is one per machine), prints the schedule
@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dualbeat.chaos import run, schedule
 from dualbeat.errors import DualbeatError
-from dualbeat.sandbox import lab
-from dualbeat.sandbox.layout import DEFAULT_STATE_DIR
-from dualbeat.sandbox.provision import provision
+from dualbeat_lab.chaos import run, schedule
+from dualbeat_lab.sandbox import lab
+from dualbeat_lab.sandbox.layout import DEFAULT_STATE_DIR
+from dualbeat_lab.sandbox.provision import provision
 
 
 def _err(text: str) -> None:
@@ -70,7 +70,7 @@ def summary(result: dict[str, Any]) -> str:
         lines.append(f"  VIOLATION: {text}")
     if not v["ok"]:
         lines.append(
-            f"  reproduce: python -m dualbeat.chaos --seed {result['seed']} "
+            f"  reproduce: python -m dualbeat_lab.chaos --seed {result['seed']} "
             f"--duration {result['duration']:g}"
         )
     return "\n".join(lines)
@@ -78,7 +78,7 @@ def summary(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dualbeat.chaos",
+        prog="python -m dualbeat_lab.chaos",
         description="Randomized, seeded faults on the sandbox pair under several writers "
         "through the VIP, then a checker: one writer at a time, no unreported lost "
         "acknowledged write, convergence with equal checksums, no agent crash.",

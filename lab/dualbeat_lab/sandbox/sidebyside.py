@@ -30,14 +30,15 @@ from pathlib import Path
 from typing import Protocol
 
 from dualbeat.checksum.compare import checksum_servers
-from dualbeat.errors import DualbeatError, MysqlError, SandboxError
+from dualbeat.errors import DualbeatError, MysqlError
 from dualbeat.mysql.connection import Server
-from dualbeat.sandbox import agents, faults, keepalived, lab, writer
-from dualbeat.sandbox.drill import VIP_HOST, acked_after, present_seqs, wait_until
-from dualbeat.sandbox.figures import RunResult, Sample, overlap_seconds
-from dualbeat.sandbox.lab import LabInfo, Progress
-from dualbeat.sandbox.provision import dualbeat_in, provision
-from dualbeat.sandbox.timeline import Timeline, lost_writes
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import agents, faults, keepalived, lab, writer
+from dualbeat_lab.sandbox.drill import VIP_HOST, acked_after, present_seqs, wait_until
+from dualbeat_lab.sandbox.figures import RunResult, Sample, overlap_seconds
+from dualbeat_lab.sandbox.lab import LabInfo, Progress
+from dualbeat_lab.sandbox.provision import dualbeat_in, provision
+from dualbeat_lab.sandbox.timeline import Timeline, lost_writes
 
 SAMPLE_PERIOD = 0.1
 SETTLE_TIMEOUT = 40.0

@@ -1,6 +1,6 @@
 """``make demo``: a real pair in network namespaces, and a failover shown live.
 
-Run as root: ``python -m dualbeat.sandbox.demo [--dir DIR] [--fault kill|freeze|linkdown]``.
+Run as root: ``python -m dualbeat_lab.sandbox.demo [--dir DIR] [--fault kill|freeze|linkdown]``.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from dualbeat.errors import DualbeatError
-from dualbeat.sandbox import drill, lab
-from dualbeat.sandbox.provision import dualbeat_in, provision
+from dualbeat_lab.sandbox import drill, lab
+from dualbeat_lab.sandbox.provision import dualbeat_in, provision
 
 
 def step(title: str) -> None:
