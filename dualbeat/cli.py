@@ -364,8 +364,8 @@ def checksum(
     from rich import progress as bar
     from rich.markup import escape
 
-    from dualbeat.mysql.checksum import ChecksumProgress, checksum_pair
-    from dualbeat.mysql.checksum_report import TableStatus, show_key
+    from dualbeat.checksum.compare import ChecksumProgress, checksum_pair
+    from dualbeat.checksum.report import TableStatus, show_key
 
     config = load(config_path)
     bars = bar.Progress(
@@ -648,7 +648,7 @@ def _record_rejoin_report(config: Config, analysis: Any, path: Path) -> None:
 def _accept_rejoin(config: Config, node: str, missing: bool) -> None:
 
     from dualbeat.agent import control
-    from dualbeat.mysql.checksum import checksum_pair
+    from dualbeat.checksum.compare import checksum_pair
 
     if missing:
         raise RefusedError(

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from dualbeat.checksum.compare import checksum_servers
 from dualbeat.errors import DualbeatError, MysqlError
-from dualbeat.mysql.checksum import checksum_servers
 from dualbeat.mysql.connection import Server
 from dualbeat_lab import writer
 from dualbeat_lab.errors import SandboxError

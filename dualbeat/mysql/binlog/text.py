@@ -27,7 +27,7 @@ What it recognises, per event (every event starts with ``# at POS`` and a header
 
 Values stay the literal text the tool printed (for example ``-1 (4294967295)``,
 ``'caf\\xe9'`` with raw bytes, ``b'0101'``): their meaning depends on the column type,
-which ``dualbeat.mysql.values`` knows. Raw bytes survive as surrogate escapes: decode the
+which ``dualbeat.mysql.binlog.values`` knows. Raw bytes survive as surrogate escapes: decode the
 tool's output with ``errors="surrogateescape"``.
 """
 

@@ -8,7 +8,7 @@ Our own take on pt-table-checksum's idea, for a pair whose passive must never be
    chunks of ``chunk_size`` rows, with boundaries read on the *reference* (the active by
    default). The first and last chunks are open-ended, so rows the peer has beyond the
    reference's key range are counted too. A table without such a key is one chunk.
-3. Each chunk is digested on both servers at once (``checksum_sql`` documents the formula).
+3. Each chunk is digested on both servers at once (``checksum.sql`` documents the formula).
    Before a table, the peer is given time to apply everything the reference had executed
    (bounded). A busy active still changes rows between the two reads, so a differing
    chunk is re-checked up to ``rechecks`` times, each time in the order reference digest,
@@ -29,11 +29,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from dualbeat.config import Config
-from dualbeat.core.gtid import parse_gtid_set
-from dualbeat.errors import MysqlQueryError
-from dualbeat.mysql import checksum_sql as sql
-from dualbeat.mysql.checksum_report import (
+from dualbeat.checksum import sql
+from dualbeat.checksum.report import (
     ChecksumReport,
     ChunkDiff,
     ChunkRange,
@@ -47,6 +44,9 @@ from dualbeat.mysql.checksum_report import (
     estimate_chunks,
     select_tables,
 )
+from dualbeat.config import Config
+from dualbeat.core.gtid import parse_gtid_set
+from dualbeat.errors import MysqlQueryError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.control import read_only_state
 from dualbeat.mysql.dialect import Statement, ThreadState

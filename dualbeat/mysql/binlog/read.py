@@ -5,7 +5,7 @@ the files that begin after every wanted transaction was already logged (each fil
 events carry the GTID state at its start: MariaDB's ``Gtid_list``, MySQL's
 ``Previous_gtids``), runs ``mariadb-binlog``/``mysqlbinlog --read-from-remote-server
 --base64-output=DECODE-ROWS --verbose`` over the rest, and keeps the wanted transactions
-while the output streams (``binlog_text``), so a large log costs time, not memory.
+while the output streams (``binlog.text``), so a large log costs time, not memory.
 
 Why the tool and not our own binlog client: it decodes every event version and column
 type of its own server family; we only read its stable ``-v`` text. Why remotely: the
@@ -39,7 +39,7 @@ from dualbeat.errors import (
     UsageError,
 )
 from dualbeat.mysql import tools
-from dualbeat.mysql.binlog_text import BinlogParser, Gtid, Transaction
+from dualbeat.mysql.binlog.text import BinlogParser, Gtid, Transaction
 from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.mysql.dialect import Flavor, Statement
 from dualbeat.mysql.replica_status import to_str

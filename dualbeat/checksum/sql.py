@@ -1,7 +1,7 @@
 """The SQL of ``dualbeat checksum``: which tables, which key, and how a row is digested.
 
 Everything here is pure (statements are built, not run), so the formula, the key choice
-and the chunk predicates are unit-tested without a server. ``checksum.py`` runs them.
+and the chunk predicates are unit-tested without a server. ``compare`` runs them.
 
 The row digest, the same text on both servers (built once from the reference's schema)::
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from dualbeat.checksum.sql import SYSTEM_SCHEMAS, Key
 from dualbeat.errors import UsageError
-from dualbeat.mysql.checksum_sql import SYSTEM_SCHEMAS, Key
 
 
 class RowDiffKind(enum.Enum):
