@@ -29,7 +29,8 @@ from dualbeat.agent.observers import Observers
 from dualbeat.agent.watchdog import Watchdog, WatchdogError
 from dualbeat.api.server import ApiServer
 from dualbeat.arbiter import open_arbiter
-from dualbeat.config import Config
+from dualbeat.config import Config, enforce_start_rules, lease_margin
+from dualbeat.config.schema import DEFAULT_TIMING
 from dualbeat.core.actions import Exit, SendBeat
 from dualbeat.core.decide import decide
 from dualbeat.core.lease import may_kick
@@ -45,7 +46,6 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
-from dualbeat.errors import ConfigError
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
@@ -65,20 +65,12 @@ def core_config(config: Config, node: str) -> CoreConfig:
         alert_after=mon.alert_after,
         rise=mon.rise,
         apply_timeout=config.replication.apply_timeout,
-        arp_refresh=config.vip.arp_refresh if config.vip else 5.0,
+        arp_refresh=config.vip.arp_refresh if config.vip else DEFAULT_TIMING.arp_refresh,
     )
+    enforce_start_rules(config)  # the same rules ``load`` checks: a hand-built Config too
     arbiter, watchdog = config.arbiter, config.watchdog
     if arbiter is not None:
-        # Demote half a renewal period before the last vote ends: room for read-only,
-        # killing sessions and releasing the VIP.
-        timing = replace(timing, lease_ttl=arbiter.ttl, lease_margin=min(0.5, arbiter.ttl / 6))
-        if watchdog.enabled and watchdog.timeout >= arbiter.ttl - timing.lease_margin:
-            raise ConfigError(
-                f"[watchdog].timeout ({watchdog.timeout:g}s) must be shorter than [arbiter].ttl "
-                f"minus {timing.lease_margin:g}s: the agent kicks the watchdog only while its "
-                "lease outlasts the timeout, so a hung agent is reset before the peer may "
-                "take over"
-            )
+        timing = replace(timing, lease_ttl=arbiter.ttl, lease_margin=lease_margin(arbiter.ttl))
     priority = [n.name for n in config.nodes].index(node)
     fb = config.failback
     return CoreConfig(
