@@ -26,7 +26,7 @@ from dualbeat.agent.history import History
 from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
-from dualbeat.agent.watchdog import Watchdog, WatchdogError
+from dualbeat.agent.watchdog import Watchdog
 from dualbeat.api.server import ApiServer
 from dualbeat.arbiter import open_arbiter
 from dualbeat.config import Config, enforce_start_rules, lease_margin
@@ -46,6 +46,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
+from dualbeat.errors import WatchdogError
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
