@@ -331,7 +331,7 @@ class Agent:
         decision = await waiter
         return {
             "ok": True,
-            "finding": decision.state.finding,
+            "finding": decision.state.finding or "",
             "role": decision.state.role.value,
             "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
         }
@@ -360,7 +360,7 @@ class Agent:
             "maintenance": decision.state.durable.maintenance,
             "persisted": persisted,
             "role": decision.state.role.value,
-            "finding": decision.state.finding,
+            "finding": decision.state.finding or "",
             "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
         }
 
@@ -401,7 +401,7 @@ class Agent:
             "peer_promise_s": None if p.promise_until is None else round(p.promise_until - now, 3),
             "promised_s": round(ev.promised_until - now, 3) if ev.promising else None,
             "ping_ok": ev.ping_ok,
-            "high_water": str(self.state.mark) if self.state.mark is not None else "",
+            "high_water": str(self.state.high_water) if self.state.high_water is not None else "",
         }
 
     def status(self) -> dict[str, Any]:
@@ -414,7 +414,7 @@ class Agent:
             "cluster": self.config.cluster,
             "role": s.role.value,
             "epoch": s.durable.epoch,
-            "finding": s.finding,
+            "finding": s.finding or "",
             "fenced_reason": s.durable.fenced_reason,
             "promoting": s.promotion is not None,
             "yielding": s.yielding,
