@@ -69,11 +69,12 @@ def core_offences(source: str, module: str) -> list[str]:
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package[: len(package) - (node.level - 1)] if node.level > 1 else package
-                names = [".".join([*base, *([node.module] if node.module else [])])]
-                if node.level - 1 > len(package):
-                    names = ["<above the top package>"]
+            if node.level > len(package):
+                names = ["<above the top package>"]
+            elif node.level:
+                base = ".".join(package[: len(package) - node.level + 1])
+                parts = [node.module] if node.module else [a.name for a in node.names]
+                names = [f"{base}.{part}" for part in parts]
             else:
                 names = [node.module or ""]
         elif (
