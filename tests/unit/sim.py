@@ -317,8 +317,8 @@ class World:
             return
         s = node.state
         if self.running(node):
-            if s.role is not Role.ACTIVE:
-                node.kicked_at = None  # disarmed (magic close)
+            if s.role is not Role.ACTIVE and not s.demoting:
+                node.kicked_at = None  # disarmed (magic close) once the VIP is released
             elif may_kick(node.cfg, s, self.now) or node.kicked_at is None:
                 node.kicked_at = self.now  # kicked, or armed on becoming active
         if node.kicked_at is not None and self.now - node.kicked_at > node.cfg.watchdog_timeout:

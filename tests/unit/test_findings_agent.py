@@ -21,7 +21,7 @@ from dualbeat.core.actions import HookEvent, ReleaseVip, RunHook
 from dualbeat.core.durable import Durable
 from dualbeat.core.observations import ActionDone, Observation
 from dualbeat.core.roles import Health, Role
-from dualbeat.core.state import NodeState, Reason
+from dualbeat.core.state import Decision, NodeState, Reason
 from dualbeat.heartbeat.message import Beat
 from dualbeat.mysql.connection import Endpoint
 from tests.unit.test_hooks import config_with
@@ -87,7 +87,7 @@ def test_finding_12_history_is_fsynced_off_the_event_loop(
 
     monkeypatch.setattr(os, "fsync", fsync)
     h = history.History(tmp_path, "db1")
-    h.append(history.event("db1", Reason("STARTED", "agent started"), role="starting", epoch=0))
+    h.decisions(Decision(NodeState(), reasons=(Reason("STARTED", "agent started"),)))
     h.close()
     assert threads and threading.main_thread() not in threads
     assert "STARTED" in (tmp_path / history.FILENAME).read_text()
@@ -96,8 +96,8 @@ def test_finding_12_history_is_fsynced_off_the_event_loop(
 def test_finding_13_boot_id_grows_when_the_wall_clock_steps_back(tmp_path: Path) -> None:
     """The peer drops beats from a boot older than the newest it saw: a restart after a
     clock step back must still get a larger boot id."""
-    first = runtime.next_boot_id(tmp_path, wall_ns=2_000_000_000_000_000_000)
-    second = runtime.next_boot_id(tmp_path, wall_ns=1_000_000_000_000_000_000)
+    first = statefile.next_boot_id(tmp_path, wall_ns=2_000_000_000_000_000_000)
+    second = statefile.next_boot_id(tmp_path, wall_ns=1_000_000_000_000_000_000)
     assert second > first
 
 
