@@ -108,6 +108,10 @@ def _until(w: World, epochs: dict[str, int], end: float, done: object = None) ->
 def _check(w: World, epochs: dict[str, int]) -> None:
     if len(w.writers()) > 1:
         raise Violation(f"two writable VIP holders {w.writers()}")
+    if len(w.acknowledging()) > 1:
+        raise Violation(f"two servers acknowledging writes {w.acknowledging()}")
+    if len(w.vip_holders()) > 1:
+        raise Violation("VIP on both")
     for name, node in w.nodes.items():
         if node.disk.epoch < epochs[name]:
             raise Violation(f"{name}'s epoch went back")
@@ -195,7 +199,7 @@ def test_finding_16_the_checks_flag_two_servers_acknowledging_writes() -> None:
     _until(w, epochs, 8.0, w.settled)
     db1, db2 = w.nodes["db1"], w.nodes["db2"]
     assert w.writers() == ["db1"]
-    db1.vip = False  # released, but still writable with a client session on it
+    db1.vip, db1.mysql.sessions = False, 1  # released, still writable with a client session
     db2.vip, db2.mysql.writable, db2.mysql.sessions = True, True, 1
     with pytest.raises(Violation, match="acknowledging writes"):
         _check(w, epochs)
