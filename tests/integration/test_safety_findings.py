@@ -23,7 +23,7 @@ from dualbeat.errors import MysqlError
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import lab
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.labtools import inside
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def _executed(server: Server) -> str:
 
 
 def test_finding_09_a_state_save_writes_nothing_through_read_only(
-    sandbox: lab.LabInfo, config: Config
+    sandbox: LabInfo, config: Config
 ) -> None:
     """An ex-active restarted read-only saves its state (a grown high-water mark) with
     ``last_role = active``: the epoch row must not be written through read_only (the
@@ -59,9 +59,7 @@ def test_finding_09_a_state_save_writes_nothing_through_read_only(
     assert parse_gtid_set(after, family) == parse_gtid_set(before, family), outcome
 
 
-def test_finding_12_read_only_does_not_wait_out_a_lock(
-    sandbox: lab.LabInfo, config: Config
-) -> None:
+def test_finding_12_read_only_does_not_wait_out_a_lock(sandbox: LabInfo, config: Config) -> None:
     """``SET GLOBAL read_only`` waits for the global read lock behind ``LOCK TABLES``: an
     arbiter-mode demotion must give up within the lease margin (0.5 s at most), not after
     the session's lock_wait_timeout."""

@@ -17,9 +17,10 @@ import pytest
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import agents, drill, faults, writer
-from dualbeat.sandbox.lab import LabInfo
-from dualbeat.sandbox.timeline import lost_writes
+from dualbeat_lab.sandbox import agents, faults, writer
+from dualbeat_lab.sandbox.drill import VIP_HOST, acked_after, present_seqs
+from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.timeline import lost_writes
 from tests.integration.labtools import wait_for
 
 pytestmark = pytest.mark.integration
@@ -37,10 +38,10 @@ def test_finding_17_kill_with_a_held_up_stream(
     old = agents.wait_settled(pair, lambda _m: None)
     assert old == "db1"
     log = tmp_path / "writes.jsonl"
-    argv = writer.command(drill.VIP_HOST, pair.secrets.app_password_file, log, 60.0)
+    argv = writer.command(VIP_HOST, pair.secrets.app_password_file, log, 60.0)
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        wait_for(lambda: log.exists() and drill.acked_after(log, 0.0), 15, "the writer")
+        wait_for(lambda: log.exists() and acked_after(log, 0.0), 15, "the writer")
         with Server(pair.node("db1").root_endpoint()) as db1:
             wait_for(lambda: _semisync_on(db1), 15, "semi-sync on the active")
             if not semisync:
@@ -48,17 +49,17 @@ def test_finding_17_kill_with_a_held_up_stream(
         with Server(pair.node("db2").root_endpoint()) as db2:
             db2.execute(Statement("STOP SLAVE IO_THREAD"))
         held = time.time()
-        wait_for(lambda: drill.acked_after(log, held) or not semisync, 5, "a write")
+        wait_for(lambda: acked_after(log, held) or not semisync, 5, "a write")
         time.sleep(max(0.0, held + 0.4 - time.time()))  # well within the 1 s semi-sync wait
         fault_at = faults.kill_mysqld(pair.lab, "db1")
-        wait_for(lambda: drill.acked_after(log, fault_at), 30, "a write after the failover")
+        wait_for(lambda: acked_after(log, fault_at), 30, "a write after the failover")
         new = wait_for(lambda: agents.settled(pair), 30, "a settled pair")
     finally:
         proc.terminate()
         proc.wait(10)
     assert new == "db2"
     writes = writer.load_log(log)
-    lost = lost_writes(writes, drill.present_seqs(pair, new))
+    lost = lost_writes(writes, present_seqs(pair, new))
     held_up = [w for w in writes if w.acked and held <= w.sent_at < fault_at]
     if semisync:
         assert lost == [], f"{len(lost)} acknowledged writes lost with semi-sync on"
