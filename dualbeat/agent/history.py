@@ -136,7 +136,7 @@ class History:
                 epoch=s.durable.epoch,
                 maintenance=s.durable.maintenance,
                 evidence=evidence,
-                finding=s.finding,
+                finding=s.finding or "",
             )
             self._queued.put(record)
             records.append(json.loads(json.dumps(record, default=str, ensure_ascii=False)))
