@@ -349,13 +349,14 @@ class World:
             probe = MysqlProbed(ok=False, failure=ProbeFailure.UNAVAILABLE, detail="down")
         self._feed(node, probe)
         # The VIP and ping observers report every interval; the core keeps only their
-        # last value, so an unchanged one is skipped here (a third fewer decisions).
+        # last value (and counts lost ping rounds), so an unchanged healthy one is skipped
+        # here (a third fewer decisions).
         if node.state.vip_held is not node.vip:
             self._feed(node, VipObserved(held=node.vip, carrier=True))
         self._feed(node, PeerSqlProbed(peer.mysql.up and self.link(node.name, peer.name)))
         ping = self.link(node.name, "gw")
-        if node.cfg.ping and node.state.evidence.ping_ok is not ping:
-            self._feed(node, PingProbed(ping))
+        if node.cfg.ping and (node.state.evidence.ping_ok is not ping or not ping):
+            self._feed(node, PingProbed(ping))  # every lost round counts (PING_ROUNDS)
 
     def _beat(self, node: Node) -> None:
         s, peer = node.state, self.peer(node)

@@ -20,6 +20,7 @@ from dualbeat.config import Config
 from dualbeat.core.actions import HookEvent, ReleaseVip, RunHook
 from dualbeat.core.durable import Durable
 from dualbeat.core.observations import ActionDone, Observation
+from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import Decision, NodeState, Reason
 from dualbeat.heartbeat.message import Beat
@@ -87,7 +88,7 @@ def test_finding_12_history_is_fsynced_off_the_event_loop(
 
     monkeypatch.setattr(os, "fsync", fsync)
     h = history.History(tmp_path, "db1")
-    h.decisions(Decision(NodeState(), reasons=(Reason("STARTED", "agent started"),)))
+    h.decisions(Decision(NodeState(), reasons=(Reason(ReasonCode.STARTED, "agent started"),)))
     h.close()
     assert threads and threading.main_thread() not in threads
     assert "STARTED" in (tmp_path / history.FILENAME).read_text()
