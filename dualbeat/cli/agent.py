@@ -96,11 +96,11 @@ def status(
             raise UsageError("--watch is a view for a terminal; it does not combine with --json")
         _watch(config.state_dir(name), name, interval)
         return
-    answer = control.request(config.state_dir(name), {"cmd": "status"})
+    shown = control.SocketAgent(config.state_dir(name)).status().to_json()
     if as_json:
-        click.echo(json.dumps(answer["status"], indent=2, default=str))
+        click.echo(json.dumps(shown, indent=2, default=str))
     else:
-        out.print(render_status(answer["status"]))
+        out.print(render_status(shown))
 
 
 def _watch(state_dir: Path, name: str, interval: float) -> None:
@@ -116,7 +116,7 @@ def _watch(state_dir: Path, name: str, interval: float) -> None:
     def frame() -> Any:
         status, error = None, ""
         try:
-            status = control.request(state_dir, {"cmd": "status"}, timeout=2.0)["status"]
+            status = control.SocketAgent(state_dir, timeout=2.0).status().to_json()
         except (AgentUnreachable, OSError) as exc:
             error = str(exc)
         events = history.tail(state_dir, 12)

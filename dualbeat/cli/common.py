@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from dualbeat.config import Config, load, local_node
 from dualbeat.errors import DualbeatError
@@ -32,7 +33,8 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except DualbeatError as exc:
-            err.print(f"[bold red]dualbeat: error:[/] {exc}", highlight=False, markup=True)
+            # The message is text, not markup: it may quote config sections like [arbiter].
+            err.print(f"[bold red]dualbeat: error:[/] {escape(str(exc))}", highlight=False)
             sys.exit(exit_code(exc))
 
     return wrapper  # type: ignore[return-value]

@@ -3,14 +3,39 @@
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import click
 
-from dualbeat.cli.common import config_option, err, handle_errors, node_for, node_option, out
-from dualbeat.errors import RefusedError, UsageError
+from dualbeat.agent.control import ControlAnswer, SocketAgent
+from dualbeat.cli.common import (
+    config_option,
+    err,
+    handle_errors,
+    node_for,
+    node_option,
+    out,
+    progress_printer,
+)
+from dualbeat.config import Config
+from dualbeat.ops import handover
+from dualbeat.ops import maintenance as maintenance_ops
+from dualbeat.ops import switchover as switchover_ops
+from dualbeat.repl.switchover import preflight
+
+
+@dataclass(frozen=True)
+class Seams:
+    """What a test may put in click's ``obj`` to run these commands against fakes:
+    the switchover's pre-checks (both servers over SQL in production)."""
+
+    checks: switchover_ops.Checks = preflight
+
+
+def agent_of(config: Config, name: str) -> SocketAgent:
+    """``name``'s agent, over its control socket (on this host)."""
+    return SocketAgent(config.state_dir(name))
 
 
 @click.command()
@@ -49,23 +74,15 @@ def maintenance(state: str, config_path: Path, node: str | None, timeout: float)
     peer to confirm (a warning, not an error, if it does not: it follows when it hears
     this node).
     """
-    from dualbeat.agent import control
-
     config, name = node_for(config_path, node)
-    on = state == "on"
-    answer = control.request(config.state_dir(name), {"cmd": "maintenance", "on": on})
-    if not answer.get("ok"):
-        raise UsageError(str(answer.get("error")))
-    for reason in answer["reasons"]:
-        if reason["code"].startswith("MAINTENANCE_"):
-            out.print(f"{name}: {reason['code']}: {reason['text']}", highlight=False)
-    if not answer.get("persisted"):
-        err.print(f"warning: {name} has not written the setting to its state file yet")
     peer = config.peer_of(name).name
-    confirmed = control.wait_status(
-        config.state_dir(name), lambda st: st["peer_view"]["maintenance"] is on, timeout
-    )
-    if confirmed is None:
+    done = maintenance_ops.switch(agent_of(config, name), name, state == "on", timeout=timeout)
+    for reason in done.answer.reasons:
+        if reason.code.startswith("MAINTENANCE_"):
+            out.print(f"{name}: {reason.code}: {reason.text}", highlight=False)
+    if not done.answer.persisted:
+        err.print(f"warning: {name} has not written the setting to its state file yet")
+    if not done.confirmed:
         err.print(
             f"warning: {peer} has not confirmed within {timeout:g} s (is its agent running?); "
             f"it follows when it hears {name}",
@@ -75,14 +92,10 @@ def maintenance(state: str, config_path: Path, node: str | None, timeout: float)
     out.print(f"[green]✓[/] maintenance mode {state} on {name} and {peer}")
 
 
-def _command(config_path: Path, node: str | None, payload: dict[str, Any]) -> None:
-    from dualbeat.agent import control
-
-    config, name = node_for(config_path, node)
-    answer = control.command(config.state_dir(name), payload, f"{name} refused")
-    for reason in answer["reasons"]:
-        out.print(f"{name}: {reason['code']}: {reason['text']}", highlight=False)
-    out.print(f"{name} is now {answer['role']} ({answer['finding']})", highlight=False)
+def _said(name: str, answer: ControlAnswer) -> None:
+    for reason in answer.reasons:
+        out.print(f"{name}: {reason.code}: {reason.text}", highlight=False)
+    out.print(f"{name} is now {answer.role} ({answer.finding})", highlight=False)
 
 
 @click.command()
@@ -95,7 +108,8 @@ def standby(config_path: Path, node: str | None) -> None:
     The active makes itself read-only, kills client sessions, releases the VIP and tells
     the peer to take over. Refused (exit 4) unless the peer is a healthy standby.
     """
-    _command(config_path, node, {"cmd": "standby"})
+    config, name = node_for(config_path, node)
+    _said(name, handover.standby(agent_of(config, name), name))
 
 
 @click.command()
@@ -112,7 +126,8 @@ def takeover(config_path: Path, node: str | None, force: bool) -> None:
     promotes at once, but refuses (exit 4) while the peer's last known transactions are
     not all here, since they would be lost; --force accepts that loss.
     """
-    _command(config_path, node, {"cmd": "takeover", "force": force})
+    config, name = node_for(config_path, node)
+    _said(name, handover.takeover(agent_of(config, name), name, force=force))
 
 
 @click.command()
@@ -124,8 +139,14 @@ def takeover(config_path: Path, node: str | None, force: bool) -> None:
     "--timeout", default=30.0, show_default=True, help="Seconds to wait for the switchover to end."
 )
 @handle_errors
+@click.pass_context
 def switchover(
-    config_path: Path, node: str | None, to: str | None, dry_run: bool, timeout: float
+    ctx: click.Context,
+    config_path: Path,
+    node: str | None,
+    to: str | None,
+    dry_run: bool,
+    timeout: float,
 ) -> None:
     """Move the active role to the other node: planned, lossless, explained.
 
@@ -141,54 +162,22 @@ def switchover(
          gratuitous ARP; the old active replicates from it as the new standby.
     Run it on either node; it waits until the new active holds the VIP.
     """
-
-    from dualbeat.agent import control
-    from dualbeat.repl.switchover import preflight
-
     config, name = node_for(config_path, node)
-    status = control.request(config.state_dir(name), {"cmd": "status"})["status"]
-    if status["role"] == "active":
-        active = name
-    elif status["peer_view"]["role"] == "active":
-        active = config.peer_of(name).name
-    else:
-        raise RefusedError("no node is active right now: there is nothing to switch over")
-    target = config.peer_of(active).name
-    if to is not None and to != target:
-        raise UsageError(
-            f"--to {to}: {to} is already the active node"
-            if to == active
-            else f"--to {to}: no node named {to!r} (nodes: {config.node_names()})"
-        )
-    checks = preflight(config, active, target)
-    if checks.blockers:
-        raise RefusedError("switchover refused:\n  " + "\n  ".join(checks.explain()))
-    out.print(f"checks passed: {target} is replicating, caught up, without errant transactions")
-    if dry_run:
-        out.print(f"would move the active role from {active} to {target} (dry run: nothing done)")
-        return
-    started = time.monotonic()
-    control.command(
-        config.state_dir(name), {"cmd": "switchover"}, "switchover refused by the agent"
+    port = agent_of(config, name)
+    checks = ctx.obj.checks if isinstance(ctx.obj, Seams) else preflight
+    plan = switchover_ops.check(config, port, name, to=to, checks=checks)
+    out.print(
+        f"checks passed: {plan.target} is replicating, caught up, without errant transactions"
     )
-
-    def moved(st: dict[str, Any]) -> bool:
-        if any(
-            e["code"] == "SWITCHOVER_ABORTED" and e["ts"] >= time.time() - timeout
-            for e in st["recent"]
-        ):
-            raise RefusedError(
-                f"switchover rolled back: {target} could not apply {active}'s "
-                "final transactions in time; see `dualbeat status`"
-            )
-        if target == name:
-            return bool(st["role"] == "active" and st["vip"]["held"])
-        return bool(st["peer_view"]["role"] == "active" and st["peer_view"]["vip_held"])
-
-    if control.wait_status(config.state_dir(name), moved, timeout) is not None:
+    if dry_run:
         out.print(
-            f"[green]✓[/] {target} is active and holds the VIP "
-            f"({time.monotonic() - started:.2f} s); {active} is the standby"
+            f"would move the active role from {plan.active} to {plan.target} "
+            "(dry run: nothing done)"
         )
         return
-    raise RefusedError(f"switchover did not finish within {timeout:g} s; see `dualbeat status`")
+    switchover_ops.start(port, plan, progress_printer())
+    seconds = switchover_ops.wait(port, plan, timeout)
+    out.print(
+        f"[green]✓[/] {plan.target} is active and holds the VIP ({seconds:.2f} s); "
+        f"{plan.active} is the standby"
+    )

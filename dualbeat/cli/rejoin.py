@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import click
 
+from dualbeat.agent.control import SocketAgent
 from dualbeat.cli.common import config_option, err, handle_errors, out, progress_printer
 from dualbeat.config import Config, load
-from dualbeat.errors import DualbeatError, RefusedError, UsageError
+from dualbeat.errors import UsageError
+from dualbeat.ops import rejoin as ops
 
 REJOIN_EXIT_CODES = """\b
 Exit codes:
@@ -145,9 +145,9 @@ def rejoin(
             f"cannot save the report under {config.state_dir(analysis.node)}: {exc}"
         ) from exc
     err.print(f"report saved: {path}", highlight=False)
-    _record_rejoin_report(config, analysis, path)
+    ops.record_report(config, analysis, path, progress_printer())
     if accept:
-        _accept_rejoin(config, analysis.node, analysis.has_missing)
+        _accept(config, analysis.node, analysis.has_missing)
     elif analysis.has_missing:
         sys.exit(1)
 
@@ -182,7 +182,7 @@ def _resolve_rejoin(
                 task, completed=done, total=max(done, total)
             ),
         )
-    _record_rejoin_report(config, result.analysis, result.analysis_path)
+    ops.record_report(config, result.analysis, result.analysis_path, progress_printer())
     if result.copy:
         say(f"copied {result.copy.bytes} bytes: {', '.join(result.copy.databases)}")
     applied = len(result.applied)
@@ -195,65 +195,11 @@ def _resolve_rejoin(
         highlight=False,
     )
     again = run_analysis(config, result.node, timeout=binlog_timeout)
-    _accept_rejoin(config, result.node, again.has_missing)
+    _accept(config, result.node, again.has_missing)
 
 
-def _record_rejoin_report(config: Config, analysis: Any, path: Path) -> None:
-    """Link the report from the node's history (by path), with the agent up or down."""
-    from dualbeat.agent import history
-    from dualbeat.core.state import Reason
-
-    lacking = f"{analysis.missing_count} transaction(s) the active lacks"
-    reason = Reason(
-        "REJOIN_REPORT",
-        f"lost-writes analysis of {analysis.node} against {analysis.active}: "
-        + (lacking if analysis.has_missing else "nothing the active lacks"),
-        {"report": str(path), "active": analysis.active, "missing": analysis.missing}
-        | analysis.summary(),
-    )
-    try:
-        history.record(config.state_dir(analysis.node), analysis.node, reason)
-    except (OSError, DualbeatError) as exc:
-        err.print(f"warning: the report is not linked from the history: {exc}", highlight=False)
-
-
-def _accept_rejoin(config: Config, node: str, missing: bool) -> None:
-
-    from dualbeat.agent import control
-    from dualbeat.mysql.checksum import checksum_pair
-
-    if missing:
-        raise RefusedError(
-            f"{node} still holds transactions the active lacks (listed above): re-apply them "
-            f"on the active or rebuild {node}, then run --accept again"
-        )
-    # The agent decides on its latest probe and the active's latest heartbeat (each at
-    # most a monitor interval old): right after a rebuild they may still show the old
-    # difference, so a refusal is retried for a few seconds before it stands.
-    deadline = time.monotonic() + 5.0
-    while True:
-        try:
-            answer = control.command(
-                config.state_dir(node), {"cmd": "rejoined"}, f"{node}'s agent refused"
-            )
-            break
-        except RefusedError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.25)
-    if answer["finding"] != "rejoin_accepted":
-        raise RefusedError(f"{node}'s agent is {answer['role']} ({answer['finding']}): try again")
-    standing_by = control.wait_status(
-        config.state_dir(node),
-        lambda st: bool(st["role"] == "standby" and st["mysql"]["replicating"]),
-        30.0,
-    )
-    if standing_by is None:
-        raise RefusedError(f"{node} did not start replicating within 30 s; see dualbeat status")
+def _accept(config: Config, node: str, missing: bool) -> None:
+    port = SocketAgent(config.state_dir(node))
+    rows = ops.accept(config, port, node, missing, progress_printer(f"rejoin {node}: "))
     out.print(f"[green]✓[/] {node} is a standby again and replicates from the active")
-    report = checksum_pair(config)
-    if not report.equal:
-        raise RefusedError(
-            f"{node} rejoined, but `dualbeat checksum` finds differences: run it to see them"
-        )
-    out.print(f"[green]✓[/] checksum: {report.rows} rows equal on both servers")
+    out.print(f"[green]✓[/] checksum: {rows} rows equal on both servers")
