@@ -13,6 +13,7 @@ from dualbeat.cli.common import config_option, err, handle_errors, out, progress
 from dualbeat.config import Config, load
 from dualbeat.errors import UsageError
 from dualbeat.ops import rejoin as ops
+from dualbeat.ops.outcome import ExitCode
 
 REJOIN_EXIT_CODES = """\b
 Exit codes:
@@ -118,9 +119,7 @@ def rejoin(
     They use the [admin] account (the [mysql] one without it): it writes on the active
     and loads NODE with its binary log off, so it needs SUPER-level rights there.
     """
-    from dualbeat.errors import ConfigError
     from dualbeat.rejoin.analysis import analyze as run_analysis
-    from dualbeat.rejoin.analysis import save
     from dualbeat.rejoin.render import render_analysis
 
     modes = [m for m, on in (("analyze", analyze), ("accept", accept), ("reapply", reapply),
@@ -131,34 +130,25 @@ def rejoin(
         raise UsageError("--include only makes sense with --reapply")
     config = load(config_path)
     if reapply or discard:
-        _resolve_rejoin(config, node, modes[0], include, binlog_timeout)
+        _resolve(config, node, modes[0], include, binlog_timeout)
         return
     analysis = run_analysis(config, node, timeout=binlog_timeout)
     if as_json:
         click.echo(json.dumps(analysis.to_json(), indent=2, ensure_ascii=False))
     else:
         out.print(render_analysis(analysis, limit=limit))
-    try:
-        path = save(analysis, config)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot save the report under {config.state_dir(analysis.node)}: {exc}"
-        ) from exc
-    err.print(f"report saved: {path}", highlight=False)
-    ops.record_report(config, analysis, path, progress_printer())
+    ops.keep(config, analysis, progress_printer())
     if accept:
-        _accept(config, analysis.node, analysis.has_missing)
+        port = SocketAgent(config.state_dir(analysis.node))
+        say = progress_printer(f"rejoin {analysis.node}: ")
+        rows = ops.accept(config, port, analysis.node, analysis.has_missing, say)
+        _accepted(analysis.node, rows)
     elif analysis.has_missing:
-        sys.exit(1)
+        sys.exit(ExitCode.CHECK_FAILED)
 
 
-def _resolve_rejoin(
-    config: Config, node: str, mode: str, include: bool, binlog_timeout: float
-) -> None:
+def _resolve(config: Config, node: str, mode: str, include: bool, binlog_timeout: float) -> None:
     from rich import progress as bar
-
-    from dualbeat.rejoin.analysis import analyze as run_analysis
-    from dualbeat.rejoin.resolve import resolve
 
     bars = bar.Progress(
         bar.TextColumn("copying"),
@@ -169,22 +159,20 @@ def _resolve_rejoin(
         transient=True,
     )
     task = bars.add_task("copy", total=None)
-    say = progress_printer(f"rejoin {node}: ")
     with bars:
-        result = resolve(
+        done = ops.resolve_and_accept(
             config,
+            SocketAgent(config.state_dir(config.node(node).name)),
             node,
             mode=mode,
             include=include,
             binlog_timeout=binlog_timeout,
-            say=say,
+            progress=progress_printer(f"rejoin {node}: "),
             copy_progress=lambda done, total: bars.update(
                 task, completed=done, total=max(done, total)
             ),
         )
-    ops.record_report(config, result.analysis, result.analysis_path, progress_printer())
-    if result.copy:
-        say(f"copied {result.copy.bytes} bytes: {', '.join(result.copy.databases)}")
+    result = done.resolution
     applied = len(result.applied)
     skipped = len(result.plan.skipped) if result.plan else 0
     out.print(
@@ -194,12 +182,9 @@ def _resolve_rejoin(
         else f"{node} rebuilt from {result.active}; record: {result.record_path}",
         highlight=False,
     )
-    again = run_analysis(config, result.node, timeout=binlog_timeout)
-    _accept(config, result.node, again.has_missing)
+    _accepted(result.node, done.rows)
 
 
-def _accept(config: Config, node: str, missing: bool) -> None:
-    port = SocketAgent(config.state_dir(node))
-    rows = ops.accept(config, port, node, missing, progress_printer(f"rejoin {node}: "))
+def _accepted(node: str, rows: int) -> None:
     out.print(f"[green]✓[/] {node} is a standby again and replicates from the active")
     out.print(f"[green]✓[/] checksum: {rows} rows equal on both servers")

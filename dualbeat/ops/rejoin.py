@@ -1,20 +1,24 @@
-"""The steps of ``dualbeat rejoin`` that reach the agent: linking a report from the
-node's history, and letting a resolved node stand by again (with the agent's retries and
-the checksum that proves the pair equal)."""
+"""The workflow of ``dualbeat rejoin``: analyse a returning node and keep the report
+(linked from its history), resolve its lost writes (re-apply or discard, then rebuild),
+and let it stand by again (with the agent's retries and the checksum that proves the
+pair equal). Rendering the analysis is the shell's."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from dualbeat.agent import history
 from dualbeat.config import Config
 from dualbeat.core.roles import Role
 from dualbeat.core.state import Reason
-from dualbeat.errors import DualbeatError, RefusedError
+from dualbeat.errors import ConfigError, DualbeatError, RefusedError
 from dualbeat.mysql.checksum import checksum_pair
 from dualbeat.ops.port import AgentPort, Progress, command, quiet, wait_status
+from dualbeat.rejoin.analysis import analyze, save
+from dualbeat.rejoin.report import Analysis
+from dualbeat.rejoin.resolve import CopyProgress, Resolution, resolve
 
 #: How long a refused ``rejoined`` is retried: the agent decides on its latest probe and
 #: the active's latest heartbeat (each at most a monitor interval old), which right after
@@ -23,7 +27,58 @@ ACCEPT_RETRY_S = 5.0
 REPLICATING_WITHIN_S = 30.0
 
 
-def record_report(config: Config, analysis: Any, path: Path, progress: Progress = quiet) -> None:
+def keep(config: Config, analysis: Analysis, progress: Progress = quiet) -> Path:
+    """Save the report under the node's state directory and link it from its history."""
+    try:
+        path = save(analysis, config)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot save the report under {config.state_dir(analysis.node)}: {exc}"
+        ) from exc
+    progress(f"report saved: {path}")
+    record_report(config, analysis, path, progress)
+    return path
+
+
+@dataclass(frozen=True)
+class Resolved:
+    resolution: Resolution
+    rows: int  # found equal by the checksum after the node stood by again
+
+
+def resolve_and_accept(
+    config: Config,
+    port: AgentPort,
+    node: str,
+    *,
+    mode: str,
+    include: bool,
+    binlog_timeout: float,
+    progress: Progress = quiet,
+    copy_progress: CopyProgress = lambda _d, _t: None,
+) -> Resolved:
+    """``--reapply`` / ``--discard``: resolve, analyse again, and accept the node back
+    (``accept``'s refusals apply: anything still missing keeps it fenced)."""
+    result = resolve(
+        config,
+        node,
+        mode=mode,
+        include=include,
+        binlog_timeout=binlog_timeout,
+        say=progress,
+        copy_progress=copy_progress,
+    )
+    record_report(config, result.analysis, result.analysis_path, progress)
+    if result.copy:
+        progress(f"copied {result.copy.bytes} bytes: {', '.join(result.copy.databases)}")
+    again = analyze(config, result.node, timeout=binlog_timeout)
+    rows = accept(config, port, result.node, again.has_missing, progress)
+    return Resolved(result, rows)
+
+
+def record_report(
+    config: Config, analysis: Analysis, path: Path, progress: Progress = quiet
+) -> None:
     """Link the report from the node's history (by path), with the agent up or down; a
     failure to link is said through ``progress``, not raised (the report is saved)."""
     lacking = f"{analysis.missing_count} transaction(s) the active lacks"
