@@ -12,6 +12,7 @@ from rich.table import Table
 
 from dualbeat.cli.common import config_option, err, handle_errors, out
 from dualbeat.config import load
+from dualbeat.ops import pair
 
 
 @click.command(
@@ -99,7 +100,7 @@ def checksum(
     """
     from rich import progress as bar
 
-    from dualbeat.mysql.checksum import ChecksumProgress, checksum_pair
+    from dualbeat.mysql.checksum import ChecksumProgress
     from dualbeat.mysql.checksum_report import TableStatus, show_key
 
     config = load(config_path)
@@ -119,7 +120,7 @@ def checksum(
         bars.update(tasks[p.table], completed=p.chunks_done, total=p.chunks_estimated, rows=p.rows)
 
     with bars:
-        report = checksum_pair(
+        compared = pair.checksum(
             config,
             reference=reference,
             databases=databases,
@@ -127,9 +128,10 @@ def checksum(
             chunk_size=chunk_size,
             progress=show,
         )
+    report = compared.report
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2))
-        sys.exit(0 if report.equal else 1)
+        sys.exit(compared.outcome)
     table = Table(title=f"checksum: {report.reference} (reference) vs {report.peer}")
     for col in ("table", "rows", "chunks", "differing chunks", "differing rows", "status"):
         table.add_column(
@@ -171,5 +173,4 @@ def checksum(
         f"{len(report.tables)} table(s), {report.rows} rows in {report.seconds:.1f} s "
         f"({rate:,.0f} rows/s): {verdict}"
     )
-    if not report.equal:
-        sys.exit(1)
+    sys.exit(compared.outcome)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from dualbeat.cli.common import EXIT_CODES, config_option, handle_errors, out, progress_printer
 from dualbeat.config import load
+from dualbeat.ops import pair
 
 
 @click.group()
@@ -42,10 +43,8 @@ def repl_setup(config_path: Path, active: str | None, force: bool, dry_run: bool
     Settings changed with SET GLOBAL are listed at the end: add them to my.cnf
     (MariaDB has no SET PERSIST), or a restart undoes them.
     """
-    from dualbeat.repl.setup import setup_pair
-
     config = load(config_path)
-    report = setup_pair(
+    report = pair.setup(
         config, active=active, force=force, dry_run=dry_run, progress=progress_printer()
     )
     verb = "would be" if dry_run else "is"
@@ -77,11 +76,11 @@ def repl_check(config_path: Path, active: str | None, as_json: bool) -> None:
 
     Each finding is OK, WARN or FAIL with a hint. Exit code 1 on any FAIL.
     """
-    from dualbeat.repl.inspect import inspect_pair
+    from dualbeat.repl.check import Status
 
     config = load(config_path)
-    findings = inspect_pair(config, active=active)
-    from dualbeat.repl.check import Status, worst
+    checked = pair.check(config, active=active)
+    findings = checked.findings
 
     if as_json:
         click.echo(json.dumps([f.as_json() for f in findings], indent=2))
@@ -99,5 +98,4 @@ def repl_check(config_path: Path, active: str | None, as_json: bool) -> None:
                 escape(f.hint),
             )
         out.print(table)
-    if worst(findings) is Status.FAIL:
-        sys.exit(1)
+    sys.exit(checked.outcome)
