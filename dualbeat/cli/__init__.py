@@ -5,7 +5,7 @@ docstrings (the man page lives next to the code it documents); rich gives the OK
 tables and live progress a DBA reads at 3 a.m. A command parses its arguments, calls a
 workflow and renders what comes back. The workflows the HTTP API offers too (switchover,
 standby, takeover, maintenance, rejoin) live in ``dualbeat.ops``, so both refuse the same
-things for the same reasons; the others call ``repl``, ``mysql.checksum`` or the agent.
+things for the same reasons; the others call ``repl``, ``checksum`` or the agent.
 
 Other packages add command groups through the ``dualbeat.commands`` entry point group
 (the lab's ``dualbeat sandbox``, when it is installed); the product ships none of them.

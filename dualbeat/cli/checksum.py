@@ -100,8 +100,8 @@ def checksum(
     """
     from rich import progress as bar
 
-    from dualbeat.mysql.checksum import ChecksumProgress
-    from dualbeat.mysql.checksum_report import TableStatus, show_key
+    from dualbeat.checksum.compare import ChecksumProgress
+    from dualbeat.checksum.report import TableStatus, show_key
 
     config = load(config_path)
     bars = bar.Progress(

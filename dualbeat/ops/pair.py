@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from dualbeat.checksum.compare import ChecksumProgress, checksum_pair
+from dualbeat.checksum.report import ChecksumReport
 from dualbeat.config import Config
-from dualbeat.mysql.checksum import ChecksumProgress, checksum_pair
-from dualbeat.mysql.checksum_report import ChecksumReport
 from dualbeat.ops.outcome import ExitCode
 from dualbeat.ops.port import Progress, quiet
 from dualbeat.repl.check import Finding, Status, worst

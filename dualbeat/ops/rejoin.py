@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dualbeat.agent import history
+from dualbeat.checksum.compare import checksum_pair
 from dualbeat.config import Config
 from dualbeat.core.roles import Role
 from dualbeat.core.state import Reason
 from dualbeat.errors import ConfigError, DualbeatError, RefusedError
-from dualbeat.mysql.checksum import checksum_pair
 from dualbeat.ops.port import AgentPort, Progress, command, quiet, wait_status
 from dualbeat.rejoin.analysis import analyze, save
 from dualbeat.rejoin.report import Analysis

@@ -54,8 +54,12 @@ def test_no_command_file_is_over_400_lines() -> None:
         assert len(path.read_text().splitlines()) <= 400, path
 
 
-def test_the_product_has_no_sandbox_command() -> None:
-    assert "sandbox" not in cli.commands
+def test_sandbox_comes_only_from_the_lab() -> None:
+    """``dualbeat sandbox`` is there only when the lab is installed, and is the lab's."""
+    sandbox = cli.commands.get("sandbox")
+    if sandbox is not None:
+        assert sandbox.callback is not None
+        assert sandbox.callback.__module__.startswith("dualbeat_lab."), sandbox.callback
 
 
 def test_entry_point_groups_are_added_and_cannot_replace_a_command() -> None:
