@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from dualbeat.agent.control import FILENAME
+from dualbeat.agent.control import FILENAME, ControlAnswer
 from dualbeat.api.app import build_app
 from dualbeat.cli import cli
 from dualbeat.cli.operate import Seams
@@ -46,7 +46,8 @@ class _Handler(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         request = json.loads(self.rfile.readline())
         if request.get("cmd") == "status":
-            answer: dict[str, Any] = {"ok": True, "status": self.agent.state}
+            status = self.agent.status()
+            answer: dict[str, Any] = ControlAnswer(ok=True, status=status).to_json()
         else:
             answer = asyncio.run(self.agent._answer(request))
         self.wfile.write(json.dumps(answer).encode() + b"\n")

@@ -1,0 +1,36 @@
+"""The control protocol's typed answers survive the trip through JSON unchanged."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from dualbeat.agent.control import REFUSALS, ControlAnswer, ReasonLine, is_refusal
+from dualbeat.agent.status import AgentStatus
+from dualbeat.core.findings import Finding
+from tests.unit.test_api import STATUS
+
+
+def trip(answer: ControlAnswer) -> ControlAnswer:
+    return ControlAnswer.from_json(json.loads(json.dumps(answer.to_json())))
+
+
+def test_a_status_with_unknown_values_survives_the_socket() -> None:
+    raw = copy.deepcopy(STATUS)
+    raw["mysql"] |= {"lag_s": None, "writable": None, "semisync_active": None}
+    raw["peer_view"] = {"silent_s": None, "sql_reachable": None}  # no heartbeat yet
+    status = AgentStatus.from_json(raw)
+    assert trip(ControlAnswer(ok=True, status=status)).status == status
+
+
+def test_a_refusal_is_a_flag_not_a_spelling() -> None:
+    refused = ControlAnswer(
+        ok=True,
+        refused=True,
+        finding="standby_refused",
+        role="active",
+        reasons=(ReasonLine("STANDBY_REFUSED", "the peer is not a healthy standby"),),
+    )
+    assert trip(refused) == refused and refused.why == "the peer is not a healthy standby"
+    assert {f for f in Finding if is_refusal(f)} == REFUSALS
+    assert all(is_refusal(f.value) for f in REFUSALS) and not is_refusal("peer_passive")
