@@ -76,7 +76,7 @@ class ControlAnswer:
         return self.reasons[0].text if self.reasons else self.finding
 
     def to_json(self) -> dict[str, Any]:
-        return _ANSWER.dump_python(self, mode="json", exclude_none=True)  # type: ignore[no-any-return]
+        return _ANSWER.dump_python(self, mode="json")  # type: ignore[no-any-return]
 
     @classmethod
     def from_json(cls, data: Any) -> ControlAnswer:
