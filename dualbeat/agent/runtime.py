@@ -27,15 +27,8 @@ from dualbeat.agent.history import History
 from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
-from dualbeat.agent.status import (
-    AgentStatus,
-    FailbackView,
-    LeaseView,
-    LinkView,
-    MysqlView,
-    PeerView,
-    VipView,
-)
+from dualbeat.agent.snapshot import View, snapshot
+from dualbeat.agent.status import AgentStatus
 from dualbeat.agent.watchdog import Watchdog, WatchdogError
 from dualbeat.api.server import ApiServer
 from dualbeat.arbiter import open_arbiter
@@ -396,94 +389,21 @@ class Agent:
         )
         return {"ok": True, "events": found.events, "damaged": found.damaged}
 
-    def _lease_status(self, now: float) -> LeaseView:
-        """The votes: the arbiter key, the peer's promise, ours, the ping nodes."""
-        ev, p = self.state.evidence, self.state.peer
-        return LeaseView(
-            arbiter=self.config.arbiter is not None,
-            held=ev.lease is not None,
-            valid_s=None if ev.lease is None else round(ev.lease.valid_until - now, 3),
-            holder=ev.holder,
-            peer_promise_s=None if p.promise_until is None else round(p.promise_until - now, 3),
-            promised_s=round(ev.promised_until - now, 3) if ev.promising else None,
-            ping_ok=ev.ping_ok,
-            high_water=str(self.state.mark) if self.state.mark is not None else "",
-        )
-
     def status(self) -> AgentStatus:
-        s, now = self.state, time.monotonic()
-        p = s.peer
-        beat = p.beat
-        stats = self.links.stats()
-        takeover = statefile.to_json(s.durable)["last_takeover"]
-        return AgentStatus(
-            node=self.node,
-            peer=self.cfg.peer,
-            cluster=self.config.cluster,
-            role=s.role,
-            epoch=s.durable.epoch,
-            finding=s.finding,
-            fenced_reason=s.durable.fenced_reason,
-            promoting=s.promotion is not None,
-            yielding=s.yielding,
-            failback=FailbackView(
-                auto=self.cfg.failback is not None,
-                ready_for_s=(
-                    None
-                    if s.failback_ready_since is None
-                    else round(now - s.failback_ready_since, 3)
-                ),
-                last_at=s.durable.last_failback_at,
+        return snapshot(
+            self.state,
+            View(
+                node=self.node,
+                peer=self.cfg.peer,
+                cluster=self.config.cluster,
+                vip=str(self.config.vip.address) if self.config.vip else None,
+                arbiter=self.config.arbiter is not None,
+                auto_failback=self.cfg.failback is not None,
             ),
-            maintenance=s.durable.maintenance,
-            mysql=MysqlView(
-                health=s.local.health,
-                writable=s.local.writable,
-                replicating=s.local.replicating,
-                lag_s=s.local.lag,
-                executed=str(s.local.executed or ""),
-                received=str(s.local.received or ""),
-                semisync_active=s.local.semisync_active,
-                detail=s.local.last_detail,
-                probe_latency_s=self._probe_latency(),
-            ),
-            vip=VipView(
-                address=str(self.config.vip.address) if self.config.vip else None,
-                held=s.vip_held,
-                carrier=s.carrier,
-            ),
-            peer_view=PeerView(
-                silent_s=None if p.heard_at is None else round(now - p.heard_at, 3),
-                sql_reachable=p.sql_reachable,
-            )
-            if beat is None
-            else PeerView(
-                role=beat.role,
-                epoch=beat.epoch,
-                mysql=beat.mysql,
-                writable=beat.writable,
-                vip_held=beat.vip_held,
-                replicating=beat.replicating,
-                lag_s=beat.lag,
-                semisync_active=beat.semisync,
-                maintenance=beat.maintenance,
-                executed=str(beat.executed or ""),
-                silent_s=None if p.heard_at is None else round(now - p.heard_at, 3),
-                sql_reachable=p.sql_reachable,
-            ),
-            links={
-                name: LinkView(
-                    age_s=None if st.last_received is None else round(now - st.last_received, 3),
-                    sent=st.sent,
-                    received=st.received,
-                    send_errors=st.send_errors,
-                    dropped={r.value: n for r, n in st.dropped.items()},
-                )
-                for name, st in stats.items()
-            },
-            last_takeover=takeover if isinstance(takeover, dict) else None,
-            lease=self._lease_status(now),
+            links=self.links.stats(),
+            probe_latency=self._probe_latency(),
             recent=list(self.recent)[-10:],
+            now=time.monotonic(),
         )
 
 

@@ -6,8 +6,12 @@ import copy
 import json
 
 from dualbeat.agent.control import REFUSALS, ControlAnswer, ReasonLine, is_refusal
+from dualbeat.agent.snapshot import View, snapshot
 from dualbeat.agent.status import AgentStatus
 from dualbeat.core.findings import Finding
+from dualbeat.core.roles import Role
+from dualbeat.core.state import NodeState
+from dualbeat.heartbeat.link import LinkStats
 from tests.unit.test_api import STATUS
 
 
@@ -34,3 +38,12 @@ def test_a_refusal_is_a_flag_not_a_spelling() -> None:
     assert trip(refused) == refused and refused.why == "the peer is not a healthy standby"
     assert {f for f in Finding if is_refusal(f)} == REFUSALS
     assert all(is_refusal(f.value) for f in REFUSALS) and not is_refusal("peer_passive")
+
+
+def test_a_starting_agents_status_survives_the_socket() -> None:
+    """Right after start: nothing probed, no heartbeat, no link heard, no lease."""
+    stats = {"lan": LinkStats()}
+    view = View("db1", "db2", "orders", "10.1.0.100/24", arbiter=False, auto_failback=False)
+    status = snapshot(NodeState(), view, links=stats, probe_latency=None, recent=[], now=5.0)
+    assert status.role is Role.STARTING and status.peer_view.role is None
+    assert trip(ControlAnswer(ok=True, status=status)).status == status
