@@ -6,11 +6,13 @@ pair equal). Rendering the analysis is the shell's."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from dualbeat.agent import history
 from dualbeat.checksum.compare import checksum_pair
+from dualbeat.checksum.report import ChecksumReport
 from dualbeat.config import Config
 from dualbeat.core.roles import Role
 from dualbeat.core.state import Reason
@@ -96,17 +98,25 @@ def record_report(
 
 
 def accept(
-    config: Config, port: AgentPort, node: str, missing: bool, progress: Progress = quiet
+    config: Config,
+    port: AgentPort,
+    node: str,
+    missing: bool,
+    progress: Progress = quiet,
+    *,
+    compare: Callable[[Config], ChecksumReport] = checksum_pair,
+    retry_for: float = ACCEPT_RETRY_S,
 ) -> int:
-    """Let fenced ``node`` stand by and replicate again, then checksum the pair; the rows
-    found equal. Refused while ``node`` holds writes the active lacks, when its agent
-    keeps refusing, when it does not replicate in time, or when the checksum differs."""
+    """Let fenced ``node`` stand by and replicate again, then ``compare`` the pair; the
+    rows found equal. Refused while ``node`` holds writes the active lacks, when its agent
+    keeps refusing for ``retry_for`` seconds, when it does not replicate in time, or when
+    the data differs."""
     if missing:
         raise RefusedError(
             f"{node} still holds transactions the active lacks (listed above): re-apply them "
             f"on the active or rebuild {node}, then run --accept again"
         )
-    deadline = time.monotonic() + ACCEPT_RETRY_S
+    deadline = time.monotonic() + retry_for
     while True:
         try:
             answer = command(port, {"cmd": "rejoined"}, f"{node}'s agent refused")
@@ -128,7 +138,7 @@ def accept(
             "see dualbeat status"
         )
     progress(f"{node} is a standby again and replicates from the active; checksumming")
-    report = checksum_pair(config)
+    report = compare(config)
     if not report.equal:
         raise RefusedError(
             f"{node} rejoined, but `dualbeat checksum` finds differences: run it to see them"
