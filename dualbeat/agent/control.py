@@ -20,26 +20,10 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from dualbeat.agent.status import AgentStatus
-from dualbeat.core.findings import Finding
+from dualbeat.core.state import Decision
 from dualbeat.errors import AgentUnreachable
 
 FILENAME = "agent.sock"
-
-#: The findings that mean "the agent would not do what the operator asked".
-REFUSALS = frozenset(
-    {
-        Finding.MAINTENANCE_REFUSED,
-        Finding.STANDBY_REFUSED,
-        Finding.TAKEOVER_REFUSED,
-        Finding.SWITCHOVER_REFUSED,
-        Finding.REJOIN_REFUSED,
-    }
-)
-
-
-def is_refusal(finding: Finding | str) -> bool:
-    """Whether ``finding`` (the decision that answered a command) refuses it."""
-    return finding in REFUSALS or finding in {f.value for f in REFUSALS}
 
 
 @dataclass(frozen=True)
@@ -74,6 +58,20 @@ class ControlAnswer:
         if self.error:
             return self.error
         return self.reasons[0].text if self.reasons else self.finding
+
+    @classmethod
+    def of(cls, decision: Decision, maintenance: bool | None = None) -> ControlAnswer:
+        """The agent's answer to an operator command, from the decision it led to: refused
+        when the decision's finding turns the command down (``Finding.refused``)."""
+        finding = decision.state.finding
+        return cls(
+            ok=True,
+            refused=finding is not None and finding.refused,
+            finding="" if finding is None else finding.value,
+            role=decision.state.role.value,
+            reasons=tuple(ReasonLine(r.code.value, r.text) for r in decision.reasons),
+            maintenance=maintenance,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return _ANSWER.dump_python(self, mode="json")  # type: ignore[no-any-return]

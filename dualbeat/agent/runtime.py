@@ -22,17 +22,18 @@ from typing import Any
 
 from dualbeat.agent import beats, control, history, statefile
 from dualbeat.agent.actor import Actor
-from dualbeat.agent.control import ControlAnswer, ReasonLine, is_refusal
+from dualbeat.agent.control import ControlAnswer
 from dualbeat.agent.history import History
 from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
 from dualbeat.agent.snapshot import View, snapshot
 from dualbeat.agent.status import AgentStatus
-from dualbeat.agent.watchdog import Watchdog, WatchdogError
+from dualbeat.agent.watchdog import Watchdog
 from dualbeat.api.server import ApiServer
 from dualbeat.arbiter import open_arbiter
-from dualbeat.config import Config
+from dualbeat.config import Config, enforce_start_rules, lease_margin
+from dualbeat.config.schema import DEFAULT_TIMING
 from dualbeat.core.actions import Exit, SendBeat
 from dualbeat.core.decide import decide
 from dualbeat.core.lease import may_kick
@@ -48,7 +49,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
-from dualbeat.errors import ConfigError
+from dualbeat.errors import WatchdogError
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
@@ -68,20 +69,12 @@ def core_config(config: Config, node: str) -> CoreConfig:
         alert_after=mon.alert_after,
         rise=mon.rise,
         apply_timeout=config.replication.apply_timeout,
-        arp_refresh=config.vip.arp_refresh if config.vip else 5.0,
+        arp_refresh=config.vip.arp_refresh if config.vip else DEFAULT_TIMING.arp_refresh,
     )
+    enforce_start_rules(config)  # the same rules ``load`` checks: a hand-built Config too
     arbiter, watchdog = config.arbiter, config.watchdog
     if arbiter is not None:
-        # Demote half a renewal period before the last vote ends: room for read-only,
-        # killing sessions and releasing the VIP.
-        timing = replace(timing, lease_ttl=arbiter.ttl, lease_margin=min(0.5, arbiter.ttl / 6))
-        if watchdog.enabled and watchdog.timeout >= arbiter.ttl - timing.lease_margin:
-            raise ConfigError(
-                f"[watchdog].timeout ({watchdog.timeout:g}s) must be shorter than [arbiter].ttl "
-                f"minus {timing.lease_margin:g}s: the agent kicks the watchdog only while its "
-                "lease outlasts the timeout, so a hung agent is reset before the peer may "
-                "take over"
-            )
+        timing = replace(timing, lease_ttl=arbiter.ttl, lease_margin=lease_margin(arbiter.ttl))
     priority = [n.name for n in config.nodes].index(node)
     fb = config.failback
     return CoreConfig(
@@ -339,7 +332,7 @@ class Agent:
         self._waiters.append(waiter)
         self._queue.put_nowait(OperatorRequested(command))
         decision = await waiter
-        return _answer_to(decision).to_json()
+        return ControlAnswer.of(decision).to_json()
 
     def _probe_latency(self) -> float | None:
         probe = self.observers.last_probe
@@ -360,7 +353,7 @@ class Agent:
         persisted = await asyncio.to_thread(
             self._persisted, decision.state.durable.maintenance_version
         )
-        answer = _answer_to(decision, maintenance=decision.state.durable.maintenance)
+        answer = ControlAnswer.of(decision, maintenance=decision.state.durable.maintenance)
         return replace(answer, persisted=persisted).to_json()
 
     def _persisted(self, version: int, timeout: float = 5.0) -> bool:
@@ -405,15 +398,3 @@ class Agent:
             recent=list(self.recent)[-10:],
             now=time.monotonic(),
         )
-
-
-def _answer_to(decision: Decision, maintenance: bool | None = None) -> ControlAnswer:
-    """The typed answer to an operator command, from the decision it led to."""
-    return ControlAnswer(
-        ok=True,
-        refused=is_refusal(decision.state.finding),
-        finding=str(getattr(decision.state.finding, "value", decision.state.finding)),
-        role=decision.state.role.value,
-        reasons=tuple(ReasonLine(str(r.code), r.text) for r in decision.reasons),
-        maintenance=maintenance,
-    )

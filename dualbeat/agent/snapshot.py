@@ -121,5 +121,5 @@ def _lease(s: NodeState, view: View, now: float) -> LeaseView:
         peer_promise_s=None if p.promise_until is None else round(p.promise_until - now, 3),
         promised_s=round(ev.promised_until - now, 3) if ev.promising else None,
         ping_ok=ev.ping_ok,
-        high_water=str(s.mark) if s.mark is not None else "",
+        high_water=str(s.high_water) if s.high_water is not None else "",
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from dualbeat.core.roles import Health, Role
+from dualbeat.core.roles import Finding, Health, Role
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class AgentStatus:
     cluster: str
     role: Role
     epoch: int
-    finding: str
+    finding: Finding | None
     mysql: MysqlView
     vip: VipView
     peer_view: PeerView

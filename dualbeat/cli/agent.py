@@ -195,10 +195,15 @@ def history(
 
 @click.command()
 @click.option("--dot", is_flag=True, help="Print the role diagram in Graphviz dot.")
-def fsm(dot: bool) -> None:
+@click.option("--codes", is_flag=True, help="List every reason code with its meaning.")
+def fsm(dot: bool, codes: bool) -> None:
     """Print the role transition table (role, finding -> role: why)."""
+    from dualbeat.core.reasons import render_codes
     from dualbeat.core.transitions import TABLE, to_dot
 
+    if codes:
+        click.echo(render_codes())
+        return
     if dot:
         click.echo(to_dot())
         return

@@ -14,7 +14,8 @@ from dualbeat.agent import history
 from dualbeat.checksum.compare import checksum_pair
 from dualbeat.checksum.report import ChecksumReport
 from dualbeat.config import Config
-from dualbeat.core.roles import Role
+from dualbeat.core.reasons import ReasonCode
+from dualbeat.core.roles import Finding, Role
 from dualbeat.core.state import Reason
 from dualbeat.errors import ConfigError, DualbeatError, RefusedError
 from dualbeat.ops.port import AgentPort, Progress, command, quiet, wait_status
@@ -85,7 +86,7 @@ def record_report(
     failure to link is said through ``progress``, not raised (the report is saved)."""
     lacking = f"{analysis.missing_count} transaction(s) the active lacks"
     reason = Reason(
-        "REJOIN_REPORT",
+        ReasonCode.REJOIN_REPORT,
         f"lost-writes analysis of {analysis.node} against {analysis.active}: "
         + (lacking if analysis.has_missing else "nothing the active lacks"),
         {"report": str(path), "active": analysis.active, "missing": analysis.missing}
@@ -125,7 +126,7 @@ def accept(
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.25)
-    if answer.finding != "rejoin_accepted":
+    if answer.finding != Finding.REJOIN_ACCEPTED:
         raise RefusedError(f"{node}'s agent is {answer.role} ({answer.finding}): try again")
     standing_by = wait_status(
         port,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from dualbeat.agent.control import ControlAnswer
 from dualbeat.agent.status import AgentStatus
 from dualbeat.config import Config
+from dualbeat.core.reasons import ReasonCode
 from dualbeat.errors import RefusedError, UsageError
 from dualbeat.ops.port import AgentPort, Progress, command, quiet, wait_status
 from dualbeat.repl.switchover import Preflight, preflight
@@ -79,7 +80,8 @@ def wait(port: AgentPort, plan: Plan, timeout: float) -> float:
 
     def moved(st: AgentStatus) -> bool:
         if any(
-            e.get("code") == "SWITCHOVER_ABORTED" and float(e.get("ts", 0)) >= asked_at - timeout
+            e.get("code") == ReasonCode.SWITCHOVER_ABORTED
+            and float(e.get("ts", 0)) >= asked_at - timeout
             for e in st.recent
         ):
             raise RefusedError(

@@ -5,12 +5,11 @@ from __future__ import annotations
 import copy
 import json
 
-from dualbeat.agent.control import REFUSALS, ControlAnswer, ReasonLine, is_refusal
+from dualbeat.agent.control import ControlAnswer, ReasonLine
 from dualbeat.agent.snapshot import View, snapshot
 from dualbeat.agent.status import AgentStatus
-from dualbeat.core.findings import Finding
-from dualbeat.core.roles import Role
-from dualbeat.core.state import NodeState
+from dualbeat.core.roles import Finding, Role
+from dualbeat.core.state import Decision, NodeState
 from dualbeat.heartbeat.link import LinkStats
 from tests.unit.test_api import STATUS
 
@@ -36,8 +35,13 @@ def test_a_refusal_is_a_flag_not_a_spelling() -> None:
         reasons=(ReasonLine("STANDBY_REFUSED", "the peer is not a healthy standby"),),
     )
     assert trip(refused) == refused and refused.why == "the peer is not a healthy standby"
-    assert {f for f in Finding if is_refusal(f)} == REFUSALS
-    assert all(is_refusal(f.value) for f in REFUSALS) and not is_refusal("peer_passive")
+
+
+def test_the_agent_flags_every_refusing_finding_and_only_those() -> None:
+    for finding in Finding:
+        answer = ControlAnswer.of(Decision(NodeState(role=Role.ACTIVE, finding=finding)))
+        assert (answer.refused, answer.finding) == (finding.refused, finding.value)
+    assert not ControlAnswer.of(Decision(NodeState())).refused  # no finding yet
 
 
 def test_a_starting_agents_status_survives_the_socket() -> None:
