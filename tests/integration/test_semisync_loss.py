@@ -17,7 +17,8 @@ import pytest
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat_lab.sandbox import agents, faults, writer
+from dualbeat_lab import writer
+from dualbeat_lab.sandbox import agents, faults
 from dualbeat_lab.sandbox.drill import VIP_HOST, acked_after, present_seqs
 from dualbeat_lab.sandbox.lab import LabInfo
 from dualbeat_lab.sandbox.timeline import lost_writes
