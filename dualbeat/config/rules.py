@@ -1,8 +1,10 @@
 """Safety rules across sections: errors the agent refuses to start with, and warnings.
 
-Rule 1: every rule the agent enforces at start is a function here, in ``START_RULES``;
-        ``load`` runs them all (so ``check-config`` reports them with the file line) and
-        the agent runs the same functions again on the ``Config`` it is given.
+Rule 1: every rule the agent enforces at start is a function here: the cross-section ones
+        in ``START_RULES``, which ``load`` runs (so ``check-config`` reports them with the
+        file line) and the agent runs again on the ``Config`` it is given; the one on the
+        heartbeat key's length (``short_key``), which ``load`` applies to the file's size
+        and the agent to the bytes it reads.
 Rule 2: a warning is a valid configuration under which a known fault can still give two
         writers; ``check-config`` and ``repl check`` print them, nothing refuses them.
 """
@@ -45,6 +47,20 @@ def watchdog_within_lease(config: Config) -> Violation | None:
         f"watchdog.timeout ({watchdog.timeout:g}s) must be shorter than arbiter.ttl "
         f"({arbiter.ttl:g}s) minus {margin:g}s: the agent kicks the watchdog only while its "
         "lease outlasts the timeout, so a hung agent is reset before the peer may take over",
+    )
+
+
+MIN_KEY_BYTES = 16
+
+
+def short_key(size: int) -> str | None:
+    """Why a heartbeat key of ``size`` bytes is refused, or None: HMAC-SHA256 over a short
+    key can be guessed."""
+    if size >= MIN_KEY_BYTES:
+        return None
+    return (
+        f"holds {size} bytes; a heartbeat key needs at least {MIN_KEY_BYTES} "
+        "(make one with: head -c 32 /dev/urandom > FILE)"
     )
 
 

@@ -15,6 +15,7 @@ from dualbeat.cli import cli
 from dualbeat.config import START_RULES, Config, load
 from dualbeat.config.rules import watchdog_within_lease
 from dualbeat.errors import ConfigError
+from dualbeat.heartbeat.link import read_key
 from tests.unit.test_config import ARBITER, BASE, line_of, write
 
 
@@ -55,3 +56,20 @@ def test_watchdog_not_shorter_than_the_lease_is_refused_by_load_and_agent(secret
     fast = write(secrets, BASE + ARBITER + '[watchdog]\nenabled = true\ntimeout = "2s"\n')
     assert load(fast).watchdog.timeout == 2.0
     assert core_config(schema_only(fast), "db1").watchdog_timeout == 2.0
+
+
+def test_a_short_heartbeat_key_is_refused_by_load_and_agent(secrets: Path) -> None:
+    path = write(secrets, BASE)
+    good = schema_only(path)
+    assert read_key(good) == (secrets / "hb.key").read_bytes()
+    (secrets / "hb.key").write_bytes(b"0123456789abcde")  # 15 bytes
+    why = "hb.key holds 15 bytes; a heartbeat key needs at least 16 (make one with:"
+    with pytest.raises(ConfigError) as loaded:
+        load(path)
+    line = line_of(BASE, "key_file")
+    assert str(loaded.value).startswith(f"{path}:{line}: heartbeat.key_file: ")
+    assert why in str(loaded.value)
+    with pytest.raises(ConfigError) as started:
+        read_key(good)  # the agent reads the key at start (``Agent.__init__``)
+    assert str(started.value).startswith(f"{path}: heartbeat.key_file: ")
+    assert why in str(started.value)
