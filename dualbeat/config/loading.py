@@ -109,8 +109,7 @@ def loads(text: str, source: Path = Path("<memory>")) -> Config:
     if violations:
         raise ConfigError(
             "\n".join(
-                f"{source}:{locate(text, v.key) or 1}: {'.'.join(v.key)}: {v.message}"
-                for v in violations
+                f"{source}:{locate(text, v.key) or 1}: {v.dotted}: {v.message}" for v in violations
             )
         )
     _check_files(config, text)

@@ -22,8 +22,12 @@ from dualbeat.errors import ConfigError
 class Violation:
     """A start rule broken: the key to blame (a TOML path) and why it is refused."""
 
-    key: tuple[str, ...]
+    key: tuple[str | int, ...]  # a TOML path; an int indexes an array of tables
     message: str
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(str(part) for part in self.key)
 
 
 def lease_margin(ttl: float) -> float:
@@ -64,8 +68,37 @@ def short_key(size: int) -> str | None:
     )
 
 
+def vip_is_ipv4(config: Config) -> Violation | None:
+    """The VIP manager announces with ARP: an IPv6 VIP would need neighbour discovery and
+    its duplicate-address rules, which it does not speak (``VipManager`` refuses one)."""
+    if config.vip is None or config.vip.address.version == 4:
+        return None
+    return Violation(("vip", "address"), "IPv6 VIPs are not supported yet; use an IPv4 address")
+
+
+def links_one_ip_version(config: Config) -> Violation | None:
+    """Both ends of a heartbeat link speak one IP version: a socket has one family. Without
+    ``[[heartbeat.links]]`` the link is the node addresses."""
+    for index, link in enumerate(config.heartbeat_links()):
+        a, b = (link.addresses[n.name] for n in config.nodes)
+        if a.version != b.version:
+            key: tuple[str | int, ...] = (
+                ("heartbeat", "links", index, "addresses")
+                if config.heartbeat.links
+                else ("nodes", 1, "address")
+            )
+            return Violation(
+                key, f"heartbeat link {link.name!r}: {a} and {b} are not the same IP version"
+            )
+    return None
+
+
 #: Every rule the agent refuses to start without, in the order they are reported.
-START_RULES: tuple[Callable[[Config], Violation | None], ...] = (watchdog_within_lease,)
+START_RULES: tuple[Callable[[Config], Violation | None], ...] = (
+    watchdog_within_lease,
+    vip_is_ipv4,
+    links_one_ip_version,
+)
 
 
 def start_violations(config: Config) -> list[Violation]:
@@ -78,7 +111,7 @@ def enforce_start_rules(config: Config) -> None:
     violations = start_violations(config)
     if violations:
         raise ConfigError(
-            "\n".join(f"{config.source}: {'.'.join(v.key)}: {v.message}" for v in violations)
+            "\n".join(f"{config.source}: {v.dotted}: {v.message}" for v in violations)
         )
 
 
