@@ -20,7 +20,8 @@ no acknowledged write after the fault (within the drill's wait) has no RTO: it i
 as "not recovered", never dropped.
 
 The lab is shared: /tmp/dualbeat-sandbox.lock is taken for each scenario run (every
-stack, back to back) and released in between, so other users get turns. Outputs: JSON
+stack, back to back) and released in between, so other users get turns; ``--hold-lock``
+keeps it for the whole invocation, bounded by ``--budget`` minutes. Outputs: JSON
 on stdout (and --out), a markdown table (--table), a PNG chart of the ratios (--chart).
 Figures are measured, not asserted.
 """
@@ -222,6 +223,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the writer's connection profiles, comma-separated, each run in turn "
         "(default: tight,driver-defaults)",
     )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="minutes: start no new scenario run after this (the results so far are kept)",
+    )
+    parser.add_argument(
+        "--hold-lock",
+        action="store_true",
+        help="hold the lab lock for the whole invocation (default: per scenario run); "
+        "bound it with --budget",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here (after every run)")
     parser.add_argument("--table", type=Path, help="write the markdown table here (same)")
     parser.add_argument(
@@ -248,21 +260,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.from_json:
         scenarios = []
         table = report(results, args.out, args.table)
-    for profile in args.profiles:
-        for scenario in scenarios:
-            for run in range(1, args.runs + 1):
-                with lab_lock():
-                    for stack in stacks:
-                        progress(
-                            f"[{time.strftime('%H:%M:%S')}] {profile.value} "
-                            f"{scenario.value} run {run}/{args.runs}: {stack.name}"
-                        )
-                        r = run_once(stack, scenario, run, STATE, hold=args.hold,
-                                     freeze_hold=args.freeze_hold, progress=progress,
-                                     profile=profile)  # fmt: skip
-                        progress(f"  -> {json.dumps(r.as_json())}")
-                        results.append(r)
-                table = report(results, args.out, args.table)  # after each run: partial
+    # Run-major order: every scenario gets its first run before any gets a second, so a
+    # batch cut short by --budget still covers them all.
+    plan = [
+        (profile, run, scenario)
+        for profile in args.profiles
+        for run in range(1, args.runs + 1)
+        for scenario in scenarios
+    ]
+    deadline = time.monotonic() + 60.0 * args.budget if args.budget else None
+    whole = lab_lock() if args.hold_lock else contextlib.nullcontext()
+    with whole:
+        for profile, run, scenario in plan:
+            if deadline is not None and time.monotonic() >= deadline:
+                progress(f"budget of {args.budget:g} min spent: stopping before "
+                         f"{profile.value} {scenario.value} run {run}")  # fmt: skip
+                break
+            with contextlib.nullcontext() if args.hold_lock else lab_lock():
+                for stack in stacks:
+                    progress(f"[{time.strftime('%H:%M:%S')}] {profile.value} "
+                             f"{scenario.value} run {run}/{args.runs}: {stack.name}")  # fmt: skip
+                    r = run_once(stack, scenario, run, STATE, hold=args.hold,
+                                 freeze_hold=args.freeze_hold, progress=progress,
+                                 profile=profile)  # fmt: skip
+                    progress(f"  -> {json.dumps(r.as_json())}")
+                    results.append(r)
+            table = report(results, args.out, args.table)  # after each run: partial results
     print(json.dumps(document(results), indent=2))
     if args.chart and results:
         first = results[0].profile
