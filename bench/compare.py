@@ -268,9 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for run in range(1, args.runs + 1)
         for scenario in scenarios
     ]
-    deadline = time.monotonic() + 60.0 * args.budget if args.budget else None
     whole = lab_lock() if args.hold_lock else contextlib.nullcontext()
     with whole:
+        # counted from the first turn of the lab: time spent waiting for it is not the budget
+        deadline = time.monotonic() + 60.0 * args.budget if args.budget else None
         for profile, run, scenario in plan:
             if deadline is not None and time.monotonic() >= deadline:
                 progress(f"budget of {args.budget:g} min spent: stopping before "
