@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: deps system-deps demo test unit sim chaos down clean
+.PHONY: deps system-deps demo test unit sim chaos down clean dist
 
 deps: system-deps $(VENV)/.installed
 
@@ -23,6 +23,14 @@ demo: deps
 # Lint (ruff), types (mypy --strict), unit and integration tests, in one pytest run.
 test: deps
 	DUALBEAT_REQUIRE_INTEGRATION=1 $(BIN)/pytest
+
+# Wheel, sdist, .deb, .rpm and zipapps of pyproject's version into dist/ (packaging/build).
+dist: deps $(VENV)/.dist-installed
+	PY=$(BIN)/python packaging/build
+
+$(VENV)/.dist-installed: pyproject.toml
+	$(BIN)/pip install -q -e '.[dist]'
+	touch $@
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit tests/test_gates.py
