@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dualbeat.config import Config
-from dualbeat.errors import MysqlError, MysqlMisconfigured, RefusedError
+from dualbeat.errors import MysqlError, MysqlMisconfigured, RefusedError, UsageError
 from dualbeat.mysql import accounts, control, snapshot
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import ThreadState
@@ -154,14 +154,22 @@ def setup_pair(
     active: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    create_agent_user: bool = False,
     progress: Progress = lambda _msg: None,
 ) -> SetupReport:
-    """Make the configured pair replicate both ways with ``active`` writable; see module doc."""
+    """Make the configured pair replicate both ways with ``active`` writable; see module doc.
+    With ``create_agent_user`` (needs ``[admin]``) also create the ``[mysql]`` account."""
+    if create_agent_user and config.admin is None:
+        raise UsageError(
+            f"{config.source}: --create-agent-user needs an [admin] account allowed to create users"
+        )
     active_name = active or config.nodes[0].name
     passive_name = config.peer_of(active_name).name
     pair = servers(config, admin=True)
     try:
-        return _setup(config, pair, active_name, passive_name, force, dry_run, progress)
+        return _setup(
+            config, pair, active_name, passive_name, force, dry_run, create_agent_user, progress
+        )
     finally:
         for server in pair:
             server.close()
@@ -203,6 +211,7 @@ def _setup(
     passive_name: str,
     force: bool,
     dry_run: bool,
+    create_agent_user: bool,
     progress: Progress,
 ) -> SetupReport:
     report = SetupReport(active=active_name, passive=passive_name)
@@ -251,6 +260,14 @@ def _setup(
             )
     else:
         progress(f"no [admin] credentials: assuming replication user {repl.user!r} exists on both")
+    if create_agent_user:
+        agent = config.mysql
+        for server in pair:
+            do(
+                server,
+                f"ensure agent user {agent.user!r} (not binlogged)",
+                partial(accounts.ensure_agent_user, server, agent.user, agent.secret()),
+            )
 
     for node in config.nodes:
         server, peer = by_name[node.name], config.peer_of(node.name)
