@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
@@ -122,24 +121,37 @@ def add_installed_commands(group: click.Group) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True), default="-")
-@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+@click.argument("path", type=click.Path(allow_dash=True), default="-")
+@click.option("--force", is_flag=True, help="Overwrite an existing configuration file.")
 @handle_errors
 def init(path: str, force: bool) -> None:
-    """Write a commented example configuration to PATH (default: standard output).
+    """Create the configuration directory PATH (default: print the example).
 
-    The example documents every key with its default. Edit the node names and addresses,
-    the VIP and the credential files, then run `dualbeat check-config PATH`.
+    PATH (for example /etc/dualbeat) is created 0700 if missing, with a commented example
+    dualbeat.toml whose file paths point into it, a random heartbeat key and random
+    password files (each 0600), and the next steps are printed. A key or password file
+    that exists is never replaced, so running init again cannot give the two servers
+    different keys. A PATH ending in .toml writes the example configuration alone.
     """
-    text = resources.files("dualbeat").joinpath("example.toml").read_text()
+    from dualbeat import confdir
+
     if path == "-":
-        click.echo(text, nl=False)
+        click.echo(confdir.example_config(Path(confdir.EXAMPLE_DIR)), nl=False)
         return
     target = Path(path)
-    if target.exists() and not force:
-        raise UsageError(f"{target} exists; use --force to overwrite it")
-    target.write_text(text)
-    err.print(f"wrote {target}; edit it, then: dualbeat check-config {target}")
+    if target.suffix == ".toml":
+        if target.exists() and not force:
+            raise UsageError(f"{target} exists; use --force to overwrite it")
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target.write_text(confdir.example_config(Path(confdir.EXAMPLE_DIR)))
+        err.print(f"wrote {target}; edit it, then: dualbeat check-config {target}")
+        return
+    created = confdir.create(target, force=force)
+    for file in created.written:
+        err.print(f"wrote {file}")
+    for file in created.kept:
+        err.print(f"kept {file} (exists)")
+    err.print(confdir.next_steps(created), highlight=False, markup=False)
 
 
 @cli.command("check-config")
@@ -156,8 +168,11 @@ def check_config(path: Path, node: str | None, no_local_check: bool) -> None:
 
     Every problem is reported as FILE:LINE: key: message, and the exit code is 2: unknown
     keys, wrong types, missing or group/world-readable secret files, impossible timings
-    (deadtime < 2 x keepalive, timeouts longer than the interval), and a host that is
-    neither node.
+    (deadtime < 2 x keepalive, timeouts longer than the interval).
+
+    On a host that is neither node (a third host that runs `repl setup`, a laptop) it
+    validates everything that needs no identity and says so; with --node it insists
+    that this host is NODE.
 
     A valid file still gets warnings (exit code 0) for the faults it leaves open: without
     an [arbiter], a partition between the nodes with both alive, and a paused active that
@@ -170,9 +185,19 @@ def check_config(path: Path, node: str | None, no_local_check: bool) -> None:
     else:
         from dualbeat.vip.addresses import local_addresses
 
-        me = local_node(config, local_addresses(), node)
-        peer = config.peer_of(me.name).name
-        out.print(f"{path}: OK (cluster {config.cluster!r}; this host is {me.name}, peer {peer})")
+        here = local_addresses()
+        if node is None and not any(str(n.address) in here for n in config.nodes):
+            out.print(
+                f"{path}: OK (cluster {config.cluster!r}, nodes {config.node_names()}); this "
+                "host is neither node: fine for repl setup, check and checksum, while the "
+                "agent runs only on the nodes"
+            )
+        else:
+            me = local_node(config, here, node)
+            peer = config.peer_of(me.name).name
+            out.print(
+                f"{path}: OK (cluster {config.cluster!r}; this host is {me.name}, peer {peer})"
+            )
     for warning in safety_warnings(config):
         out.print(
             f"{path}: warning: [{warning.section}] {warning.risk}",
@@ -196,8 +221,16 @@ def repl() -> None:
 @click.option("--active", help="The node that ends up writable (default: the first node).")
 @click.option("--force", is_flag=True, help="Proceed even if the servers' data has diverged.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option(
+    "--create-agent-user",
+    is_flag=True,
+    help="Also create the [mysql] account on both servers with exactly the agent's grants "
+    "(needs [admin]).",
+)
 @handle_errors
-def repl_setup(config_path: Path, active: str | None, force: bool, dry_run: bool) -> None:
+def repl_setup(
+    config_path: Path, active: str | None, force: bool, dry_run: bool, create_agent_user: bool
+) -> None:
     """Make the two servers replicate from each other, idempotently.
 
     \b
@@ -207,7 +240,8 @@ def repl_setup(config_path: Path, active: str | None, force: bool, dry_run: bool
          (each has transactions the other lacks) unless --force;
       2. SET GLOBAL binlog_format=ROW, auto_increment_increment=2 and
          offsets 1/2, distinct server_id / gtid_domain_id, slave_net_timeout=10;
-      3. create the replication user on both (not binlogged) when [admin] is given;
+      3. create the replication user on both (not binlogged) when [admin] is given,
+         and with --create-agent-user the agent's account;
       4. CHANGE MASTER both ways with GTID auto-positioning, START SLAVE;
       5. make the passive read-only, then the active writable.
 
@@ -218,7 +252,12 @@ def repl_setup(config_path: Path, active: str | None, force: bool, dry_run: bool
 
     config = load(config_path)
     report = setup_pair(
-        config, active=active, force=force, dry_run=dry_run, progress=progress_printer()
+        config,
+        active=active,
+        force=force,
+        dry_run=dry_run,
+        create_agent_user=create_agent_user,
+        progress=progress_printer(),
     )
     verb = "would be" if dry_run else "is"
     out.print(

@@ -52,3 +52,29 @@ def test_the_next_steps_copy_the_one_directory_to_the_other_server(tmp_path: Pat
     assert f"scp -rp {created.directory}/. OTHER-SERVER:{created.directory}/" in steps
     assert "SAME heartbeat key" in steps
     assert "repl setup --create-agent-user" in steps
+
+
+def test_init_on_a_missing_directory_works_from_the_cli(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dualbeat.cli import cli
+
+    target = tmp_path / "etc" / "dualbeat"
+    result = CliRunner().invoke(cli, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert "SAME heartbeat key" in result.output
+    assert mode(target / "heartbeat.key") == 0o600
+
+
+def test_check_config_on_a_host_that_is_neither_node(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dualbeat.cli import cli
+
+    created = confdir.create(tmp_path / "d")  # the example's nodes are 192.0.2.11 and .12
+    result = CliRunner().invoke(cli, ["check-config", str(created.config)])
+    assert result.exit_code == 0, result.output
+    assert "this host is neither node" in result.output
+    strict = CliRunner().invoke(cli, ["check-config", "--node", "db1", str(created.config)])
+    assert strict.exit_code == 2
+    assert "not an address of this host" in strict.output
