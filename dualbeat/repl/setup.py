@@ -236,7 +236,8 @@ def _setup(
             do(
                 server,
                 f"SET GLOBAL {name}={value} (was {snap.var(name)})",
-                partial(server.set_globals, {name: value}),
+                # A number goes as a number: MariaDB refuses '2' for an integer variable.
+                partial(server.set_globals, {name: int(value) if value.isdigit() else value}),
             )
         if changes:
             report.persist[node.name] = changes
