@@ -78,3 +78,18 @@ def test_check_config_on_a_host_that_is_neither_node(tmp_path: Path) -> None:
     strict = CliRunner().invoke(cli, ["check-config", "--node", "db1", str(created.config)])
     assert strict.exit_code == 2
     assert "not an address of this host" in strict.output
+
+
+def test_check_config_refuses_an_ipv6_vip_with_the_reason(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dualbeat.cli import cli
+
+    created = confdir.create(tmp_path / "d")
+    text = created.config.read_text().replace('"192.0.2.100/24"', '"2001:db8::100/64"')
+    created.config.write_text(text)
+    result = CliRunner().invoke(cli, ["check-config", str(created.config)])
+    assert result.exit_code == 2
+    assert "vip.address" in result.output
+    assert "IPv6 VIPs are not supported yet" in result.output
+    assert "gratuitous ARP" in result.output
