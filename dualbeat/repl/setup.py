@@ -72,8 +72,9 @@ def divergence(a: ServerSnapshot, b: ServerSnapshot) -> str | None:
     if not a.executed and not b.executed and a.user_schemas and b.user_schemas:
         return (
             f"both servers hold databases ({', '.join(a.user_schemas)} / "
-            f"{', '.join(b.user_schemas)}) that no GTID accounts for: dualbeat cannot tell "
-            "whether they are identical; rebuild one server from a backup of the other"
+            f"{', '.join(b.user_schemas)}) that no GTID accounts for: `dualbeat checksum` "
+            "compares them (repl setup goes on when they are equal); if they differ, rebuild "
+            "one server from a backup of the other"
         )
     return None
 
@@ -197,11 +198,40 @@ def _preflight(
         for n in config.nodes
     )
     if not already and (why := divergence(a, b)):
-        if not force:
+        if force:
+            progress(f"WARNING: {why}; continuing because of --force")
+        elif not untracked_only(a, b):
             raise RefusedError(
                 f"refusing to set up replication: {why}. Use --force to replicate anyway."
             )
-        progress(f"WARNING: {why}; continuing because of --force")
+        elif _same_data(config, a, b, progress):
+            progress("their checksums are equal: the servers hold the same data; continuing")
+        else:
+            raise RefusedError(
+                f"refusing to set up replication: {why}. Their checksums differ. Use --force "
+                "to replicate anyway."
+            )
+
+
+def untracked_only(a: ServerSnapshot, b: ServerSnapshot) -> bool:
+    """Both hold databases but neither has a transaction history: data loaded outside the
+    binary log (a restored backup, a clone), which only a checksum can compare."""
+    return not a.executed and not b.executed and bool(a.user_schemas and b.user_schemas)
+
+
+def _same_data(config: Config, a: ServerSnapshot, b: ServerSnapshot, progress: Progress) -> bool:
+    """Compare the untracked databases with ``dualbeat checksum``'s engine, on connections
+    of their own (its sessions are read-only, the setup's must not be)."""
+    from dualbeat.checksum.compare import checksum_servers
+
+    if set(a.user_schemas) != set(b.user_schemas):
+        return False
+    progress(f"comparing {', '.join(a.user_schemas)} on both servers (dualbeat checksum)")
+    first, second = servers(config, admin=True)
+    with first, second:
+        report = checksum_servers(first, second, databases=a.user_schemas)
+    progress(f"checksum: {len(report.tables)} table(s), {report.rows} row(s), equal={report.equal}")
+    return report.equal
 
 
 def _setup(
