@@ -126,6 +126,7 @@ def _check_files(config: Config, text: str) -> None:
         (("admin", "password_file"), config.admin.password_file if config.admin else None),
         (("api", "token_file"), config.api.token_file if config.api else None),
         (("api", "tls_key"), config.api.tls_key if config.api else None),
+        *((("webhooks", "secret_file"), hook.secret_file) for hook in config.webhooks),
     ]
     for key, path in secrets:
         if path is None:
@@ -149,9 +150,11 @@ def _check_files(config: Config, text: str) -> None:
                 f"{where}: {path} holds {st.st_size} bytes; a heartbeat key needs at least 16 "
                 "(make one with: head -c 32 /dev/urandom > FILE)"
             )
-        if key == ("api", "token_file") and len(path.read_bytes().strip()) < 16:
+        if key in (("api", "token_file"), ("webhooks", "secret_file")) and (
+            len(path.read_bytes().strip()) < 16
+        ):
             raise ConfigError(
-                f"{where}: {path} holds a token shorter than 16 characters (make one with: "
+                f"{where}: {path} holds a secret shorter than 16 characters (make one with: "
                 "head -c 24 /dev/urandom | base64 > FILE)"
             )
     cert = config.api.tls_cert if config.api else None

@@ -272,12 +272,15 @@ WEBHOOK_EVENTS = (
 
 
 class Webhook(_Model):
-    """An HTTP endpoint that receives the JSON of chosen events (POST), with retries."""
+    """An HTTP endpoint that receives the JSON of chosen events (POST), with retries; signed
+    with ``secret_file`` (headers ``X-Dualbeat-Timestamp`` and ``X-Dualbeat-Signature``)."""
 
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
     events: tuple[str, ...] = WEBHOOK_EVENTS
     timeout: Duration = 2.0
     retries: int = Field(3, ge=0, le=20)
+    #: A shared secret: each POST then carries an HMAC-SHA256 signature the receiver checks.
+    secret_file: Path | None = None
 
     @field_validator("events")
     @classmethod
