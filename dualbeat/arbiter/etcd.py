@@ -31,10 +31,20 @@ from dualbeat.config import ArbiterConfig
 Clock = Callable[[], float]
 
 
-def _client(endpoint: str) -> Etcd3Client:
+def _client(endpoint: str, cfg: ArbiterConfig) -> Etcd3Client:
+    """One endpoint's client; with TLS settings, etcd's certificate is checked against
+    ``ca_file`` and ``cert_file``/``key_file`` are presented for --client-cert-auth."""
     url = urlsplit(endpoint)
     assert url.hostname is not None and url.port is not None  # checked by the config
-    client = Etcd3Client(host=url.hostname, port=url.port, protocol=url.scheme, api_path="/v3/")
+    client = Etcd3Client(
+        host=url.hostname,
+        port=url.port,
+        protocol=url.scheme,
+        api_path="/v3/",
+        ca_cert=str(cfg.ca_file) if cfg.ca_file else None,
+        cert_cert=str(cfg.cert_file) if cfg.cert_file else None,
+        cert_key=str(cfg.key_file) if cfg.key_file else None,
+    )
     # Straight to etcd: an HTTP(S)_PROXY or .netrc in the agent's environment must not
     # reroute or delay the arbiter.
     client.session.trust_env = False
@@ -64,7 +74,7 @@ class EtcdArbiter:
         self._cfg = cfg
         self._clock = clock
         self._endpoints = cfg.endpoints
-        self._clients = [_client(e) for e in cfg.endpoints]
+        self._clients = [_client(e, cfg) for e in cfg.endpoints]
         self._first = 0
         self._lease: int | None = None
         self._node = ""

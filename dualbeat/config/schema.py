@@ -331,6 +331,20 @@ class ArbiterConfig(_Model):
     key: str = Field(pattern=r"^/[^\s]*[^/\s]$")
     ttl: Duration = DEFAULT_TIMING.lease_ttl
     timeout: Duration = 0.5
+    #: TLS to etcd (https endpoints): the CA that signed etcd's certificate, and the client
+    #: certificate and key etcd asks for when it runs with --client-cert-auth.
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls(self) -> ArbiterConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give both cert_file and key_file, or neither")
+        tls = (self.ca_file, self.cert_file)
+        if any(tls) and not all(e.startswith("https://") for e in self.endpoints):
+            raise ValueError("ca_file/cert_file need https:// endpoints")
+        return self
 
     @model_validator(mode="after")
     def _timings(self) -> ArbiterConfig:
