@@ -331,11 +331,13 @@ class ArbiterConfig(_Model):
     key: str = Field(pattern=r"^/[^\s]*[^/\s]$")
     ttl: Duration = DEFAULT_TIMING.lease_ttl
     timeout: Duration = 0.5
-    #: TLS to etcd (https endpoints): the CA that signed etcd's certificate, and the client
-    #: certificate and key etcd asks for when it runs with --client-cert-auth.
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
+    ca_file: Path | None = Field(
+        None, description="https endpoints: the CA that signed etcd's certificate"
+    )
+    cert_file: Path | None = Field(
+        None, description="a client certificate, for etcd's --client-cert-auth"
+    )
+    key_file: Path | None = Field(None, description="the client certificate's key, chmod 600")
 
     @model_validator(mode="after")
     def _tls(self) -> ArbiterConfig:
