@@ -15,34 +15,19 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
 
+from dualbeat.agent.status import AgentStatus
 from dualbeat.api.metrics import AgentMetrics
+from tests.unit.test_api import STATUS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "dualbeat.service"
 RULES = DEPLOY / "prometheus" / "dualbeat-alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "dualbeat-dashboard.json"
-
-STATUS: dict[str, Any] = {
-    "role": "active",
-    "epoch": 3,
-    "mysql": {
-        "health": "healthy",
-        "writable": True,
-        "replicating": True,
-        "lag_s": 0,
-        "semisync_active": True,
-        "probe_latency_s": 0.002,
-    },
-    "vip": {"held": True},
-    "peer_view": {"silent_s": 0.1},
-    "links": {"lan": {"age_s": 0.1, "sent": 1, "received": 1, "dropped": {}}},
-}
 
 
 def tool(name: str) -> str:
@@ -111,7 +96,7 @@ def test_alert_rules_pass_promtool(tmp_path: Path) -> None:
 
 def exported_names() -> set[str]:
     """Every sample name the agent's /metrics serves (with _total, _bucket, ... suffixes)."""
-    metrics = AgentMetrics(lambda: STATUS)
+    metrics = AgentMetrics(lambda: AgentStatus.from_json(STATUS))
     metrics.observe({"code": "PROMOTED", "evidence": {"finding": "peer_dead", "total_s": 1.0}})
     text = generate_latest(metrics.registry).decode()
     return {re.split(r"[{ ]", line, maxsplit=1)[0] for line in text.splitlines() if line[:1] != "#"}
