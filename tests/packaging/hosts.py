@@ -150,6 +150,7 @@ def make_pair(prefix: str, addresses: dict[str, str], prefixlen: int) -> list[Ho
     (a, b) = addresses
     netns = {name: f"{prefix}-{name}" for name in addresses}
     for ns in netns.values():
+        _remove_stale(ns)  # left by a run that was killed before its cleanup
         sh("ip", "netns", "add", ns)
     sh("ip", "link", "add", f"{prefix}a", "type", "veth", "peer", "name", f"{prefix}b")
     for name, end in ((a, f"{prefix}a"), (b, f"{prefix}b")):
@@ -188,6 +189,17 @@ def make_pair(prefix: str, addresses: dict[str, str], prefixlen: int) -> list[Ho
         root = Path(line)
         hosts.append(Host(name, address, holder, root))
     return hosts
+
+
+def _remove_stale(ns: str) -> None:
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    if ns not in names.stdout.split():
+        return
+    pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False)
+    if pids.stdout.split():
+        subprocess.run(["kill", "-9", *pids.stdout.split()], check=False)
+        time.sleep(0.5)
+    sh("ip", "netns", "del", ns, check=False)
 
 
 def destroy(prefix: str, hosts: list[Host]) -> None:
