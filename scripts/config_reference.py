@@ -17,7 +17,7 @@ import sys
 import types
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -81,6 +81,8 @@ def type_name(tp: Any, info: FieldInfo | None = None) -> str:
         return "duration"
     tp, _ = strip_optional(tp)
     origin, args = get_origin(tp), get_args(tp)
+    if origin is Annotated:
+        return type_name(args[0])
     if origin is Literal:
         return " or ".join(f'`"{a}"`' for a in args)
     if origin in (Union, types.UnionType):
