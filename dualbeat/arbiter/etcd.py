@@ -67,6 +67,11 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {' '.join(detail.split())[:200]}"
 
 
+def _token_refused(exc: Exception) -> bool:
+    text = str(exc.detail_text or "") if isinstance(exc, Etcd3Exception) else ""
+    return "invalid auth token" in text or "user name is empty" in text
+
+
 class EtcdArbiter:
     """One node's handle on the active key; keeps the lease of its last successful acquire."""
 
@@ -75,6 +80,7 @@ class EtcdArbiter:
         self._clock = clock
         self._endpoints = cfg.endpoints
         self._clients = [_client(e, cfg) for e in cfg.endpoints]
+        self._authenticated: set[int] = set()  # endpoints whose session holds a token
         self._first = 0
         self._lease: int | None = None
         self._node = ""
@@ -149,6 +155,23 @@ class EtcdArbiter:
         ttl = min(ttl, self._cfg.ttl)
         return Grant(holder=self._node, epoch=self._epoch, ttl=ttl, valid_until=sent + ttl)
 
+    def _authenticate(self, index: int) -> None:
+        """With ``user``/``password_file``: get a token for this endpoint once, and send it
+        with every later request (etcd's gateway wants it in ``Authorization``). Bounded
+        by the caller's timeout like any request; a refused token is dropped and the
+        next call authenticates again."""
+        if self._cfg.user is None or index in self._authenticated:
+            return
+        assert self._cfg.password_file is not None  # checked by the config
+        client = self._clients[index]
+        client.session.headers.pop("Authorization", None)
+        password = self._cfg.password_file.read_text().rstrip("\r\n")
+        answer = client.post(
+            client.get_url("/auth/authenticate"), json=wire.auth_body(self._cfg.user, password)
+        )
+        client.session.headers["Authorization"] = wire.auth_token(answer)
+        self._authenticated.add(index)
+
     def _revoke(self, lease: int, deadline: float) -> None:
         """Best effort: an unrevoked lease frees the key by itself after its TTL."""
         with contextlib.suppress(ArbiterUnavailable):
@@ -167,8 +190,11 @@ class EtcdArbiter:
             client = self._clients[index]
             client.timeout = remaining
             try:
+                self._authenticate(index)
                 answer = client.post(client.get_url(path), json=body)
             except (Etcd3Exception, requests.RequestException, ValueError) as exc:
+                if _token_refused(exc):  # expired or etcd restarted: a new one next time
+                    self._authenticated.discard(index)
                 failures.append(f"{self._endpoints[index]}: {_describe(exc)}")
                 continue
             if not isinstance(answer, dict):

@@ -128,6 +128,7 @@ def _check_files(config: Config, text: str) -> None:
         (("api", "tls_key"), config.api.tls_key if config.api else None),
         *((("webhooks", "secret_file"), hook.secret_file) for hook in config.webhooks),
         (("arbiter", "key_file"), config.arbiter.key_file if config.arbiter else None),
+        (("arbiter", "password_file"), config.arbiter.password_file if config.arbiter else None),
     ]
     for key, path in secrets:
         if path is None:

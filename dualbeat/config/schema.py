@@ -352,11 +352,15 @@ class ArbiterConfig(_Model):
         None, description="a client certificate, for etcd's --client-cert-auth"
     )
     key_file: Path | None = Field(None, description="the client certificate's key, chmod 600")
+    user: str | None = Field(None, description="etcd authentication (auth enable): the user")
+    password_file: Path | None = Field(None, description="and its password, chmod 600")
 
     @model_validator(mode="after")
     def _tls(self) -> ArbiterConfig:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("give both cert_file and key_file, or neither")
+        if (self.user is None) != (self.password_file is None):
+            raise ValueError("give both user and password_file, or neither")
         tls = (self.ca_file, self.cert_file)
         if any(tls) and not all(e.startswith("https://") for e in self.endpoints):
             raise ValueError("ca_file/cert_file need https:// endpoints")
