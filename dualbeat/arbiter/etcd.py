@@ -81,6 +81,9 @@ class EtcdArbiter:
         self._endpoints = cfg.endpoints
         self._clients = [_client(e, cfg) for e in cfg.endpoints]
         self._authenticated: set[int] = set()  # endpoints whose session holds a token
+        # Read once, at start (check-config made sure the file is there and private).
+        path = cfg.password_file
+        self._password = path.read_text().rstrip("\r\n") if path is not None else ""
         self._first = 0
         self._lease: int | None = None
         self._node = ""
@@ -155,22 +158,22 @@ class EtcdArbiter:
         ttl = min(ttl, self._cfg.ttl)
         return Grant(holder=self._node, epoch=self._epoch, ttl=ttl, valid_until=sent + ttl)
 
-    def _authenticate(self, index: int) -> None:
+    def _authenticate(self, index: int) -> bool:
         """With ``user``/``password_file``: get a token for this endpoint once, and send it
         with every later request (etcd's gateway wants it in ``Authorization``). Bounded
         by the caller's timeout like any request; a refused token is dropped and the
-        next call authenticates again."""
+        next call authenticates again. True when it called etcd."""
         if self._cfg.user is None or index in self._authenticated:
-            return
-        assert self._cfg.password_file is not None  # checked by the config
+            return False
         client = self._clients[index]
         client.session.headers.pop("Authorization", None)
-        password = self._cfg.password_file.read_text().rstrip("\r\n")
         answer = client.post(
-            client.get_url("/auth/authenticate"), json=wire.auth_body(self._cfg.user, password)
+            client.get_url("/auth/authenticate"),
+            json=wire.auth_body(self._cfg.user, self._password),
         )
         client.session.headers["Authorization"] = wire.auth_token(answer)
         self._authenticated.add(index)
+        return True
 
     def _revoke(self, lease: int, deadline: float) -> None:
         """Best effort: an unrevoked lease frees the key by itself after its TTL."""
@@ -190,7 +193,8 @@ class EtcdArbiter:
             client = self._clients[index]
             client.timeout = remaining
             try:
-                self._authenticate(index)
+                if self._authenticate(index):  # that took time: only what is left remains
+                    client.timeout = max(deadline - self._clock(), 0.001)
                 answer = client.post(client.get_url(path), json=body)
             except (Etcd3Exception, requests.RequestException, ValueError) as exc:
                 if _token_refused(exc):  # expired or etcd restarted: a new one next time
