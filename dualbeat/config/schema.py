@@ -116,20 +116,6 @@ class Vip(_Model):
     arp_count: int = Field(3, ge=0, le=100)
     arp_refresh: Duration = DEFAULT_TIMING.arp_refresh
 
-    @field_validator("address")
-    @classmethod
-    def _ipv4_only(
-        cls, value: ipaddress.IPv4Interface | ipaddress.IPv6Interface
-    ) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
-        """Refused here, at load, so check-config says so instead of the agent at start."""
-        if value.version == 6:
-            raise ValueError(
-                "IPv6 VIPs are not supported yet: the VIP is announced with gratuitous ARP, "
-                "which is IPv4 only (IPv6 needs unsolicited neighbour advertisements and "
-                "duplicate address detection); use an IPv4 address"
-            )
-        return value
-
 
 class Link(_Model):
     name: Name

@@ -92,4 +92,3 @@ def test_check_config_refuses_an_ipv6_vip_with_the_reason(tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert "vip.address" in result.output
     assert "IPv6 VIPs are not supported yet" in result.output
-    assert "gratuitous ARP" in result.output
