@@ -234,6 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="hold the lab lock for the whole invocation (default: per scenario run); "
         "bound it with --budget",
     )
+    parser.add_argument(
+        "--caller-holds-lock",
+        action="store_true",
+        help="take no lab lock: the caller holds it (flock /tmp/dualbeat-sandbox.lock ...)",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here (after every run)")
     parser.add_argument("--table", type=Path, help="write the markdown table here (same)")
     parser.add_argument(
@@ -268,7 +273,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for run in range(1, args.runs + 1)
         for scenario in scenarios
     ]
-    whole = lab_lock() if args.hold_lock else contextlib.nullcontext()
+    whole = (
+        lab_lock() if args.hold_lock and not args.caller_holds_lock else contextlib.nullcontext()
+    )
+    per_run = args.hold_lock or args.caller_holds_lock
     with whole:
         # counted from the first turn of the lab: time spent waiting for it is not the budget
         deadline = time.monotonic() + 60.0 * args.budget if args.budget else None
@@ -277,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress(f"budget of {args.budget:g} min spent: stopping before "
                          f"{profile.value} {scenario.value} run {run}")  # fmt: skip
                 break
-            with contextlib.nullcontext() if args.hold_lock else lab_lock():
+            with contextlib.nullcontext() if per_run else lab_lock():
                 for stack in stacks:
                     progress(f"[{time.strftime('%H:%M:%S')}] {profile.value} "
                              f"{scenario.value} run {run}/{args.runs}: {stack.name}")  # fmt: skip

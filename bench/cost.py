@@ -162,6 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="measurement window")
     parser.add_argument("--warmup", type=float, default=5.0, help="idle seconds before it")
     parser.add_argument("--stack", action="append", choices=list(STACKS), help="default: all")
+    parser.add_argument(
+        "--caller-holds-lock",
+        action="store_true",
+        help="take no lab lock: the caller holds it (flock /tmp/dualbeat-sandbox.lock ...)",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
 
@@ -176,12 +181,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "stacks": {},
     }
     with LAB_LOCK.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        if not args.caller_holds_lock:
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             measure_all(args.stack or list(STACKS), args, doc, progress)
         finally:
             lab.down(STATE)
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            if not args.caller_holds_lock:
+                fcntl.flock(handle, fcntl.LOCK_UN)
     text = json.dumps(doc, indent=2) + "\n"
     if args.out:
         args.out.write_text(text)
