@@ -46,9 +46,40 @@ def mariadb_dump(size: int, position: str) -> bytes:
 def test_the_position_at_the_end_of_a_dump_larger_than_any_buffer_is_found() -> None:
     dump = mariadb_dump(8 << 20, "0-1-42,1-1-7,2-2-90")
     sink = Sink()
-    pump = rebuild._Pump(io.BytesIO(dump), sink, lambda _n: None)
+    pump = rebuild._Pump(io.BytesIO(dump), sink, lambda _n: None, "mariadb")
     pump.run()
     assert pump.done == len(dump) and not pump.error
-    assert rebuild.dump_position(pump.header.decode("utf-8", "replace"), "mariadb") == (
-        "0-1-42,1-1-7,2-2-90"
-    )
+    assert pump.scan.position == "0-1-42,1-1-7,2-2-90"
+
+
+def scan_in_pieces(dump: bytes, family: str, size: int) -> rebuild.PositionScan:
+    scan = rebuild.PositionScan(family)
+    for start in range(0, len(dump), size):
+        scan.feed(dump[start : start + size])
+    return scan
+
+
+def test_the_statement_is_found_however_the_stream_is_cut() -> None:
+    dump = mariadb_dump(300_000, "0-1-42")
+    for size in (1, 7, 63, 64, 65, 4096):
+        assert scan_in_pieces(dump, "mariadb", size).position == "0-1-42", size
+
+
+def test_a_look_alike_inside_the_data_is_not_the_position() -> None:
+    dump = mariadb_dump(10_000, "1-1-1")
+    without_position = dump[: dump.rindex(b"\n-- SET GLOBAL")]
+    assert b"gtid_slave_pos=''9-9-9''" in without_position
+    assert scan_in_pieces(without_position, "mariadb", 4096).position is None
+
+
+def test_a_mysql_set_spanning_lines_is_read_whole() -> None:
+    dump = b"-- header\nSET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ 'aaa:1-5,\nbbb:1-3';\nrest\n"
+    for size in (1, 5, 1000):
+        assert scan_in_pieces(dump, "mysql", size).position == "aaa:1-5,bbb:1-3"
+
+
+def test_memory_stays_bounded_on_a_line_without_end() -> None:
+    scan = rebuild.PositionScan("mariadb")
+    for _ in range(100):
+        scan.feed(b"INSERT INTO t VALUES " + b"(1)," * 10_000)
+    assert len(scan._line) == 0 and scan.position is None
