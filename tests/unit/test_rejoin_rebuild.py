@@ -7,8 +7,17 @@ at the *end* of the dump; a copy larger than any buffer must still yield its pos
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
+import pytest
+
+from dualbeat.errors import MysqlQueryError
+from dualbeat.mysql.fake import FakeServer
 from dualbeat.rejoin import rebuild
+from dualbeat.rejoin.report import Analysis
+from dualbeat.rejoin.resolve import Resolution, _shown, _Steps
+from tests.unit import agent_world
 
 FILLER_ROW = b"(" + b"1234567890," * 20 + b"'" + b"x" * 200 + b"'),"
 
@@ -83,3 +92,35 @@ def test_memory_stays_bounded_on_a_line_without_end() -> None:
     for _ in range(100):
         scan.feed(b"INSERT INTO t VALUES " + b"(1)," * 10_000)
     assert len(scan._line) == 0 and scan.position is None
+
+
+def test_a_failed_step_says_what_it_left_and_how_to_continue(tmp_path: Path) -> None:
+    config = agent_world.config(tmp_path)
+    analysis = Analysis("c1", "db1", "db2", "mariadb", 0.0, "1", "", "", "", 0)
+    result = Resolution("db1", "db2", "discard", analysis, tmp_path / "a.json")
+    said: list[str] = []
+    step = _Steps(config, result, "20261204T000000Z", said.append)
+    with (
+        pytest.raises(MysqlQueryError, match="loading the copy failed"),
+        step("copying db2's data", "db1 half copied", "run it again"),
+    ):
+        raise MysqlQueryError("db1", "loading the copy failed: disk full")
+    assert said[:3] == [
+        "stopped while copying db2's data: db1: loading the copy failed: disk full",
+        "left: db1 half copied; db1 stays fenced",
+        "to continue: run it again",
+    ]
+    assert result.record_path is not None
+    assert result.record_path.name == "20261204T000000Z-discard-stopped.json"
+    record = json.loads(result.record_path.read_text())
+    assert record["stopped"]["step"] == "copying db2's data"
+    assert record["stopped"]["resume"] == "run it again"
+
+
+def test_the_manual_restart_statements_read_as_an_operator_types_them() -> None:
+    statements = FakeServer().dialect.restart_history("0-1-5")
+    assert [_shown(s) for s in statements] == [
+        "RESET MASTER",
+        "SET GLOBAL gtid_binlog_state = '0-1-5'",
+        "SET GLOBAL gtid_slave_pos = '0-1-5'",
+    ]
