@@ -236,6 +236,39 @@ def net_timeout(pair: Pair) -> Iterator[Finding]:
         )
 
 
+_AUTOSTART_HINT = (
+    "add skip_slave_start to my.cnf ([mariadbd]; skip_replica_start on MySQL 8.0.26+) and "
+    "restart: without it a restarted server starts replicating by itself, even from a "
+    "fenced peer whose transactions nobody reviewed; dualbeat starts replication itself"
+)
+
+
+@rule
+def replica_autostart(pair: Pair) -> Iterator[Finding]:
+    """Replication must start only when the agent decides (issue 12 item 6). MySQL shows
+    the setting as a variable; MariaDB 10.x accepts it only as an option and shows it
+    nowhere over SQL, so there the check can only remind."""
+    for s in pair.both():
+        on = s.flag("skip_replica_start", "skip_slave_start")
+        if on is None:
+            yield Finding(
+                "skip_slave_start",
+                s.node,
+                Status.WARN,
+                "not readable over SQL on this server (MariaDB shows no such variable)",
+                "make sure my.cnf sets skip_slave_start: " + _AUTOSTART_HINT.split(": ", 1)[1],
+            )
+        else:
+            yield _setting(
+                "skip_slave_start",
+                s,
+                on,
+                f"skip_slave_start={s.var('skip_replica_start', 'skip_slave_start')}",
+                Status.FAIL,
+                _AUTOSTART_HINT,
+            )
+
+
 @rule
 def replication_threads(pair: Pair) -> Iterator[Finding]:
     for s in pair.both():
