@@ -26,7 +26,7 @@ from dualbeat.config import Config
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat.mysql.endpoints import endpoint
-from dualbeat.sandbox import lab
+from dualbeat_lab.sandbox import lab
 from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration
