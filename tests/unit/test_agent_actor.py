@@ -185,3 +185,14 @@ def test_semisync_source_side_follows_the_role_and_is_idempotent(world: World) -
     assert run(actor, posts, [SetSemiSync(source=True)]) == [
         ActionDone(SetSemiSync(source=True), "unchanged")
     ]
+
+
+def test_the_agents_own_writes_stay_out_of_the_servers_domain(world: World) -> None:
+    """Issue 12 item 1: the schema and the epoch row, written by a promoting node, go to
+    dualbeat's own GTID domain (the default's first: db1 is the first node), so a node
+    holding no other extra transaction is never taken for an errant one."""
+    actor, db1, posts = world
+    durable = Durable(epoch=2, highest_seen=2, last_role=Role.ACTIVE)
+    run(actor, posts, [SetReadOnly(False), PersistState(durable)])
+    assert db1.tables["dualbeat.epoch"][1][:2] == (2, "db1")
+    assert db1.executed.domains() == (9000,)
