@@ -46,7 +46,7 @@ from dualbeat.core.actions import (
     is_critical,
 )
 from dualbeat.core.durable import Durable
-from dualbeat.core.gtid import parse_gtid_set
+from dualbeat.core.gtid import GtidSet, parse_gtid_set
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
@@ -58,6 +58,8 @@ from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Connect, Endpoint, Server
+from dualbeat.mysql.internal import client_view
+from dualbeat.mysql.replica_status import GtidFamily
 from dualbeat.vip.manager import VipManager
 
 log = logging.getLogger("dualbeat.actor")
@@ -87,6 +89,11 @@ class Actor:
         self.config, self.node, self.vip, self.post = config, node, vip, post
         self.leases = leases
         self.state_dir = config.state_dir(node)
+        # Our own writes go to our own GTID domain; positions we report leave both nodes'
+        # internal domains out, as every comparison between the nodes does (mysql.internal).
+        self.domain = config.internal_domain(node)
+        self.internal = config.internal_domains()
+        self._recorded_epoch: int | None = None
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
         # Both are used rarely: a connection idle for a second is checked before use, so
         # a mysqld restarted since cannot fail the next promotion with a stale socket.
@@ -161,7 +168,7 @@ class Actor:
             case SetReadOnly(on=on):
                 control.set_read_only(self.fast, on)
                 if not on:  # now the writer: make sure the write probe's table exists
-                    control.ensure_schema(self.fast)
+                    control.ensure_schema(self.fast, domain=self.domain)
                 return ActionDone(action)
             case KillSessions():
                 killed = control.kill_client_sessions(
@@ -186,15 +193,16 @@ class Actor:
                 wanted = str(target) if target is not None else ""
                 point = control.prepare_takeover(self.slow, timeout, target=wanted)
                 family = self.slow.dialect.gtid_family
+                unapplied = self._view(point.unapplied, family)
                 return TakeoverPrepared(
-                    executed=parse_gtid_set(point.executed, family),
-                    received=parse_gtid_set(point.received, family),
-                    unapplied=parse_gtid_set(point.unapplied, family),
-                    applied_all=point.applied_all,
+                    executed=self._view(point.executed, family),
+                    received=self._view(point.received, family),
+                    unapplied=unapplied,
+                    applied_all=point.applied_all or unapplied.is_empty(),
                 )
             case ReadPosition():
                 family = self.fast.dialect.gtid_family
-                return PositionRead(parse_gtid_set(control.executed_gtids(self.fast), family))
+                return PositionRead(self._view(control.executed_gtids(self.fast), family))
             case StopReplication():
                 control.stop_replication(self.fast)
                 return ActionDone(action)
@@ -231,14 +239,22 @@ class Actor:
             case _:
                 assert_never(action)
 
+    def _view(self, text: str, family: GtidFamily) -> GtidSet:
+        return client_view(parse_gtid_set(text, family), self.internal)
+
     def _record_epoch(self, durable: Durable) -> str:
         """Best effort, and only by a promoting active: a write on a passive server would
-        itself be an errant transaction. The state file is what decides."""
+        itself be an errant transaction. The state file is what decides. Once per epoch:
+        the active persists its state often (the high-water mark), and each row written
+        is a binlogged transaction, if only in our own domain."""
         if durable.last_role is not Role.ACTIVE:
             return "state file written"
+        if durable.epoch == self._recorded_epoch:
+            return "state file written; epoch table already holds this epoch"
         takeover = json.dumps(statefile.to_json(durable)["last_takeover"], default=str)
         try:
-            control.record_epoch(self.fast, durable.epoch, self.node, takeover)
+            control.record_epoch(self.fast, durable.epoch, self.node, takeover, domain=self.domain)
         except DualbeatError as exc:
             return f"state file written; epoch table not updated: {exc}"
+        self._recorded_epoch = durable.epoch
         return "state file and epoch table written"

@@ -12,12 +12,12 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import icmplib
 
 from dualbeat.config import Check, Config
-from dualbeat.core.gtid import parse_reported
+from dualbeat.core.gtid import GtidSet, parse_reported
 from dualbeat.core.observations import (
     CheckRan,
     MysqlProbed,
@@ -29,6 +29,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.errors import DualbeatError
 from dualbeat.mysql.connection import Connect, Endpoint, Server
+from dualbeat.mysql.internal import client_view
 from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult, ping
 from dualbeat.vip.manager import VipManager
 
@@ -43,7 +44,9 @@ _FAILURES = {
 }
 
 
-def to_observation(r: ProbeResult) -> MysqlProbed:
+def to_observation(r: ProbeResult, internal: Collection[int] = ()) -> MysqlProbed:
+    """The probe as the core sees it; GTID sets without dualbeat's own ``internal``
+    domains, as every comparison between the nodes takes them (``mysql.internal``)."""
     if not r.ok:
         assert r.error is not None
         return MysqlProbed(ok=False, failure=_FAILURES[r.error], detail=r.detail)
@@ -53,12 +56,16 @@ def to_observation(r: ProbeResult) -> MysqlProbed:
         detail=f"{r.latency * 1000:.0f} ms",
         writable=None if r.read_only is None else not r.read_only,
         replicating=replicating,
-        executed=parse_reported(r.executed, r.gtid_family),
-        received=parse_reported(r.received, r.gtid_family),
+        executed=_view(parse_reported(r.executed, r.gtid_family), internal),
+        received=_view(parse_reported(r.received, r.gtid_family), internal),
         semisync_active=r.semisync_source,
         origin=r.origin,
         lag=r.seconds_behind,
     )
+
+
+def _view(gtids: GtidSet | None, internal: Collection[int]) -> GtidSet | None:
+    return None if gtids is None else client_view(gtids, internal)
 
 
 class Observers:
@@ -103,12 +110,13 @@ class Observers:
         self, local: Endpoint, peer: Endpoint, vip: VipManager | None, write_probe: WriteProbe
     ) -> list[tuple[str, Callable[[], None]]]:
         probe = LocalProbe(local, connect=self.connect)
+        internal = self.config.internal_domains()
         peer_server = self.connect(peer)
 
         def monitor() -> None:
             write, epoch = write_probe()
             self.last_probe = probe.probe(write=write, node=self.node, epoch=epoch)
-            self.post(to_observation(self.last_probe))
+            self.post(to_observation(self.last_probe, internal))
 
         def peer_sql() -> None:
             try:

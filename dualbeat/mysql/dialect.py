@@ -426,6 +426,17 @@ class Dialect:
         reset = "RESET BINARY LOGS AND GTIDS" if self.version.at_least(8, 4) else "RESET MASTER"
         return [Statement(reset), self.set_global("gtid_purged", position)]
 
+    def internal_writes(self, domain: int) -> list[Statement]:
+        """Statements that send this session's binlogged writes to GTID ``domain``: the
+        agent's own writes (schema, epoch row) stay apart from client transactions, so
+        the comparison between the nodes can ignore them. MariaDB only (a session
+        ``gtid_domain_id``, which needs SUPER); on MySQL nothing yet (8.4 could tag them)."""
+        if self.gtid_family != "mariadb":
+            return []
+        if isinstance(domain, bool) or not isinstance(domain, int) or not 0 <= domain < 2**32:
+            raise ValueError(f"not a GTID domain id: {domain!r}")
+        return [Statement("SET SESSION gtid_domain_id = %s", (domain,))]
+
     def global_variables(self, names: Sequence[str]) -> Statement:
         return _show_where_in("SHOW GLOBAL VARIABLES", names)
 

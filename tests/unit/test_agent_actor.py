@@ -3,6 +3,7 @@ server, the report it posts, and how a failure skips the rest of a batch."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -196,3 +197,17 @@ def test_the_agents_own_writes_stay_out_of_the_servers_domain(world: World) -> N
     run(actor, posts, [SetReadOnly(False), PersistState(durable)])
     assert db1.tables["dualbeat.epoch"][1][:2] == (2, "db1")
     assert db1.executed.domains() == (9000,)
+
+
+def test_the_epoch_row_is_written_once_per_epoch(world: World) -> None:
+    actor, db1, posts = world
+    db1.read_only = False
+    first = Durable(epoch=4, last_role=Role.ACTIVE)
+    run(actor, posts, [PersistState(first), PersistState(evolve_mark(first, "1-1-9"))])
+    assert db1.executed == MariadbGtidSet.parse("9000-1-1")  # one transaction, not two
+    run(actor, posts, [PersistState(Durable(epoch=5, last_role=Role.ACTIVE))])
+    assert db1.executed == MariadbGtidSet.parse("9000-1-2")
+
+
+def evolve_mark(durable: Durable, mark: str) -> Durable:
+    return dataclasses.replace(durable, high_water=mark)

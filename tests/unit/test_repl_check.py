@@ -299,3 +299,19 @@ def test_autostart_that_cannot_be_read_over_sql_is_a_reminder() -> None:
     pair = dataclasses.replace(pair, passive=dataclasses.replace(pair.passive, variables=hidden))
     found = by_check(check_pair(pair), "skip_slave_start", "db2")
     assert found.status is Status.WARN and "my.cnf" in found.hint
+
+
+def test_dualbeats_own_transactions_on_the_passive_are_not_errant() -> None:
+    """Issue 12 item 1: an old active's epoch row, in its internal domain, is no reason to
+    refuse a switchover or to fail the check."""
+    pair = dataclasses.replace(
+        healthy_pair(executed="1-1-10,2-2-3,9001-2-4"), internal_domains=frozenset({9000, 9001})
+    )
+    assert by_check(check_pair(pair), "errant_transactions").status is Status.OK
+    unfiltered = dataclasses.replace(pair, internal_domains=frozenset())
+    assert by_check(check_pair(unfiltered), "errant_transactions").status is Status.FAIL
+
+
+def test_a_server_domain_that_is_dualbeats_own_fails() -> None:
+    pair = dataclasses.replace(healthy_pair(), internal_domains=frozenset({2, 3}))
+    assert by_check(check_pair(pair), "gtid_domain_id", "db2").status is Status.FAIL
