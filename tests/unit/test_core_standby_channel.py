@@ -1,0 +1,36 @@
+"""With ``skip_slave_start`` (issue 12 item 6) a restarted server never replicates by
+itself: replication starts when the agent decides. A standby therefore starts its own
+channel from the active it hears; a fenced node never does."""
+
+from __future__ import annotations
+
+from dualbeat.core.actions import StartReplication
+from dualbeat.core.durable import Durable
+from dualbeat.core.roles import Role
+from tests.unit.core_driver import DB2, Driver, peer_beat
+
+
+def standby(executed: str = "1-1-20") -> Driver:
+    d = Driver(DB2)
+    d.start(Durable(epoch=1, highest_seen=1))
+    d.healthy()
+    d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed=executed))
+    d.settle()
+    assert d.role() is Role.STANDBY
+    return d
+
+
+def test_a_standby_starts_its_stopped_channel_from_the_active() -> None:
+    d = standby()
+    d.at(1.0)
+    d.probe(replicating=False, executed="1-1-20")
+    decision = d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-25"))
+    assert StartReplication() in decision.actions
+
+
+def test_a_standby_without_an_active_peer_leaves_its_channel_alone() -> None:
+    d = standby()
+    d.at(1.0)
+    d.probe(replicating=False, executed="1-1-20")
+    decision = d.hear(peer_beat(Role.FENCED, node="db1", epoch=1, executed="1-1-25"))
+    assert StartReplication() not in decision.actions
