@@ -40,7 +40,14 @@ def test_isolated_active_holding_only_internal_writes_comes_back_standby(
         assert domain in executed.domains()
     finally:
         faults.heal_all(pair.lab)
-    wait_for(lambda: role(pair, "db1") == "standby", 60, "db1 back as a standby")
+    try:
+        wait_for(lambda: role(pair, "db1") == "standby", 60, "db1 back as a standby")
+    except AssertionError as exc:
+        views = {n: agents.status(pair, n) for n in ("db1", "db2")}
+        seen = {
+            n: v and (v["role"], v["finding"], v["mysql"]["executed"]) for n, v in views.items()
+        }
+        raise AssertionError(f"{exc}; agents: {seen}") from None
     wait_for(lambda: agents.settled(pair, standby=True) == "db2", 30, "the pair settled on db2")
     codes = [e.code for e in load_events(lab_event_paths(pair.lab)) if e.ts >= cut]
     assert "HOLDS_ERRANT" not in codes, codes
