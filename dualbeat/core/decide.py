@@ -132,6 +132,19 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         beat = fresh_peer(cfg, s, now)
         if (
             s.role is Role.STANDBY
+            and s.promotion is None
+            and beat is not None
+            and beat.role is Role.ACTIVE
+            and beat.epoch >= s.durable.epoch
+            and local.health is Health.HEALTHY
+            and local.replicating is False
+            and s.errant_since is None
+        ):
+            # A server started with skip_slave_start (or a deposed active) replicates
+            # only when told: the standby starts its channel from the active it hears.
+            wanted.append((StartReplication(), t.ring_retry))
+        if (
+            s.role is Role.STANDBY
             and beat is not None
             and beat.role is Role.ACTIVE
             and beat.epoch > s.durable.epoch

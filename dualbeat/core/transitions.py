@@ -17,6 +17,7 @@ _STARTING: dict[F, Row] = {
     F.SHUTDOWN: (R.STARTING, "stopping before a role was taken"),
     F.SHUTDOWN_HANDOVER: (R.STARTING, "stopping before a role was taken"),
     F.PEER_NEWER_EPOCH: (R.STARTING, "not active: nothing to resolve"),
+    F.SUPERSEDED: (R.STARTING, "not active: nothing to resolve"),
     F.MAINTENANCE_REFUSED: (R.STARTING, _PAUSED),
     F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed at start-up: standing by, never promoting"),
@@ -57,6 +58,7 @@ _STANDBY: dict[F, Row] = {
     F.SHUTDOWN: (R.STANDBY, "stopping; standby keeps replicating"),
     F.SHUTDOWN_HANDOVER: (R.STANDBY, "stopping; standby keeps replicating"),
     F.PEER_NEWER_EPOCH: (R.STANDBY, "not active: nothing to resolve"),
+    F.SUPERSEDED: (R.STANDBY, "not active: nothing to resolve"),
     F.MAINTENANCE_REFUSED: (R.STANDBY, _PAUSED),
     F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: a failed standby never promotes"),
@@ -96,7 +98,14 @@ _STANDBY: dict[F, Row] = {
 _ACTIVE: dict[F, Row] = {
     F.SHUTDOWN: (R.ACTIVE, "stopping and keeping the role (--keep or no healthy standby)"),
     F.SHUTDOWN_HANDOVER: (R.STANDBY, "stopping: handing over to the healthy standby"),
-    F.PEER_NEWER_EPOCH: (R.FENCED, "the peer took over with a newer epoch: fencing ourselves"),
+    F.PEER_NEWER_EPOCH: (
+        R.FENCED,
+        "the peer took over with a newer epoch and lacks writes of ours: fencing ourselves",
+    ),
+    F.SUPERSEDED: (
+        R.STANDBY,
+        "the peer took over with a newer epoch and lacks nothing of ours: standing by",
+    ),
     F.MAINTENANCE_REFUSED: (R.ACTIVE, _PAUSED),
     F.HOLDS_ERRANT: (R.ACTIVE, "active: errant check applies to passive nodes"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: yielding to the peer"),

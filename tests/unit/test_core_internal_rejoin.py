@@ -6,7 +6,7 @@ position is unknown, is fenced for the review."""
 from __future__ import annotations
 
 from dualbeat.core.actions import Action, StartReplication
-from dualbeat.core.roles import Role
+from dualbeat.core.roles import Finding, Role
 from tests.unit.core_driver import Driver, peer_beat, promoted_active
 
 NEW_ACTIVE = "1-1-10,2-2-3"  # db2 took over with db1's 1-1-10 and wrote 2-2-1..3
@@ -44,3 +44,14 @@ def test_a_deposed_active_holding_a_client_write_is_fenced() -> None:
 def test_a_deposed_active_that_cannot_read_its_position_is_fenced() -> None:
     d, _, _ = depose(None)
     assert d.role() is Role.FENCED
+
+
+def test_a_superseded_active_demotes_as_a_fenced_one_would() -> None:
+    d = promoted_active()  # epoch 1, 1-1-10
+    decision = d.hear(peer_beat(Role.ACTIVE, epoch=2, executed=NEW_ACTIVE))
+    assert d.role() is Role.STANDBY and d.state.finding == Finding.SUPERSEDED
+    assert [type(a).__name__ for a in decision.actions][:3] == [
+        "SetReadOnly",
+        "KillSessions",
+        "ReleaseVip",
+    ]
