@@ -61,6 +61,7 @@ def to_observation(r: ProbeResult, internal: Collection[int] = ()) -> MysqlProbe
         semisync_active=r.semisync_source,
         origin=r.origin,
         lag=r.seconds_behind,
+        io_stopped=r.io_stopped,
     )
 
 

@@ -323,6 +323,7 @@ def _probed(
             semisync_active=probe.semisync_active,
             origin=probe.origin,
             lag=probe.lag,
+            io_stopped=probe.io_stopped,
             received_at=now
             if old.received is not None
             and probe.received is not None

@@ -137,11 +137,12 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             and beat.role is Role.ACTIVE
             and beat.epoch >= s.durable.epoch
             and local.health is Health.HEALTHY
-            and local.replicating is False
+            and local.io_stopped is True
             and s.errant_since is None
         ):
             # A server started with skip_slave_start (or a deposed active) replicates
-            # only when told: the standby starts its channel from the active it hears.
+            # only when told: the standby starts its stopped channel from the active it
+            # hears. A channel stopped in part (a delayed SQL thread) is left as it is.
             wanted.append((StartReplication(), t.ring_retry))
         if (
             s.role is Role.STANDBY

@@ -82,6 +82,7 @@ class LocalView:
     semisync_active: bool | None = None
     origin: str | None = None
     lag: int | None = None
+    io_stopped: bool | None = None  # see ``MysqlProbed.io_stopped``
     received_at: float | None = None  # when the received set last grew: the source is alive
 
     def failed_checks(self, alert_after: int) -> list[str]:

@@ -139,3 +139,19 @@ def test_the_core_never_sees_dualbeats_own_transactions(tmp_path: Path) -> None:
     seen = probe(tmp_path, servers)
     assert seen.executed == MariadbGtidSet.parse("1-1-10,2-2-4")
     assert seen.received == MariadbGtidSet.parse("2-2-4")
+
+
+@pytest.mark.parametrize(
+    ("io", "stopped"),
+    [
+        (ThreadState.STOPPED, True),
+        (ThreadState.CONNECTING, False),  # reconnecting on its own: not a stopped channel
+        (ThreadState.RUNNING, False),
+    ],
+)
+def test_a_stopped_io_thread_is_told_from_a_reconnecting_one(
+    tmp_path: Path, io: ThreadState, stopped: bool
+) -> None:
+    servers = Servers()
+    servers.db1.replica = FakeReplica(io=io, sql=ThreadState.STOPPED)
+    assert probe(tmp_path, servers).io_stopped is stopped

@@ -6,10 +6,28 @@ position is unknown, is fenced for the review."""
 from __future__ import annotations
 
 from dualbeat.core.actions import Action, StartReplication
+from dualbeat.core.observations import MysqlProbed
 from dualbeat.core.roles import Finding, Role
-from tests.unit.core_driver import Driver, peer_beat, promoted_active
+from dualbeat.core.state import Decision
+from tests.unit.core_driver import Driver, gtids, peer_beat, promoted_active
 
 NEW_ACTIVE = "1-1-10,2-2-3"  # db2 took over with db1's 1-1-10 and wrote 2-2-1..3
+
+
+def stopped_channel(d: Driver, executed: str) -> Decision:
+    """db1's probe: its channel from db2 stopped whole since it took over."""
+    position = gtids(executed)
+    return d.feed(
+        MysqlProbed(
+            ok=True,
+            writable=False,
+            replicating=False,
+            executed=position,
+            received=position,
+            origin="1",
+            io_stopped=True,
+        )
+    )
 
 
 def depose(ours: str | None) -> tuple[Driver, list[Role], list[Action]]:
@@ -21,7 +39,7 @@ def depose(ours: str | None) -> tuple[Driver, list[Role], list[Action]]:
     t = 20.0
     while t < 30.0:
         d.at(t)
-        probed = d.probe(executed=ours, replicating=False) if ours else d.probe(ok=False)
+        probed = stopped_channel(d, ours) if ours else d.probe(ok=False)
         heard = d.hear(peer_beat(Role.ACTIVE, epoch=2, executed=NEW_ACTIVE))
         actions += [*probed.actions, *heard.actions]
         roles.append(d.role())
