@@ -93,14 +93,3 @@ _REFUSALS = frozenset(
         Finding.REJOIN_REFUSED,
     }
 )
-
-
-def is_refusal(finding: object) -> bool:
-    """Whether a finding as carried on the wire (its value) refuses an operator's command;
-    for the control socket and the API, which receive it as text."""
-    if not isinstance(finding, str):
-        return False
-    try:
-        return Finding(finding).refused
-    except ValueError:
-        return False
