@@ -49,7 +49,7 @@ from dualbeat.core.actions import (
     is_critical,
 )
 from dualbeat.core.durable import Durable
-from dualbeat.core.gtid import parse_gtid_set
+from dualbeat.core.gtid import GtidSet, parse_gtid_set
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
@@ -61,6 +61,8 @@ from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Connect, Endpoint, Server
+from dualbeat.mysql.internal import client_view
+from dualbeat.mysql.replica_status import GtidFamily
 from dualbeat.vip.manager import VipManager
 
 log = logging.getLogger("dualbeat.actor")
@@ -97,6 +99,11 @@ class Actor:
         self.leases = leases
         self.state_dir = config.state_dir(node)
         self._durable: Durable | None = None  # as last persisted: the epoch row's source
+        # Our own writes go to our own GTID domain; positions we report leave both nodes'
+        # internal domains out, as every comparison between the nodes does (mysql.internal).
+        self.domain = config.internal_domain(node)
+        self.internal = config.internal_domains()
+        self._recorded_epoch: int | None = None
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
         # Both are used rarely: a connection idle for a second is checked before use, so
         # a mysqld restarted since cannot fail the next promotion with a stale socket.
@@ -192,8 +199,9 @@ class Actor:
                 if on:
                     return ActionDone(action)
                 # Now the writer: the write probe's table, then the epoch row, written
-                # only now that the server takes writes anyway (never through read_only).
-                control.ensure_schema(self.fast)
+                # only now that the server takes writes anyway (never through read_only),
+                # both in our own GTID domain.
+                control.ensure_schema(self.fast, domain=self.domain)
                 return ActionDone(action, self._record_epoch())
             case KillSessions():
                 killed = control.kill_client_sessions(
@@ -218,15 +226,16 @@ class Actor:
                 wanted = str(target) if target is not None else ""
                 point = control.prepare_takeover(self.slow, timeout, target=wanted)
                 family = self.slow.dialect.gtid_family
+                unapplied = self._view(point.unapplied, family)
                 return TakeoverPrepared(
-                    executed=parse_gtid_set(point.executed, family),
-                    received=parse_gtid_set(point.received, family),
-                    unapplied=parse_gtid_set(point.unapplied, family),
-                    applied_all=point.applied_all,
+                    executed=self._view(point.executed, family),
+                    received=self._view(point.received, family),
+                    unapplied=unapplied,
+                    applied_all=point.applied_all or unapplied.is_empty(),
                 )
             case ReadPosition():
                 family = self.fast.dialect.gtid_family
-                return PositionRead(parse_gtid_set(control.executed_gtids(self.fast), family))
+                return PositionRead(self._view(control.executed_gtids(self.fast), family))
             case StopReplication():
                 control.stop_replication(self.fast)
                 return ActionDone(action)
@@ -264,16 +273,23 @@ class Actor:
             case _:
                 assert_never(action)
 
+    def _view(self, text: str, family: GtidFamily) -> GtidSet:
+        return client_view(parse_gtid_set(text, family), self.internal)
+
     def _record_epoch(self) -> str:
         """Best effort, and only by the active, right after read_only went off: a write
         on a read-only server (the agent's account may write through it) would itself be
-        an errant transaction. The state file is what decides."""
+        an errant transaction. The state file is what decides. Once per epoch: each row
+        written is a binlogged transaction, if only in our own domain."""
         durable = self._durable or statefile.load(self.state_dir)
         if durable.last_role is not Role.ACTIVE:
             return "writable; no epoch to record"
+        if durable.epoch == self._recorded_epoch:
+            return "writable; epoch table already holds this epoch"
         takeover = json.dumps(statefile.to_json(durable)["last_takeover"], default=str)
         try:
-            control.record_epoch(self.fast, durable.epoch, self.node, takeover)
+            control.record_epoch(self.fast, durable.epoch, self.node, takeover, domain=self.domain)
         except DualbeatError as exc:
             return f"writable; epoch table not updated: {exc}"
+        self._recorded_epoch = durable.epoch
         return "writable; epoch table written"

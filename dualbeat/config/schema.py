@@ -195,6 +195,9 @@ class Replication(Credentials):
     semisync: bool = True
     semisync_timeout: Duration = 1.0
     apply_timeout: Duration = DEFAULT_TIMING.apply_timeout
+    # MariaDB: the GTID domain of the first node's own writes (schema, epoch row); the
+    # second node uses the next one (``Config.internal_domain``, ``mysql.internal``).
+    internal_domain_id: int = Field(9000, ge=0, le=2**32 - 2)
 
 
 class Failback(_Model):
@@ -455,6 +458,16 @@ class Config(_Model):
             if node.name == name:
                 return node
         raise ConfigError(f"{self.source}: no node named {name!r} (nodes: {self.node_names()})")
+
+    def internal_domain(self, name: str) -> int:
+        """The MariaDB GTID domain of node ``name``'s own writes: one per node, so the two
+        never write in the same domain (a fork ``gtid_strict_mode`` would stop at)."""
+        index = self.nodes.index(self.node(name))
+        return self.replication.internal_domain_id + index
+
+    def internal_domains(self) -> frozenset[int]:
+        """Both nodes' internal domains: what every comparison between them leaves out."""
+        return frozenset(self.internal_domain(n.name) for n in self.nodes)
 
     def peer_of(self, name: str) -> Node:
         self.node(name)

@@ -329,6 +329,7 @@ def _probed(
             origin=probe.origin,
             lag=probe.lag,
             stalled_since=None,
+            io_stopped=probe.io_stopped,
             received_at=now
             if old.received is not None
             and probe.received is not None

@@ -141,22 +141,8 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         ):
             wanted.append((StartReplication(), t.ring_retry))
     elif s.role in (Role.STANDBY, Role.FENCED):  # a STARTING node does not know enough yet
-        if local.writable:
-            wanted.append((SetReadOnly(True), t.retry))
-        if s.vip_held:
-            wanted.append((ReleaseVip(), t.retry))
-        if s.role is Role.FENCED and local.replicating:
-            wanted.append((StopReplication(), t.retry))
-        beat = fresh_peer(cfg, s, now)
-        if (
-            s.role is Role.STANDBY
-            and beat is not None
-            and beat.role is Role.ACTIVE
-            and beat.epoch > s.durable.epoch
-        ):
-            durable = evolve(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
-            s = evolve(s, durable=durable)
-            wanted.append((PersistState(durable), 0.0))
+        s, passive = _passive_wants(cfg, s, now)
+        wanted += passive
     beat = fresh_peer(cfg, s, now)
     source = (
         s.role is Role.ACTIVE
@@ -203,6 +189,46 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         elif isinstance(action, SetSemiSync):
             s = evolve(s, semisync_source=action.source)
     return (evolve(s, last_tried=tried) if actions else s), actions
+
+
+def _passive_wants(
+    cfg: CoreConfig, s: NodeState, now: float
+) -> tuple[NodeState, list[tuple[Action, float]]]:
+    """A standby or fenced node: read-only, no VIP; a fenced one does not replicate, a
+    standby starts its stopped channel and follows the active's epoch."""
+    t, local = cfg.timing, s.local
+    wanted: list[tuple[Action, float]] = []
+    if local.writable:
+        wanted.append((SetReadOnly(True), t.retry))
+    if s.vip_held:
+        wanted.append((ReleaseVip(), t.retry))
+    if s.role is Role.FENCED and local.replicating:
+        wanted.append((StopReplication(), t.retry))
+    beat = fresh_peer(cfg, s, now)
+    if (
+        s.role is Role.STANDBY
+        and s.promotion is None
+        and beat is not None
+        and beat.role is Role.ACTIVE
+        and beat.epoch >= s.durable.epoch
+        and local.health is Health.HEALTHY
+        and local.io_stopped is True
+        and s.errant_since is None
+    ):
+        # A server started with skip_slave_start (or a deposed active) replicates
+        # only when told: the standby starts its stopped channel from the active it
+        # hears. A channel stopped in part (a delayed SQL thread) is left as it is.
+        wanted.append((StartReplication(), t.ring_retry))
+    if (
+        s.role is Role.STANDBY
+        and beat is not None
+        and beat.role is Role.ACTIVE
+        and beat.epoch > s.durable.epoch
+    ):
+        durable = evolve(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
+        s = evolve(s, durable=durable)
+        wanted.append((PersistState(durable), 0.0))
+    return s, wanted
 
 
 def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:

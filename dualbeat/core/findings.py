@@ -82,6 +82,26 @@ def errant(s: NodeState, beat: PeerBeat) -> bool:
     return bool((mine - theirs).originated_by(origin))
 
 
+def lacks_nothing_of_ours(s: NodeState, beat: PeerBeat) -> bool:
+    """The peer holds every transaction we wrote, by our healthy probe's position and its
+    beat's: a deposed active that may stand by at once, since no client's write of ours
+    is at stake (dualbeat's own writes are in internal domains the agent leaves out of
+    both positions, ``mysql.internal``). Unknown positions count as a loss: fence.
+
+    A position a little stale errs safe: a write of ours the probe had not seen yet shows
+    at the next probe, and the standby is fenced for it (``HOLDS_ERRANT``)."""
+    mine, theirs = s.local.executed, beat.executed
+    return (
+        s.local.health is Health.HEALTHY
+        and s.local.fails == 0  # the latest probe read the position
+        and s.local.origin is not None
+        and mine is not None
+        and theirs is not None
+        and type(mine) is type(theirs)
+        and not errant(s, beat)
+    )
+
+
 def failback_candidate(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None) -> bool:
     """With auto_failback, we (not preferred) are active and the preferred peer could take
     over losslessly right now: a healthy standby, replicating, caught up, its link up."""
@@ -201,7 +221,7 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
     if s.role is Role.STARTING and s.local.health is Health.UNKNOWN:
         return Finding.NOT_PROBED
     if beat and beat.role is Role.ACTIVE and s.role is Role.ACTIVE and beat.epoch > s.durable.epoch:
-        return Finding.PEER_NEWER_EPOCH
+        return Finding.SUPERSEDED if lacks_nothing_of_ours(s, beat) else Finding.PEER_NEWER_EPOCH
     if s.role is Role.ACTIVE and lapsing(cfg, s, now):
         return Finding.LEASE_EXPIRED
     if s.command is Command.REJOINED:

@@ -54,6 +54,9 @@ class MysqlProbed:
     semisync_active: bool | None = None  # the source currently waits for replica acks
     origin: str | None = None  # this server's own GTID origin: server_id (MariaDB) or uuid
     lag: int | None = None  # seconds behind its source; None when unknown or not replicating
+    # The I/O thread is stopped, not merely reconnecting: nobody started the channel
+    # (skip_slave_start after a restart, a deposed active) or somebody stopped it whole.
+    io_stopped: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ class ReasonCode(enum.StrEnum):
     SHUTDOWN_HANDOVER = "SHUTDOWN_HANDOVER"
     SHUTDOWN_DEFERRED = "SHUTDOWN_DEFERRED"
     PEER_NEWER_EPOCH = "PEER_NEWER_EPOCH"
+    SUPERSEDED = "SUPERSEDED"
     MAINTENANCE_REFUSED = "MAINTENANCE_REFUSED"
     HOLDS_ERRANT = "HOLDS_ERRANT"
     LOCAL_FAILED = "LOCAL_FAILED"
@@ -120,7 +121,10 @@ DOCS: dict[ReasonCode, str] = {
     C.SHUTDOWN_HANDOVER: "the active agent is stopping and hands over to a caught-up standby",
     C.SHUTDOWN_DEFERRED: "stopping once safe: the standby catches up, or the peer's promotion "
     "after our handover finishes",
-    C.PEER_NEWER_EPOCH: "we are active but the peer took over at a later epoch: we step down",
+    C.PEER_NEWER_EPOCH: "we are active, the peer took over at a later epoch, and it lacks "
+    "writes of ours: fenced for the review",
+    C.SUPERSEDED: "we are active, the peer took over at a later epoch, and it lacks nothing "
+    "of ours (dualbeat's own writes aside): standing by without a review",
     C.MAINTENANCE_REFUSED: "an operator command refused: automation is paused",
     C.HOLDS_ERRANT: "we hold transactions the active peer lacks: fenced for analysis",
     C.LOCAL_FAILED: "our MySQL (or an extra check) failed alert_after probes in a row",

@@ -83,6 +83,7 @@ class LocalView:
     semisync_active: bool | None = None
     origin: str | None = None
     lag: int | None = None
+    io_stopped: bool | None = None  # see ``MysqlProbed.io_stopped``
     received_at: float | None = None  # when the received set last grew: the source is alive
     stalled_since: float | None = None  # reads answer, the heartbeat write stalls (since)
 

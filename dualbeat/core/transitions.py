@@ -18,6 +18,7 @@ _STARTING: dict[F, Row] = {
     F.SHUTDOWN_HANDOVER: (R.STARTING, "stopping before a role was taken"),
     F.SHUTDOWN_DEFERRED: (R.STARTING, "stopping once the handover is safe"),
     F.PEER_NEWER_EPOCH: (R.STARTING, "not active: nothing to resolve"),
+    F.SUPERSEDED: (R.STARTING, "not active: nothing to resolve"),
     F.MAINTENANCE_REFUSED: (R.STARTING, _PAUSED),
     F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed at start-up: standing by, never promoting"),
@@ -63,6 +64,7 @@ _STANDBY: dict[F, Row] = {
         "then we stay up, so that there is a writer)",
     ),
     F.PEER_NEWER_EPOCH: (R.STANDBY, "not active: nothing to resolve"),
+    F.SUPERSEDED: (R.STANDBY, "not active: nothing to resolve"),
     F.MAINTENANCE_REFUSED: (R.STANDBY, _PAUSED),
     F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: a failed standby never promotes"),
@@ -107,7 +109,14 @@ _ACTIVE: dict[F, Row] = {
         "stopping once the standby has caught up: a handover now would time out its apply "
         "and leave no writer",
     ),
-    F.PEER_NEWER_EPOCH: (R.FENCED, "the peer took over with a newer epoch: fencing ourselves"),
+    F.PEER_NEWER_EPOCH: (
+        R.FENCED,
+        "the peer took over with a newer epoch and lacks writes of ours: fencing ourselves",
+    ),
+    F.SUPERSEDED: (
+        R.STANDBY,
+        "the peer took over with a newer epoch and lacks nothing of ours: standing by",
+    ),
     F.MAINTENANCE_REFUSED: (R.ACTIVE, _PAUSED),
     F.HOLDS_ERRANT: (R.ACTIVE, "active: errant check applies to passive nodes"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: yielding to the peer"),

@@ -274,6 +274,7 @@ def test_returning_node_without_errant_writes_becomes_standby() -> None:
 
 def test_stale_active_fences_itself_on_a_newer_epoch() -> None:
     d = promoted_active()  # epoch 1
+    d.probe(writable=True, executed="1-1-11")  # a write of ours the new active lacks
     decision = d.hear(peer_beat(Role.ACTIVE, epoch=2))
     assert d.role() is Role.FENCED and d.state.finding == Finding.PEER_NEWER_EPOCH.value
     assert kinds(decision.actions)[:3] == ["SetReadOnly", "KillSessions", "ReleaseVip"]
