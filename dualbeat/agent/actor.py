@@ -24,11 +24,13 @@ from typing import assert_never
 from dualbeat.agent import hooks, statefile
 from dualbeat.agent.fence import run_fence
 from dualbeat.agent.leases import LeaseWorker
+from dualbeat.agent.rejoiner import RejoinWorker
 from dualbeat.config import Config
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
     AnnounceVip,
+    AutoRejoin,
     ClaimVip,
     Exit,
     Fence,
@@ -93,10 +95,11 @@ class Actor:
         vip: VipManager | None,
         post: Post,
         leases: LeaseWorker | None = None,
+        rejoiner: RejoinWorker | None = None,
         connect: Connect = Server,
     ) -> None:
         self.config, self.node, self.vip, self.post = config, node, vip, post
-        self.leases = leases
+        self.leases, self.rejoiner = leases, rejoiner
         self.state_dir = config.state_dir(node)
         self._durable: Durable | None = None  # as last persisted: the epoch row's source
         # Our own writes go to our own GTID domain; positions we report leave both nodes'
@@ -128,10 +131,16 @@ class Actor:
         self._hook_thread.start()
 
     def submit(self, actions: Sequence[Action]) -> None:
-        """Lease actions go to the arbiter's own worker; the rest run as one batch."""
+        """Lease actions go to the arbiter's own worker, an automatic rejoin to its own;
+        the rest run as one batch."""
         batch = []
         for action in actions:
-            if isinstance(action, AcquireLease | RenewLease | ReleaseLease):
+            if isinstance(action, AutoRejoin):
+                if self.rejoiner is not None:
+                    self.rejoiner.submit(action)
+                else:
+                    self.post(ActionFailed(action, "no rejoin worker in this agent"))
+            elif isinstance(action, AcquireLease | RenewLease | ReleaseLease):
                 if self.leases is not None:
                     self.leases.submit(action)
                 else:
@@ -148,6 +157,8 @@ class Actor:
         self._hook_thread.join(timeout)
         if self.leases is not None:
             self.leases.close()
+        if self.rejoiner is not None:
+            self.rejoiner.close()
         self.fast.close()
         self.slow.close()
 
@@ -267,6 +278,8 @@ class Actor:
                 return ActionDone(action, result.detail)
             case AcquireLease() | RenewLease() | ReleaseLease():
                 raise AssertionError("lease actions go to the lease worker")
+            case AutoRejoin():
+                raise AssertionError("an automatic rejoin goes to the rejoin worker")
             case SendBeat() | Exit():
                 # Done in order with the batch; the runtime acts on the report.
                 return ActionDone(action)

@@ -132,6 +132,16 @@ def _banners(st: Mapping[str, Any]) -> list[Text]:
         )
     if st["fenced_reason"]:
         parts.append(Text(f"FENCED: {st['fenced_reason']}", style="bold red"))
+    rejoin = st.get("rejoin") or {}
+    if rejoin.get("last"):
+        last = rejoin["last"]
+        parts.append(
+            Text(
+                f"automatic rejoin ([rejoin] auto = {rejoin.get('auto')}): {last.get('code')} "
+                f"at {_clock(float(last.get('ts', 0)), day=True)}: {last.get('text', '')}",
+                style="bold cyan",
+            )
+        )
     parts.append(
         Text(f"finding: {st['finding']}; VIP {vip['address']} (carrier {_yes(vip['carrier'])})")
     )

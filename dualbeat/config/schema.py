@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from dualbeat.core.state import Failback as CoreFailback
-from dualbeat.core.state import Timing
+from dualbeat.core.state import RejoinAuto, Timing
 from dualbeat.errors import ConfigError
 
 #: The core's defaults, which the file's defaults repeat by reference.
@@ -218,6 +218,13 @@ class Failback(_Model):
         return self
 
 
+class Rejoin(_Model):
+    """``auto``: how a fenced node stands by again without an operator (``RejoinAuto``):
+    ``off``, ``internal`` (only dualbeat's own transactions differ) or ``safe``."""
+
+    auto: RejoinAuto = RejoinAuto.INTERNAL
+
+
 class State(_Model):
     dir: Path = Path("/var/lib/dualbeat")
 
@@ -268,6 +275,7 @@ WEBHOOK_EVENTS = (
     "switchover",
     "fence",
     "rejoin_needed",
+    "rejoined",
     "replication_broken",
     "semisync_fell_back",
     "split_brain_risk",
@@ -411,6 +419,7 @@ class Config(_Model):
     monitor: Monitor = Monitor()
     hooks: Hooks = Hooks()
     failback: Failback = Failback()
+    rejoin: Rejoin = Rejoin()
     state: State = State()
     api: Api | None = None
     webhooks: tuple[Webhook, ...] = ()

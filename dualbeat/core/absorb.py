@@ -13,6 +13,7 @@ from dualbeat.core import maintenance
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AutoRejoin,
     ClaimVip,
     PrepareTakeover,
     ReadPosition,
@@ -23,7 +24,7 @@ from dualbeat.core.actions import (
 )
 from dualbeat.core.entry import abort_promotion, demoted, finish_promotion, promoted
 from dualbeat.core.evolve import evolve
-from dualbeat.core.findings import errant, failback_candidate, fresh_peer
+from dualbeat.core.findings import errant, failback_candidate, fresh_peer, rejoin_candidate
 from dualbeat.core.lease import grow_high_water
 from dualbeat.core.observations import (
     ActionDone,
@@ -96,6 +97,7 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
         case _:
             assert_never(obs)
     s = _track_errant(cfg, s, now)
+    s = _track_clean(cfg, s, now)
     s = _track_failback(cfg, s, now)
     s, more = _expire(cfg, s, now)
     return s, actions, reasons + more
@@ -128,6 +130,10 @@ def _outcome(
             reasons.append(demoted(s, ok=isinstance(obs, ActionDone), now=now))
         s = evolve(s, demoting=False)  # released (or failed trying): the peer may go
     match obs:
+        case ActionDone(action=AutoRejoin(), detail=detail):
+            reasons.append(Reason(ReasonCode.REJOIN_AUTO_RESOLVED, detail))
+        case ActionFailed(action=AutoRejoin(), error=error):
+            reasons.append(Reason(ReasonCode.REJOIN_AUTO_FAILED, error))
         case ActionDone(action=action):
             if isinstance(action, ClaimVip) and s.promotion and s.promotion.prepared_at:
                 s, reasons = promoted(s, now)
@@ -292,6 +298,18 @@ def _track_errant(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
     if not holds:
         return evolve(s, errant_since=None) if s.errant_since is not None else s
     return s if s.errant_since is not None else evolve(s, errant_since=now)
+
+
+def _track_clean(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
+    """Remember since when a fenced node could rejoin by itself (``rejoin_candidate``);
+    leaving the fenced role also ends its automatic ``--reapply`` tries."""
+    if s.role is not Role.FENCED:
+        if s.clean_since is None and not s.auto_rejoin_tries:
+            return s
+        return evolve(s, clean_since=None, auto_rejoin_tries=0)
+    if not rejoin_candidate(cfg, s, fresh_peer(cfg, s, now)):
+        return evolve(s, clean_since=None) if s.clean_since is not None else s
+    return s if s.clean_since is not None else evolve(s, clean_since=now)
 
 
 def _track_failback(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:

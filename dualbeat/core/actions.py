@@ -138,6 +138,17 @@ class Fence:
         return self.required
 
 
+@dataclass(frozen=True)
+class AutoRejoin:
+    """``[rejoin] auto = "safe"``: analyse this fenced node's lost writes and, when every
+    one is ``safe``, re-apply them on the active and resync this node from it (``dualbeat
+    rejoin --reapply``). Refused before any change when one is not. Runs in its own
+    worker, bounded by the workflow's timeouts; the node stands by again through
+    ``REJOIN_AUTO`` once the active holds all of ours."""
+
+    critical = False
+
+
 class HookEvent(enum.Enum):
     ROLE_CHANGE = "role_change"
     FAILOVER = "failover"
@@ -182,6 +193,7 @@ Action = (
     | RenewLease
     | ReleaseLease
     | Fence
+    | AutoRejoin
     | Exit
 )
 

@@ -21,6 +21,7 @@ from dualbeat.core.actions import (
     AcquireLease,
     Action,
     AnnounceVip,
+    AutoRejoin,
     ClaimVip,
     Exit,
     PersistState,
@@ -44,7 +45,14 @@ from dualbeat.core.findings import (
 from dualbeat.core.observations import Observation
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
-from dualbeat.core.state import CoreConfig, Decision, NodeState, Reason
+from dualbeat.core.state import (
+    AUTO_REJOIN_TRIES,
+    CoreConfig,
+    Decision,
+    NodeState,
+    Reason,
+    RejoinAuto,
+)
 from dualbeat.core.transitions import TABLE
 
 
@@ -103,6 +111,10 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
     if actions:
         s = evolve(s, in_flight=s.in_flight | {type(a) for a in actions})
     return Decision(s, tuple(actions), tuple(reasons), _wake_at(cfg, s, now))
+
+
+#: How soon a failed automatic ``--reapply`` is tried again (``AUTO_REJOIN_TRIES`` bound it).
+AUTO_REJOIN_EVERY = 30.0
 
 
 def _promise(cfg: CoreConfig, s: NodeState) -> NodeState:
@@ -188,6 +200,8 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             s = evolve(s, evidence=evolve(s.evidence, lease=None))
         elif isinstance(action, SetSemiSync):
             s = evolve(s, semisync_source=action.source)
+        elif isinstance(action, AutoRejoin):
+            s = evolve(s, auto_rejoin_tries=s.auto_rejoin_tries + 1)
     return (evolve(s, last_tried=tried) if actions else s), actions
 
 
@@ -228,7 +242,29 @@ def _passive_wants(
         durable = evolve(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
         s = evolve(s, durable=durable)
         wanted.append((PersistState(durable), 0.0))
+    if _reapply_due(cfg, s, now):
+        wanted.append((AutoRejoin(), AUTO_REJOIN_EVERY))
     return s, wanted
+
+
+def _reapply_due(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """``[rejoin] auto = "safe"``: a node fenced for writes the active lacks (for
+    ``warntime``, as ``HOLDS_ERRANT``) tries ``dualbeat rejoin --reapply`` by itself, at
+    most ``AUTO_REJOIN_TRIES`` times per fencing, with a live active and a healthy server."""
+    beat = fresh_peer(cfg, s, now)
+    return (
+        cfg.rejoin_auto is RejoinAuto.SAFE
+        and s.role is Role.FENCED
+        and s.errant_since is not None
+        and now - s.errant_since >= cfg.timing.warntime
+        and not s.durable.maintenance
+        and s.auto_rejoin_tries < AUTO_REJOIN_TRIES
+        and s.local.health is Health.HEALTHY
+        and beat is not None
+        and beat.role is Role.ACTIVE
+        and beat.mysql is Health.HEALTHY
+        and beat.epoch >= s.durable.epoch
+    )
 
 
 def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:
@@ -314,6 +350,8 @@ def _wake_at(cfg: CoreConfig, s: NodeState, now: float) -> float | None:
         times.append(s.yielded_at + t.deadtime + t.apply_timeout)
     if s.errant_since is not None:
         times.append(s.errant_since + t.warntime)
+    if s.clean_since is not None:
+        times.append(s.clean_since + t.warntime)
     if s.failback_ready_since is not None and cfg.failback is not None:
         times.append(s.failback_ready_since + cfg.failback.holddown)
     if s.local.received_at is not None:

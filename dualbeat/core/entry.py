@@ -69,9 +69,10 @@ def enter(
             SendBeat(),
             PrepareTakeover(cfg.timing.apply_timeout, target=final, strict=final is not None),
         ]
-    if finding is Finding.REJOIN_ACCEPTED:  # fenced -> standby: replicate from the active again
+    if finding in (Finding.REJOIN_ACCEPTED, Finding.REJOIN_AUTO):
+        # fenced -> standby: replicate from the active again
         s, actions = demote(s, target, text, now)
-        return evolve(s, errant_since=None), [*actions, StartReplication()]
+        return evolve(s, errant_since=None, clean_since=None), [*actions, StartReplication()]
     if finding is Finding.FAILBACK_DUE:  # remembered before the state is persisted
         s = evolve(s, durable=evolve(s.durable, last_failback_at=now + s.wall_offset))
     handover = finding in (

@@ -8,10 +8,11 @@ lets every rule be a one-line test.
 
 from __future__ import annotations
 
+from dualbeat.core.actions import AutoRejoin
 from dualbeat.core.lease import behind_high_water, lapsing
 from dualbeat.core.observations import Command, PeerBeat
 from dualbeat.core.roles import Finding, Health, Role
-from dualbeat.core.state import CoreConfig, NodeState
+from dualbeat.core.state import CoreConfig, NodeState, RejoinAuto
 
 __all__ = [
     "PROMOTING",
@@ -99,6 +100,33 @@ def lacks_nothing_of_ours(s: NodeState, beat: PeerBeat) -> bool:
         and theirs is not None
         and type(mine) is type(theirs)
         and not errant(s, beat)
+    )
+
+
+def rejoin_candidate(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None) -> bool:
+    """Fenced, ``[rejoin] auto`` on, and the fresh active (at our epoch or later) holds
+    every transaction of ours by both healthy positions: nothing a review could find.
+    Never while our own ``AutoRejoin`` runs (it rewrites our GTID history) nor in
+    maintenance."""
+    return (
+        s.role is Role.FENCED
+        and cfg.rejoin_auto is not RejoinAuto.OFF
+        and not s.durable.maintenance
+        and AutoRejoin not in s.in_flight
+        and beat is not None
+        and beat.role is Role.ACTIVE
+        and beat.epoch >= s.durable.epoch
+        and lacks_nothing_of_ours(s, beat)
+    )
+
+
+def auto_rejoin_due(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """``rejoin_candidate`` has held for ``warntime`` (``clean_since``): a position read
+    between two steps of a rebuild (its GTID history just reset) never rejoins a node."""
+    return (
+        s.clean_since is not None
+        and now - s.clean_since >= cfg.timing.warntime
+        and rejoin_candidate(cfg, s, fresh_peer(cfg, s, now))
     )
 
 
@@ -221,12 +249,15 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
     if s.role is Role.STARTING and s.local.health is Health.UNKNOWN:
         return Finding.NOT_PROBED
     if beat and beat.role is Role.ACTIVE and s.role is Role.ACTIVE and beat.epoch > s.durable.epoch:
-        return Finding.SUPERSEDED if lacks_nothing_of_ours(s, beat) else Finding.PEER_NEWER_EPOCH
+        stand_by = cfg.rejoin_auto is not RejoinAuto.OFF and lacks_nothing_of_ours(s, beat)
+        return Finding.SUPERSEDED if stand_by else Finding.PEER_NEWER_EPOCH
     if s.role is Role.ACTIVE and lapsing(cfg, s, now):
         return Finding.LEASE_EXPIRED
     if s.command is Command.REJOINED:
         accepted = s.role is Role.FENCED and s.errant_since is None and beat is not None
         return Finding.REJOIN_ACCEPTED if accepted else Finding.REJOIN_REFUSED
+    if auto_rejoin_due(cfg, s, now):
+        return Finding.REJOIN_AUTO
     if s.errant_since is not None and now - s.errant_since >= cfg.timing.warntime:
         return Finding.HOLDS_ERRANT
     if s.local.health is Health.FAILED or s.local.failed_checks(cfg.timing.alert_after):

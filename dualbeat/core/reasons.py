@@ -35,6 +35,7 @@ class ReasonCode(enum.StrEnum):
     SWITCHOVER_REFUSED = "SWITCHOVER_REFUSED"
     REJOIN_ACCEPTED = "REJOIN_ACCEPTED"
     REJOIN_REFUSED = "REJOIN_REFUSED"
+    REJOIN_AUTO = "REJOIN_AUTO"
     LINK_DOWN = "LINK_DOWN"
     PEER_YIELDED = "PEER_YIELDED"
     TWO_ACTIVES_WIN = "TWO_ACTIVES_WIN"
@@ -82,6 +83,8 @@ class ReasonCode(enum.StrEnum):
     MAINTENANCE_ON = "MAINTENANCE_ON"
     MAINTENANCE_OFF = "MAINTENANCE_OFF"
     ROLE_ADOPTED = "ROLE_ADOPTED"
+    REJOIN_AUTO_RESOLVED = "REJOIN_AUTO_RESOLVED"
+    REJOIN_AUTO_FAILED = "REJOIN_AUTO_FAILED"
     # Written to the history by the CLI, not by ``decide``.
     REJOIN_REPORT = "REJOIN_REPORT"
 
@@ -137,6 +140,8 @@ DOCS: dict[ReasonCode, str] = {
     C.SWITCHOVER_REFUSED: "a switchover refused: no live active to switch over from",
     C.REJOIN_ACCEPTED: "fenced, and nothing of ours is missing on the active: standby again",
     C.REJOIN_REFUSED: "a rejoin refused: not fenced, or still holding writes the active lacks",
+    C.REJOIN_AUTO: "fenced, and the active holds every transaction of ours ([rejoin] auto): "
+    "standby again without an operator",
     C.LINK_DOWN: "the VIP interface has no carrier",
     C.PEER_YIELDED: "the active peer gave up its role: taking over now",
     C.TWO_ACTIVES_WIN: "both nodes active at one epoch; we win the tie and stay",
@@ -185,6 +190,10 @@ DOCS: dict[ReasonCode, str] = {
     C.MAINTENANCE_ON: "maintenance mode on: automation paused on both nodes",
     C.MAINTENANCE_OFF: "maintenance mode off: automation resumes",
     C.ROLE_ADOPTED: "paused at start: took the role the servers show, changing nothing",
+    C.REJOIN_AUTO_RESOLVED: "[rejoin] auto = safe: the lost writes were all safe, re-applied "
+    "on the active, and this node was resynced from it (the record is linked)",
+    C.REJOIN_AUTO_FAILED: "[rejoin] auto = safe could not resolve this fencing (a conflict, "
+    "or a step failed: the record says where); an operator runs dualbeat rejoin",
     C.REJOIN_REPORT: "a lost-writes analysis (dualbeat rejoin) was written; links the report",
 }
 

@@ -60,6 +60,7 @@ class Finding(enum.StrEnum):
     SWITCHOVER_REFUSED = "switchover_refused"  # no live active to switch over from
     REJOIN_ACCEPTED = "rejoin_accepted"  # fenced, and nothing of ours is missing any more
     REJOIN_REFUSED = "rejoin_refused"  # not fenced, or we still hold writes the active lacks
+    REJOIN_AUTO = "rejoin_auto"  # fenced, the active holds all of ours: [rejoin] auto
     LINK_DOWN = "link_down"  # the VIP interface lost carrier
     PEER_YIELDED = "peer_yielded"  # the active peer gave up: take over now
     TWO_ACTIVES_WIN = "two_actives_win"  # both active, same epoch, we win the tie

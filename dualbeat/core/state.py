@@ -6,6 +6,7 @@ and a bug can never come from a view mutated behind the core's back.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -35,6 +36,25 @@ class Timing:
     write_stall: float = 30.0  # reads answer, writes stall this long: only then failed
 
 
+class RejoinAuto(enum.Enum):
+    """``[rejoin] auto``: how a fenced node may stand by again without an operator.
+
+    ``OFF``: never (a deposed active is fenced for review even when it lacks nothing);
+    ``INTERNAL``: when the active holds every client transaction of ours (our only extra
+    ones are dualbeat's own, which live in internal domains); ``SAFE``: also when the
+    lost client transactions are all ``safe`` row changes, re-applied on the active and
+    then resynced by the agent (``dualbeat rejoin --reapply``). A conflict never is."""
+
+    OFF = "off"
+    INTERNAL = "internal"
+    SAFE = "safe"
+
+
+#: How many automatic ``--reapply`` attempts one fencing gets (a conflict fails at once,
+#: before anything changes; a failure after a change leaves a record saying where).
+AUTO_REJOIN_TRIES = 2
+
+
 @dataclass(frozen=True)
 class Failback:
     """Set on the node that is *not* preferred when ``[failback] auto`` is on: as the
@@ -60,6 +80,7 @@ class CoreConfig:
     fence: bool = False  # a fence hook runs before a promotion over a silent peer
     fence_required: bool = False  # ...and must succeed
     watchdog_timeout: float = 0.0  # 0: no watchdog; else kicked while a vote lasts longer
+    rejoin_auto: RejoinAuto = RejoinAuto.INTERNAL
 
     @property
     def promise(self) -> float:
@@ -159,6 +180,8 @@ class NodeState:
     yielded_at: float = 0.0
     final_executed: GtidSet | None = None  # our executed set after a handover's read-only
     errant_since: float | None = None  # since when we hold writes the active lacks
+    clean_since: float | None = None  # fenced, and since when the active holds all of ours
+    auto_rejoin_tries: int = 0  # automatic --reapply runs in this fencing
     failback_ready_since: float | None = None  # since when the preferred peer could take over
     wants_takeover: bool = False
     command: Command | None = None

@@ -31,6 +31,7 @@ _STARTING: dict[F, Row] = {
     F.SWITCHOVER_REFUSED: (R.STARTING, "switchover refused: no live active to switch from"),
     F.REJOIN_ACCEPTED: (R.STARTING, "not fenced: nothing to rejoin"),
     F.REJOIN_REFUSED: (R.STARTING, "not fenced: nothing to rejoin"),
+    F.REJOIN_AUTO: (R.STARTING, "not fenced: nothing to rejoin"),
     F.LINK_DOWN: (R.STANDBY, "the VIP interface has no carrier: cannot serve"),
     F.PEER_YIELDED: (R.ACTIVE, "the peer yielded: taking over"),
     F.TWO_ACTIVES_WIN: (R.STARTING, "not active: nothing to resolve"),
@@ -77,6 +78,7 @@ _STANDBY: dict[F, Row] = {
     F.SWITCHOVER_REFUSED: (R.STANDBY, "switchover refused: no live active to switch from"),
     F.REJOIN_ACCEPTED: (R.STANDBY, "not fenced: nothing to rejoin"),
     F.REJOIN_REFUSED: (R.STANDBY, "not fenced: nothing to rejoin"),
+    F.REJOIN_AUTO: (R.STANDBY, "not fenced: nothing to rejoin"),
     F.LINK_DOWN: (R.STANDBY, "the VIP interface has no carrier: cannot serve"),
     F.PEER_YIELDED: (R.ACTIVE, "the peer yielded: taking over at once"),
     F.TWO_ACTIVES_WIN: (R.STANDBY, "not active: nothing to resolve"),
@@ -133,6 +135,7 @@ _ACTIVE: dict[F, Row] = {
     F.SWITCHOVER_REFUSED: (R.ACTIVE, "already active"),
     F.REJOIN_ACCEPTED: (R.ACTIVE, "not fenced: nothing to rejoin"),
     F.REJOIN_REFUSED: (R.ACTIVE, "not fenced: nothing to rejoin"),
+    F.REJOIN_AUTO: (R.ACTIVE, "not fenced: nothing to rejoin"),
     F.LINK_DOWN: (R.STANDBY, "the VIP interface lost carrier: yielding"),
     F.PEER_YIELDED: (R.ACTIVE, "already active"),
     F.TWO_ACTIVES_WIN: (R.ACTIVE, "both active at one epoch: we win the tie, the peer fences"),
@@ -166,6 +169,11 @@ _FENCED: dict[F, Row] = dict.fromkeys(F, (R.FENCED, _FENCED_TEXT)) | {
         R.STANDBY,
         "rejoin accepted: nothing of ours is missing on the "
         "active; replicating from it again as the standby",
+    ),
+    F.REJOIN_AUTO: (
+        R.STANDBY,
+        "[rejoin] auto: the active holds every transaction of ours (dualbeat's own aside); "
+        "replicating from it again as the standby, no operator needed",
     ),
     F.REJOIN_REFUSED: (
         R.FENCED,

@@ -137,9 +137,13 @@ def resolve(
     binlog_timeout: float = 300.0,
     say: Say = lambda _: None,
     copy_progress: CopyProgress = lambda _d, _t: None,
+    all_or_nothing: bool = False,
 ) -> Resolution:
     """Run steps 1-7 of the module docstring; raises before changing anything when a
-    guard fails, and stops at the first failing step (NODE then stays fenced)."""
+    guard fails, and stops at the first failing step (NODE then stays fenced).
+    ``all_or_nothing`` (the automatic rejoin): a transaction that would not be re-applied
+    stops the workflow before anything is re-applied or copied, instead of being
+    discarded (a conflict never resolves itself)."""
     name = config.node(node).name
     active = _guard(config, name)
     with (
@@ -167,7 +171,7 @@ def resolve(
                 f"{untouched}; the transactions reported re-applied above are on {active}",
                 f"{again}: a re-applied row now matches {active} and is not applied twice",
             ):
-                _reapply(act, analysis, include, result, say)
+                _reapply(act, analysis, include, result, say, all_or_nothing=all_or_nothing)
             again = f"run `dualbeat rejoin {name} --discard` (what was re-applied stays)"
         with step(f"stopping {name}'s replication", untouched, again):
             mysql_control.stop_replication(fenced)
@@ -228,7 +232,15 @@ class _Steps:
             raise
 
 
-def _reapply(act: Server, analysis: Analysis, include: bool, result: Resolution, say: Say) -> None:
+def _reapply(
+    act: Server,
+    analysis: Analysis,
+    include: bool,
+    result: Resolution,
+    say: Say,
+    *,
+    all_or_nothing: bool = False,
+) -> None:
     tables: dict[str, TableDef] = {}
     for qualified in analysis.tables:
         schema, _, table = qualified.partition(".")
@@ -236,6 +248,12 @@ def _reapply(act: Server, analysis: Analysis, include: bool, result: Resolution,
         if found is not None:
             tables[qualified] = found
     result.plan = reapply.plan(analysis, tables, include=include)
+    if all_or_nothing and result.plan.skipped:
+        first = result.plan.skipped[0]
+        raise RefusedError(
+            f"{len(result.plan.skipped)} lost transaction(s) cannot be re-applied safely "
+            f"({first.gtid}: {first.why}): an operator decides (dualbeat rejoin --analyze)"
+        )
     for skipped in result.plan.skipped:
         say(f"not re-applied (discarded, saved): {skipped.gtid}: {skipped.why}")
     result.applied = reapply.apply(
