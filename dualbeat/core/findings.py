@@ -106,12 +106,13 @@ def lacks_nothing_of_ours(s: NodeState, beat: PeerBeat) -> bool:
 def rejoin_candidate(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None) -> bool:
     """Fenced, ``[rejoin] auto`` on, and the fresh active (at our epoch or later) holds
     every transaction of ours by both healthy positions: nothing a review could find.
-    Never while our own ``AutoRejoin`` runs (it rewrites our GTID history) nor in
-    maintenance."""
+    Never while our own ``AutoRejoin`` runs (it rewrites our GTID history), in
+    maintenance, or over an operator's command (which is judged instead)."""
     return (
         s.role is Role.FENCED
         and cfg.rejoin_auto is not RejoinAuto.OFF
         and not s.durable.maintenance
+        and s.command is None
         and AutoRejoin not in s.in_flight
         and beat is not None
         and beat.role is Role.ACTIVE

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from dualbeat.core.actions import Action, AutoRejoin, StartReplication
-from dualbeat.core.observations import ActionDone, ActionFailed, MysqlProbed
+from dualbeat.core.observations import (
+    ActionDone,
+    ActionFailed,
+    Command,
+    MysqlProbed,
+    OperatorRequested,
+)
 from dualbeat.core.roles import Finding, Role
 from dualbeat.core.state import CoreConfig, Decision, RejoinAuto
 from tests.unit.core_driver import DB1, Driver, gtids, peer_beat, promoted_active
@@ -120,3 +126,14 @@ def test_safe_stands_by_after_the_reapply_once_the_active_holds_all_of_ours() ->
 def test_internal_does_not_ask_for_a_reapply() -> None:
     d = fenced(RejoinAuto.INTERNAL, "1-1-11")
     assert AutoRejoin() not in run(d, "1-1-11", NEW_ACTIVE, until=60.0)
+
+
+def test_an_operators_command_is_judged_before_the_automatic_rejoin() -> None:
+    """A clean fenced node asked to take over (the peer gone for good, say) answers the
+    command; the automatic rejoin waits for the next decision."""
+    d = fenced(RejoinAuto.INTERNAL, "1-1-11")
+    run(d, "1-1-11", "1-1-11,2-2-4", until=12.5)  # clean since 12.5
+    assert d.role() is Role.FENCED
+    d.now = 13.2  # the automatic rejoin is due in this very decision
+    decision = d.feed(OperatorRequested(Command.TAKEOVER))
+    assert decision.state.finding is Finding.TAKEOVER_ASKED
