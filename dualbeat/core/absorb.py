@@ -131,8 +131,10 @@ def _outcome(
         s = evolve(s, demoting=False)  # released (or failed trying): the peer may go
     match obs:
         case ActionDone(action=AutoRejoin(), detail=detail):
+            s = evolve(s, auto_rejoin_failed=False)
             reasons.append(Reason(ReasonCode.REJOIN_AUTO_RESOLVED, detail))
         case ActionFailed(action=AutoRejoin(), error=error):
+            s = evolve(s, auto_rejoin_failed=True)
             reasons.append(Reason(ReasonCode.REJOIN_AUTO_FAILED, error))
         case ActionDone(action=action):
             if isinstance(action, ClaimVip) and s.promotion and s.promotion.prepared_at:
@@ -304,9 +306,9 @@ def _track_clean(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
     """Remember since when a fenced node could rejoin by itself (``rejoin_candidate``);
     leaving the fenced role also ends its automatic ``--reapply`` tries."""
     if s.role is not Role.FENCED:
-        if s.clean_since is None and not s.auto_rejoin_tries:
+        if s.clean_since is None and not s.auto_rejoin_tries and not s.auto_rejoin_failed:
             return s
-        return evolve(s, clean_since=None, auto_rejoin_tries=0)
+        return evolve(s, clean_since=None, auto_rejoin_tries=0, auto_rejoin_failed=False)
     if not rejoin_candidate(cfg, s, fresh_peer(cfg, s, now)):
         return evolve(s, clean_since=None) if s.clean_since is not None else s
     return s if s.clean_since is not None else evolve(s, clean_since=now)

@@ -107,12 +107,16 @@ def rejoin_candidate(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None) -> bo
     """Fenced, ``[rejoin] auto`` on, and the fresh active (at our epoch or later) holds
     every transaction of ours by both healthy positions: nothing a review could find.
     Never while our own ``AutoRejoin`` runs (it rewrites our GTID history), in
-    maintenance, or over an operator's command (which is judged instead)."""
+    maintenance, or over an operator's command (which is judged instead). Nor after our
+    own ``AutoRejoin`` failed: it may have stopped between two steps of the rebuild (a
+    GTID history reset, the copy's position not yet set), where a position looks clean
+    and is not; only a run that completes (or an operator) clears that."""
     return (
         s.role is Role.FENCED
         and cfg.rejoin_auto is not RejoinAuto.OFF
         and not s.durable.maintenance
         and s.command is None
+        and not s.auto_rejoin_failed
         and AutoRejoin not in s.in_flight
         and beat is not None
         and beat.role is Role.ACTIVE

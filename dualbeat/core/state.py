@@ -182,6 +182,7 @@ class NodeState:
     errant_since: float | None = None  # since when we hold writes the active lacks
     clean_since: float | None = None  # fenced, and since when the active holds all of ours
     auto_rejoin_tries: int = 0  # automatic --reapply runs in this fencing
+    auto_rejoin_failed: bool = False  # the last one failed: it may have stopped half-way
     failback_ready_since: float | None = None  # since when the preferred peer could take over
     wants_takeover: bool = False
     command: Command | None = None

@@ -137,3 +137,18 @@ def test_an_operators_command_is_judged_before_the_automatic_rejoin() -> None:
     d.now = 13.2  # the automatic rejoin is due in this very decision
     decision = d.feed(OperatorRequested(Command.TAKEOVER))
     assert decision.state.finding is Finding.TAKEOVER_ASKED
+
+
+def test_after_a_failed_automatic_run_a_clean_looking_position_is_not_trusted() -> None:
+    """A run that failed between the history reset and the copy's position shows a
+    position the active holds all of: not a rejoin. The next run that completes is."""
+    d = fenced(RejoinAuto.SAFE, "1-1-11")
+    assert AutoRejoin() in run(d, "1-1-11", NEW_ACTIVE, until=15.0)
+    d.feed(ActionFailed(AutoRejoin(), "stopped while restarting db1's GTID history"))
+    actions = run(d, "1-1-10", "1-1-11,2-2-4", until=30.0)  # half reset: looks clean
+    assert d.role() is Role.FENCED and "REJOIN_AUTO" not in d.codes()
+    assert AutoRejoin() not in actions, "not before AUTO_REJOIN_EVERY"
+    assert AutoRejoin() in run(d, "1-1-11", NEW_ACTIVE, until=50.0), "tried once more"
+    d.feed(ActionDone(AutoRejoin(), "re-applied 1 safe transaction(s)"))
+    run(d, "1-1-11,2-2-4", "1-1-11,2-2-4", until=52.0)
+    assert d.role() is Role.STANDBY
