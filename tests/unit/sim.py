@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AutoRejoin,
     ClaimVip,
     Exit,
     KillSessions,
@@ -64,7 +65,7 @@ from dualbeat.core.observations import (
     VipObserved,
 )
 from dualbeat.core.roles import Health, Role
-from dualbeat.core.state import CoreConfig, NodeState, Timing
+from dualbeat.core.state import CoreConfig, NodeState, RejoinAuto, Timing
 
 NAMES = ("db1", "db2")
 CLIENTS = ("w1", "w2")  # two writers on the ``client`` host
@@ -132,6 +133,7 @@ class World:
         arbiter: bool = False,
         ping: bool = False,
         chaos: bool = False,
+        rejoin_auto: RejoinAuto = RejoinAuto.INTERNAL,
     ) -> None:
         self.rng = random.Random(seed)
         self.now = 0.0
@@ -149,6 +151,7 @@ class World:
                     arbiter=arbiter,
                     ping=ping,
                     watchdog_timeout=WATCHDOG if arbiter else 0.0,
+                    rejoin_auto=rejoin_auto,
                 ),
                 Mysql(server_id=i + 1, writable=(i == 0)),
             )
@@ -235,7 +238,21 @@ class World:
                 return self._arbiter(node, action, at)
             case Exit():
                 node.agent_up = False
+            case AutoRejoin():
+                return self._auto_rejoin(node, peer, action)
         return ActionDone(action)
+
+    def _auto_rejoin(self, node: Node, active: Node, action: AutoRejoin) -> Observation:
+        """``rejoin --reapply`` with every lost write safe (the model's writes are inserts
+        of fresh keys): they land on the active, and the node becomes its copy."""
+        if not (node.mysql.up and active.mysql.up and self.link(node.name, active.name)):
+            return ActionFailed(action, "a server is unreachable")
+        for domain, seq in node.mysql.seqs.items():
+            if active.mysql.seqs.get(domain, 0) < seq:
+                active.mysql.seqs[domain] = seq
+        node.mysql.seqs = dict(active.mysql.seqs)
+        self.log.append(f"{self.now:7.2f} {node.name} AUTO-REJOIN re-applied on {active.name}")
+        return ActionDone(action, "re-applied")
 
     def _arbiter(
         self, node: Node, action: AcquireLease | RenewLease | ReleaseLease, sent: float

@@ -9,16 +9,20 @@ active is cut from everything (peer, ping node, clients) for a while, then the c
 After every step the simulator's invariants (never two writers, never two servers
 acknowledging, never the VIP on both, epochs never go back). After the heal: one writable
 active with the VIP, every acknowledged write on it or in a lost-writes report, and a node
-stays fenced only for a real loss: a transaction of its own that the active lacks.
+stays fenced only for a real loss: a transaction of its own that the active lacks. With
+``[rejoin] auto = "safe"`` (every lost write in the model is a safe insert) no node stays
+fenced, and every acknowledged write ends up on the active (issue 12 item 8).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 
 from dualbeat.core.roles import Role
+from dualbeat.core.state import RejoinAuto
 from tests.unit.sim import World, failures
 from tests.unit.test_core_simulation import check
 
@@ -26,8 +30,8 @@ SEEDS = range(int(os.environ.get("DUALBEAT_SIM_SELFHEAL_SEEDS", "150")))
 FAULTS = ("freeze_thaw", "isolate_heal")
 
 
-def run(seed: int) -> World:
-    w = World(seed, ping=True)
+def run(seed: int, auto: RejoinAuto = RejoinAuto.INTERNAL) -> World:
+    w = World(seed, ping=True, rejoin_auto=auto)
     rng = w.rng
     while w.now < 5.0:
         w.step()
@@ -66,7 +70,19 @@ def run(seed: int) -> World:
         assert w.settled(), f"seed {seed}: no single active after the heal\n{tail}"
         assert not w.unaccounted(), f"seed {seed}: acknowledged writes lost\n{tail}"
         assert not _fenced_for_nothing(w), f"seed {seed}: fenced without a loss\n{tail}"
+        if auto is RejoinAuto.SAFE:  # every lost write is safe in the model: all re-applied
+            end = w.now + 60.0
+            while w.now < end and _fenced(w):
+                check(w, seed, epochs)
+            assert not _fenced(w), f"seed {seed}: still fenced under auto = safe\n{tail}"
+            [active] = [n for n in w.nodes.values() if n.state.role is Role.ACTIVE]
+            missing = [a for a in w.acked if not active.mysql.has(*a)]
+            assert not missing, f"seed {seed}: {len(missing)} acked writes not re-applied"
     return w
+
+
+def _fenced(w: World) -> bool:
+    return any(n.state.role is Role.FENCED for n in w.nodes.values())
 
 
 def _fenced_for_nothing(w: World) -> list[str]:
@@ -92,8 +108,17 @@ def _one(seed: int) -> str | None:
     return None
 
 
-def test_seeds() -> None:
-    failed = failures(_one, SEEDS)
+def _one_safe(seed: int) -> str | None:
+    try:
+        run(seed, RejoinAuto.SAFE)
+    except AssertionError as exc:
+        return str(exc).splitlines()[0]
+    return None
+
+
+@pytest.mark.parametrize("one", [_one, _one_safe], ids=["internal", "safe"])
+def test_seeds(one: Callable[[int], str | None]) -> None:
+    failed = failures(one, SEEDS)
     if failed:
         seed = min(int(f.split()[1].rstrip(":")) for f in failed)
         pytest.fail(
