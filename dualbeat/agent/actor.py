@@ -5,7 +5,9 @@ Each action is bounded (MySQL statements by the connection's timeouts, hooks by
 *critical* action fails, the rest of its batch is skipped and reported as such, so a
 promotion never makes MySQL writable after failing to record its epoch. When the local
 server is unreachable, the remaining MySQL steps of the batch are skipped at once instead
-of each waiting for its own timeout: a demotion must reach the VIP release quickly.
+of each waiting for its own timeout: a demotion must reach the VIP release quickly. Hooks
+that report a change (all but pre-promote) run in a thread of their own: a slow script
+never delays the next batch.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dualbeat.core.actions import (
     ClaimVip,
     Exit,
     Fence,
+    HookEvent,
     KillSessions,
     PersistState,
     PrepareTakeover,
@@ -75,6 +78,12 @@ _MYSQL_ACTIONS = (
 )
 
 
+def _notifies(action: Action) -> bool:
+    """A hook that reports a change already made (role change, failover, fence): it runs
+    in the hook thread. A pre-promote hook is a step of the promotion and stays in it."""
+    return isinstance(action, RunHook) and action.event is not HookEvent.PRE_PROMOTE
+
+
 class Actor:
     def __init__(
         self,
@@ -93,7 +102,7 @@ class Actor:
         # internal domains out, as every comparison between the nodes does (mysql.internal).
         self.domain = config.internal_domain(node)
         self.internal = config.internal_domains()
-        self._recorded_epoch: int | None = None
+        self._durable: Durable | None = None  # as last persisted: the epoch row's source
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
         # Both are used rarely: a connection idle for a second is checked before use, so
         # a mysqld restarted since cannot fail the next promotion with a stale socket.
@@ -109,6 +118,13 @@ class Actor:
         self._queue: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="dualbeat-actor", daemon=True)
         self._thread.start()
+        # Hooks run for up to [hooks].timeout: in their own thread, so a role-change
+        # script never delays the next batch (a demotion). See ``_notifies``.
+        self._hooks: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
+        self._hook_thread = threading.Thread(
+            target=self._run, args=(self._hooks, True), name="dualbeat-hooks", daemon=True
+        )
+        self._hook_thread.start()
 
     def submit(self, actions: Sequence[Action]) -> None:
         """Lease actions go to the arbiter's own worker; the rest run as one batch."""
@@ -127,20 +143,32 @@ class Actor:
     def close(self, timeout: float = 5.0) -> None:
         self._queue.put(None)
         self._thread.join(timeout)
+        self._hooks.put(None)
+        self._hook_thread.join(timeout)
         if self.leases is not None:
             self.leases.close()
         self.fast.close()
         self.slow.close()
 
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            self._batch(batch)
+    def _run(
+        self,
+        batches: queue.Queue[tuple[Action, ...] | None] | None = None,
+        hook_thread: bool = False,
+    ) -> None:
+        source = self._queue if batches is None else batches
+        while (batch := source.get()) is not None:
+            self._batch(batch, hook_thread=hook_thread)
 
-    def _batch(self, batch: tuple[Action, ...]) -> None:
+    def _batch(self, batch: tuple[Action, ...], *, hook_thread: bool = False) -> None:
+        """Run ``batch`` in order; in the actor's thread, notifying hooks are passed on to
+        the hook thread when reached, so a batch cut short skips its hooks too."""
         skip_all = skip_mysql = ""
         for action in batch:
             if skip_all or (skip_mysql and isinstance(action, _MYSQL_ACTIONS)):
                 self.post(ActionFailed(action, f"skipped: {skip_all or skip_mysql}"))
+                continue
+            if _notifies(action) and not hook_thread:
+                self._hooks.put((action,))  # reached in order; run beside the next actions
                 continue
             started = time.monotonic()
             try:
@@ -167,9 +195,13 @@ class Actor:
         match action:
             case SetReadOnly(on=on):
                 control.set_read_only(self.fast, on)
-                if not on:  # now the writer: make sure the write probe's table exists
-                    control.ensure_schema(self.fast, domain=self.domain)
-                return ActionDone(action)
+                if on:
+                    return ActionDone(action)
+                # Now the writer: the write probe's table, then the epoch row, written
+                # only now that the server takes writes anyway (never through read_only),
+                # both in our own GTID domain.
+                control.ensure_schema(self.fast, domain=self.domain)
+                return ActionDone(action, self._record_epoch())
             case KillSessions():
                 killed = control.kill_client_sessions(
                     self.fast, spare_users={self.config.mysql.user}
@@ -211,7 +243,8 @@ class Actor:
                 return ActionDone(action)
             case PersistState(durable=durable):
                 statefile.save(self.state_dir, durable)
-                return ActionDone(action, self._record_epoch(durable))
+                self._durable = durable
+                return ActionDone(action, "state file written")
             case SetSemiSync(source=source):
                 if not self.config.replication.semisync:
                     return ActionDone(action, "semi-sync disabled in the config")
@@ -242,19 +275,16 @@ class Actor:
     def _view(self, text: str, family: GtidFamily) -> GtidSet:
         return client_view(parse_gtid_set(text, family), self.internal)
 
-    def _record_epoch(self, durable: Durable) -> str:
-        """Best effort, and only by a promoting active: a write on a passive server would
-        itself be an errant transaction. The state file is what decides. Once per epoch:
-        the active persists its state often (the high-water mark), and each row written
-        is a binlogged transaction, if only in our own domain."""
+    def _record_epoch(self) -> str:
+        """Best effort, and only by the active, right after read_only went off: a write
+        on a read-only server (the agent's account may write through it) would itself be
+        an errant transaction. The state file is what decides."""
+        durable = self._durable or statefile.load(self.state_dir)
         if durable.last_role is not Role.ACTIVE:
-            return "state file written"
-        if durable.epoch == self._recorded_epoch:
-            return "state file written; epoch table already holds this epoch"
+            return "writable; no epoch to record"
         takeover = json.dumps(statefile.to_json(durable)["last_takeover"], default=str)
         try:
             control.record_epoch(self.fast, durable.epoch, self.node, takeover, domain=self.domain)
         except DualbeatError as exc:
-            return f"state file written; epoch table not updated: {exc}"
-        self._recorded_epoch = durable.epoch
-        return "state file and epoch table written"
+            return f"writable; epoch table not updated: {exc}"
+        return "writable; epoch table written"
