@@ -34,9 +34,10 @@ def role(info: LabInfo, node: str) -> str | None:
 
 
 def test_a_restarted_active_does_not_replicate_from_a_fenced_peer(pair: LabInfo) -> None:
-    sql(pair, "db1", "CREATE TABLE app.unreviewed (k INT PRIMARY KEY)", "STOP SLAVE")
-    wait_for(lambda: sql(pair, "db2", "SHOW TABLES FROM app LIKE 'unreviewed'"), 15, "the table")
-    sql(pair, "db2", "INSERT INTO app.unreviewed VALUES (1)")  # as root, on the passive
+    # Back to back: db1's agent restarts its channel from a caught-up standby (the ring)
+    # within a probe or two, and would then take the write and nothing would be fenced.
+    sql(pair, "db1", "STOP SLAVE")
+    sql(pair, "db2", "CREATE DATABASE unreviewed")  # as root, on the passive
     wait_for(lambda: role(pair, "db2") == "fenced", 15, "db2 to fence itself")
 
     faults.kill_mysqld(pair.lab, "db1")
@@ -45,5 +46,5 @@ def test_a_restarted_active_does_not_replicate_from_a_fenced_peer(pair: LabInfo)
 
     status = sql(pair, "db1", "SHOW SLAVE STATUS")
     assert status and status[0]["Slave_IO_Running"] == "No", status
-    assert sql(pair, "db1", "SELECT COUNT(*) AS n FROM app.unreviewed")[0]["n"] == 0
+    assert sql(pair, "db1", "SHOW DATABASES LIKE 'unreviewed'") == []
     assert role(pair, "db2") == "fenced"
