@@ -38,6 +38,7 @@ from dualbeat.core.evolve import evolve
 from dualbeat.core.findings import (
     Finding,
     assess,
+    channel_to_start,
     fresh_peer,
     handover_failed,
     silent_since,
@@ -219,19 +220,7 @@ def _passive_wants(
     if s.role is Role.FENCED and local.replicating:
         wanted.append((StopReplication(), t.retry))
     beat = fresh_peer(cfg, s, now)
-    if (
-        s.role is Role.STANDBY
-        and s.promotion is None
-        and beat is not None
-        and beat.role is Role.ACTIVE
-        and beat.epoch >= s.durable.epoch
-        and local.health is Health.HEALTHY
-        and local.io_stopped is True
-        and s.errant_since is None
-    ):
-        # A server started with skip_slave_start (or a deposed active) replicates
-        # only when told: the standby starts its stopped channel from the active it
-        # hears. A channel stopped in part (a delayed SQL thread) is left as it is.
+    if channel_to_start(s, beat):
         wanted.append((StartReplication(), t.ring_retry))
     if (
         s.role is Role.STANDBY

@@ -135,6 +135,23 @@ def auto_rejoin_due(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     )
 
 
+def channel_to_start(s: NodeState, beat: PeerBeat | None) -> bool:
+    """A standby whose channel is stopped whole (its I/O thread too) while it hears the
+    active: a server started with ``skip_slave_start``, or a deposed active, replicates
+    only when told, and the agent tells it. A channel stopped in part (a delayed SQL
+    thread) is left as it is, and nothing starts while we hold writes the active lacks."""
+    return (
+        s.role is Role.STANDBY
+        and s.promotion is None
+        and beat is not None
+        and beat.role is Role.ACTIVE
+        and beat.epoch >= s.durable.epoch
+        and s.local.health is Health.HEALTHY
+        and s.local.io_stopped is True
+        and s.errant_since is None
+    )
+
+
 def failback_candidate(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None) -> bool:
     """With auto_failback, we (not preferred) are active and the preferred peer could take
     over losslessly right now: a healthy standby, replicating, caught up, its link up."""

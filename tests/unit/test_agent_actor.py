@@ -206,7 +206,9 @@ def test_the_agents_own_writes_stay_out_of_the_servers_domain(world: World) -> N
     assert db1.executed.domains() == (9000,)
 
 
-def test_the_epoch_row_is_written_once_per_epoch(world: World) -> None:
+def test_persisting_the_state_writes_nothing_to_the_server(world: World) -> None:
+    """The active persists its state often (the high-water mark): none of it may become a
+    transaction on the server, in any domain."""
     actor, db1, posts = world
     first = Durable(epoch=4, last_role=Role.ACTIVE)
     run(actor, posts, [PersistState(first), SetReadOnly(False)])
