@@ -130,12 +130,14 @@ class World:
         arbiter: bool = False,
         ping: bool = False,
         chaos: bool = False,
+        watchdog: float = WATCHDOG,
+        timing: Timing | None = None,
     ) -> None:
         self.rng = random.Random(seed)
         self.now = 0.0
         self.loss, self.chaos = loss, chaos
         self.arbiter = arbiter
-        timing = Timing(initdead=3.0)  # shorter than the default 10 s: faster seeds
+        timing = timing or Timing(initdead=3.0)  # initdead shorter than 10 s: faster seeds
         self.nodes = {
             name: Node(
                 name,
@@ -146,7 +148,7 @@ class World:
                     timing=timing,
                     arbiter=arbiter,
                     ping=ping,
-                    watchdog_timeout=WATCHDOG if arbiter else 0.0,
+                    watchdog_timeout=watchdog if arbiter else 0.0,
                 ),
                 Mysql(server_id=i + 1, writable=(i == 0)),
             )
@@ -158,6 +160,7 @@ class World:
         self.session: str | None = None  # the server the client's session is connected to
         self.log: list[str] = []
         self.cut: set[frozenset[str]] = set()  # host pairs that cannot talk
+        self.dropped: set[tuple[str, str]] = set()  # (src, dst): IP dropped one way, ARP passes
         self.arb_up = True
         self.lease: Lease | None = None
         self.promoted: list[int] = []  # epochs of PROMOTED reasons, in order
@@ -169,6 +172,14 @@ class World:
     def link(self, a: str, b: str) -> bool:
         return frozenset((a, b)) not in self.cut
 
+    def reach(self, src: str, dst: str) -> bool:
+        """An IP packet gets from ``src`` to ``dst`` (``link`` is the layer below: ARP)."""
+        return self.link(src, dst) and (src, dst) not in self.dropped
+
+    def both_ways(self, a: str, b: str) -> bool:
+        """A TCP exchange (SQL, replication) needs both directions."""
+        return self.reach(a, b) and self.reach(b, a)
+
     def peer(self, node: Node) -> Node:
         return self.nodes[node.cfg.peer]
 
@@ -177,7 +188,7 @@ class World:
 
     def _send(self, src: str, dst: str, obs: _Wire) -> None:
         """A datagram: lost, delayed, duplicated, or cut by a partition."""
-        if not self.link(src, dst) or self.rng.random() < self.loss:
+        if not self.reach(src, dst) or self.rng.random() < self.loss:
             return
         copies = 2 if self.chaos and self.rng.random() < 0.05 else 1
         for _ in range(copies):
@@ -351,7 +362,7 @@ class World:
         # last value, so an unchanged one is skipped here (a third fewer decisions).
         if node.state.vip_held is not node.vip:
             self._feed(node, VipObserved(held=node.vip, carrier=True))
-        self._feed(node, PeerSqlProbed(peer.mysql.up and self.link(node.name, peer.name)))
+        self._feed(node, PeerSqlProbed(peer.mysql.up and self.both_ways(node.name, peer.name)))
         ping = self.link(node.name, "gw")
         if node.cfg.ping and node.state.evidence.ping_ok is not ping:
             self._feed(node, PingProbed(ping))
@@ -399,7 +410,7 @@ class World:
                 node.mysql.up
                 and src.mysql.up
                 and node.mysql.applying
-                and self.link(node.name, src.name)
+                and self.both_ways(node.name, src.name)
             ):
                 for domain, seq in src.mysql.seqs.items():
                     if node.mysql.seqs.get(domain, 0) < seq:
@@ -482,6 +493,10 @@ class World:
     def partition(self, a: str, b: str) -> None:
         self.cut.add(frozenset((a, b)))
 
+    def drop(self, src: str, dst: str) -> None:
+        """One-way loss: IP from ``src`` to ``dst`` is dropped; ARP still passes."""
+        self.dropped.add((src, dst))
+
     def isolate(self, host: str) -> None:
         for other in ("db1", "db2", "arb", "gw", "client"):
             if other != host:
@@ -489,6 +504,7 @@ class World:
 
     def heal(self) -> None:
         self.cut.clear()
+        self.dropped.clear()
         self.arb_up = True
 
 

@@ -1,0 +1,218 @@
+"""Issue 13, findings 1 to 6: fault sequences that stalled, lost or duplicated writes.
+
+Each test reproduces one finding with the real core, under the fake-clock driver (with a
+model of the actor: a batch stops at a failing critical action) or the simulator; the
+agent-side ones drive the beat translation and the actor with a fake server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from dualbeat.agent import beats, statefile
+from dualbeat.agent.actor import Actor
+from dualbeat.agent.runtime import core_config
+from dualbeat.config import loads
+from dualbeat.core.actions import (
+    Action,
+    ClaimVip,
+    PersistState,
+    PrepareTakeover,
+    ReleaseVip,
+    SetReadOnly,
+    StartReplication,
+    StopReplication,
+    is_critical,
+)
+from dualbeat.core.durable import Durable, TakeoverRecord
+from dualbeat.core.gtid import MariadbGtidSet
+from dualbeat.core.observations import (
+    ActionDone,
+    ActionFailed,
+    MysqlProbed,
+    PeerSqlProbed,
+    ProbeFailure,
+    TakeoverPrepared,
+)
+from dualbeat.core.roles import Health, Role
+from dualbeat.mysql.connection import Endpoint
+from tests.unit.core_driver import DB1, DB2, Driver, gtids, peer_beat, promoted_active
+from tests.unit.sim import World
+
+# ---------------------------------------------------------------- a model of the actor
+
+
+@dataclasses.dataclass
+class Host:
+    """What the actions did to the local server and address (the model the core drives)."""
+
+    writable: bool = False
+    vip: bool = False
+    applying: bool = True  # the replica's SQL thread
+    executed: str = "1-1-10"
+    arp_answered: bool = False  # another host's kernel answers ARP for the VIP
+    writable_without_vip: bool = False  # ever writable while a claim had not succeeded
+
+
+Fails = Callable[[Action, Host], str | None]
+
+
+def act(d: Driver, host: Host, fails: Fails | None = None) -> None:
+    """Run every outstanding batch like the actor does: in order, a failing critical action
+    skips the rest of its batch; each report may issue a new batch, run after it."""
+    batches = deque(dec.actions for dec in d.decisions[d._settled :])
+    d._settled = len(d.decisions)
+    while batches:
+        skip = ""
+        for action in batches.popleft():
+            if skip:
+                d.feed(ActionFailed(action, f"skipped: {skip}"))
+            elif (error := (fails(action, host) if fails else None)) is not None:
+                d.feed(ActionFailed(action, error))
+                skip = type(action).__name__ if is_critical(action) else ""
+            else:
+                d.feed(_carry_out(action, host))
+            batches.extend(dec.actions for dec in d.decisions[d._settled :])
+            d._settled = len(d.decisions)
+
+
+def _carry_out(action: Action, host: Host) -> ActionDone | TakeoverPrepared:
+    match action:
+        case SetReadOnly(on=on):
+            host.writable = not on
+            if host.writable and not host.vip:
+                host.writable_without_vip = True
+        case ClaimVip():
+            host.vip = True
+        case ReleaseVip():
+            host.vip = False
+        case PrepareTakeover():
+            host.applying = False
+            ex = gtids(host.executed)
+            return TakeoverPrepared(ex, ex, MariadbGtidSet(), True)
+        case StopReplication():
+            host.applying = False
+        case StartReplication():
+            host.applying = True
+    return ActionDone(action)
+
+
+def arp_answered(action: Action, host: Host) -> str | None:
+    """The VIP's old holder (its kernel) answers the claim's ARP probe."""
+    if isinstance(action, ClaimVip) and host.arp_answered and not getattr(action, "force", False):
+        return "VIP answered by another host"
+    return None
+
+
+def observe(d: Driver, host: Host) -> None:
+    d.feed(
+        MysqlProbed(
+            ok=True,
+            writable=host.writable,
+            replicating=host.applying,
+            executed=gtids(host.executed),
+            received=gtids(host.executed),
+            origin=d.cfg.node.removeprefix("db"),
+        )
+    )
+    d.vip(held=host.vip)
+
+
+def standby_of_db1(host: Host) -> Driver:
+    """db2, a standby replicating from the active db1 (epoch 1), fully settled."""
+    d = Driver(DB2)
+    d.start(Durable(epoch=1, highest_seen=1, last_role=Role.STANDBY))
+    observe(d, host)
+    observe(d, host)
+    d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1))
+    assert d.role() is Role.STANDBY
+    act(d, host)
+    return d
+
+
+def peer_refused() -> PeerSqlProbed:
+    """The peer's host is up and refuses the MySQL port: its mysqld is gone."""
+    return PeerSqlProbed(
+        False,
+        "(2003, \"Can't connect to MySQL server on '10.0.0.1' ([Errno 111] Connection refused)\")",
+    )
+
+
+def fail_over(d: Driver, host: Host, *, sql: Callable[[], PeerSqlProbed], until: float) -> None:
+    """The active db1 went silent at t=0: db2 probes, checks the peer's SQL and acts, every
+    200 ms until ``until``."""
+    t = d.now
+    while t < until:
+        t = round(t + 0.2, 6)
+        d.at(t)
+        observe(d, host)
+        d.feed(sql())
+        act(d, host, arp_answered)
+
+
+# ---------------------------------------------------------------- finding 1
+
+
+TAKEOVER = TakeoverRecord(
+    epoch=3,
+    at=1_700_000_000.0,
+    new_active="db1",
+    old_active="db2",
+    reason="peer_dead",
+    peer_executed="2-2-5",
+    peer_received="2-2-5",
+    local_executed="1-1-10,2-2-5",
+    unapplied="",
+)
+
+
+def test_finding_01_restarted_agent_resumes_as_active() -> None:
+    """kill -9 the active's agent and start it again: its server is still writable and
+    holds the VIP, its standby still stands by. It resumes as active: no promotion, so no
+    channel stop, no epoch raise, the takeover record kept."""
+    durable = Durable(epoch=3, highest_seen=3, last_role=Role.ACTIVE, last_takeover=TAKEOVER)
+    d = Driver(DB1)
+    d.start(durable)
+    host = Host(writable=True, vip=True, applying=True)
+    observe(d, host)
+    observe(d, host)
+    d.hear(peer_beat(Role.STANDBY, epoch=3))
+    act(d, host)
+    for t in (0.2, 0.4, 0.6, 1.0, 2.0):
+        d.at(t)
+        observe(d, host)
+        d.hear(peer_beat(Role.STANDBY, epoch=3))
+        act(d, host)
+    assert d.role() is Role.ACTIVE
+    issued = d.actions()
+    assert not any(isinstance(a, PrepareTakeover | StopReplication) for a in issued), issued
+    assert "PROMOTED" not in d.codes()
+    assert d.state.durable.epoch == 3
+    assert d.state.durable.last_takeover == TAKEOVER
+    assert all(a.durable.epoch == 3 for a in issued if isinstance(a, PersistState))
+    assert host.writable and host.vip and host.applying
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_finding_01_restarted_agent_resumes_in_the_simulator(seed: int) -> None:
+    w = World(seed)
+    while w.now < 5.0:
+        w.step()
+    assert w.settled()
+    active = next(n for n, v in w.nodes.items() if v.state.role is Role.ACTIVE)
+    epoch, promoted = w.nodes[active].disk.epoch, list(w.promoted)
+    w.crash_agent(active)
+    for _ in range(10):
+        w.step()
+    w.restart_agent(active)
+    while w.now < 12.0:
+        w.step()
+        assert w.writers() == [active], "\n".join(w.log[-30:])
+    assert w.nodes[active].state.role is Role.ACTIVE
+    assert w.promoted == promoted, "\n".join(w.log[-30:])
+    assert w.nodes[active].disk.epoch == epoch
