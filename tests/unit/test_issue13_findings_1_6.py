@@ -216,3 +216,58 @@ def test_finding_01_restarted_agent_resumes_in_the_simulator(seed: int) -> None:
     assert w.nodes[active].state.role is Role.ACTIVE
     assert w.promoted == promoted, "\n".join(w.log[-30:])
     assert w.nodes[active].disk.epoch == epoch
+
+
+# ---------------------------------------------------------------- finding 2
+
+
+def _arbiter_config(tmp_path: Path) -> str:
+    key = tmp_path / "hb.key"
+    key.write_bytes(b"k" * 32)
+    key.chmod(0o600)
+    return f"""
+cluster = "orders"
+[[nodes]]
+name = "db1"
+address = "10.1.0.11"
+[[nodes]]
+name = "db2"
+address = "10.1.0.12"
+[mysql]
+user = "dualbeat"
+password = "pw"
+[replication]
+user = "repl"
+password = "pw"
+[heartbeat]
+key_file = "{key}"
+[arbiter]
+kind = "etcd"
+endpoints = ["http://10.0.0.5:2379"]
+ttl = "3s"
+[watchdog]
+enabled = true
+timeout = "2s"
+"""
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_finding_02_etcd_down_moves_nothing_with_the_watchdog_on(tmp_path: Path, seed: int) -> None:
+    """The README's arbiter + watchdog example (ttl 3 s, watchdog 2 s, default deadtime):
+    etcd stops for 5 s while the pair is healthy. Nothing moves: the active keeps serving
+    on its peer's promise, and its watchdog goes on being kicked (a reset host would leave
+    no writer: nobody can take the key while etcd is down)."""
+    cfg = core_config(loads(_arbiter_config(tmp_path)), "db1")
+    timing = dataclasses.replace(cfg.timing, initdead=3.0)
+    w = World(seed, arbiter=True, watchdog=cfg.watchdog_timeout, timing=timing)
+    while w.now < 8.0:
+        w.step()
+    assert w.settled(), "\n".join(w.log[-30:])
+    active = next(n for n, v in w.nodes.items() if v.state.role is Role.ACTIVE)
+    w.arb_up = False
+    end = w.now + 5.0
+    while w.now < end:
+        w.step()
+        assert w.writers() == [active], f"t={w.now}\n" + "\n".join(w.log[-30:])
+    assert not any("WATCHDOG" in line for line in w.log), "\n".join(w.log[-30:])
+    assert w.nodes[active].state.role is Role.ACTIVE
