@@ -271,3 +271,71 @@ def test_finding_02_etcd_down_moves_nothing_with_the_watchdog_on(tmp_path: Path,
         assert w.writers() == [active], f"t={w.now}\n" + "\n".join(w.log[-30:])
     assert not any("WATCHDOG" in line for line in w.log), "\n".join(w.log[-30:])
     assert w.nodes[active].state.role is Role.ACTIVE
+
+
+# ---------------------------------------------------------------- finding 3
+
+
+def test_finding_03_aborted_failover_restarts_replication() -> None:
+    """The VIP claim of a failover fails once: the abort must restart the SQL thread the
+    takeover stopped, or the next failover applies nothing received since."""
+    host = Host()
+    d = standby_of_db1(host)
+    host.arp_answered = True
+    fail_over(d, host, sql=lambda: PeerSqlProbed(False, "timed out"), until=2.4)
+    assert "PROMOTION_ABORTED" in d.codes()
+    assert d.role() is Role.STANDBY
+    assert host.applying, "the SQL thread stays stopped after the aborted promotion"
+
+
+def test_finding_03_read_only_stays_on_until_the_vip_is_claimed() -> None:
+    """A promotion whose claim fails never made the server writable: read_only goes off
+    only once the VIP claim succeeded."""
+    host = Host()
+    d = standby_of_db1(host)
+    host.arp_answered = True
+    fail_over(d, host, sql=lambda: PeerSqlProbed(False, "timed out"), until=2.4)
+    assert "PROMOTION_ABORTED" in d.codes()
+    assert not host.writable_without_vip
+
+
+def test_finding_03_a_promotion_still_completes() -> None:
+    """The same failover with nobody answering the ARP probe ends writable with the VIP."""
+    host = Host()
+    d = standby_of_db1(host)
+    fail_over(d, host, sql=lambda: PeerSqlProbed(False, "timed out"), until=2.4)
+    assert "PROMOTED" in d.codes() and d.role() is Role.ACTIVE
+    assert host.writable and host.vip and not host.writable_without_vip
+    assert d.state.durable.epoch == 2
+
+
+class _FakeServer:
+    """Records every statement; the server is read-only (the standby still is)."""
+
+    def __init__(self) -> None:
+        self.statements: list[object] = []
+
+    def execute(self, *statements: object) -> None:
+        self.statements.extend(statements)
+
+    def close(self) -> None:
+        pass
+
+
+def test_finding_03_persist_state_never_writes_through_read_only(tmp_path: Path) -> None:
+    """``PersistState`` with ``last_role=active`` is issued before read_only goes off (the
+    new epoch must be durable first): it must write the state file only. An epoch row
+    written then, on a server still read-only to clients, is an errant transaction when
+    the promotion aborts."""
+    config = loads(_arbiter_config(tmp_path) + f'\n[state]\ndir = "{tmp_path}"\n')
+    actor = Actor(config, "db1", Endpoint("db1", "127.0.0.1", 1, "u", "p"), None, lambda o: None)
+    try:
+        fake = _FakeServer()
+        actor.fast = fake  # type: ignore[assignment]
+        durable = Durable(epoch=4, highest_seen=4, last_role=Role.ACTIVE, last_takeover=TAKEOVER)
+        outcome = actor._do(PersistState(durable))
+        assert isinstance(outcome, ActionDone)
+        assert fake.statements == []
+        assert statefile.load(config.state_dir("db1")).epoch == 4
+    finally:
+        actor.close()
