@@ -339,3 +339,31 @@ def test_finding_03_persist_state_never_writes_through_read_only(tmp_path: Path)
         assert statefile.load(config.state_dir("db1")).epoch == 4
     finally:
         actor.close()
+
+
+# ---------------------------------------------------------------- finding 4
+
+
+def test_finding_04_vip_on_a_host_whose_mysqld_refuses_is_taken_over() -> None:
+    """The active's agent is killed, then its mysqld: its host's kernel still answers ARP
+    for the VIP and refuses the MySQL port. That is not a silent peer: nothing can write
+    there. The standby must end up active with the VIP, not abort every 3 s forever."""
+    host = Host()
+    d = standby_of_db1(host)
+    host.arp_answered = True
+    fail_over(d, host, sql=peer_refused, until=20.0)
+    assert "PROMOTED" in d.codes(), d.codes()
+    assert d.role() is Role.ACTIVE and host.vip and host.writable
+    assert d.codes().count("PROMOTION_ABORTED") <= 1
+
+
+def test_finding_04_a_peer_that_answers_nothing_is_never_overridden() -> None:
+    """The other half of the rule: a peer whose MySQL port does not answer at all (hung,
+    or cut off) may still serve the clients that reach it; its VIP is never taken while
+    its kernel answers ARP."""
+    host = Host()
+    d = standby_of_db1(host)
+    host.arp_answered = True
+    fail_over(d, host, sql=lambda: PeerSqlProbed(False, "timed out"), until=20.0)
+    assert "PROMOTED" not in d.codes()
+    assert not host.vip and not host.writable
