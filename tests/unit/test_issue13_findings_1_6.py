@@ -367,3 +367,61 @@ def test_finding_04_a_peer_that_answers_nothing_is_never_overridden() -> None:
     fail_over(d, host, sql=lambda: PeerSqlProbed(False, "timed out"), until=20.0)
     assert "PROMOTED" not in d.codes()
     assert not host.vip and not host.writable
+
+
+# ---------------------------------------------------------------- finding 5
+
+
+def test_finding_05_promotion_is_not_advertised_before_the_claim() -> None:
+    """While a promotion is in flight (not yet holding the VIP), the beats keep saying
+    what the node was, at the epoch it had: a peer that still serves must not fence
+    itself on a takeover that may yet abort."""
+    host = Host()
+    d = standby_of_db1(host)
+    for step in range(1, 25):
+        d.at(round(step * 0.2, 6))
+        observe(d, host)
+        d.feed(PeerSqlProbed(False, "timed out"))
+        if d.state.promotion is not None:
+            break
+    assert d.state.promotion is not None, "no promotion"
+    beat = beats.outgoing("orders", "db2", d.state, 7)
+    assert (beat.role, beat.epoch) == (Role.STANDBY, 1)
+    ex = gtids(host.executed)
+    d.feed(TakeoverPrepared(ex, ex, MariadbGtidSet(), True))  # the VIP is not claimed yet
+    assert d.state.promotion is not None
+    beat = beats.outgoing("orders", "db2", d.state, 8)
+    assert (beat.role, beat.epoch) == (Role.STANDBY, 1)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_finding_05_one_way_loss_keeps_one_writer_with_every_write(seed: int) -> None:
+    """IP from the active to the standby is dropped for 20 s, ARP passes. Never both
+    stop: there is one writer through the cut, and every acknowledged write is on it
+    (the old active is not left fenced holding writes nobody else has)."""
+    w = World(seed)
+    while w.now < 5.0:
+        w.step()
+    assert w.settled()
+    active = next(n for n, v in w.nodes.items() if v.state.role is Role.ACTIVE)
+    standby = w.nodes[active].cfg.peer
+    w.drop(active, standby)
+    w.log.append(f"{w.now:7.2f} FAULT drop {active} -> {standby}")
+    cut_at = w.now
+    while w.now < cut_at + 20.0:
+        w.step()
+        trail = f"seed {seed} t={w.now}\n" + "\n".join(w.log[-40:])
+        assert len(w.writers()) <= 1 and len(w.vip_holders()) <= 1, trail
+        if w.now > cut_at + 10.0:
+            assert len(w.writers()) == 1, trail
+    writer = w.nodes[w.writers()[0]]
+    missing = [a for a in w.acked if not writer.mysql.has(*a)]
+    assert not missing, f"seed {seed}: {len(missing)} acknowledged writes not on the writer\n" + (
+        "\n".join(w.log[-40:])
+    )
+    assert not any(n.state.role is Role.FENCED for n in w.nodes.values()), "\n".join(w.log[-40:])
+    w.heal()
+    end = w.now + 15.0
+    while w.now < end and not w.settled():
+        w.step()
+    assert w.settled(), "\n".join(w.log[-40:])
