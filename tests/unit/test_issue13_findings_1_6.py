@@ -425,3 +425,43 @@ def test_finding_05_one_way_loss_keeps_one_writer_with_every_write(seed: int) ->
     while w.now < end and not w.settled():
         w.step()
     assert w.settled(), "\n".join(w.log[-40:])
+
+
+# ---------------------------------------------------------------- finding 6
+
+
+def test_finding_06_a_failed_server_advertises_no_executed_set() -> None:
+    """The active's mysqld crashed: its last good probe's executed set lacks the crash
+    tail. The beat must not carry it as if it were current."""
+    d = Driver(DB1)
+    d.start()
+    d.healthy(writable=True, executed="1-1-10")
+    for _ in range(3):
+        d.probe(ok=False)
+    assert d.state.local.health is Health.FAILED
+    beat = beats.outgoing("orders", "db1", d.state, 3)
+    assert beat.executed == "" and beat.received == ""
+    d.feed(MysqlProbed(ok=False, failure=ProbeFailure.BUSY, detail="1040"))
+    beat = beats.outgoing("orders", "db1", d.state, 4)
+    assert beat.executed == ""
+
+
+def test_finding_06_new_active_never_restarts_replication_from_a_failed_peer() -> None:
+    """db2 took over from db1, whose mysqld crashed and restarts: db1 still stands by at
+    the new epoch with its server failed. db2 must not reopen replication from it (its
+    binlog holds a crash tail nobody reviewed) until db1's server is healthy again and its
+    fresh executed set is contained in ours."""
+    d = promoted_active(DB2)
+    since = len(d.decisions)
+    epoch = d.state.durable.epoch
+    for t in (12.2, 12.4, 12.6, 12.8, 23.0, 34.0):
+        d.at(t)
+        d.probe(writable=True, replicating=False, executed="1-1-10,2-2-3")
+        d.vip(held=True)
+        d.hear(
+            peer_beat(Role.STANDBY, node="db1", epoch=epoch, mysql=Health.FAILED, executed="1-1-10")
+        )
+        d.settle()
+        assert d.role() is Role.ACTIVE
+    issued = [a for dec in d.decisions[since:] for a in dec.actions]
+    assert StartReplication() not in issued
