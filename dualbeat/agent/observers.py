@@ -28,9 +28,8 @@ from dualbeat.core.observations import (
     VipObserved,
 )
 from dualbeat.errors import DualbeatError
-from dualbeat.mysql.connection import Endpoint, Server
-from dualbeat.mysql.dialect import Statement
-from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult
+from dualbeat.mysql.connection import Connect, Endpoint, Server
+from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult, ping
 from dualbeat.vip.manager import VipManager
 
 Post = Callable[[Observation], None]
@@ -72,11 +71,15 @@ class Observers:
         vip: VipManager | None,
         post: Post,
         write_probe: WriteProbe,
+        connect: Connect = Server,
     ) -> None:
         self.config, self.node, self.post = config, node, post
+        self.connect = connect
         self.interval = config.monitor.interval
         self._stop = threading.Event()
         self.last_probe: ProbeResult | None = None
+        # One step per loop, by name; a unit test runs a step once, without its thread.
+        self.steps = dict(self._steps(local, peer, vip, write_probe))
         self._threads = [
             threading.Thread(
                 target=self._loop,
@@ -84,7 +87,7 @@ class Observers:
                 name=f"dualbeat-{name}",
                 daemon=True,
             )
-            for name, step in self._steps(local, peer, vip, write_probe)
+            for name, step in self.steps.items()
         ]
         if config.ping.nodes:
             self._threads.append(
@@ -99,8 +102,8 @@ class Observers:
     def _steps(
         self, local: Endpoint, peer: Endpoint, vip: VipManager | None, write_probe: WriteProbe
     ) -> list[tuple[str, Callable[[], None]]]:
-        probe = LocalProbe(local)
-        peer_server = Server(peer)
+        probe = LocalProbe(local, connect=self.connect)
+        peer_server = self.connect(peer)
 
         def monitor() -> None:
             write, epoch = write_probe()
@@ -109,7 +112,7 @@ class Observers:
 
         def peer_sql() -> None:
             try:
-                peer_server.query(Statement("SELECT 1 AS ok"))
+                ping(peer_server)
             except DualbeatError as exc:
                 self.post(PeerSqlProbed(False, str(exc)))
             else:
