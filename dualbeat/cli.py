@@ -629,11 +629,12 @@ def _resolve_rejoin(
 def _record_rejoin_report(config: Config, analysis: Any, path: Path) -> None:
     """Link the report from the node's history (by path), with the agent up or down."""
     from dualbeat.agent import history
+    from dualbeat.core.reasons import ReasonCode
     from dualbeat.core.state import Reason
 
     lacking = f"{analysis.missing_count} transaction(s) the active lacks"
     reason = Reason(
-        "REJOIN_REPORT",
+        ReasonCode.REJOIN_REPORT,
         f"lost-writes analysis of {analysis.node} against {analysis.active}: "
         + (lacking if analysis.has_missing else "nothing the active lacks"),
         {"report": str(path), "active": analysis.active, "missing": analysis.missing}
@@ -982,10 +983,15 @@ def takeover(config_path: Path, node: str | None, force: bool) -> None:
 
 @cli.command()
 @click.option("--dot", is_flag=True, help="Print the role diagram in Graphviz dot.")
-def fsm(dot: bool) -> None:
+@click.option("--codes", is_flag=True, help="List every reason code with its meaning.")
+def fsm(dot: bool, codes: bool) -> None:
     """Print the role transition table (role, finding -> role: why)."""
+    from dualbeat.core.reasons import render_codes
     from dualbeat.core.transitions import TABLE, to_dot
 
+    if codes:
+        click.echo(render_codes())
+        return
     if dot:
         click.echo(to_dot())
         return

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dualbeat.core.roles import is_refusal
 from dualbeat.errors import AgentUnreachable, RefusedError, UsageError
 
 FILENAME = "agent.sock"
@@ -54,7 +55,7 @@ def command(state_dir: Path, payload: dict[str, Any], refused: str) -> dict[str,
     answer = request(state_dir, payload)
     if not answer.get("ok"):
         raise UsageError(str(answer.get("error")))
-    if str(answer["finding"]).endswith("_refused"):
+    if is_refusal(answer["finding"]):
         why = answer["reasons"][0]["text"] if answer["reasons"] else answer["finding"]
         raise RefusedError(f"{refused}: {why}")
     return answer

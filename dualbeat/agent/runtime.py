@@ -26,10 +26,11 @@ from dualbeat.agent.history import History
 from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
-from dualbeat.agent.watchdog import Watchdog, WatchdogError
+from dualbeat.agent.watchdog import Watchdog
 from dualbeat.api.server import ApiServer
 from dualbeat.arbiter import open_arbiter
-from dualbeat.config import Config
+from dualbeat.config import Config, enforce_start_rules, lease_margin
+from dualbeat.config.schema import DEFAULT_TIMING
 from dualbeat.core.actions import Exit, SendBeat
 from dualbeat.core.decide import decide
 from dualbeat.core.lease import may_kick
@@ -45,7 +46,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
-from dualbeat.errors import ConfigError
+from dualbeat.errors import WatchdogError
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
@@ -65,20 +66,12 @@ def core_config(config: Config, node: str) -> CoreConfig:
         alert_after=mon.alert_after,
         rise=mon.rise,
         apply_timeout=config.replication.apply_timeout,
-        arp_refresh=config.vip.arp_refresh if config.vip else 5.0,
+        arp_refresh=config.vip.arp_refresh if config.vip else DEFAULT_TIMING.arp_refresh,
     )
+    enforce_start_rules(config)  # the same rules ``load`` checks: a hand-built Config too
     arbiter, watchdog = config.arbiter, config.watchdog
     if arbiter is not None:
-        # Demote half a renewal period before the last vote ends: room for read-only,
-        # killing sessions and releasing the VIP.
-        timing = replace(timing, lease_ttl=arbiter.ttl, lease_margin=min(0.5, arbiter.ttl / 6))
-        if watchdog.enabled and watchdog.timeout >= arbiter.ttl - timing.lease_margin:
-            raise ConfigError(
-                f"[watchdog].timeout ({watchdog.timeout:g}s) must be shorter than [arbiter].ttl "
-                f"minus {timing.lease_margin:g}s: the agent kicks the watchdog only while its "
-                "lease outlasts the timeout, so a hung agent is reset before the peer may "
-                "take over"
-            )
+        timing = replace(timing, lease_ttl=arbiter.ttl, lease_margin=lease_margin(arbiter.ttl))
     priority = [n.name for n in config.nodes].index(node)
     fb = config.failback
     return CoreConfig(
@@ -338,7 +331,7 @@ class Agent:
         decision = await waiter
         return {
             "ok": True,
-            "finding": decision.state.finding,
+            "finding": decision.state.finding or "",
             "role": decision.state.role.value,
             "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
         }
@@ -367,7 +360,7 @@ class Agent:
             "maintenance": decision.state.durable.maintenance,
             "persisted": persisted,
             "role": decision.state.role.value,
-            "finding": decision.state.finding,
+            "finding": decision.state.finding or "",
             "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
         }
 
@@ -408,7 +401,7 @@ class Agent:
             "peer_promise_s": None if p.promise_until is None else round(p.promise_until - now, 3),
             "promised_s": round(ev.promised_until - now, 3) if ev.promising else None,
             "ping_ok": ev.ping_ok,
-            "high_water": str(self.state.mark) if self.state.mark is not None else "",
+            "high_water": str(self.state.high_water) if self.state.high_water is not None else "",
         }
 
     def status(self) -> dict[str, Any]:
@@ -421,7 +414,7 @@ class Agent:
             "cluster": self.config.cluster,
             "role": s.role.value,
             "epoch": s.durable.epoch,
-            "finding": s.finding,
+            "finding": s.finding or "",
             "fenced_reason": s.durable.fenced_reason,
             "promoting": s.promotion is not None,
             "yielding": s.yielding,

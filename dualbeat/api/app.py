@@ -34,6 +34,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dualbeat import __version__
 from dualbeat.api.metrics import AgentMetrics
 from dualbeat.config import Api, Config
+from dualbeat.core.roles import is_refusal
 
 
 class Controlled(Protocol):
@@ -237,7 +238,7 @@ def _action_routes(app: FastAPI, ask: Ask, settings: Api) -> None:
         if not answer.get("ok"):
             missing = str(answer.get("error", "")).startswith("unknown command")
             raise HTTPException(503 if missing else 409, _unavailable(answer, what))
-        if str(answer.get("finding", "")).endswith("_refused"):
+        if is_refusal(answer.get("finding")):
             reasons = answer.get("reasons") or []
             raise HTTPException(409, reasons[0]["text"] if reasons else answer["finding"])
         return answer

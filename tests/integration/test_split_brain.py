@@ -149,7 +149,9 @@ def test_after_a_full_restart_the_behind_node_does_not_become_active(
     faults.kill_mysqld(info.lab, active)
     restarted = time.time()
     agents.start(info, behind, lambda _m: None)
-    wait_for(lambda: "BEHIND_MARK" in codes(info, behind, restarted), 30, "waiting behind the mark")
+    wait_for(
+        lambda: "BEHIND_HIGH_WATER" in codes(info, behind, restarted), 30, "waiting behind the mark"
+    )
     status = agents.status(info, behind)
     assert status is not None and status["role"] == "starting"
     assert writable(info, behind) is False
