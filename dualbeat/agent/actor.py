@@ -34,6 +34,7 @@ from dualbeat.core.actions import (
     PersistState,
     PrepareTakeover,
     ReadPosition,
+    RecordEpoch,
     ReleaseLease,
     ReleaseVip,
     RenewLease,
@@ -54,7 +55,6 @@ from dualbeat.core.observations import (
     PositionRead,
     TakeoverPrepared,
 )
-from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Connect, Endpoint, Server
@@ -70,6 +70,7 @@ _MYSQL_ACTIONS = (
     StopReplication,
     StartReplication,
     SetSemiSync,
+    RecordEpoch,
 )
 
 
@@ -203,6 +204,8 @@ class Actor:
                 return ActionDone(action)
             case PersistState(durable=durable):
                 statefile.save(self.state_dir, durable)
+                return ActionDone(action, "state file written")
+            case RecordEpoch(durable=durable):
                 return ActionDone(action, self._record_epoch(durable))
             case SetSemiSync(source=source):
                 if not self.config.replication.semisync:
@@ -232,13 +235,12 @@ class Actor:
                 assert_never(action)
 
     def _record_epoch(self, durable: Durable) -> str:
-        """Best effort, and only by a promoting active: a write on a passive server would
-        itself be an errant transaction. The state file is what decides."""
-        if durable.last_role is not Role.ACTIVE:
-            return "state file written"
+        """Best effort: the state file is what decides. Issued by a promotion once its VIP
+        claim succeeded, before read_only goes off (our account writes through it), so
+        every client write on the new active reads the new epoch."""
         takeover = json.dumps(statefile.to_json(durable)["last_takeover"], default=str)
         try:
             control.record_epoch(self.fast, durable.epoch, self.node, takeover)
         except DualbeatError as exc:
-            return f"state file written; epoch table not updated: {exc}"
-        return "state file and epoch table written"
+            return f"epoch table not updated: {exc}"
+        return "epoch table written"

@@ -82,10 +82,20 @@ class StartReplication:
 
 @dataclass(frozen=True)
 class PersistState:
-    """Write the durable state (state file, fsynced; the epoch also to MySQL when writable)."""
+    """Write the durable state to the state file (fsynced). Never MySQL: a write on a
+    server that is still read-only would be an errant transaction."""
 
     durable: Durable
     critical = True
+
+
+@dataclass(frozen=True)
+class RecordEpoch:
+    """Write the ``dualbeat.epoch`` row (binlogged: the peer learns the epoch durably too).
+    Only a promotion issues it, after its VIP claim and state file, just before writable."""
+
+    durable: Durable
+    critical = False
 
 
 @dataclass(frozen=True)
@@ -175,6 +185,7 @@ Action = (
     | StopReplication
     | StartReplication
     | PersistState
+    | RecordEpoch
     | SetSemiSync
     | SendBeat
     | RunHook

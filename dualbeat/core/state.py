@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from dualbeat.core.actions import Action
 from dualbeat.core.durable import Durable
 from dualbeat.core.gtid import GtidSet
-from dualbeat.core.observations import Command, PeerBeat, ShutdownRequested
+from dualbeat.core.observations import Command, PeerBeat, ShutdownRequested, TakeoverPrepared
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Finding, Health, Role
 
@@ -121,14 +121,20 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Promotion:
-    """A promotion in flight: ``applying`` until TakeoverPrepared, then ``finishing``."""
+    """A promotion in flight, in three steps: apply what was received (until
+    ``prepared_at``), claim the VIP (until ``claimed_at``), then the new epoch, durably,
+    and writable. Until it ends the beats still say ``was`` at ``was_epoch``: a takeover
+    that may yet abort must not make the peer give up its role (see ``advertise``)."""
 
     finding: Finding
     decided_at: float
     evidence_since: float
     peer_beat: PeerBeat | None
+    was: Role = Role.STANDBY
+    was_epoch: int = 0
+    prepared: TakeoverPrepared | None = None
     prepared_at: float | None = None
-    writable_at: float | None = None  # read_only turned off (phase timings)
+    claimed_at: float | None = None  # the VIP is ours (phase timings)
     epoch: int = 0
     strict: bool = False  # a switchover: roll back rather than promote with a loss
 

@@ -42,6 +42,7 @@ from dualbeat.core.actions import (
     StartReplication,
     StopReplication,
 )
+from dualbeat.core.advertise import advert
 from dualbeat.core.decide import decide
 from dualbeat.core.durable import Durable
 from dualbeat.core.gtid import MariadbGtidSet
@@ -62,7 +63,7 @@ from dualbeat.core.observations import (
     Tick,
     VipObserved,
 )
-from dualbeat.core.roles import Health, Role
+from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, NodeState, Timing
 
 NAMES = ("db1", "db2")
@@ -371,20 +372,20 @@ class World:
         s, peer = node.state, self.peer(node)
         node.seq += 1
         node.sent[node.seq] = self.now
-        ev = s.evidence
+        ev, ad = s.evidence, advert(s)
         promise = node.cfg.promise if ev.promising else 0.0
         for link in ("lan", "hb"):
             beat = PeerBeat(
                 node=node.name,
                 boot_id=node.boot,
-                epoch=s.durable.epoch,
-                role=Role.ACTIVE if s.demoting else s.role,
+                epoch=ad.epoch,
+                role=ad.role,
                 mysql=s.local.health,
-                writable=bool(s.local.writable) and s.local.health is not Health.FAILED,
+                writable=ad.writable,
                 vip_held=node.vip,
-                yielding=s.yielding and not s.demoting,
-                executed=s.local.executed,
-                received=s.local.received,
+                yielding=ad.yielding,
+                executed=ad.executed,
+                received=ad.received,
                 wants_takeover=s.wants_takeover,
                 seq=node.seq,
                 promise_until=None,

@@ -15,6 +15,7 @@ from dualbeat.core.actions import (
     PersistState,
     PrepareTakeover,
     ReadPosition,
+    RecordEpoch,
     ReleaseVip,
     SetReadOnly,
     SetSemiSync,
@@ -74,8 +75,9 @@ def test_an_active_records_its_epoch_on_the_server(world: World, tmp_path: Path)
     actor, db1, posts = world
     db1.read_only = False
     durable = Durable(epoch=7, highest_seen=7, last_role=Role.ACTIVE)
-    [done] = run(actor, posts, [PersistState(durable)])
-    assert done == ActionDone(PersistState(durable), "state file and epoch table written")
+    persisted, recorded = run(actor, posts, [PersistState(durable), RecordEpoch(durable)])
+    assert persisted == ActionDone(PersistState(durable), "state file written")
+    assert recorded == ActionDone(RecordEpoch(durable), "epoch table written")
     assert db1.tables["dualbeat.epoch"][1][:2] == (7, "db1")
     assert (tmp_path / "state").is_dir()
 
@@ -95,7 +97,7 @@ def test_epoch_table_failure_is_reported_but_the_state_file_decides(world: World
     db1.read_only = False
     db1.fail_on("INSERT INTO dualbeat.epoch", 1114, "The table 'epoch' is full")
     durable = Durable(epoch=3, last_role=Role.ACTIVE)
-    [done] = run(actor, posts, [PersistState(durable)])
+    [done] = run(actor, posts, [RecordEpoch(durable)])
     assert isinstance(done, ActionDone)
     assert "epoch table not updated" in done.detail and "is full" in done.detail
 

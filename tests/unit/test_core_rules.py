@@ -189,22 +189,27 @@ def test_peer_dead_needs_silence_and_sql_unreachable() -> None:
     )
 
 
-def test_promotion_raises_epoch_durably_before_writable_then_vip() -> None:
+def test_promotion_claims_vip_then_raises_epoch_durably_before_writable() -> None:
+    """Issue 13 finding 3: read_only stays on (and the epoch unchanged) until the VIP
+    claim is confirmed; then the new epoch is durable before the server is writable."""
     d = standby_of_db1()
     d.at(2.0)
     d.peer_sql(False)
     prepared = d.feed(
         TakeoverPrepared(gtids("1-1-19"), gtids("1-1-20"), gtids("1-1-20..20"), applied_all=False)
     )
-    names = kinds(prepared.actions)
-    assert names.index("PersistState") < names.index("SetReadOnly") < names.index("ClaimVip")
-    persist = next(a for a in prepared.actions if isinstance(a, PersistState))
+    assert kinds(prepared.actions) == ["ClaimVip"]
+    assert d.state.durable.epoch == 1
+    assert "APPLY_TIMEOUT" in [r.code for r in prepared.reasons]
+    claimed = d.feed(ActionDone(ClaimVip()))
+    names = kinds(claimed.actions)
+    assert names.index("PersistState") < names.index("SetReadOnly")
+    persist = next(a for a in claimed.actions if isinstance(a, PersistState))
     record = persist.durable.last_takeover
     assert persist.durable.epoch == 2 and record is not None
     assert record.peer_executed == "1-1-20" and record.unapplied == "1-1-20..20"
     assert record.old_active == "db1" and record.new_active == "db2"
-    assert SetReadOnly(False) in prepared.actions
-    assert "APPLY_TIMEOUT" in [r.code for r in prepared.reasons]
+    assert SetReadOnly(False) in claimed.actions
     d.settle()
     promoted = next(r for dec in d.decisions for r in dec.reasons if r.code == "PROMOTED")
     assert promoted.evidence["epoch"] == 2

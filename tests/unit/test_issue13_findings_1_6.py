@@ -465,3 +465,56 @@ def test_finding_06_new_active_never_restarts_replication_from_a_failed_peer() -
         assert d.role() is Role.ACTIVE
     issued = [a for dec in d.decisions[since:] for a in dec.actions]
     assert StartReplication() not in issued
+
+
+# ---------------------------------------------------------------- the fixes' edges
+
+
+def test_finding_03_a_failed_read_only_switch_still_ends_the_promotion() -> None:
+    """Epoch durable and VIP held, but ``SET GLOBAL read_only=0`` failed: the role is
+    taken (the reconcile retries the switch), the promotion does not hang in flight."""
+    host = Host()
+    d = standby_of_db1(host)
+
+    def read_only_fails(action: Action, host: Host) -> str | None:
+        return "lock wait timeout" if action == SetReadOnly(False) else None
+
+    t = d.now
+    while "PROMOTED" not in d.codes():
+        t = round(t + 0.2, 6)
+        assert t < 5.0
+        d.at(t)
+        observe(d, host)
+        d.feed(PeerSqlProbed(False, "timed out"))
+        act(d, host, read_only_fails)
+    promoted = next(r for dec in d.decisions for r in dec.reasons if r.code == "PROMOTED")
+    assert promoted.evidence["writable"] is False
+    assert d.state.promotion is None and d.role() is Role.ACTIVE
+
+
+def test_finding_03_an_aborted_forced_takeover_of_a_fenced_node_does_not_replicate() -> None:
+    """A fenced node forced to take over whose claim fails goes back without replicating
+    from the active: its difference is still unreviewed."""
+    from dualbeat.core.observations import Command, OperatorRequested
+
+    d = Driver(DB2)
+    d.start(Durable(epoch=1, highest_seen=1, last_role=Role.FENCED))
+    host = Host(applying=False, arp_answered=True)
+    observe(d, host)
+    observe(d, host)
+    d.at(10.2)
+    observe(d, host)
+    d.feed(OperatorRequested(Command.TAKEOVER_FORCE))
+    act(d, host, arp_answered)
+    assert "PROMOTION_ABORTED" in d.codes()
+    assert StartReplication() not in d.actions() and not host.applying
+
+
+def test_finding_05_a_demoting_active_still_says_active() -> None:
+    d = promoted_active()
+    d.hear(peer_beat(Role.STANDBY, epoch=1))
+    d.probe(ok=False)
+    d.probe(ok=False)
+    d.probe(ok=False)  # failed: demotes, the VIP goes first
+    assert d.state.demoting
+    assert beats.outgoing("orders", "db1", d.state, 9).role is Role.ACTIVE
