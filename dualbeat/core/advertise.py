@@ -4,6 +4,8 @@ Rule 1: a node says ``active`` from the moment it may serve until it can serve n
         a demoting node says so until its VIP is released; a promoting node says what it
         was, at the epoch it had, until it holds the VIP at its new epoch (a takeover
         that may yet abort must not make a serving peer give up its role).
+Rule 2: GTID sets go out only while current: read by the last probe, which succeeded.
+        A failed server's last known sets lack whatever it committed since (a crash tail).
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ def advert(s: NodeState) -> Advert:
         role = Role.ACTIVE
     elif p is not None:
         role, epoch = p.was, p.was_epoch
+    current = local.oks > 0
     return Advert(
         role=role,
         epoch=epoch,
         # A failed server's last known state is stale: never advertise it as writable.
         writable=bool(local.writable) and local.health is not Health.FAILED,
         yielding=s.yielding and not s.demoting,
-        executed=local.executed,
-        received=local.received,
+        executed=local.executed if current else None,
+        received=local.received if current else None,
     )

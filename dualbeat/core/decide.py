@@ -111,9 +111,10 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         elif s.vip_held and fresh_peer(cfg, s, now) is not None:
             wanted.append((AnnounceVip(), t.arp_refresh))
         beat = fresh_peer(cfg, s, now)
-        if (
+        if (  # the ring back from the standby: only from a healthy server, checked current
             beat is not None
             and beat.role is Role.STANDBY
+            and beat.mysql is Health.HEALTHY
             and beat.epoch == s.durable.epoch
             and local.replicating is False
             and beat.executed is not None
