@@ -50,6 +50,9 @@ def enter(
     cfg: CoreConfig, s: NodeState, target: Role, finding: Finding, text: str, now: float
 ) -> tuple[NodeState, list[Action]]:
     """Actions that move the node into ``target``."""
+    if finding is Finding.RESUMED:  # the server already serves: no promotion, no new epoch
+        s = evolve(s, role=Role.ACTIVE, role_since=now, wants_takeover=False)
+        return s, [SendBeat()]
     if target is Role.ACTIVE:
         assert finding in PROMOTING, finding
         evidence_since = s.peer.heard_at if s.peer.heard_at is not None else s.started_at

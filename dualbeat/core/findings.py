@@ -63,6 +63,25 @@ def peer_dead(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     return peer.sql_at is not None and peer.sql_at > since and peer.sql_reachable is False
 
 
+def resumable(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None, now: float) -> bool:
+    """A restarted agent whose server is the running active (its state file says active,
+    the server is writable and healthy, no newer epoch seen) and whose peer, heard or
+    silent for initdead, does not claim the role: it carries on as active. A promotion
+    would stop its ring channel, raise the epoch and overwrite the takeover record for
+    nothing. A rebooted host's server starts read-only, so it never resumes: it is
+    elected like any starting node. Waiting for the peer costs nothing: a starting node
+    leaves its server and the VIP as they are."""
+    d, local = s.durable, s.local
+    return (
+        (beat is not None or now - s.started_at >= cfg.timing.initdead)
+        and d.last_role is Role.ACTIVE
+        and local.health is Health.HEALTHY
+        and bool(local.writable)
+        and d.epoch >= d.highest_seen
+        and not (beat is not None and (beat.role is Role.ACTIVE or beat.epoch > d.epoch))
+    )
+
+
 def errant(s: NodeState, beat: PeerBeat) -> bool:
     """We *wrote* transactions the active peer lacks: unreplicated writes of an old active,
     or writes on a passive node. Only our own transactions count: the active's latest
@@ -175,6 +194,8 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
         return _takeover(s, beat, now)
     if s.carrier is False:
         return Finding.LINK_DOWN
+    if s.role is Role.STARTING and resumable(cfg, s, beat, now):
+        return Finding.RESUMED
     if beat is not None:
         return _with_peer(cfg, s, beat, now)
     if s.role is Role.ACTIVE and cfg.ping and s.evidence.ping_ok is False:

@@ -470,6 +470,34 @@ def test_finding_06_new_active_never_restarts_replication_from_a_failed_peer() -
 # ---------------------------------------------------------------- the fixes' edges
 
 
+def test_finding_01_alone_the_restarted_active_resumes_after_initdead() -> None:
+    """No peer heard (it is down too): the restarted agent waits initdead like any starting
+    node, then resumes rather than promoting."""
+    d = Driver(DB1)
+    d.start(Durable(epoch=3, highest_seen=3, last_role=Role.ACTIVE, last_takeover=TAKEOVER))
+    host = Host(writable=True, vip=True)
+    for t in (0.2, 0.4, 5.0, 10.2):
+        d.at(t)
+        observe(d, host)
+        act(d, host)
+    assert d.role() is Role.ACTIVE and "RESUMED" in d.codes()
+    assert d.state.durable.epoch == 3 and "PROMOTED" not in d.codes()
+
+
+def test_finding_01_a_newer_epoch_or_a_read_only_server_is_elected_as_usual() -> None:
+    for beat, writable in ((peer_beat(Role.STANDBY, epoch=4), True), (None, False)):
+        d = Driver(DB1)
+        d.start(Durable(epoch=3, highest_seen=3, last_role=Role.ACTIVE))
+        host = Host(writable=writable, vip=False)
+        observe(d, host)
+        observe(d, host)
+        if beat is not None:
+            d.hear(beat)
+        d.at(10.2)
+        observe(d, host)
+        assert "RESUMED" not in d.codes()
+
+
 def test_finding_03_a_failed_read_only_switch_still_ends_the_promotion() -> None:
     """Epoch durable and VIP held, but ``SET GLOBAL read_only=0`` failed: the role is
     taken (the reconcile retries the switch), the promotion does not hang in flight."""
