@@ -69,8 +69,9 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
             reasons += more
         case PeerBeatReceived(link=link, beat=beat):
             s, actions, reasons = _heard(s, link, beat, now)
-        case PeerSqlProbed(reachable=reachable):
-            s = evolve(s, peer=evolve(s.peer, sql_reachable=reachable, sql_at=now))
+        case PeerSqlProbed(reachable=reachable, refused=refused):
+            peer = evolve(s.peer, sql_reachable=reachable, sql_refused=refused and not reachable)
+            s = evolve(s, peer=evolve(peer, sql_at=now))
         case VipObserved():
             s, more = _vip(s, obs, now)
             reasons += more

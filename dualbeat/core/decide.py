@@ -108,7 +108,9 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             wanted.append((SetReadOnly(False), t.retry))
         if s.vip_held is False:
             wanted.append((ClaimVip(), t.retry))
-        elif s.vip_held and fresh_peer(cfg, s, now) is not None:
+        elif s.vip_held and (fresh_peer(cfg, s, now) is not None or s.peer.sql_refused):
+            # The peer's host may answer for the address too (a refusing host whose agent
+            # died keeps it): keep the clients' ARP caches pointing here.
             wanted.append((AnnounceVip(), t.arp_refresh))
         beat = fresh_peer(cfg, s, now)
         if (  # the ring back from the standby: only from a healthy server, checked current

@@ -30,7 +30,7 @@ from dualbeat.core.actions import (
 )
 from dualbeat.core.durable import TakeoverRecord
 from dualbeat.core.evolve import evolve
-from dualbeat.core.findings import PROMOTING
+from dualbeat.core.findings import PROMOTING, vip_overridable
 from dualbeat.core.observations import TakeoverPrepared
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Finding, Health, Role
@@ -155,7 +155,7 @@ def finish_promotion(
                 {"unapplied": str(prepared.unapplied) if prepared.unapplied else ""},
             )
         )
-    return s, [ClaimVip()], reasons
+    return s, [ClaimVip(force=vip_overridable(cfg, s, now))], reasons
 
 
 def claimed(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Action]]:

@@ -63,6 +63,21 @@ def peer_dead(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     return peer.sql_at is not None and peer.sql_at > since and peer.sql_reachable is False
 
 
+def vip_overridable(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """Whether a promotion may add the VIP although another host answers ARP for it: the
+    peer is silent and its host *refused* our SQL probe since the silence began. Its
+    mysqld is gone (no session survives it, nothing listens), so the address it still
+    holds leads clients only to a refusal; our gratuitous ARP moves them here. A peer
+    that answers nothing may be hung or cut off with clients still writing: never."""
+    p = s.peer
+    return (
+        fresh_peer(cfg, s, now) is None
+        and p.sql_refused
+        and p.sql_at is not None
+        and p.sql_at > silent_since(s)
+    )
+
+
 def resumable(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None, now: float) -> bool:
     """A restarted agent whose server is the running active (its state file says active,
     the server is writable and healthy, no newer epoch seen) and whose peer, heard or

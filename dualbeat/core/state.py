@@ -94,6 +94,7 @@ class PeerView:
     heard_at: float | None = None
     links: Mapping[str, float] = field(default_factory=dict)
     sql_reachable: bool | None = None
+    sql_refused: bool = False  # the last SQL probe was refused by the peer's host
     sql_at: float | None = None
     seq: int = 0  # the highest beat sequence heard in this peer boot (our beats echo it)
     promise_until: float | None = None  # the peer will not take over before (our clock)

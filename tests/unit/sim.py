@@ -225,8 +225,9 @@ class World:
                 m.sessions = 0
                 if self.session == node.name:
                     self.session = None
-            case ClaimVip():
-                if peer.vip and self.link(node.name, peer.name):  # the ARP probe is answered
+            case ClaimVip(force=force):
+                answered = peer.vip and self.link(node.name, peer.name)  # the ARP probe
+                if answered and not force:
                     return ActionFailed(action, "VIP answered by the peer")
                 node.vip = True
             case ReleaseVip():
@@ -363,7 +364,9 @@ class World:
         # last value, so an unchanged one is skipped here (a third fewer decisions).
         if node.state.vip_held is not node.vip:
             self._feed(node, VipObserved(held=node.vip, carrier=True))
-        self._feed(node, PeerSqlProbed(peer.mysql.up and self.both_ways(node.name, peer.name)))
+        reached = self.both_ways(node.name, peer.name)
+        refused = reached and not peer.mysql.alive  # its host resets the connection
+        self._feed(node, PeerSqlProbed(peer.mysql.up and reached, refused=refused))
         ping = self.link(node.name, "gw")
         if node.cfg.ping and node.state.evidence.ping_ok is not ping:
             self._feed(node, PingProbed(ping))

@@ -104,7 +104,7 @@ def _carry_out(action: Action, host: Host) -> ActionDone | TakeoverPrepared:
 
 def arp_answered(action: Action, host: Host) -> str | None:
     """The VIP's old holder (its kernel) answers the claim's ARP probe."""
-    if isinstance(action, ClaimVip) and host.arp_answered and not getattr(action, "force", False):
+    if isinstance(action, ClaimVip) and host.arp_answered and not action.force:
         return "VIP answered by another host"
     return None
 
@@ -137,10 +137,7 @@ def standby_of_db1(host: Host) -> Driver:
 
 def peer_refused() -> PeerSqlProbed:
     """The peer's host is up and refuses the MySQL port: its mysqld is gone."""
-    return PeerSqlProbed(
-        False,
-        "(2003, \"Can't connect to MySQL server on '10.0.0.1' ([Errno 111] Connection refused)\")",
-    )
+    return PeerSqlProbed(False, "Connection refused", refused=True)
 
 
 def fail_over(d: Driver, host: Host, *, sql: Callable[[], PeerSqlProbed], until: float) -> None:
@@ -546,3 +543,25 @@ def test_finding_05_a_demoting_active_still_says_active() -> None:
     d.probe(ok=False)  # failed: demotes, the VIP goes first
     assert d.state.demoting
     assert beats.outgoing("orders", "db1", d.state, 9).role is Role.ACTIVE
+
+
+def test_finding_04_a_refused_connection_is_its_own_evidence() -> None:
+    """A closed port on a live host (a reset) is told apart from silence at the seam."""
+    import socket
+
+    import pymysql
+
+    from dualbeat.errors import MysqlRefused, MysqlUnavailable
+    from dualbeat.mysql.connection import Server, classify
+    from dualbeat.mysql.dialect import Statement
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again once the block ends
+    endpoint = Endpoint("db1", "127.0.0.1", port, "u", "p", connect_timeout=0.5)
+    with pytest.raises(MysqlRefused), Server(endpoint) as server:
+        server.query(Statement("SELECT 1 AS ok"))
+    timed_out = pymysql.err.OperationalError(2003, "Can't connect to MySQL server (timed out)")
+    timed_out.original_exception = TimeoutError("timed out")  # type: ignore[attr-defined]
+    error = classify("db1", timed_out)
+    assert isinstance(error, MysqlUnavailable) and not isinstance(error, MysqlRefused)
