@@ -63,8 +63,18 @@ class CoreConfig:
     @property
     def promise(self) -> float:
         """How long after hearing the active a standby promises not to take over: deadtime,
-        the silence after which it would anyway (so the promise costs no failover time)."""
-        return self.timing.deadtime
+        the silence after which it would anyway (so the promise costs no failover time).
+
+        With a watchdog, at least its timeout plus warntime: the active kicks only while
+        its last vote outlasts the timeout, and with the arbiter down the peer's promise
+        is that vote, renewed every beat but always some beats old when it arrives. A
+        shorter promise would stop the kicks and reset a healthy active. It costs no
+        failover time either: the config keeps the timeout under the lease TTL, and the
+        standby needs the key, free only once the lease ran out."""
+        t = self.timing
+        if not self.watchdog_timeout:
+            return t.deadtime
+        return max(t.deadtime, self.watchdog_timeout + t.warntime)
 
 
 @dataclass(frozen=True)
