@@ -34,7 +34,6 @@ from dualbeat.core.actions import (
     PersistState,
     PrepareTakeover,
     ReadPosition,
-    RecordEpoch,
     ReleaseLease,
     ReleaseVip,
     RenewLease,
@@ -55,6 +54,7 @@ from dualbeat.core.observations import (
     PositionRead,
     TakeoverPrepared,
 )
+from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Connect, Endpoint, Server
@@ -70,7 +70,6 @@ _MYSQL_ACTIONS = (
     StopReplication,
     StartReplication,
     SetSemiSync,
-    RecordEpoch,
 )
 
 
@@ -88,6 +87,7 @@ class Actor:
         self.config, self.node, self.vip, self.post = config, node, vip, post
         self.leases = leases
         self.state_dir = config.state_dir(node)
+        self._durable: Durable | None = None  # as last persisted: the epoch row's source
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
         # Both are used rarely: a connection idle for a second is checked before use, so
         # a mysqld restarted since cannot fail the next promotion with a stale socket.
@@ -161,9 +161,12 @@ class Actor:
         match action:
             case SetReadOnly(on=on):
                 control.set_read_only(self.fast, on)
-                if not on:  # now the writer: make sure the write probe's table exists
-                    control.ensure_schema(self.fast)
-                return ActionDone(action)
+                if on:
+                    return ActionDone(action)
+                # Now the writer: the write probe's table, then the epoch row, written
+                # only now that the server takes writes anyway (never through read_only).
+                control.ensure_schema(self.fast)
+                return ActionDone(action, self._record_epoch())
             case KillSessions():
                 killed = control.kill_client_sessions(
                     self.fast, spare_users={self.config.mysql.user}
@@ -206,9 +209,8 @@ class Actor:
                 return ActionDone(action)
             case PersistState(durable=durable):
                 statefile.save(self.state_dir, durable)
+                self._durable = durable
                 return ActionDone(action, "state file written")
-            case RecordEpoch(durable=durable):
-                return ActionDone(action, self._record_epoch(durable))
             case SetSemiSync(source=source):
                 if not self.config.replication.semisync:
                     return ActionDone(action, "semi-sync disabled in the config")
@@ -236,13 +238,16 @@ class Actor:
             case _:
                 assert_never(action)
 
-    def _record_epoch(self, durable: Durable) -> str:
-        """Best effort: the state file is what decides. Issued by a promotion once its VIP
-        claim succeeded, before read_only goes off (our account writes through it), so
-        every client write on the new active reads the new epoch."""
+    def _record_epoch(self) -> str:
+        """Best effort, and only by the active, right after read_only went off: a write
+        on a read-only server (the agent's account may write through it) would itself be
+        an errant transaction. The state file is what decides."""
+        durable = self._durable or statefile.load(self.state_dir)
+        if durable.last_role is not Role.ACTIVE:
+            return "writable; no epoch to record"
         takeover = json.dumps(statefile.to_json(durable)["last_takeover"], default=str)
         try:
             control.record_epoch(self.fast, durable.epoch, self.node, takeover)
         except DualbeatError as exc:
-            return f"epoch table not updated: {exc}"
-        return "epoch table written"
+            return f"writable; epoch table not updated: {exc}"
+        return "writable; epoch table written"

@@ -95,15 +95,6 @@ class PersistState:
 
 
 @dataclass(frozen=True)
-class RecordEpoch:
-    """Write the ``dualbeat.epoch`` row (binlogged: the peer learns the epoch durably too).
-    Only a promotion issues it, after its VIP claim and state file, just before writable."""
-
-    durable: Durable
-    critical = False
-
-
-@dataclass(frozen=True)
 class SetSemiSync:
     """Replica side on; source side on only while a healthy standby can acknowledge."""
 
@@ -190,7 +181,6 @@ Action = (
     | StopReplication
     | StartReplication
     | PersistState
-    | RecordEpoch
     | SetSemiSync
     | SendBeat
     | RunHook

@@ -20,7 +20,6 @@ from dualbeat.core.actions import (
     PersistState,
     PrepareTakeover,
     ReadPosition,
-    RecordEpoch,
     ReleaseVip,
     RunHook,
     SendBeat,
@@ -159,10 +158,9 @@ def finish_promotion(
 
 
 def claimed(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Action]]:
-    """The VIP is ours: the new epoch durably (state file, then the epoch row, so every
-    client write here reads the new epoch), then writable, then the I/O thread from the
-    old active stops. From here nothing aborts but a failed state file, which skips the
-    row: it is never left behind by a promotion that did not happen."""
+    """The VIP is ours: the new epoch durably (the state file), then writable (the actor
+    writes the epoch row once read_only is off, never through it), then the I/O thread
+    from the old active stops. From here nothing aborts but a failed state file."""
     promotion = s.promotion
     assert promotion is not None and promotion.prepared is not None
     prepared, old = promotion.prepared, promotion.peer_beat
@@ -194,7 +192,6 @@ def claimed(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[
     }
     return s, [
         PersistState(durable),
-        RecordEpoch(durable),
         SetReadOnly(False),
         SendBeat(),
         StopReplication(),  # the I/O thread from the old active, now that the VIP moved
