@@ -5,7 +5,9 @@ Each action is bounded (MySQL statements by the connection's timeouts, hooks by
 *critical* action fails, the rest of its batch is skipped and reported as such, so a
 promotion never makes MySQL writable after failing to record its epoch. When the local
 server is unreachable, the remaining MySQL steps of the batch are skipped at once instead
-of each waiting for its own timeout: a demotion must reach the VIP release quickly.
+of each waiting for its own timeout: a demotion must reach the VIP release quickly. Hooks
+that report a change (all but pre-promote) run in a thread of their own: a slow script
+never delays the next batch.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dualbeat.core.actions import (
     ClaimVip,
     Exit,
     Fence,
+    HookEvent,
     KillSessions,
     PersistState,
     PrepareTakeover,
@@ -73,6 +76,12 @@ _MYSQL_ACTIONS = (
 )
 
 
+def _notifies(action: Action) -> bool:
+    """A hook that reports a change already made (role change, failover, fence): it runs
+    in the hook thread. A pre-promote hook is a step of the promotion and stays in it."""
+    return isinstance(action, RunHook) and action.event is not HookEvent.PRE_PROMOTE
+
+
 class Actor:
     def __init__(
         self,
@@ -103,6 +112,13 @@ class Actor:
         self._queue: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="dualbeat-actor", daemon=True)
         self._thread.start()
+        # Hooks run for up to [hooks].timeout: in their own thread, so a role-change
+        # script never delays the next batch (a demotion). See ``_notifies``.
+        self._hooks: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
+        self._hook_thread = threading.Thread(
+            target=self._run, args=(self._hooks, True), name="dualbeat-hooks", daemon=True
+        )
+        self._hook_thread.start()
 
     def submit(self, actions: Sequence[Action]) -> None:
         """Lease actions go to the arbiter's own worker; the rest run as one batch."""
@@ -121,20 +137,32 @@ class Actor:
     def close(self, timeout: float = 5.0) -> None:
         self._queue.put(None)
         self._thread.join(timeout)
+        self._hooks.put(None)
+        self._hook_thread.join(timeout)
         if self.leases is not None:
             self.leases.close()
         self.fast.close()
         self.slow.close()
 
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            self._batch(batch)
+    def _run(
+        self,
+        batches: queue.Queue[tuple[Action, ...] | None] | None = None,
+        hook_thread: bool = False,
+    ) -> None:
+        source = self._queue if batches is None else batches
+        while (batch := source.get()) is not None:
+            self._batch(batch, hook_thread=hook_thread)
 
-    def _batch(self, batch: tuple[Action, ...]) -> None:
+    def _batch(self, batch: tuple[Action, ...], *, hook_thread: bool = False) -> None:
+        """Run ``batch`` in order; in the actor's thread, notifying hooks are passed on to
+        the hook thread when reached, so a batch cut short skips its hooks too."""
         skip_all = skip_mysql = ""
         for action in batch:
             if skip_all or (skip_mysql and isinstance(action, _MYSQL_ACTIONS)):
                 self.post(ActionFailed(action, f"skipped: {skip_all or skip_mysql}"))
+                continue
+            if _notifies(action) and not hook_thread:
+                self._hooks.put((action,))  # reached in order; run beside the next actions
                 continue
             started = time.monotonic()
             try:

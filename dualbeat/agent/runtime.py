@@ -20,12 +20,15 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from dualbeat.agent import beats, control, history, statefile
+from dualbeat.agent import beats, clock, control, history, statefile
 from dualbeat.agent.actor import Actor
+from dualbeat.agent.control import ControlAnswer
 from dualbeat.agent.history import History
 from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
+from dualbeat.agent.snapshot import View, snapshot
+from dualbeat.agent.status import AgentStatus
 from dualbeat.agent.watchdog import Watchdog
 from dualbeat.api.server import ApiServer
 from dualbeat.arbiter import open_arbiter
@@ -46,11 +49,12 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
-from dualbeat.errors import WatchdogError
+from dualbeat.errors import ConfigError, DualbeatError, WatchdogError
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
-from dualbeat.mysql.connection import Endpoint
+from dualbeat.mysql import control as control_sql
+from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.vip.manager import VipManager
 
 log = logging.getLogger("dualbeat.agent")
@@ -137,7 +141,9 @@ class Agent:
             loop.call_soon_threadsafe(self._queue.put_nowait, obs)
 
         self.events = History(self.state_dir, self.node)
-        self.links = Links(self.config, self.node, self.key, self._on_beat, self._on_drop)
+        self.links = Links(
+            self.config, self.node, self.key, self._on_beat, self._on_drop, clock.now
+        )
         await self.links.start()
         arbiter = self.config.arbiter
         leases = LeaseWorker(open_arbiter(arbiter), self.node, post) if arbiter else None
@@ -168,9 +174,9 @@ class Agent:
             )
         self.feed(
             Started(
-                boot_id=time.time_ns(),
-                durable=statefile.load(self.state_dir),
-                wall_offset=time.time() - time.monotonic(),
+                boot_id=statefile.next_boot_id(self.state_dir, wall_ns=time.time_ns()),
+                durable=statefile.load(self.state_dir, server_epoch=self._server_epoch),
+                wall_offset=time.time() - clock.now(),
             )
         )
         self.observers.start()
@@ -196,7 +202,7 @@ class Agent:
     async def _main(self) -> None:
         while not self._stopping:
             wake = self._decision_wake
-            timeout = None if wake is None else max(0.0, wake - time.monotonic())
+            timeout = None if wake is None else max(0.0, wake - clock.now())
             try:
                 obs = await asyncio.wait_for(self._queue.get(), timeout)
             except TimeoutError:
@@ -207,14 +213,14 @@ class Agent:
     async def _linger(self) -> None:
         """After a handover, keep beating until the peer is active (or deadtime passes),
         so it hears that we yielded; then stop."""
-        deadline = time.monotonic() + self.cfg.timing.deadtime
-        while time.monotonic() < deadline and self.state.yielding:
+        deadline = clock.now() + self.cfg.timing.deadtime
+        while clock.now() < deadline and self.state.yielding:
             try:
                 obs = await asyncio.wait_for(self._queue.get(), self.cfg.timing.keepalive)
             except TimeoutError:
                 continue
             if isinstance(obs, PeerBeatReceived):
-                self.state = decide(self.cfg, self.state, obs, time.monotonic()).state
+                self.state = decide(self.cfg, self.state, obs, clock.now()).state
 
     async def _keepalive(self) -> None:
         while True:
@@ -225,19 +231,34 @@ class Agent:
     def _kick(self) -> None:
         """The watchdog, armed while active: kicked from the event loop (a hung loop stops
         kicking) and only while the lease or the peer's promise outlasts its timeout;
-        disarmed with the magic close when the node is no longer active. A device error
-        is logged and retried on the next beat: the core's lease rules still hold."""
+        disarmed with the magic close once the node is no longer active *and* its
+        demotion has released the VIP (a demotion that hangs is what the watchdog is
+        for). A device error is logged and retried on the next beat: the core's lease
+        rules still hold."""
         if self.watchdog is None:
             return
         try:
-            if may_kick(self.cfg, self.state, time.monotonic()):
+            if may_kick(self.cfg, self.state, clock.now()):
                 if not self.watchdog.is_open:
                     log.warning("watchdog: %s", self.watchdog.open())
                 self.watchdog.kick()
-            elif self.state.role is not Role.ACTIVE:
+            elif self.state.role is not Role.ACTIVE and not self.state.demoting:
                 self._disarm()
         except WatchdogError as exc:
             log.error("watchdog: %s", exc)
+
+    def _server_epoch(self) -> int | None:
+        """The epoch our server's ``dualbeat.epoch`` holds, asked only when the state file
+        is missing: a first start and a lost state file must not look alike."""
+        try:
+            with Server(monitor_endpoint(self.config, self.node)) as server:
+                return control_sql.read_epoch(server)
+        except DualbeatError as exc:
+            raise ConfigError(
+                f"{self.state_dir / statefile.FILENAME} is missing and the local MySQL cannot "
+                f"tell a first start from a lost state file ({exc}); start the agent once "
+                "MySQL answers"
+            ) from None
 
     def _disarm(self) -> None:
         if self.watchdog is not None and self.watchdog.is_open:
@@ -250,14 +271,17 @@ class Agent:
     def _on_beat(self, link: str, beat: Beat, now: float) -> None:
         family = self.observers.last_probe.gtid_family if self.observers.last_probe else None
         promise = self.sent_times.promise_until(beat, self.state.boot_id)
-        self._queue.put_nowait(PeerBeatReceived(link, beats.incoming(beat, family, promise)))
+        boot = self.state.boot_id
+        self._queue.put_nowait(
+            PeerBeatReceived(link, beats.incoming(beat, family, promise, our_boot=boot))
+        )
 
     def _on_drop(self, link: str, reason: DropReason) -> None:
         """Counted per link by ``Links``; logged at most once a minute per link and reason,
         so a flood of forged datagrams cannot flood the log too."""
         if reason is DropReason.DUPLICATE:
             return
-        now, key = time.monotonic(), f"{link}/{reason.value}"
+        now, key = clock.now(), f"{link}/{reason.value}"
         if now - self._drop_logged.get(key, float("-inf")) >= 60.0:
             self._drop_logged[key] = now
             log.warning("dropping heartbeat datagrams on link %s: %s", link, reason.value)
@@ -267,7 +291,7 @@ class Agent:
         beat = beats.outgoing(
             self.config.cluster, self.node, self.state, self.seq, self.cfg.promise
         )
-        self.sent_times.sent(self.seq, time.monotonic())
+        self.sent_times.sent(self.seq, clock.now())
         self.links.send(beat)
 
     # ---------------------------------------------------------------- deciding
@@ -275,7 +299,7 @@ class Agent:
     _decision_wake: float | None = None
 
     def feed(self, obs: Observation) -> Decision:
-        decision = decide(self.cfg, self.state, obs, time.monotonic())
+        decision = decide(self.cfg, self.state, obs, clock.now())
         self.state = decision.state
         self._decision_wake = decision.wake_at
         for record in self.events.decisions(decision):
@@ -309,7 +333,7 @@ class Agent:
     async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         cmd = request.get("cmd")
         if cmd == "status":
-            return {"ok": True, "status": self.status()}
+            return ControlAnswer(ok=True, status=self.status()).to_json()
         if cmd == "maintenance":
             return await self._maintenance(request)
         if cmd == "history":
@@ -329,12 +353,7 @@ class Agent:
         self._waiters.append(waiter)
         self._queue.put_nowait(OperatorRequested(command))
         decision = await waiter
-        return {
-            "ok": True,
-            "finding": decision.state.finding or "",
-            "role": decision.state.role.value,
-            "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
-        }
+        return ControlAnswer.of(decision).to_json()
 
     def _probe_latency(self) -> float | None:
         probe = self.observers.last_probe
@@ -355,21 +374,15 @@ class Agent:
         persisted = await asyncio.to_thread(
             self._persisted, decision.state.durable.maintenance_version
         )
-        return {
-            "ok": True,
-            "maintenance": decision.state.durable.maintenance,
-            "persisted": persisted,
-            "role": decision.state.role.value,
-            "finding": decision.state.finding or "",
-            "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
-        }
+        answer = ControlAnswer.of(decision, maintenance=decision.state.durable.maintenance)
+        return replace(answer, persisted=persisted).to_json()
 
     def _persisted(self, version: int, timeout: float = 5.0) -> bool:
         """Whether the state file holds maintenance ``version`` (or newer) within ``timeout``:
         the answer must not say "paused" before a restart would still know it."""
-        deadline = time.monotonic() + timeout
+        deadline = clock.now() + timeout
         while statefile.load(self.state_dir).maintenance_version < version:
-            if time.monotonic() > deadline:
+            if clock.now() > deadline:
                 return False
             time.sleep(0.02)
         return True
@@ -390,85 +403,19 @@ class Agent:
         )
         return {"ok": True, "events": found.events, "damaged": found.damaged}
 
-    def _lease_status(self, now: float) -> dict[str, Any]:
-        """The votes: the arbiter key, the peer's promise, ours, the ping nodes."""
-        ev, p = self.state.evidence, self.state.peer
-        return {
-            "arbiter": self.config.arbiter is not None,
-            "held": ev.lease is not None,
-            "valid_s": None if ev.lease is None else round(ev.lease.valid_until - now, 3),
-            "holder": ev.holder,
-            "peer_promise_s": None if p.promise_until is None else round(p.promise_until - now, 3),
-            "promised_s": round(ev.promised_until - now, 3) if ev.promising else None,
-            "ping_ok": ev.ping_ok,
-            "high_water": str(self.state.high_water) if self.state.high_water is not None else "",
-        }
-
-    def status(self) -> dict[str, Any]:
-        s, now = self.state, time.monotonic()
-        p = s.peer
-        stats = self.links.stats()
-        return {
-            "node": self.node,
-            "peer": self.cfg.peer,
-            "cluster": self.config.cluster,
-            "role": s.role.value,
-            "epoch": s.durable.epoch,
-            "finding": s.finding or "",
-            "fenced_reason": s.durable.fenced_reason,
-            "promoting": s.promotion is not None,
-            "yielding": s.yielding,
-            "failback": {
-                "auto": self.cfg.failback is not None,
-                "ready_for_s": (
-                    None
-                    if s.failback_ready_since is None
-                    else round(now - s.failback_ready_since, 3)
-                ),
-                "last_at": s.durable.last_failback_at,
-            },
-            "maintenance": s.durable.maintenance,
-            "mysql": {
-                "health": s.local.health.value,
-                "writable": s.local.writable,
-                "replicating": s.local.replicating,
-                "lag_s": s.local.lag,
-                "executed": str(s.local.executed or ""),
-                "received": str(s.local.received or ""),
-                "semisync_active": s.local.semisync_active,
-                "detail": s.local.last_detail,
-                "probe_latency_s": self._probe_latency(),
-            },
-            "vip": {
-                "address": str(self.config.vip.address) if self.config.vip else None,
-                "held": s.vip_held,
-                "carrier": s.carrier,
-            },
-            "peer_view": {
-                "role": p.beat.role.value if p.beat else None,
-                "epoch": p.beat.epoch if p.beat else None,
-                "mysql": p.beat.mysql.value if p.beat else None,
-                "writable": p.beat.writable if p.beat else None,
-                "vip_held": p.beat.vip_held if p.beat else None,
-                "replicating": p.beat.replicating if p.beat else None,
-                "lag_s": p.beat.lag if p.beat else None,
-                "semisync_active": p.beat.semisync if p.beat else None,
-                "maintenance": p.beat.maintenance if p.beat else None,
-                "executed": str(p.beat.executed or "") if p.beat else None,
-                "silent_s": None if p.heard_at is None else round(now - p.heard_at, 3),
-                "sql_reachable": p.sql_reachable,
-            },
-            "links": {
-                name: {
-                    "age_s": None if st.last_received is None else round(now - st.last_received, 3),
-                    "sent": st.sent,
-                    "received": st.received,
-                    "send_errors": st.send_errors,
-                    "dropped": {r.value: n for r, n in st.dropped.items()},
-                }
-                for name, st in stats.items()
-            },
-            "last_takeover": statefile.to_json(s.durable)["last_takeover"],
-            "lease": self._lease_status(now),
-            "recent": list(self.recent)[-10:],
-        }
+    def status(self) -> AgentStatus:
+        return snapshot(
+            self.state,
+            View(
+                node=self.node,
+                peer=self.cfg.peer,
+                cluster=self.config.cluster,
+                vip=str(self.config.vip.address) if self.config.vip else None,
+                arbiter=self.config.arbiter is not None,
+                auto_failback=self.cfg.failback is not None,
+            ),
+            links=self.links.stats(),
+            probe_latency=self._probe_latency(),
+            recent=list(self.recent)[-10:],
+            now=clock.now(),
+        )

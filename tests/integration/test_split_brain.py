@@ -20,7 +20,8 @@ import pytest
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat_lab.sandbox import agents, faults, lab, writer
+from dualbeat_lab import writer
+from dualbeat_lab.sandbox import agents, faults, lab
 from dualbeat_lab.sandbox.drill import VIP_HOST
 from dualbeat_lab.sandbox.lab import LabInfo
 from dualbeat_lab.sandbox.provision import provision
@@ -65,7 +66,13 @@ def roles(info: LabInfo) -> tuple[str, str]:
 def writes(arbiter_pair: LabInfo, tmp_path: Path) -> Iterator[Path]:
     """A writer through the VIP for the whole test; its log of acknowledged writes."""
     log = tmp_path / "writes.jsonl"
-    argv = writer.command(VIP_HOST, arbiter_pair.secrets.app_password_file, log, 300)
+    argv = writer.command(
+        VIP_HOST,
+        arbiter_pair.secrets.app_password_file,
+        log,
+        300,
+        profile=writer.Profile.TEST_BOUNDS,
+    )
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: log.exists() and acked_after(log, 0.0), 15, "a write through the VIP")
     yield log

@@ -73,8 +73,8 @@ def test_demotion_sets_read_only(world: World) -> None:
 
 
 def test_an_active_records_its_epoch_on_the_server(world: World, tmp_path: Path) -> None:
-    """Once read_only is off, never before (issue 13, finding 3): the agent's account may
-    write through read_only, and a row written there would be errant."""
+    """Once read_only is off, never before (issue 13, finding 9): the agent's account
+    may write through read_only, and a row written there would be errant."""
     actor, db1, posts = world
     durable = Durable(epoch=7, highest_seen=7, last_role=Role.ACTIVE)
     [saved] = run(actor, posts, [PersistState(durable)])
