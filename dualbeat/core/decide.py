@@ -41,7 +41,7 @@ from dualbeat.core.findings import (
     handover_failed,
     silent_since,
 )
-from dualbeat.core.observations import Observation
+from dualbeat.core.observations import Observation, PeerBeat
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import CoreConfig, Decision, NodeState, Reason
@@ -151,12 +151,7 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         if s.role is Role.FENCED and local.replicating:
             wanted.append((StopReplication(), t.retry))
         beat = fresh_peer(cfg, s, now)
-        if (
-            s.role is Role.STANDBY
-            and beat is not None
-            and beat.role is Role.ACTIVE
-            and beat.epoch > s.durable.epoch
-        ):
+        if s.role is Role.STANDBY and beat is not None and _adopts_epoch(s, beat):
             durable = evolve(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
             s = evolve(s, durable=durable)
             wanted.append((PersistState(durable), 0.0))
@@ -206,6 +201,20 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         elif isinstance(action, SetSemiSync):
             s = evolve(s, semisync_source=action.source)
     return (evolve(s, last_tried=tried) if actions else s), actions
+
+
+def _adopts_epoch(s: NodeState, beat: PeerBeat) -> bool:
+    """A standby takes the peer's newer epoch as its own: from the active whose term it
+    serves, or from a passive peer whose whole (current) executed set it holds. Such a
+    node missed no write of that term, so the stale-promotion guard has nothing to guard;
+    left behind the epoch it could never be elected, while the peer defers to it as the
+    node with more data: no writer at all."""
+    if beat.epoch <= s.durable.epoch:
+        return False
+    if beat.role is Role.ACTIVE:
+        return True
+    mine, theirs = s.local.executed, beat.executed
+    return mine is not None and theirs is not None and type(mine) is type(theirs) and theirs <= mine
 
 
 def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:

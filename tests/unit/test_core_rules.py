@@ -542,3 +542,30 @@ def test_a_restarting_active_agent_is_not_deposed_before_its_first_probe() -> No
     d.at(0.4)  # its first probe: the server is writable and holds the VIP
     d.hear(peer_beat(Role.STARTING, node="db2", epoch=2, writable=True, vip_held=True))
     assert d.role() is Role.STANDBY and d.state.finding == Finding.NOT_ELECTED.value
+
+
+def test_a_standby_holding_every_write_of_a_newer_term_adopts_its_epoch_and_is_elected() -> None:
+    """Both nodes stand by; the peer was active in a term we never heard (it lost its
+    lease while we were cut off) and is at that newer epoch; we hold all of its writes
+    and more. We take its epoch (we missed no write of that term) and, holding more, are
+    elected; without it neither node would ever be active (we behind an epoch, the peer
+    deferring to our data). Found by the arbiter simulator, seed 1259."""
+    d = standby_of_db1()
+    d.at(0.3)
+    d.hear(peer_beat(Role.STANDBY, node="db1", epoch=2, executed="1-1-15,2-2-3"))
+    d.probe(executed="1-1-20,2-2-3")
+    assert d.state.durable.epoch == 2  # adopted: no longer behind an epoch seen
+    d.settle(executed="1-1-20,2-2-3")
+    d.probe(executed="1-1-20,2-2-3")
+    d.settle(executed="1-1-20,2-2-3")
+    assert d.role() is Role.ACTIVE and "ELECTED" in d.codes() and "PROMOTED" in d.codes()
+    assert d.state.durable.epoch == 3
+
+
+def test_a_standby_lacking_writes_of_a_newer_term_keeps_its_epoch() -> None:
+    d = standby_of_db1()
+    d.at(0.3)
+    d.hear(peer_beat(Role.STANDBY, node="db1", epoch=2, executed="1-1-15,2-2-4"))
+    d.probe(executed="1-1-20,2-2-3")
+    assert d.state.durable.epoch == 1
+    assert d.role() is Role.STANDBY
