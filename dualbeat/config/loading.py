@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from dualbeat.config.rules import start_violations
+from dualbeat.config.rules import short_key, start_violations
 from dualbeat.config.schema import Config, Node
 from dualbeat.errors import ConfigError
 
@@ -109,8 +109,7 @@ def loads(text: str, source: Path = Path("<memory>")) -> Config:
     if violations:
         raise ConfigError(
             "\n".join(
-                f"{source}:{locate(text, v.key) or 1}: {'.'.join(v.key)}: {v.message}"
-                for v in violations
+                f"{source}:{locate(text, v.key) or 1}: {v.dotted}: {v.message}" for v in violations
             )
         )
     _check_files(config, text)
@@ -144,11 +143,8 @@ def _check_files(config: Config, text: str) -> None:
                 f"{where}: {path} is accessible by group or others (mode "
                 f"{stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
             )
-        if key == ("heartbeat", "key_file") and st.st_size < 16:
-            raise ConfigError(
-                f"{where}: {path} holds {st.st_size} bytes; a heartbeat key needs at least 16 "
-                "(make one with: head -c 32 /dev/urandom > FILE)"
-            )
+        if key == ("heartbeat", "key_file") and (why := short_key(st.st_size)):
+            raise ConfigError(f"{where}: {path} {why}")
         if key == ("api", "token_file") and len(path.read_bytes().strip()) < 16:
             raise ConfigError(
                 f"{where}: {path} holds a token shorter than 16 characters (make one with: "
