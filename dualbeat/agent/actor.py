@@ -219,11 +219,13 @@ class Actor:
                     self.fast, spare_users={self.config.mysql.user}
                 )
                 return ActionDone(action, f"killed {len(killed)} session(s)")
-            case ClaimVip():
+            case ClaimVip(force=force):
                 if self.vip is None:
                     return ActionDone(action, "no VIP configured")
                 assert self.config.vip is not None
-                self.vip.claim(self.config.vip.arp_count)
+                held_elsewhere = self.vip.claim(self.config.vip.arp_count, force=force)
+                if held_elsewhere:
+                    return ActionDone(action, f"also held by {held_elsewhere} (refusing MySQL)")
                 return ActionDone(action)
             case ReleaseVip():
                 if self.vip is not None:

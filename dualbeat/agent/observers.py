@@ -27,7 +27,7 @@ from dualbeat.core.observations import (
     ProbeFailure,
     VipObserved,
 )
-from dualbeat.errors import DualbeatError
+from dualbeat.errors import DualbeatError, MysqlRefused
 from dualbeat.mysql.connection import Connect, Endpoint, Server
 from dualbeat.mysql.internal import client_view
 from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult, ping
@@ -131,6 +131,8 @@ class Observers:
         def peer_sql() -> None:
             try:
                 ping(peer_server)
+            except MysqlRefused as exc:  # its host is up, nothing listens: see PeerSqlProbed
+                self.post(PeerSqlProbed(False, str(exc), refused=True))
             except DualbeatError as exc:
                 self.post(PeerSqlProbed(False, str(exc)))
             else:

@@ -19,10 +19,9 @@ from dualbeat.core.actions import (
     ReadPosition,
     ReleaseVip,
     SetReadOnly,
-    StartReplication,
     is_critical,
 )
-from dualbeat.core.entry import abort_promotion, demoted, finish_promotion, promoted
+from dualbeat.core.entry import abort_promotion, claimed, demoted, finish_promotion, promoted
 from dualbeat.core.evolve import evolve
 from dualbeat.core.findings import errant, failback_candidate, fresh_peer, rejoin_candidate
 from dualbeat.core.lease import grow_high_water
@@ -71,8 +70,9 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
             reasons += more
         case PeerBeatReceived(link=link, beat=beat):
             s, actions, reasons = _heard(s, link, beat, now)
-        case PeerSqlProbed(reachable=reachable):
-            s = evolve(s, peer=evolve(s.peer, sql_reachable=reachable, sql_at=now))
+        case PeerSqlProbed(reachable=reachable, refused=refused):
+            peer = evolve(s.peer, sql_reachable=reachable, sql_refused=refused and not reachable)
+            s = evolve(s, peer=evolve(peer, sql_at=now))
         case VipObserved():
             s, more = _vip(s, obs, now)
             reasons += more
@@ -129,6 +129,9 @@ def _outcome(
         if s.demoting:
             reasons.append(demoted(s, ok=isinstance(obs, ActionDone), now=now))
         s = evolve(s, demoting=False)  # released (or failed trying): the peer may go
+    p = s.promotion
+    claiming = p is not None and p.prepared_at is not None and p.claimed_at is None
+    finishing = p is not None and p.claimed_at is not None
     match obs:
         case ActionDone(action=AutoRejoin(), detail=detail):
             s = evolve(s, auto_rejoin_failed=False)
@@ -137,10 +140,10 @@ def _outcome(
             s = evolve(s, auto_rejoin_failed=True)
             reasons.append(Reason(ReasonCode.REJOIN_AUTO_FAILED, error))
         case ActionDone(action=action):
-            if isinstance(action, ClaimVip) and s.promotion and s.promotion.prepared_at:
-                s, reasons = promoted(s, now)
-            elif action == SetReadOnly(False) and s.promotion and s.promotion.prepared_at:
-                s = evolve(s, promotion=evolve(s.promotion, writable_at=now))
+            if isinstance(action, ClaimVip) and claiming:
+                s, actions = claimed(cfg, s, now)
+            elif action == SetReadOnly(False) and finishing:
+                s, reasons = promoted(s, now, writable=True)
         case ActionFailed(action=action, error=error):
             reasons.append(
                 Reason(ReasonCode.ACTION_FAILED, f"{type(action).__name__} failed: {error}")
@@ -153,13 +156,16 @@ def _outcome(
                         f"promotion aborted: {type(action).__name__} failed",
                     )
                 )
+            elif action == SetReadOnly(False) and finishing:
+                # Epoch durable, VIP ours: the role is taken; the reconcile retries this.
+                s, more = promoted(s, now, writable=False)
+                reasons += more
         case TakeoverPrepared():
             promotion = s.promotion
             if s.role is not Role.ACTIVE or promotion is None or promotion.prepared_at:
                 pass
             elif promotion.strict and not obs.applied_all:
                 s, actions = abort_promotion(s, "the switchover's final position", now)
-                actions.append(StartReplication())  # keep replicating from the old active
                 reasons.append(
                     Reason(
                         ReasonCode.SWITCHOVER_ABORTED,

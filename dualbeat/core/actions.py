@@ -32,8 +32,13 @@ class KillSessions:
 
 @dataclass(frozen=True)
 class ClaimVip:
-    """Duplicate-address check, add the VIP, gratuitous ARP burst."""
+    """Duplicate-address check, add the VIP, gratuitous ARP burst.
 
+    ``force``: add it even if another host answers the ARP probe, because that host is
+    known to refuse MySQL connections with its agent silent (its kernel still holds the
+    address; see ``findings.vip_overridable``). The gratuitous ARP moves the clients."""
+
+    force: bool = False
     critical = True
 
 
@@ -82,7 +87,8 @@ class StartReplication:
 
 @dataclass(frozen=True)
 class PersistState:
-    """Write the durable state (state file, fsynced; the epoch also to MySQL when writable)."""
+    """Write the durable state to the state file (fsynced). Never MySQL: a write on a
+    server that is still read-only would be an errant transaction."""
 
     durable: Durable
     critical = True

@@ -43,7 +43,7 @@ from dualbeat.core.findings import (
     handover_failed,
     silent_since,
 )
-from dualbeat.core.observations import Observation
+from dualbeat.core.observations import Observation, PeerBeat
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import (
@@ -139,12 +139,15 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             wanted.append((SetReadOnly(False), t.retry))
         if s.vip_held is False:
             wanted.append((ClaimVip(), t.retry))
-        elif s.vip_held and fresh_peer(cfg, s, now) is not None:
+        elif s.vip_held and (fresh_peer(cfg, s, now) is not None or s.peer.sql_refused):
+            # The peer's host may answer for the address too (a refusing host whose agent
+            # died keeps it): keep the clients' ARP caches pointing here.
             wanted.append((AnnounceVip(), t.arp_refresh))
         beat = fresh_peer(cfg, s, now)
-        if (
+        if (  # the ring back from the standby: only from a healthy server, checked current
             beat is not None
             and beat.role is Role.STANDBY
+            and beat.mysql is Health.HEALTHY
             and beat.epoch == s.durable.epoch
             and local.replicating is False
             and beat.executed is not None
@@ -222,12 +225,7 @@ def _passive_wants(
     beat = fresh_peer(cfg, s, now)
     if channel_to_start(s, beat):
         wanted.append((StartReplication(), t.ring_retry))
-    if (
-        s.role is Role.STANDBY
-        and beat is not None
-        and beat.role is Role.ACTIVE
-        and beat.epoch > s.durable.epoch
-    ):
+    if s.role is Role.STANDBY and beat is not None and _adopts_epoch(s, beat):
         durable = evolve(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
         s = evolve(s, durable=durable)
         wanted.append((PersistState(durable), 0.0))
@@ -254,6 +252,20 @@ def _reapply_due(cfg: CoreConfig, s: NodeState, now: float) -> bool:
         and beat.mysql is Health.HEALTHY
         and beat.epoch >= s.durable.epoch
     )
+
+
+def _adopts_epoch(s: NodeState, beat: PeerBeat) -> bool:
+    """A standby takes the peer's newer epoch as its own: from the active whose term it
+    serves, or from a passive peer whose whole (current) executed set it holds. Such a
+    node missed no write of that term, so the stale-promotion guard has nothing to guard;
+    left behind the epoch it could never be elected, while the peer defers to it as the
+    node with more data: no writer at all."""
+    if beat.epoch <= s.durable.epoch:
+        return False
+    if beat.role is Role.ACTIVE:
+        return True
+    mine, theirs = s.local.executed, beat.executed
+    return mine is not None and theirs is not None and type(mine) is type(theirs) and theirs <= mine
 
 
 def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:

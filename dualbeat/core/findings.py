@@ -73,6 +73,40 @@ def peer_dead(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     return peer.sql_at is not None and peer.sql_at > since and peer.sql_reachable is False
 
 
+def vip_overridable(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """Whether a promotion may add the VIP although another host answers ARP for it: the
+    peer is silent and its host *refused* our SQL probe since the silence began. Its
+    mysqld is gone (no session survives it, nothing listens), so the address it still
+    holds leads clients only to a refusal; our gratuitous ARP moves them here. A peer
+    that answers nothing may be hung or cut off with clients still writing: never."""
+    p = s.peer
+    return (
+        fresh_peer(cfg, s, now) is None
+        and p.sql_refused
+        and p.sql_at is not None
+        and p.sql_at > silent_since(s)
+    )
+
+
+def resumable(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None, now: float) -> bool:
+    """A restarted agent whose server is the running active (its state file says active,
+    the server is writable and healthy, no newer epoch seen) and whose peer, heard or
+    silent for initdead, does not claim the role: it carries on as active. A promotion
+    would stop its ring channel, raise the epoch and overwrite the takeover record for
+    nothing. A rebooted host's server starts read-only, so it never resumes: it is
+    elected like any starting node. Waiting for the peer costs nothing: a starting node
+    leaves its server and the VIP as they are."""
+    d, local = s.durable, s.local
+    return (
+        (beat is not None or now - s.started_at >= cfg.timing.initdead)
+        and d.last_role is Role.ACTIVE
+        and local.health is Health.HEALTHY
+        and bool(local.writable)
+        and d.epoch >= d.highest_seen
+        and not (beat is not None and (beat.role is Role.ACTIVE or beat.epoch > d.epoch))
+    )
+
+
 def errant(s: NodeState, beat: PeerBeat) -> bool:
     """We *wrote* transactions the active peer lacks: unreplicated writes of an old active,
     or writes on a passive node. Only our own transactions count: the active's latest
@@ -296,6 +330,8 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
         return _takeover(s, beat, now)
     if s.carrier is False and s.carrier_down >= CARRIER_SAMPLES:
         return Finding.LINK_DOWN
+    if s.role is Role.STARTING and resumable(cfg, s, beat, now):
+        return Finding.RESUMED
     if beat is not None:
         return _with_peer(cfg, s, beat, now)
     if s.role is Role.ACTIVE and cfg.ping and s.evidence.ping_fails >= PING_ROUNDS:

@@ -101,10 +101,15 @@ class PeerBeatReceived:
 
 @dataclass(frozen=True)
 class PeerSqlProbed:
-    """Whether the peer's MySQL answered over SQL (the second signal before 'peer dead')."""
+    """Whether the peer's MySQL answered over SQL (the second signal before 'peer dead').
+
+    ``refused``: it did not, and the peer's host refused the connection (a reset, not
+    silence): the host is up and nothing listens on the MySQL port, so nothing can write
+    there. A peer that answers nothing at all (hung, cut off) may still serve clients."""
 
     reachable: bool
     detail: str = ""
+    refused: bool = False
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ class ReasonCode(enum.StrEnum):
     ISOLATED = "ISOLATED"
     AWAIT_LEASE = "AWAIT_LEASE"
     BEHIND_HIGH_WATER = "BEHIND_HIGH_WATER"
+    RESUMED = "RESUMED"
     # Events folded in by ``absorb`` and the role-entry steps.
     STARTED = "STARTED"
     MYSQL_UNKNOWN = "MYSQL_UNKNOWN"
@@ -160,6 +161,7 @@ DOCS: dict[ReasonCode, str] = {
     C.ISOLATED: "active, and the peer and every ping node are silent: demoting",
     C.AWAIT_LEASE: "a promotion is due: taking the arbiter key first",
     C.BEHIND_HIGH_WATER: "restarted alone behind the GTID high water: waiting for the peer",
+    C.RESUMED: "restarted under our own running active server: active again, same epoch",
     C.STARTED: "the agent started, in the role its state file allows",
     C.MYSQL_UNKNOWN: "the local MySQL's state is unknown",
     C.MYSQL_HEALTHY: "the local MySQL passed rise probes in a row",

@@ -79,6 +79,7 @@ class Finding(enum.StrEnum):
     ISOLATED = "isolated"  # active: the peer and every ping node are silent
     AWAIT_LEASE = "await_lease"  # promotion is due: taking the arbiter key first
     BEHIND_HIGH_WATER = "behind_high_water"  # restarted alone behind the GTID high water: waiting
+    RESUMED = "resumed"  # restarted while our own server is the running active: carry on
 
     @property
     def refused(self) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from dualbeat.core.actions import Action
 from dualbeat.core.durable import Durable
 from dualbeat.core.gtid import GtidSet
-from dualbeat.core.observations import Command, PeerBeat, ShutdownRequested
+from dualbeat.core.observations import Command, PeerBeat, ShutdownRequested, TakeoverPrepared
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Finding, Health, Role
 
@@ -85,8 +85,18 @@ class CoreConfig:
     @property
     def promise(self) -> float:
         """How long after hearing the active a standby promises not to take over: deadtime,
-        the silence after which it would anyway (so the promise costs no failover time)."""
-        return self.timing.deadtime
+        the silence after which it would anyway (so the promise costs no failover time).
+
+        With a watchdog, at least its timeout plus warntime: the active kicks only while
+        its last vote outlasts the timeout, and with the arbiter down the peer's promise
+        is that vote, renewed every beat but always some beats old when it arrives. A
+        shorter promise would stop the kicks and reset a healthy active. It costs no
+        failover time either: the config keeps the timeout under the lease TTL, and the
+        standby needs the key, free only once the lease ran out."""
+        t = self.timing
+        if not self.watchdog_timeout:
+            return t.deadtime
+        return max(t.deadtime, self.watchdog_timeout + t.warntime)
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,7 @@ class PeerView:
     heard_at: float | None = None
     links: Mapping[str, float] = field(default_factory=dict)
     sql_reachable: bool | None = None
+    sql_refused: bool = False  # the last SQL probe was refused by the peer's host
     sql_at: float | None = None
     seq: int = 0  # the highest beat sequence heard in this peer boot (our beats echo it)
     promise_until: float | None = None  # the peer will not take over before (our clock)
@@ -146,14 +157,20 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Promotion:
-    """A promotion in flight: ``applying`` until TakeoverPrepared, then ``finishing``."""
+    """A promotion in flight, in three steps: apply what was received (until
+    ``prepared_at``), claim the VIP (until ``claimed_at``), then the new epoch, durably,
+    and writable. Until it ends the beats still say ``was`` at ``was_epoch``: a takeover
+    that may yet abort must not make the peer give up its role (see ``advertise``)."""
 
     finding: Finding
     decided_at: float
     evidence_since: float
     peer_beat: PeerBeat | None
+    was: Role = Role.STANDBY
+    was_epoch: int = 0
+    prepared: TakeoverPrepared | None = None
     prepared_at: float | None = None
-    writable_at: float | None = None  # read_only turned off (phase timings)
+    claimed_at: float | None = None  # the VIP is ours (phase timings)
     epoch: int = 0
     strict: bool = False  # a switchover: roll back rather than promote with a loss
 
