@@ -12,6 +12,7 @@ peer: a wrong password must never look like a dead server.
     ├── SandboxError                 the local lab could not be built or torn down (exit 5)
     ├── VipError                     the VIP could not be added, removed or announced (exit 6)
     │   └── VipConflict              another host already answers for the VIP
+    ├── GateError                    the MySQL port could not be shut to or opened for clients
     ├── AgentUnreachable             no local agent answers on the control socket (exit 7)
     └── MysqlError                   talking to a MySQL/MariaDB server went wrong (exit 3)
         ├── MysqlUnavailable         server gone, refused, hung or timed out: a *failure*
@@ -62,6 +63,12 @@ class VipError(DualbeatError):
 
 class VipConflict(VipError):
     """Another host answered an ARP probe for the VIP: claiming it would duplicate it."""
+
+
+class GateError(DualbeatError):
+    """Shutting the MySQL port to clients (nftables, socket destroy) or opening it failed."""
+
+    exit_code = 6
 
 
 class AgentUnreachable(DualbeatError):
