@@ -4,7 +4,8 @@ Why the CLI rather than a binding: libnftables' Python module is not on PyPI, an
 -j -f -`` takes exactly the JSON that ``ruleset`` builds, in one atomic transaction. Why
 ``ss -K`` rather than pyroute2: pyroute2 (0.9) can list sockets through sock_diag but has
 no SOCK_DESTROY request; ``ss`` (iproute2) sends it for every socket its filter selects
-and prints each one it destroyed. Each call is one short subprocess (a few ms), bounded
+and prints each one it destroyed, with ``-p`` the process and descriptor holding it (for
+``drain``). Each call is one short subprocess (a few ms), bounded
 by ``timeout``, run in the calling thread's network namespace (a child inherits it).
 
 When the kernel lacks SOCK_DESTROY (``CONFIG_INET_DIAG_DESTROY`` off), ``ss -K`` destroys
@@ -22,7 +23,7 @@ from ipaddress import ip_address
 
 from dualbeat.config import Config
 from dualbeat.errors import GateError
-from dualbeat.gate import ruleset
+from dualbeat.gate import drain, ruleset
 from dualbeat.gate.base import Shut
 from dualbeat.gate.ruleset import Address, GateSpec
 
@@ -44,15 +45,18 @@ class NftGate:
         The table goes first, so a client whose connection is destroyed cannot reconnect
         in between; idempotent."""
         self._nft(ruleset.shut(self.spec), "shut the MySQL port to clients")
-        return Shut(destroyed=self.destroy())
+        return self.destroy()
 
-    def destroy(self) -> int:
-        """Destroy the established client connections to the port; how many there were."""
+    def destroy(self) -> Shut:
+        """Destroy the established client connections to the port, then drain what their
+        clients sent that the server has not read (see ``drain``)."""
         out = self._run(
-            ["ss", "-K", "-t", "-n", "-H", *ruleset.destroy_filter(self.spec)],
+            ["ss", "-K", "-t", "-n", "-p", "-e", "-H", *ruleset.destroy_filter(self.spec)],
             "destroy the client connections",
         )
-        return sum(1 for line in out.splitlines() if line.strip())
+        lines = [line for line in out.splitlines() if line.strip()]
+        owned = [o for o in map(drain.owner, lines) if o is not None]
+        return Shut(destroyed=len(lines), drained=sum(1 for o in owned if drain.drain(o)))
 
     def open(self) -> None:
         """Remove the gate's table (absent already is success)."""

@@ -20,7 +20,7 @@ import pytest
 
 from dualbeat.gate.nft import NftGate
 from dualbeat.gate.ruleset import spec_for
-from tests.integration.labtools import inside
+from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -39,11 +39,14 @@ def _remove() -> None:
 
 
 class Echo:
-    """Accepts and echoes, one thread per connection, until closed."""
+    """Accepts and echoes, one thread per connection, until closed; while ``frozen`` it
+    accepts and never reads, as a stopped mysqld holds its connections."""
 
     def __init__(self) -> None:
         with inside(S):
             self.listener = socket.create_server((SERVER, PORT), reuse_port=True)
+        self.frozen = False
+        self.held: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -52,7 +55,10 @@ class Echo:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
+            if self.frozen:
+                self.held.append(conn)
+            else:
+                threading.Thread(target=self._echo, args=(conn,), daemon=True).start()
 
     @staticmethod
     def _echo(conn: socket.socket) -> None:
@@ -159,3 +165,24 @@ def test_open_lets_clients_in_and_leaves_other_tables_alone(echo: Echo) -> None:
     with _connect(CLIENT) as client:
         client.sendall(b"back")
         assert client.recv(10) == b"back"
+
+
+def test_a_frozen_server_never_reads_what_a_client_sent_before_the_shut(echo: Echo) -> None:
+    """The statement a client sent to a stopped server stays in the server's receive
+    queue after the socket destroy; the gate drains it, so the thawed server cannot run it."""
+    echo.frozen = True
+    client = _connect(CLIENT)
+    client.sendall(b"INSERT INTO t VALUES (1)")
+    held = wait_for(lambda: echo.held, 5, "the server to accept the connection", 0.02)[0]
+    time.sleep(0.1)  # the bytes are in the server's queue, unread
+    with inside(S):
+        shut = _gate().shut()
+    assert (shut.destroyed, shut.drained) == (1, 1)
+    try:  # the thawed server reads the end of the connection, or its error
+        assert held.recv(100) == b""
+    except ConnectionAbortedError:
+        pass
+    with pytest.raises(ConnectionResetError):
+        client.recv(100)
+    for sock in (client, held):
+        sock.close()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from dualbeat.errors import GateError
-from dualbeat.gate import ruleset
+from dualbeat.gate import drain, ruleset
 from dualbeat.gate.fake import FakeGate
 from dualbeat.gate.ruleset import GateSpec, spec_for
 
@@ -95,3 +95,12 @@ def test_fake_gate_tears_down_connections_and_can_fail() -> None:
     gate.open()
     assert not gate.is_shut()
     assert gate.calls == ["shut", "shut", "open", "open"]
+
+
+def test_owner_is_read_from_an_ss_line() -> None:
+    line = (
+        '0 13 10.0.0.9:3306 10.0.0.7:41234 users:(("mariadbd",pid=812,fd=45)) '
+        "uid:104 ino:98765 sk:1 <->"
+    )
+    assert drain.owner(line) == drain.Owner(pid=812, fd=45, inode=98765)
+    assert drain.owner("0 0 10.0.0.9:3306 10.0.0.7:41235 ino:0 sk:2 <->") is None
