@@ -5,6 +5,13 @@ second signal before "peer dead"), the VIP and its link: each loop runs every
 ``[monitor].interval``. The ping nodes (ipfail) every ``[ping].interval``: ICMP echo
 through icmplib's raw socket, no ``ping`` binary. A probe that hangs is bounded by its own
 timeouts and never holds up the others, nor the heartbeats on the event loop.
+
+A failed probe is confirmed quickly, not at the next slot: the first failure of a run,
+and every failure while the server's process is gone or stopped (``liveness``), is
+followed by another probe after ``CONFIRM`` seconds. A failure with the process alive
+(running, or in I/O) after the first is judged at the usual interval, so only a
+continuous failure window fails a busy server over. The process state goes into the
+observation's detail, for the record.
 """
 
 from __future__ import annotations
@@ -13,9 +20,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import icmplib
 
+from dualbeat.agent.liveness import ServerProcess
 from dualbeat.config import Check, Config
 from dualbeat.core.gtid import parse_reported
 from dualbeat.core.observations import (
@@ -34,6 +43,11 @@ from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult
 from dualbeat.vip.manager import VipManager
 
 Post = Callable[[Observation], None]
+Step = Callable[[], float | None]  # returns the delay before its next run; None: the interval
+#: Delay before a probe that confirms a failure (issue: "within ~20-50 ms").
+CONFIRM = 0.03
+#: How long a server process that could not be found is not looked up again.
+LOOKUP_BACKOFF = 30.0
 WriteProbe = Callable[[], tuple[bool, int]]  # (write the heartbeat row?, epoch)
 
 _FAILURES = {
@@ -98,14 +112,35 @@ class Observers:
 
     def _steps(
         self, local: Endpoint, peer: Endpoint, vip: VipManager | None, write_probe: WriteProbe
-    ) -> list[tuple[str, Callable[[], None]]]:
+    ) -> list[tuple[str, Step]]:
         probe = LocalProbe(local)
         peer_server = Server(peer)
+        process = ServerProcess(local.port)
+        failures = 0
+        looked_up = float("-inf")
 
-        def monitor() -> None:
+        def monitor() -> float | None:
+            nonlocal failures, looked_up
             write, epoch = write_probe()
-            self.last_probe = probe.probe(write=write, node=self.node, epoch=epoch)
-            self.post(to_observation(self.last_probe))
+            result = probe.probe(write=write, node=self.node, epoch=epoch)
+            self.last_probe = result
+            observation = to_observation(result)
+            if result.ok:
+                failures = 0
+                now = time.monotonic()
+                if process.stale() and now - looked_up >= LOOKUP_BACKOFF:
+                    looked_up = now
+                    process.find()
+                self.post(observation)
+                return None
+            if result.error not in (ProbeErrorKind.UNAVAILABLE, ProbeErrorKind.QUERY):
+                self.post(observation)
+                return None
+            failures += 1
+            state = process.state()
+            detail = f"{observation.detail} (server process {process.pid}: {state.value})"
+            self.post(replace(observation, detail=detail))
+            return CONFIRM if failures == 1 or state.conclusive else None
 
         def peer_sql() -> None:
             try:
@@ -122,7 +157,7 @@ class Observers:
             steps.append((f"check-{check.name}", self._check_step(check)))
         return steps
 
-    def _check_step(self, check: Check) -> Callable[[], None]:
+    def _check_step(self, check: Check) -> Step:
         def run() -> None:
             try:
                 proc = subprocess.run(
@@ -157,11 +192,13 @@ class Observers:
         detail = f"answered: {', '.join(alive)}" if alive else f"no answer from {addresses}"
         self.post(PingProbed(bool(alive), detail))
 
-    def _loop(self, step: Callable[[], None], interval: float) -> None:
+    def _loop(self, step: Step, interval: float) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            step()
-            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
+            delay = step()
+            if delay is None:
+                delay = max(0.0, interval - (time.monotonic() - started))
+            self._stop.wait(delay)
 
     def start(self) -> None:
         for thread in self._threads:
