@@ -12,6 +12,12 @@ followed by another probe after ``CONFIRM`` seconds. A failure with the process 
 (running, or in I/O) after the first is judged at the usual interval, so only a
 continuous failure window fails a busy server over. The process state goes into the
 observation's detail, for the record.
+
+What an idle agent does not repeat (each observation costs a decision): the peer's MySQL
+is probed only while the peer's heartbeats are late (``peer_quiet``), which is the only
+time the core reads it (a failure *after* the silence began); the VIP and its link are
+checked when the kernel reports a change (netlink), or once a second, and posted when
+they changed, or once a second.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ Step = Callable[[], float | None]  # returns the delay before its next run; None
 CONFIRM = 0.03
 #: How long a server process that could not be found is not looked up again.
 LOOKUP_BACKOFF = 30.0
+#: An unchanged VIP check is posted at most this often.
+VIP_REFRESH = 1.0
 WriteProbe = Callable[[], tuple[bool, int]]  # (write the heartbeat row?, epoch)
 
 _FAILURES = {
@@ -86,8 +94,10 @@ class Observers:
         vip: VipManager | None,
         post: Post,
         write_probe: WriteProbe,
+        peer_quiet: Callable[[], bool] = lambda: True,
     ) -> None:
         self.config, self.node, self.post = config, node, post
+        self.peer_quiet = peer_quiet
         self.interval = config.monitor.interval
         self._stop = threading.Event()
         self.last_probe: ProbeResult | None = None
@@ -143,6 +153,8 @@ class Observers:
             return CONFIRM if failures == 1 or state.conclusive else None
 
         def peer_sql() -> None:
+            if not self.peer_quiet():
+                return
             try:
                 peer_server.query(Statement("SELECT 1 AS ok"))
             except DualbeatError as exc:
@@ -152,10 +164,25 @@ class Observers:
 
         steps = [("monitor", monitor), ("peer-sql", peer_sql)]
         if vip is not None:
-            steps.append(("vip", lambda: self.post(VipObserved(*vip.observe()))))
+            steps.append(("vip", self._vip_step(vip)))
         for check in self.config.monitor.checks:
             steps.append((f"check-{check.name}", self._check_step(check)))
         return steps
+
+    def _vip_step(self, vip: VipManager) -> Step:
+        last: VipObserved | None = None
+        posted = float("-inf")
+
+        def run() -> float:
+            nonlocal last, posted
+            observed, now = VipObserved(*vip.observe()), time.monotonic()
+            if observed != last or now - posted >= VIP_REFRESH:
+                last, posted = observed, now
+                self.post(observed)
+            vip.wait_for_change(VIP_REFRESH)
+            return 0.0
+
+        return run
 
     def _check_step(self, check: Check) -> Step:
         def run() -> None:

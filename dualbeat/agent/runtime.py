@@ -162,6 +162,7 @@ class Agent:
             self.vip,
             post,
             self._write_probe,
+            self._peer_quiet,
         )
         sock = control.socket_path(self.state_dir)
         sock.unlink(missing_ok=True)
@@ -250,6 +251,12 @@ class Agent:
     def _disarm(self) -> None:
         if self.watchdog is not None and self.watchdog.is_open:
             self.watchdog.close(magic=True)
+
+    def _peer_quiet(self) -> bool:
+        """The peer's last heartbeat is more than two keepalives old (or never came): the
+        only time its MySQL is worth probing over SQL (see ``core.findings.peer_dead``)."""
+        heard = self.state.peer.heard_at
+        return heard is None or time.monotonic() - heard > 2 * self.cfg.timing.keepalive
 
     def _write_probe(self) -> tuple[bool, int]:
         s = self.state
