@@ -97,6 +97,6 @@ class ServerProcess:
             return ProcessState.DISK
         return ProcessState.RUNNING
 
-    def stale(self) -> bool:
-        """Whether the remembered process is unknown or gone (look it up again)."""
-        return self.state() in (ProcessState.UNKNOWN, ProcessState.GONE)
+    def forget(self) -> None:
+        """Drop the remembered process (it is gone: the next ``find`` looks again)."""
+        self._known = None

@@ -30,7 +30,7 @@ from dataclasses import replace
 
 import icmplib
 
-from dualbeat.agent.liveness import ServerProcess
+from dualbeat.agent.liveness import ProcessState, ServerProcess
 from dualbeat.config import Check, Config
 from dualbeat.core.gtid import parse_reported
 from dualbeat.core.observations import (
@@ -138,7 +138,7 @@ class Observers:
             if result.ok:
                 failures = 0
                 now = time.monotonic()
-                if process.stale() and now - looked_up >= LOOKUP_BACKOFF:
+                if process.pid is None and now - looked_up >= LOOKUP_BACKOFF:
                     looked_up = now
                     process.find()
                 self.post(observation)
@@ -148,6 +148,9 @@ class Observers:
                 return None
             failures += 1
             state = process.state()
+            if state is ProcessState.GONE:  # restarted: look the new one up once healthy
+                process.forget()
+                looked_up = float("-inf")
             detail = f"{observation.detail} (server process {process.pid}: {state.value})"
             self.post(replace(observation, detail=detail))
             return CONFIRM if failures == 1 or state.conclusive else None

@@ -30,9 +30,9 @@ def test_a_listener_is_found_and_followed_through_stop_and_death() -> None:
         assert child.stdout is not None
         port = int(child.stdout.readline())
         process = ServerProcess(port)
-        assert process.state() is ProcessState.UNKNOWN and process.stale()
+        assert process.state() is ProcessState.UNKNOWN
         assert process.find() == child.pid
-        assert process.state() is ProcessState.RUNNING and not process.stale()
+        assert process.state() is ProcessState.RUNNING
         child.send_signal(signal.SIGSTOP)
         assert _wait_state(process, ProcessState.STOPPED) is ProcessState.STOPPED
         assert process.state().conclusive
@@ -40,7 +40,9 @@ def test_a_listener_is_found_and_followed_through_stop_and_death() -> None:
         assert _wait_state(process, ProcessState.RUNNING) is ProcessState.RUNNING
         child.kill()
         child.wait()
-        assert process.state() is ProcessState.GONE and process.stale()
+        assert process.state() is ProcessState.GONE
+        process.forget()
+        assert process.pid is None and process.state() is ProcessState.UNKNOWN
     finally:
         child.kill()
         child.wait()
