@@ -10,15 +10,18 @@ deps: system-deps $(VENV)/.installed
 system-deps:
 	@scripts/install-deps
 
-$(VENV)/.installed: pyproject.toml
+# The lab (lab/: sandbox, chaos, drills, figures) is its own distribution, installed beside
+# dualbeat in the same venv; it adds `dualbeat sandbox` and is never part of dualbeat's wheel.
+$(VENV)/.installed: pyproject.toml lab/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e ./lab
 	touch $@
 
 # A real pair in network namespaces: two mariadbd, dual-master replication, a client host.
 demo: deps
-	$(BIN)/python -m dualbeat.sandbox.demo
+	$(BIN)/python -m dualbeat_lab.sandbox.demo
 
 # Lint (ruff), types (mypy --strict), unit and integration tests, in one pytest run.
 test: deps
@@ -39,7 +42,7 @@ sim: $(VENV)/.installed
 SEED ?= 1
 DURATION ?= 300
 chaos: deps
-	flock /tmp/dualbeat-sandbox.lock $(BIN)/python -m dualbeat.chaos --seed $(SEED) \
+	flock /tmp/dualbeat-sandbox.lock $(BIN)/python -m dualbeat_lab.chaos --seed $(SEED) \
 		--duration $(DURATION) --json chaos-$(SEED).json
 
 down:

@@ -24,8 +24,8 @@ from pyroute2.netns import popns, pushns
 from dualbeat.arbiter import ArbiterUnavailable, open_arbiter
 from dualbeat.arbiter.etcd import EtcdArbiter
 from dualbeat.config import ArbiterConfig
-from dualbeat.sandbox import faults, lab
-from dualbeat.sandbox.figures import summary
+from dualbeat_lab.sandbox import faults, lab
+from dualbeat_lab.sandbox.figures import summary
 
 
 def ms(fn: Callable[[], object]) -> float:

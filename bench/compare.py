@@ -28,10 +28,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from dualbeat.sandbox import lab
-from dualbeat.sandbox.figures import RunResult, aggregate, markdown_table, ratios
-from dualbeat.sandbox.keepalived import Timings
-from dualbeat.sandbox.sidebyside import STACKS, TITLES, Scenario, run_once
+from dualbeat_lab.sandbox import lab
+from dualbeat_lab.sandbox.figures import RunResult, aggregate, markdown_table, ratios
+from dualbeat_lab.sandbox.keepalived import Timings
+from dualbeat_lab.sandbox.sidebyside import STACKS, TITLES, Scenario, run_once
 
 STATE = Path("/var/lib/dualbeat-sandbox")
 LAB_LOCK = Path("/tmp/dualbeat-sandbox.lock")

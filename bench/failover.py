@@ -25,13 +25,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dualbeat.sandbox import agents, faults, lab, writer
-from dualbeat.sandbox.drill import VIP_HOST, Fault, present_seqs, run
-from dualbeat.sandbox.figures import summary
-from dualbeat.sandbox.lab import LabInfo
-from dualbeat.sandbox.provision import provision
-from dualbeat.sandbox.sampler import Sampler
-from dualbeat.sandbox.timeline import Timeline, lab_event_paths, load_events, lost_writes
+from dualbeat_lab.sandbox import agents, faults, lab, writer
+from dualbeat_lab.sandbox.drill import VIP_HOST, Fault, present_seqs, run
+from dualbeat_lab.sandbox.figures import summary
+from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.provision import provision
+from dualbeat_lab.sandbox.sampler import Sampler
+from dualbeat_lab.sandbox.timeline import Timeline, lab_event_paths, load_events, lost_writes
 
 STATE = Path("/var/lib/dualbeat-sandbox")
 

@@ -23,10 +23,10 @@ from pyroute2.netns import popns, pushns
 
 from dualbeat.errors import MysqlError
 from dualbeat.mysql.connection import Endpoint, Server
-from dualbeat.sandbox import faults, haproxy, lab
-from dualbeat.sandbox.files import API_PORT
-from dualbeat.sandbox.lab import LabInfo
-from dualbeat.sandbox.provision import APP, provision
+from dualbeat_lab.sandbox import faults, haproxy, lab
+from dualbeat_lab.sandbox.files import API_PORT
+from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.provision import APP, provision
 
 STATE = Path("/var/lib/dualbeat-sandbox")
 STEP = 0.02

@@ -6,7 +6,7 @@
 A fresh sandbox pair with both agents (default timings), then for --duration seconds:
 sysbench oltp_read_write through the VIP, a CPU burner and a disk writer in the active's
 namespace, a long query on the active, and a replication lag spike on the standby
-(``dualbeat.sandbox.soak`` describes each). Printed as JSON: failovers (must be 0), the
+(``dualbeat_lab.sandbox.soak`` describes each). Printed as JSON: failovers (must be 0), the
 agent events seen during the soak, and each agent's CPU (% of one core, average and
 busiest second) and RSS, idle (--baseline seconds before the load) and under load.
 Targets (reported, not asserted): CPU <= 2 %, RSS <= 80 MB.
@@ -22,8 +22,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from dualbeat.sandbox import lab, soak
-from dualbeat.sandbox.provision import provision
+from dualbeat_lab.sandbox import lab, soak
+from dualbeat_lab.sandbox.provision import provision
 
 STATE = Path("/var/lib/dualbeat-sandbox")
 LAB_LOCK = Path("/tmp/dualbeat-sandbox.lock")

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from failover import STATE  # bench/ is on sys.path when this script runs
 
-from dualbeat.sandbox import lab
-from dualbeat.sandbox.drill import Fault, run
-from dualbeat.sandbox.figures import summary
-from dualbeat.sandbox.provision import provision
+from dualbeat_lab.sandbox import lab
+from dualbeat_lab.sandbox.drill import Fault, run
+from dualbeat_lab.sandbox.figures import summary
+from dualbeat_lab.sandbox.provision import provision
 
 
 def main() -> None:

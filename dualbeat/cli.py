@@ -3,7 +3,7 @@
 Why click + rich: click gives nested commands, typed options and ``--help`` pages built from
 docstrings (the man page lives next to the code it documents); rich gives the OK/WARN/FAIL
 tables and live progress a DBA reads at 3 a.m. The commands here only parse arguments and
-render results: the work is done by functions in ``repl``, ``sandbox`` and (later) the agent,
+render results: the work is done by functions in ``repl``, ``rejoin`` and the agent,
 so the HTTP API can call the same functions.
 """
 
@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from importlib import resources
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,8 +39,7 @@ Exit codes:
   1  a check found a FAIL
   2  bad configuration or usage
   3  a MySQL server could not be reached or refused us
-  4  refused: the command would lose data or break a safety rule
-  5  sandbox error"""
+  4  refused: the command would lose data or break a safety rule"""
 
 
 def handle_errors(fn: F) -> F:
@@ -93,16 +93,29 @@ def cli() -> None:
       dualbeat repl setup                           make the pair replicate both ways
       dualbeat repl check                           lint and live-check the pair
 
-    \b
-    Trying it locally (root, network namespaces, MariaDB):
-      dualbeat sandbox up | status | down
-
     Every command takes -h/--help.
     """
 
 
 def main() -> None:
     cli(prog_name="dualbeat")
+
+
+def add_installed_commands(group: click.Group) -> None:
+    """Add the commands other installed packages register under ``dualbeat.commands``.
+
+    This is how ``dualbeat sandbox`` exists where the lab (dualbeat-lab) is installed and
+    nowhere else: the product never imports the lab. A plugin that fails to load is reported
+    and skipped, so a broken lab never takes the operator's commands down with it.
+    """
+    for entry in entry_points(group="dualbeat.commands"):
+        try:
+            command = entry.load()
+        except Exception as exc:  # any import error of a foreign package
+            err.print(f"dualbeat: warning: command {entry.name!r} not loaded: {exc}")
+            continue
+        if isinstance(command, click.Command):
+            group.add_command(command, entry.name)
 
 
 # ---------------------------------------------------------------------------- config
@@ -351,8 +364,8 @@ def checksum(
     from rich import progress as bar
     from rich.markup import escape
 
-    from dualbeat.mysql.checksum import ChecksumProgress, checksum_pair
-    from dualbeat.mysql.checksum_report import TableStatus, show_key
+    from dualbeat.checksum.compare import ChecksumProgress, checksum_pair
+    from dualbeat.checksum.report import TableStatus, show_key
 
     config = load(config_path)
     bars = bar.Progress(
@@ -425,112 +438,6 @@ def checksum(
     )
     if not report.equal:
         sys.exit(1)
-
-
-# --------------------------------------------------------------------------- sandbox
-
-
-@cli.group()
-def sandbox() -> None:
-    """A real local pair in network namespaces, for the demo and the tests (needs root).
-
-    Hosts db1 (10.77.0.11) and db2 (10.77.0.12) each run their own mariadbd; a client
-    host (10.77.0.10) sits on the same bridge. With `up --arbiter`, a witness host
-    (10.77.0.5 / 10.78.0.5) runs etcd as the pair's arbiter. Nothing touches the host's
-    own interfaces or a system MariaDB.
-    """
-
-
-_FAULTS = ("kill", "freeze", "linkdown", "partition", "stop-agent")
-sandbox_dir = click.option(
-    "--dir",
-    "state_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("DUALBEAT_SANDBOX_DIR", "/var/lib/dualbeat-sandbox"),
-    show_default="$DUALBEAT_SANDBOX_DIR or /var/lib/dualbeat-sandbox",
-    help="Where the sandbox keeps datadirs, sockets, logs and its dualbeat.toml.",
-)
-
-
-@sandbox.command("up")
-@sandbox_dir
-@click.option(
-    "--arbiter",
-    is_flag=True,
-    help="Also build the witness host (10.77.0.5 and 10.78.0.5) running etcd, and give the "
-    "generated config an [arbiter] section and [ping] nodes pointing at it. A lab that "
-    "has a witness keeps it on a later `up`; `down` removes it.",
-)
-@handle_errors
-def sandbox_up(state_dir: Path, arbiter: bool) -> None:
-    """Build (or repair) the lab and set up replication with `dualbeat repl setup`.
-
-    The agents are started too, and the command returns once db1 is active."""
-    from dualbeat.sandbox.provision import provision
-
-    info = provision(state_dir, progress_printer("sandbox: "), arbiter=arbiter)
-    out.print(info.how_to_connect())
-
-
-@sandbox.command("status")
-@sandbox_dir
-@handle_errors
-def sandbox_status(state_dir: Path) -> None:
-    """Show the lab's hosts, servers and replication."""
-    from dualbeat.sandbox import lab
-
-    out.print(lab.status(state_dir).render())
-
-
-@sandbox.command("drill")
-@sandbox_dir
-@click.argument("fault", type=click.Choice(_FAULTS))
-@click.option(
-    "--hold", default=5.0, show_default=True, help="Seconds a freeze, link-down or partition lasts."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
-@handle_errors
-def sandbox_drill(state_dir: Path, fault: str, hold: float, as_json: bool) -> None:
-    """Inject FAULT on the active under a writer and print the failover timeline.
-
-    \b
-    Faults:
-      kill        kill -9 mysqld on the active
-      freeze      SIGSTOP mysqld on the active for --hold seconds
-      linkdown    the active's network links lose carrier for --hold seconds
-      partition   the switch drops the active's frames (links stay up) for --hold seconds
-      stop-agent  kill -9 the active's agent (MySQL stays up: no failover is right)
-
-    A writer in the client namespace inserts a row every 10 ms through the VIP with
-    short timeouts and logs every acknowledged write; the timeline shows the fault,
-    detection, promotion, the first write after the fault, the longest write gap and
-    acknowledged writes lost. Brings the lab and the agents up first if needed.
-    """
-    from dualbeat.sandbox import drill
-    from dualbeat.sandbox.provision import provision
-
-    info = provision(state_dir, progress_printer("sandbox: "))
-    result = drill.run(info, drill.Fault(fault), hold=hold, progress=progress_printer("drill: "))
-    if as_json:
-        click.echo(json.dumps(result.as_json(), indent=2, default=str))
-    else:
-        out.print(result.timeline.render(), highlight=False)
-        out.print(
-            f"old active {result.old_active}, new active {result.new_active}; "
-            f"acknowledged writes lost: {len(result.lost)}; writer log {result.log}"
-        )
-
-
-@sandbox.command("down")
-@sandbox_dir
-@click.option("--purge", is_flag=True, help="Also delete the cached template datadir.")
-@handle_errors
-def sandbox_down(state_dir: Path, purge: bool) -> None:
-    """Stop the lab's servers (by pid) and remove its namespaces and files."""
-    from dualbeat.sandbox import lab
-
-    lab.down(state_dir, progress_printer("sandbox: "), purge_template=purge)
-    out.print("sandbox removed")
 
 
 # ---------------------------------------------------------------------------- rejoin
@@ -741,7 +648,7 @@ def _record_rejoin_report(config: Config, analysis: Any, path: Path) -> None:
 def _accept_rejoin(config: Config, node: str, missing: bool) -> None:
 
     from dualbeat.agent import control
-    from dualbeat.mysql.checksum import checksum_pair
+    from dualbeat.checksum.compare import checksum_pair
 
     if missing:
         raise RefusedError(
@@ -1163,3 +1070,6 @@ def switchover(
         )
         return
     raise RefusedError(f"switchover did not finish within {timeout:g} s; see `dualbeat status`")
+
+
+add_installed_commands(cli)

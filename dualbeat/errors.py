@@ -9,7 +9,6 @@ peer: a wrong password must never look like a dead server.
     ├── UsageError                   an operator command cannot run as asked (exit 2)
     ├── RefusedError                 an operator command would lose data or break safety;
     │                                it says why and whether ``--force`` applies (exit 4)
-    ├── SandboxError                 the local lab could not be built or torn down (exit 5)
     ├── VipError                     the VIP could not be added, removed or announced (exit 6)
     │   └── VipConflict              another host already answers for the VIP
     ├── GateError                    the MySQL port could not be shut to or opened for clients
@@ -47,12 +46,6 @@ class RefusedError(DualbeatError):
     """A command refused because it would lose data or break a safety rule."""
 
     exit_code = 4
-
-
-class SandboxError(DualbeatError):
-    """The local sandbox pair could not be built, inspected or removed."""
-
-    exit_code = 5
 
 
 class VipError(DualbeatError):

@@ -15,12 +15,14 @@ def run(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_lint() -> None:
-    result = run(sys.executable, "-m", "ruff", "check", "dualbeat", "tests", "bench")
+    result = run(sys.executable, "-m", "ruff", "check", "dualbeat", "lab", "tests", "bench")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format() -> None:
-    result = run(sys.executable, "-m", "ruff", "format", "--check", "dualbeat", "tests", "bench")
+    result = run(
+        sys.executable, "-m", "ruff", "format", "--check", "dualbeat", "lab", "tests", "bench"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

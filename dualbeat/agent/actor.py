@@ -65,7 +65,7 @@ from dualbeat.core.observations import (
 from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
 from dualbeat.mysql import control
-from dualbeat.mysql.connection import Endpoint, Server
+from dualbeat.mysql.connection import Connect, Endpoint, Server
 from dualbeat.vip.manager import VipManager
 
 log = logging.getLogger("dualbeat.actor")
@@ -107,6 +107,7 @@ class Actor:
         vip: VipManager | None,
         post: Post,
         leases: LeaseWorker | None = None,
+        connect: Connect = Server,
     ) -> None:
         self.config, self.node, self.vip, self.post = config, node, vip, post
         self.leases = leases
@@ -114,8 +115,10 @@ class Actor:
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
         # Both are used rarely: a connection idle for a second is checked before use, so
         # a mysqld restarted since cannot fail the next promotion with a stale socket.
-        self.fast = Server(replace(endpoint, connect_timeout=0.5, read_timeout=1.0), idle_check=1.0)
-        self.slow = Server(
+        self.fast = connect(
+            replace(endpoint, connect_timeout=0.5, read_timeout=1.0), idle_check=1.0
+        )
+        self.slow = connect(
             replace(
                 endpoint, connect_timeout=1.0, read_timeout=config.replication.apply_timeout + 2.0
             ),

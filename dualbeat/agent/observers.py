@@ -43,9 +43,8 @@ from dualbeat.core.observations import (
     VipObserved,
 )
 from dualbeat.errors import DualbeatError
-from dualbeat.mysql.connection import Endpoint, Server
-from dualbeat.mysql.dialect import Statement
-from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult
+from dualbeat.mysql.connection import Connect, Endpoint, Server
+from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult, ping
 from dualbeat.vip.manager import VipManager
 
 Post = Callable[[Observation], None]
@@ -94,13 +93,17 @@ class Observers:
         vip: VipManager | None,
         post: Post,
         write_probe: WriteProbe,
+        connect: Connect = Server,
         peer_quiet: Callable[[], bool] = lambda: True,
     ) -> None:
         self.config, self.node, self.post = config, node, post
+        self.connect = connect
         self.peer_quiet = peer_quiet
         self.interval = config.monitor.interval
         self._stop = threading.Event()
         self.last_probe: ProbeResult | None = None
+        # One step per loop, by name; a unit test runs a step once, without its thread.
+        self.steps = dict(self._steps(local, peer, vip, write_probe))
         self._threads = [
             threading.Thread(
                 target=self._loop,
@@ -108,7 +111,7 @@ class Observers:
                 name=f"dualbeat-{name}",
                 daemon=True,
             )
-            for name, step in self._steps(local, peer, vip, write_probe)
+            for name, step in self.steps.items()
         ]
         if config.ping.nodes:
             self._threads.append(
@@ -123,8 +126,8 @@ class Observers:
     def _steps(
         self, local: Endpoint, peer: Endpoint, vip: VipManager | None, write_probe: WriteProbe
     ) -> list[tuple[str, Step]]:
-        probe = LocalProbe(local)
-        peer_server = Server(peer)
+        probe = LocalProbe(local, connect=self.connect)
+        peer_server = self.connect(peer)
         process = ServerProcess(local.port)
         failures = 0
         looked_up = float("-inf")
@@ -147,11 +150,11 @@ class Observers:
                 self.post(observation)
                 return None
             failures += 1
-            state = process.state()
+            state, pid = process.state(), process.pid
             if state is ProcessState.GONE:  # restarted: look the new one up once healthy
                 process.forget()
                 looked_up = float("-inf")
-            detail = f"{observation.detail} (server process {process.pid}: {state.value})"
+            detail = f"{observation.detail} (server process {pid}: {state.value})"
             self.post(replace(observation, detail=detail))
             return CONFIRM if failures == 1 or state.conclusive else None
 
@@ -159,7 +162,7 @@ class Observers:
             if not self.peer_quiet():
                 return
             try:
-                peer_server.query(Statement("SELECT 1 AS ok"))
+                ping(peer_server)
             except DualbeatError as exc:
                 self.post(PeerSqlProbed(False, str(exc)))
             else:

@@ -162,7 +162,7 @@ class Agent:
             self.vip,
             post,
             self._write_probe,
-            self._peer_quiet,
+            peer_quiet=self._peer_quiet,
         )
         sock = control.socket_path(self.state_dir)
         sock.unlink(missing_ok=True)

@@ -4,17 +4,21 @@ Why a wrapper around PyMySQL: the rest of dualbeat must be able to tell *our* mi
 (access denied: loud alarm, never a failover) from a *failing* server (gone or hung: fail
 over) from a *busy* one (too many connections: alive, leave it alone). PyMySQL reports all
 three as ``OperationalError``; ``classify`` sorts them by error number once, here.
+
+``SqlServer`` is the interface every caller programs against: ``Server`` implements it
+over PyMySQL, ``dualbeat.mysql.fake.FakeServer`` in memory for unit tests.
 """
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol, Self
 
 import pymysql
 import pymysql.cursors
@@ -107,7 +111,70 @@ class Endpoint:
         return f"{self.name} ({self.user}@{where})"
 
 
-class Server:
+class SqlServer(abc.ABC):
+    """One session on one server, as dualbeat talks to it: statements in, rows or a
+    translated ``MysqlError`` out. Implementations differ only in ``query``, ``dialect``
+    and ``close``; the helpers below are shared so a fake cannot drift from the real one.
+    """
+
+    endpoint: Endpoint
+
+    @property
+    def name(self) -> str:
+        return self.endpoint.name
+
+    @property
+    @abc.abstractmethod
+    def dialect(self) -> Dialect:
+        """The server's dialect."""
+
+    @abc.abstractmethod
+    def query(self, stmt: Statement) -> list[Row]:
+        """Run one statement and return its rows (empty for statements without a result)."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """End the session; the next statement opens a new one."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def execute(self, *stmts: Statement) -> None:
+        """Run statements in order on the same session; stops at the first failure."""
+        for stmt in stmts:
+            self.query(stmt)
+
+    def variables(self, names: Sequence[str]) -> dict[str, str]:
+        """Global variables by name (lower-case keys); a name the server lacks is absent."""
+        rows = self.query(self.dialect.global_variables(names))
+        return {str(r["Variable_name"]).lower(): str(r["Value"]) for r in rows}
+
+    def status(self, names: Sequence[str]) -> dict[str, str]:
+        """Global status counters by name (lower-case keys)."""
+        rows = self.query(self.dialect.global_status(names))
+        return {str(r["Variable_name"]).lower(): str(r["Value"]) for r in rows}
+
+    def set_globals(self, values: Mapping[str, object]) -> None:
+        self.execute(*(self.dialect.set_global(k, v) for k, v in values.items()))
+
+
+class Connect(Protocol):
+    """How a component opens its sessions: ``Server`` itself, or ``FakeServer.connect``
+    in tests. Components that own connections take one of these instead of building
+    ``Server`` objects, so a unit test can hand them an in-memory server."""
+
+    def __call__(self, endpoint: Endpoint, /, *, idle_check: float | None = None) -> SqlServer: ...
+
+
+class Server(SqlServer):
     """A lazily opened, reused connection to one server plus its dialect.
 
     A failed statement closes the connection so the next call reconnects: a half-broken
@@ -126,21 +193,6 @@ class Server:
         self._conn: pymysql.connections.Connection[Any] | None = None
         self._dialect: Dialect | None = None
         self._used_at = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.endpoint.name
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _connection(self) -> pymysql.connections.Connection[Any]:
         now = time.monotonic()
@@ -197,24 +249,6 @@ class Server:
         except Exception as exc:
             self.close()
             raise classify(self.endpoint.describe(), exc) from exc
-
-    def execute(self, *stmts: Statement) -> None:
-        """Run statements in order on the same session; stops at the first failure."""
-        for stmt in stmts:
-            self.query(stmt)
-
-    def variables(self, names: Sequence[str]) -> dict[str, str]:
-        """Global variables by name (lower-case keys); a name the server lacks is absent."""
-        rows = self.query(self.dialect.global_variables(names))
-        return {str(r["Variable_name"]).lower(): str(r["Value"]) for r in rows}
-
-    def status(self, names: Sequence[str]) -> dict[str, str]:
-        """Global status counters by name (lower-case keys)."""
-        rows = self.query(self.dialect.global_status(names))
-        return {str(r["Variable_name"]).lower(): str(r["Value"]) for r in rows}
-
-    def set_globals(self, values: Mapping[str, object]) -> None:
-        self.execute(*(self.dialect.set_global(k, v) for k, v in values.items()))
 
     def close(self) -> None:
         if self._conn is not None:

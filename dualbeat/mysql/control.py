@@ -1,6 +1,6 @@
 """The agent's actions on one server: read-only, sessions, takeover, replication, semi-sync.
 
-Each action is a function of a ``Server`` that either completes or raises a
+Each action is a function of a ``SqlServer`` that either completes or raises a
 ``dualbeat.errors.MysqlError``: the agent runs it in its action thread, bounded by the
 connection's timeouts and its own, and reports ``ActionDone``/``ActionFailed`` to the core.
 Actions are idempotent (running one twice is harmless) so a retry after a timeout is safe.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from dualbeat.core.gtid import parse_gtid_set
 from dualbeat.errors import MysqlQueryError
-from dualbeat.mysql.connection import Server
+from dualbeat.mysql.connection import SqlServer
 from dualbeat.mysql.dialect import ReplicaStatus, Statement, ThreadState
 from dualbeat.mysql.replica_status import to_flag, to_int, to_str
 
@@ -66,7 +66,7 @@ WAIT_SLICE = 0.5  # seconds; a takeover wait re-checks the SQL thread this often
 MIN_WAIT = 0.01  # seconds; shortest server-side wait ever sent
 
 
-def ensure_schema(server: Server) -> None:
+def ensure_schema(server: SqlServer) -> None:
     """Create dualbeat's database and tables if missing.
 
     Binlogged on purpose, so the schema reaches the peer by replication: run it on the
@@ -79,7 +79,7 @@ def ensure_schema(server: Server) -> None:
 # --- read-only ----------------------------------------------------------------------------
 
 
-def set_read_only(server: Server, on: bool) -> None:
+def set_read_only(server: SqlServer, on: bool) -> None:
     """Make the server read-only (``on``) or writable, with every switch it has.
 
     ``SET GLOBAL read_only`` waits for the global read lock behind running commits and
@@ -90,7 +90,7 @@ def set_read_only(server: Server, on: bool) -> None:
     server.execute(Statement(_LOCK_WAIT, (seconds,)), *server.dialect.set_read_only(on))
 
 
-def read_only_state(server: Server) -> bool:
+def read_only_state(server: SqlServer) -> bool:
     """True when *every* read-only switch the server has is ON (``super_read_only`` too on
     MySQL), i.e. the state ``set_read_only(server, True)`` leaves; a half read-only server
     is reported as not read-only, so the caller sets it again."""
@@ -113,7 +113,7 @@ def _is_client(row: Mapping[str, object], spare: Collection[str]) -> bool:
     )
 
 
-def kill_client_sessions(server: Server, *, spare_users: Collection[str]) -> list[int]:
+def kill_client_sessions(server: SqlServer, *, spare_users: Collection[str]) -> list[int]:
     """KILL every client session, so application pools reconnect through the VIP at once.
 
     Spared: replication threads in both directions (``Binlog Dump``, the replica's own
@@ -147,17 +147,17 @@ def kill_client_sessions(server: Server, *, spare_users: Collection[str]) -> lis
 # --- replication --------------------------------------------------------------------------
 
 
-def _replica(server: Server) -> ReplicaStatus | None:
+def _replica(server: SqlServer) -> ReplicaStatus | None:
     d = server.dialect
     return d.parse_replica_status(server.query(d.replica_status()))
 
 
-def stop_replication(server: Server) -> None:
+def stop_replication(server: SqlServer) -> None:
     """Stop both replica threads (a no-op warning when they are stopped already)."""
     server.execute(server.dialect.stop_replica())
 
 
-def start_replication(server: Server) -> None:
+def start_replication(server: SqlServer) -> None:
     """Start both replica threads (a no-op warning when they run already)."""
     server.execute(server.dialect.start_replica())
 
@@ -179,13 +179,13 @@ class TakeoverPoint:
     waited: float
 
 
-def executed_gtids(server: Server) -> str:
+def executed_gtids(server: SqlServer) -> str:
     """The server's executed GTID set, as it prints it."""
     d = server.dialect
     return server.variables([d.executed_gtids_var()]).get(d.executed_gtids_var(), "")
 
 
-def _apply_received(server: Server, received: str, timeout: float) -> bool:
+def _apply_received(server: SqlServer, received: str, timeout: float) -> bool:
     """Wait until ``received`` is applied (True), or ``timeout`` passes or the SQL thread
     stops (False).
 
@@ -211,7 +211,7 @@ def _apply_received(server: Server, received: str, timeout: float) -> bool:
     return True
 
 
-def _interrupt_appliers(server: Server) -> None:
+def _interrupt_appliers(server: SqlServer) -> None:
     """KILL QUERY the applier threads: ``STOP`` would otherwise wait for one stuck in a
     row-lock wait (up to ``innodb_lock_wait_timeout``, times the replica's retries). The
     interrupted transaction is rolled back and shows in ``unapplied``."""
@@ -224,7 +224,7 @@ def _interrupt_appliers(server: Server) -> None:
                 raise
 
 
-def prepare_takeover(server: Server, timeout: float, *, target: str = "") -> TakeoverPoint:
+def prepare_takeover(server: SqlServer, timeout: float, *, target: str = "") -> TakeoverPoint:
     """Apply what this standby received from the peer (within ``timeout``), then stop
     applying from it, so a returning old active cannot push unreviewed writes here.
 
@@ -271,7 +271,7 @@ def prepare_takeover(server: Server, timeout: float, *, target: str = "") -> Tak
 # --- semi-synchronous replication ---------------------------------------------------------
 
 
-def configure_semisync(server: Server, *, source: bool, timeout_ms: int) -> bool:
+def configure_semisync(server: SqlServer, *, source: bool, timeout_ms: int) -> bool:
     """Semi-sync for this node's role: the replica side always on (a standby acknowledges),
     the source side on only while a healthy standby is there to acknowledge, with the
     lossless ``AFTER_SYNC`` wait point and ``timeout_ms``. Returns whether anything changed;
@@ -332,7 +332,7 @@ def configure_semisync(server: Server, *, source: bool, timeout_ms: int) -> bool
 # --- epoch --------------------------------------------------------------------------------
 
 
-def record_epoch(server: Server, epoch: int, node: str, takeover_json: str) -> None:
+def record_epoch(server: SqlServer, epoch: int, node: str, takeover_json: str) -> None:
     """Upsert the one ``dualbeat.epoch`` row: the epoch, who holds it, and the takeover
     point as JSON. Binlogged, so the peer learns the epoch durably too. ``takeover_json``
     must be valid JSON (a ValueError otherwise: a programming error, not a server one)."""

@@ -13,10 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dualbeat.errors import MysqlQueryError
-from dualbeat.mysql.connection import Server
-from dualbeat.mysql.dialect import Statement
-from dualbeat.mysql.replica_status import to_flag, to_optional_int, to_str
-from dualbeat.mysql.values import (
+from dualbeat.mysql.binlog.values import (
     Column,
     TableDef,
     Value,
@@ -26,6 +23,9 @@ from dualbeat.mysql.values import (
     quote_ident,
     select_expr,
 )
+from dualbeat.mysql.connection import Server
+from dualbeat.mysql.dialect import Statement
+from dualbeat.mysql.replica_status import to_flag, to_optional_int, to_str
 
 __all__ = ["EpochRecord", "ServerState", "describe", "epoch_record", "fetch_row", "server_state"]
 

@@ -34,7 +34,7 @@ from dualbeat.errors import (
     MysqlUnavailable,
     UsageError,
 )
-from dualbeat.mysql.connection import Endpoint, Server
+from dualbeat.mysql.connection import Connect, Endpoint, Server, SqlServer
 from dualbeat.mysql.dialect import Statement, ThreadState
 from dualbeat.mysql.replica_status import GtidFamily, normalise_gtids, to_flag, to_str
 
@@ -44,6 +44,7 @@ __all__ = [
     "ProbeErrorKind",
     "ProbeResult",
     "classify_probe_error",
+    "ping",
 ]
 
 # The heartbeat row: one per node, so the table never grows. Written with the binary log
@@ -56,6 +57,7 @@ HEARTBEAT_WRITE = (
     "ON DUPLICATE KEY UPDATE epoch = VALUES(epoch), ts = VALUES(ts)"
 )
 
+PING = Statement("SELECT 1 AS ok")
 ER_NO_SUCH_TABLE = 1146  # the probe only names dualbeat.heartbeat: ensure_schema never ran
 
 
@@ -118,6 +120,12 @@ def classify_probe_error(exc: MysqlError) -> ProbeErrorKind:
     return ProbeErrorKind.QUERY
 
 
+def ping(server: SqlServer) -> None:
+    """One round trip that proves the server answers SQL (the peer's second signal before
+    "peer dead"); raises the translated ``MysqlError`` when it does not."""
+    server.query(PING)
+
+
 @dataclass
 class _Seen:
     """What a probe has read so far; kept when a later step fails. Its fields are a subset
@@ -146,9 +154,9 @@ class LocalProbe:
     ``UNAVAILABLE``. Not thread-safe: one probe at a time (the agent's monitor thread).
     """
 
-    def __init__(self, endpoint: Endpoint) -> None:
+    def __init__(self, endpoint: Endpoint, *, connect: Connect = Server) -> None:
         self.endpoint = endpoint
-        self._server = Server(endpoint)
+        self._server = connect(endpoint)
         self._family: GtidFamily | None = None
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ Steps, all read-only (package rule 1):
    the active's own newest writes that NODE applied are never mistaken for lost ones.
    The same code path finds an old active's unreplicated writes and errant transactions
    written on a passive node: both are "transactions NODE wrote that the active lacks".
-2. Those transactions from NODE's binary logs (``dualbeat.mysql.binlog``).
+2. Those transactions from NODE's binary logs (``dualbeat.mysql.binlog.read``).
 3. For each row event, the table's columns from NODE's ``information_schema`` (the @N of
    the log are ordinal positions), values in canonical form, and the row the active holds
    now for the same primary key: ``report.Classifier`` decides the conflict class.
@@ -27,11 +27,12 @@ from pathlib import Path
 from dualbeat.config import Config
 from dualbeat.core.gtid import parse_gtid_set
 from dualbeat.errors import UsageError
-from dualbeat.mysql import binlog, lookup
-from dualbeat.mysql.binlog_text import RowEvent, Transaction
+from dualbeat.mysql import lookup
+from dualbeat.mysql.binlog import read as binlog
+from dualbeat.mysql.binlog.text import RowEvent, Transaction
+from dualbeat.mysql.binlog.values import Column, Flavor, TableDef, Value, comparable, from_binlog
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.endpoints import endpoint
-from dualbeat.mysql.values import Column, Flavor, TableDef, Value, comparable, from_binlog
 from dualbeat.rejoin.report import (
     Analysis,
     Classifier,

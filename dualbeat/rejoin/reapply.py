@@ -22,9 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from dualbeat.mysql.connection import Server
-from dualbeat.mysql.dialect import Statement
-from dualbeat.mysql.values import (
+from dualbeat.mysql.binlog.values import (
     Column,
     TableDef,
     Value,
@@ -33,6 +31,9 @@ from dualbeat.mysql.values import (
     placeholder,
     quote_ident,
 )
+from dualbeat.mysql.connection import Server
+from dualbeat.mysql.dialect import Statement
+from dualbeat.rejoin import sql
 from dualbeat.rejoin.report import Analysis, Conflict, Image, LostTransaction, RowChange
 
 __all__ = ["Plan", "Skipped", "Step", "apply", "plan"]
@@ -109,20 +110,15 @@ def _statement(row: RowChange, tables: Mapping[str, TableDef]) -> Statement:
     name = f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
     safe = row.conflict is Conflict.SAFE
     if row.kind == "delete":
-        return _where(f"DELETE FROM {name}", table, row.before)
+        return sql.delete_row(name, _where(table, row.before))
     if row.kind == "update" and safe:
         assign, args = _values(table, row.after)
-        sets = ", ".join(f"{quote_ident(c)} = {p}" for c, p in assign)
-        where = _where("", table, row.before)
-        return Statement(f"UPDATE {name} SET {sets}{where.sql}", (*args, *where.args))
+        return sql.update_row(name, assign, args, _where(table, row.before))
     if row.kind in ("insert", "update"):
         # A safe insert must not meet the key (INSERT fails loudly if it now does); an
         # included conflict, or an update whose row is gone, writes NODE's version whole.
-        verb = "INSERT" if safe else "REPLACE"
         assign, args = _values(table, row.after)
-        columns = ", ".join(quote_ident(c) for c, _ in assign)
-        marks = ", ".join(p for _, p in assign)
-        return Statement(f"{verb} INTO {name} ({columns}) VALUES ({marks})", tuple(args))
+        return sql.write_row(name, assign, args, replace=not safe)
     raise _NotWritable(f"unknown row change {row.kind!r}")
 
 
@@ -133,12 +129,12 @@ def _values(table: TableDef, image: Image | None) -> tuple[list[tuple[str, str]]
     args: list[object] = []
     for column_name, value in image.items():
         column = _column(table, column_name)
-        assign.append((column_name, placeholder(column)))
+        assign.append((quote_ident(column_name), placeholder(column)))
         args.append(_arg(table, column_name, value))
     return assign, args
 
 
-def _where(prefix: str, table: TableDef, image: Image | None) -> Statement:
+def _where(table: TableDef, image: Image | None) -> Statement:
     if not image:
         raise _NotWritable(f"{table.qualified}: the before image is empty")
     terms, args = [], []
@@ -147,7 +143,7 @@ def _where(prefix: str, table: TableDef, image: Image | None) -> Statement:
             raise _NotWritable(f"{table.qualified}: the row image lacks key column {key}")
         terms.append(f"{quote_ident(key)} = {placeholder(_column(table, key))}")
         args.append(_arg(table, key, image[key]))
-    return Statement(f"{prefix} WHERE {' AND '.join(terms)}", tuple(args))
+    return sql.where(terms, args)
 
 
 def _column(table: TableDef, name: str) -> Column:
@@ -181,7 +177,7 @@ def apply(
     for step in the_plan.steps:
         # A failing statement closes the connection (``Server.query``), and the server
         # rolls the open transaction back with it: nothing half-applied stays.
-        server.execute(Statement("START TRANSACTION"), *step.statements, Statement("COMMIT"))
+        server.execute(sql.BEGIN, *step.statements, sql.COMMIT)
         rows = server.query(server.dialect.last_gtid())
         applied = Applied(step.gtid, str(rows[0]["gtid"] or "") if rows else "")
         done.append(applied)

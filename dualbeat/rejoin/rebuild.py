@@ -28,11 +28,10 @@ from typing import IO
 from dualbeat.errors import MysqlQueryError, UsageError
 from dualbeat.mysql import tools
 from dualbeat.mysql.connection import Server
-from dualbeat.mysql.dialect import Statement
+from dualbeat.rejoin import sql
 
 __all__ = ["Copy", "copy_data", "dump_position", "save_binlogs"]
 
-_SYSTEM = ("mysql", "information_schema", "performance_schema", "sys")
 _CHUNK = 1 << 16
 _HEADER = 1 << 20  # the position is in the dump's first lines
 _MARIADB_POSITION = re.compile(r"gtid_slave_pos\s*=\s*'([^']*)'", re.IGNORECASE)
@@ -84,25 +83,11 @@ def save_binlogs(server: Server, files: tuple[str, ...], dest: Path, timeout: fl
 
 
 def _databases(server: Server) -> tuple[str, ...]:
-    rows = server.query(
-        Statement(
-            "SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA "
-            f"WHERE SCHEMA_NAME NOT IN ({', '.join(['%s'] * len(_SYSTEM))}) ORDER BY 1",
-            _SYSTEM,
-        )
-    )
-    return tuple(str(r["name"]) for r in rows)
+    return tuple(str(r["name"]) for r in server.query(sql.user_schemas()))
 
 
 def _estimate(server: Server, databases: tuple[str, ...]) -> int:
-    marks = ", ".join(["%s"] * len(databases))
-    rows = server.query(
-        Statement(
-            "SELECT COALESCE(SUM(DATA_LENGTH), 0) AS n FROM information_schema.TABLES "
-            f"WHERE TABLE_SCHEMA IN ({marks})",
-            databases,
-        )
-    )
+    rows = server.query(sql.data_size(databases))
     return int(str(rows[0]["n"])) if rows else 0
 
 
@@ -170,7 +155,7 @@ class _Pump:
 
     def run(self) -> None:
         try:
-            self.dst.write(b"SET SESSION sql_log_bin = 0;\n")
+            self.dst.write(sql.LOAD_PROLOGUE)
             while chunk := self.src.read(_CHUNK):
                 if len(self.header) < _HEADER:
                     self.header += chunk[: _HEADER - len(self.header)]

@@ -56,7 +56,7 @@ JSON schema (``kind`` "dualbeat.rejoin.analysis", ``version`` 1)::
       }]
     }
 
-Values are JSON scalars or ``{"hex": ...}`` / ``{"raw": ...}`` (``dualbeat.mysql.values``).
+Values are JSON scalars or ``{"hex": ...}`` / ``{"raw": ...}`` (``dualbeat.mysql.binlog.values``).
 Images carry every column (``binlog_row_image=FULL``); a column the log did not name is
 keyed ``@N``.
 """
@@ -84,7 +84,7 @@ __all__ = [
 KIND = "dualbeat.rejoin.analysis"
 VERSION = 1
 
-Value = Any  # dualbeat.mysql.values.Value; kept loose here: the report is plain JSON data
+Value = Any  # dualbeat.mysql.binlog.values.Value; kept loose here: the report is plain JSON data
 Image = dict[str, Value]
 Lookup = Callable[[str, Mapping[str, Value]], Image | None]
 

@@ -34,9 +34,9 @@ from dualbeat.config import Config
 from dualbeat.errors import RefusedError
 from dualbeat.mysql import control as mysql_control
 from dualbeat.mysql import lookup
+from dualbeat.mysql.binlog.values import TableDef
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.endpoints import endpoint
-from dualbeat.mysql.values import TableDef
 from dualbeat.rejoin import reapply, rebuild
 from dualbeat.rejoin.analysis import analyze, report_dir, save
 from dualbeat.rejoin.report import Analysis

@@ -17,8 +17,8 @@ from typing import IO
 import pytest
 
 from dualbeat.config import Config, load
-from dualbeat.sandbox import faults, lab
-from dualbeat.sandbox.provision import provision
+from dualbeat_lab.sandbox import faults, lab
+from dualbeat_lab.sandbox.provision import provision
 
 STATE = Path("/var/lib/dualbeat-sandbox")
 LAB_LOCK = Path("/tmp/dualbeat-sandbox.lock")

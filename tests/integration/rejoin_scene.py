@@ -13,8 +13,8 @@ from typing import Any
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import agents, drill, faults, lab, writer
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import agents, drill, faults, lab, writer
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.conftest import STATE
 from tests.integration.labtools import wait_for
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from dualbeat.sandbox import agents
-from dualbeat.sandbox.files import API_PORT
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import agents
+from dualbeat_lab.sandbox.files import API_PORT
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import pytest
 
 from dualbeat.arbiter import Arbiter, ArbiterUnavailable, open_arbiter
 from dualbeat.config import ArbiterConfig
-from dualbeat.sandbox import faults, lab
+from dualbeat_lab.sandbox import faults, lab
 
 from .conftest import STATE
 from .labtools import inside, wait_for

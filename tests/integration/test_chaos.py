@@ -1,6 +1,6 @@
 """Five minutes of seeded chaos on a real pair under three writers, judged by the checker.
 
-The seed is fixed so CI runs the same schedule every time (``python -m dualbeat.chaos
+The seed is fixed so CI runs the same schedule every time (``python -m dualbeat_lab.chaos
 --seed 1 --duration 300 --plan`` prints it): all eight fault kinds, on the active and the
 standby. A failure message carries the run's summary; the full result (schedule, steps,
 rejoin resolutions, verdict) is written next to the writer logs in the test's tmp dir.
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from dualbeat.chaos import run, schedule
-from dualbeat.chaos.__main__ import summary
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.chaos import run, schedule
+from dualbeat_lab.chaos.__main__ import summary
+from dualbeat_lab.sandbox.lab import LabInfo
 
 pytestmark = pytest.mark.integration
 SEED = 1

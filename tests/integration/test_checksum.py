@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 
+from dualbeat.checksum.compare import ChecksumProgress, checksum_pair
+from dualbeat.checksum.report import ChecksumReport, RowDiffKind, TableStatus
 from dualbeat.config import Config
-from dualbeat.mysql.checksum import ChecksumProgress, checksum_pair
-from dualbeat.mysql.checksum_report import ChecksumReport, RowDiffKind, TableStatus
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat.mysql.endpoints import endpoint
-from dualbeat.sandbox import lab
+from dualbeat_lab.sandbox import lab
 from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from dualbeat.errors import SandboxError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import faults, lab, mariadb, netns
-from dualbeat.sandbox.layout import Lab
-from dualbeat.sandbox.timeline import Timeline, lab_event_paths, load_events, lost_writes
-from dualbeat.sandbox.writer import WriteRecord, command, load_log
+from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox import faults, lab, mariadb, netns
+from dualbeat_lab.sandbox.layout import Lab
+from dualbeat_lab.sandbox.timeline import Timeline, lab_event_paths, load_events, lost_writes
+from dualbeat_lab.sandbox.writer import WriteRecord, command, load_log
 from tests.integration.labtools import wait_for
 
 pytestmark = pytest.mark.integration

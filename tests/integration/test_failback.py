@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from dualbeat.sandbox import agents, faults, lab
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import agents, faults, lab
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.conftest import STATE
 from tests.integration.labtools import wait_for
 

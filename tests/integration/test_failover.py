@@ -23,9 +23,9 @@ from dualbeat.errors import MysqlError
 from dualbeat.heartbeat.codec import encode
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import agents, drill, faults, netns
-from dualbeat.sandbox.lab import LabInfo
-from dualbeat.sandbox.timeline import lab_event_paths, load_events
+from dualbeat_lab.sandbox import agents, drill, faults, netns
+from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.timeline import lab_event_paths, load_events
 from tests.integration.labtools import inside, wait_for
 from tests.unit.test_heartbeat_codec import beat
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pymysql
 import pytest
 
-from dualbeat.sandbox import agents, faults, haproxy
-from dualbeat.sandbox.lab import LabInfo
-from dualbeat.sandbox.provision import APP
+from dualbeat_lab.sandbox import agents, faults, haproxy
+from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.provision import APP
 from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration

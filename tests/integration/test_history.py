@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from dualbeat.agent import control, history
-from dualbeat.sandbox import agents, faults, netns
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import agents, faults, netns
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.labtools import wait_for
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from dualbeat.agent import history
-from dualbeat.sandbox import agents, faults
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import agents, faults
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.labtools import wait_for
 from tests.integration.test_failover import assert_one_writer, vip_holders
 from tests.integration.test_history import agent_dir, dualbeat

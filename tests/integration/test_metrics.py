@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dualbeat.sandbox import agents, faults
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import agents, faults
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.labtools import wait_for
 from tests.integration.test_api import get
 

@@ -21,8 +21,8 @@ from dualbeat.mysql import control
 from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.mysql.dialect import Statement, ThreadState
 from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult
-from dualbeat.sandbox import lab, mariadb
-from dualbeat.sandbox.files import ADMIN_USER
+from dualbeat_lab.sandbox import lab, mariadb
+from dualbeat_lab.sandbox.files import ADMIN_USER
 from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ import pytest
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import agents
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import agents
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.labtools import wait_for
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from dualbeat.config import load
-from dualbeat.sandbox import drill, faults
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import drill, faults
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.labtools import wait_for
 from tests.integration.rejoin_scene import (
     acked,

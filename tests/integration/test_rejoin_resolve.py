@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from dualbeat.config import load
-from dualbeat.sandbox import agents, drill
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import agents, drill
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.labtools import wait_for
 from tests.integration.rejoin_scene import (
     acked,

@@ -23,7 +23,7 @@ from dualbeat.mysql.endpoints import endpoint
 from dualbeat.repl.check import Finding, Status
 from dualbeat.repl.inspect import inspect_pair
 from dualbeat.repl.setup import setup_pair
-from dualbeat.sandbox import lab
+from dualbeat_lab.sandbox import lab
 from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration

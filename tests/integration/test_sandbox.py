@@ -18,8 +18,8 @@ import pytest
 from dualbeat import config as dualbeat_config
 from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import lab, mariadb, netns
-from dualbeat.sandbox.layout import DEFAULT_STATE_DIR, standard_lab
+from dualbeat_lab.sandbox import lab, mariadb, netns
+from dualbeat_lab.sandbox.layout import DEFAULT_STATE_DIR, standard_lab
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from dualbeat.sandbox import soak
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import soak
+from dualbeat_lab.sandbox.lab import LabInfo
 
 pytestmark = pytest.mark.integration
 

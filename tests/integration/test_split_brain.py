@@ -20,12 +20,12 @@ import pytest
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.sandbox import agents, faults, lab, writer
-from dualbeat.sandbox.drill import VIP_HOST
-from dualbeat.sandbox.lab import LabInfo
-from dualbeat.sandbox.provision import provision
-from dualbeat.sandbox.sampler import Sampler, writable
-from dualbeat.sandbox.timeline import lab_event_paths, load_events
+from dualbeat_lab.sandbox import agents, faults, lab, writer
+from dualbeat_lab.sandbox.drill import VIP_HOST
+from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.provision import provision
+from dualbeat_lab.sandbox.sampler import Sampler, writable
+from dualbeat_lab.sandbox.timeline import lab_event_paths, load_events
 from tests.integration.conftest import STATE, require_integration
 from tests.integration.labtools import wait_for
 

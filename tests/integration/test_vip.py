@@ -19,9 +19,9 @@ from ipaddress import IPv4Address, IPv4Interface
 import pytest
 
 from dualbeat.errors import VipConflict, VipError
-from dualbeat.sandbox.netns import delete_namespace, ensure_namespace, ip
 from dualbeat.vip import arp
 from dualbeat.vip.manager import VipManager
+from dualbeat_lab.sandbox.netns import delete_namespace, ensure_namespace, ip
 from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration

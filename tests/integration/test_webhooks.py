@@ -15,8 +15,8 @@ import pytest
 
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Server
-from dualbeat.sandbox import agents, faults
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import agents, faults
+from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration

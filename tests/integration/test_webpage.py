@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from dualbeat.sandbox import faults
-from dualbeat.sandbox.files import API_PORT
-from dualbeat.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox import faults
+from dualbeat_lab.sandbox.files import API_PORT
+from dualbeat_lab.sandbox.lab import LabInfo
 
 pytestmark = pytest.mark.integration
 

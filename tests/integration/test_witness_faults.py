@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from dualbeat.sandbox import faults, lab, netns, witness
-from dualbeat.sandbox.probe import http_probe, tcp_probe
+from dualbeat_lab.sandbox import faults, lab, netns, witness
+from dualbeat_lab.sandbox.probe import http_probe, tcp_probe
 
 from .conftest import STATE
 from .labtools import wait_for

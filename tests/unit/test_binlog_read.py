@@ -13,8 +13,9 @@ import pytest
 
 from dualbeat.core.gtid import MariadbGtidSet, MysqlGtidSet
 from dualbeat.errors import MysqlMisconfigured, MysqlQueryError, MysqlUnavailable
-from dualbeat.mysql import binlog, tools
-from dualbeat.mysql.binlog_text import BinlogParser, Gtid
+from dualbeat.mysql import tools
+from dualbeat.mysql.binlog import read as binlog
+from dualbeat.mysql.binlog.text import BinlogParser, Gtid
 from dualbeat.mysql.connection import Endpoint
 from dualbeat.mysql.dialect import Flavor
 

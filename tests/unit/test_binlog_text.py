@@ -5,7 +5,7 @@ from __future__ import annotations
 import calendar
 from pathlib import Path
 
-from dualbeat.mysql.binlog_text import Gtid, Transaction, iter_lines, parse
+from dualbeat.mysql.binlog.text import Gtid, Transaction, iter_lines, parse
 
 DATA = Path(__file__).parent / "data" / "binlog"
 UUID = "3e11fa47-71ca-11e1-9e33-c80aa9429562"

@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 
-from dualbeat.mysql.binlog_text import iter_lines, parse
-from dualbeat.mysql.lookup import column_from_row
-from dualbeat.mysql.values import (
+from dualbeat.mysql.binlog.text import iter_lines, parse
+from dualbeat.mysql.binlog.values import (
     Column,
     Family,
     TableDef,
@@ -27,6 +26,7 @@ from dualbeat.mysql.values import (
     quote_ident,
     select_expr,
 )
+from dualbeat.mysql.lookup import column_from_row
 
 DATA = Path(__file__).parent / "data" / "binlog"
 

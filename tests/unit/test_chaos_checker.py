@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from dualbeat.chaos import checker, injectors, schedule
-from dualbeat.chaos.writer import Attempt
-from dualbeat.sandbox.layout import standard_lab
+from dualbeat_lab.chaos import checker, injectors, schedule
+from dualbeat_lab.chaos.writer import Attempt
+from dualbeat_lab.sandbox.layout import standard_lab
 
 HOSTS = ["db1", "db2", "client"]
 

@@ -18,9 +18,8 @@ from decimal import Decimal
 
 import pytest
 
-from dualbeat.errors import UsageError
-from dualbeat.mysql import checksum_sql as sql
-from dualbeat.mysql.checksum_report import (
+from dualbeat.checksum import sql
+from dualbeat.checksum.report import (
     ChecksumReport,
     ChunkDiff,
     ChunkRange,
@@ -35,6 +34,7 @@ from dualbeat.mysql.checksum_report import (
     estimate_chunks,
     select_tables,
 )
+from dualbeat.errors import UsageError
 from dualbeat.mysql.dialect import Statement
 
 INT = sql.Column("id", "int", "int(11)", False)

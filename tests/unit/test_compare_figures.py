@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dualbeat.sandbox.figures import (
+from dualbeat_lab.sandbox.figures import (
     RunResult,
     Sample,
     aggregate,
@@ -17,14 +17,14 @@ from dualbeat.sandbox.figures import (
     ratios,
     summary,
 )
-from dualbeat.sandbox.keepalived import (
+from dualbeat_lab.sandbox.keepalived import (
     Files,
     Timings,
     render_check,
     render_config,
     render_notify,
 )
-from dualbeat.sandbox.soak import ProcSample, parse_stat, usage
+from dualbeat_lab.sandbox.soak import ProcSample, parse_stat, usage
 
 
 def s(ts: float, node: str, value: bool, kind: str = "vip") -> Sample:

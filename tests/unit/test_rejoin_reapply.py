@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dualbeat.mysql.values import Column, TableDef
+from dualbeat.mysql.binlog.values import Column, TableDef
 from dualbeat.rejoin.reapply import plan
 from dualbeat.rejoin.rebuild import dump_position
 from dualbeat.rejoin.report import Analysis, Conflict, LostTransaction, RowChange

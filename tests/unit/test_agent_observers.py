@@ -1,0 +1,129 @@
+"""The observers against an in-memory MariaDB (``FakeServer``): one run of each step turns
+the server's state, or its failure, into the observation the core decides on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dualbeat.agent.observers import Observers
+from dualbeat.core.gtid import MariadbGtidSet
+from dualbeat.core.observations import MysqlProbed, PeerSqlProbed, ProbeFailure
+from dualbeat.mysql.dialect import ThreadState
+from dualbeat.mysql.fake import Failure, FakeReplica
+from tests.unit.agent_world import Posts, Servers, config, endpoint
+
+
+def observers(tmp_path: Path, servers: Servers, posts: Posts, write: bool = False) -> Observers:
+    return Observers(
+        config(tmp_path),
+        "db1",
+        endpoint("db1"),
+        endpoint("db2"),
+        None,
+        posts,
+        lambda: (write, 4),
+        connect=servers.connect,
+    )
+
+
+def probe(tmp_path: Path, servers: Servers, write: bool = False) -> MysqlProbed:
+    posts = Posts()
+    observers(tmp_path, servers, posts, write).steps["monitor"]()
+    [seen] = posts.take(1)
+    assert isinstance(seen, MysqlProbed)
+    return seen
+
+
+def test_active_write_probe_writes_the_heartbeat_row_without_a_gtid(tmp_path: Path) -> None:
+    servers = Servers()
+    db1 = servers.db1
+    db1.read_only = False
+    db1.executed = MariadbGtidSet.parse("1-1-10")
+    seen = probe(tmp_path, servers, write=True)
+    assert seen.ok and seen.writable is True
+    assert seen.executed == MariadbGtidSet.parse("1-1-10")
+    assert seen.origin == "1"
+    assert seen.replicating is None and seen.lag is None  # no replica configured
+    assert db1.tables["dualbeat.heartbeat"] == {"db1": (4,)}
+    assert db1.executed == MariadbGtidSet.parse("1-1-10")  # sql_log_bin=0: nothing logged
+
+
+def test_write_probe_on_a_read_only_server_is_refused_not_sent(tmp_path: Path) -> None:
+    servers = Servers()
+    servers.db1.writes_through_read_only = True  # MariaDB ALL PRIVILEGES would write
+    seen = probe(tmp_path, servers, write=True)
+    assert not seen.ok and seen.failure is ProbeFailure.QUERY
+    assert "read_only is ON" in seen.detail
+    assert servers.db1.tables["dualbeat.heartbeat"] == {}
+
+
+def test_standby_probe_reports_replication(tmp_path: Path) -> None:
+    servers = Servers()
+    db1 = servers.db1
+    db1.replica = FakeReplica(seconds_behind=3)
+    db1.replicate("2-2-20")
+    seen = probe(tmp_path, servers)
+    assert seen.ok and seen.writable is False  # read-only: the standby's normal state
+    assert seen.replicating is True and seen.lag == 3
+    assert seen.received == MariadbGtidSet.parse("2-2-20")
+    assert seen.executed == MariadbGtidSet.parse("2-2-20")
+
+
+def test_a_connecting_io_thread_is_not_replicating(tmp_path: Path) -> None:
+    servers = Servers()
+    servers.db1.replica = FakeReplica(io=ThreadState.CONNECTING)
+    assert probe(tmp_path, servers).replicating is False
+
+
+@pytest.mark.parametrize(
+    ("failure", "kind", "text"),
+    [
+        (Failure.REFUSED, ProbeFailure.UNAVAILABLE, "Connection refused"),
+        (Failure.TIMEOUT, ProbeFailure.UNAVAILABLE, "timed out"),
+        (Failure.ACCESS_DENIED, ProbeFailure.MISCONFIGURED, "Access denied"),
+        (Failure.BUSY, ProbeFailure.BUSY, "Too many connections"),
+    ],
+)
+def test_server_failures_become_their_kind(
+    tmp_path: Path, failure: Failure, kind: ProbeFailure, text: str
+) -> None:
+    servers = Servers()
+    servers.db1.fail(failure)
+    seen = probe(tmp_path, servers)
+    assert not seen.ok and seen.failure is kind and text in seen.detail
+
+
+def test_missing_heartbeat_table_is_our_mistake_not_a_failure(tmp_path: Path) -> None:
+    servers = Servers()
+    servers.db1.read_only = False
+    del servers.db1.tables["dualbeat.heartbeat"]
+    seen = probe(tmp_path, servers, write=True)
+    assert seen.failure is ProbeFailure.MISCONFIGURED
+
+
+def test_probe_reconnects_after_the_server_comes_back(tmp_path: Path) -> None:
+    servers, posts = Servers(), Posts()
+    monitor = observers(tmp_path, servers, posts).steps["monitor"]
+    servers.db1.fail(Failure.REFUSED)
+    monitor()
+    servers.db1.fail(None)
+    monitor()
+    down, up = posts.take(2)
+    assert isinstance(down, MysqlProbed) and not down.ok
+    assert isinstance(up, MysqlProbed) and up.ok
+    assert servers.db1.connects == 1
+
+
+def test_peer_sql_tells_a_refusing_peer_from_an_answering_one(tmp_path: Path) -> None:
+    servers, posts = Servers(), Posts()
+    peer_sql = observers(tmp_path, servers, posts).steps["peer-sql"]
+    peer_sql()
+    servers.db2.fail(Failure.REFUSED)
+    peer_sql()
+    answered, refused = posts.take(2)
+    assert answered == PeerSqlProbed(True)
+    assert isinstance(refused, PeerSqlProbed) and not refused.reachable
+    assert "Connection refused" in refused.detail and "db2" in refused.detail
+    assert servers.db1.log == []  # the peer step never touches the local server
