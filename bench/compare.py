@@ -32,6 +32,7 @@ from dualbeat_lab.sandbox import lab
 from dualbeat_lab.sandbox.figures import RunResult, aggregate, markdown_table, ratios
 from dualbeat_lab.sandbox.keepalived import Timings
 from dualbeat_lab.sandbox.sidebyside import STACKS, TITLES, Scenario, run_once
+from dualbeat_lab.writer import BENCH_PROFILES, Profile
 
 STATE = Path("/var/lib/dualbeat-sandbox")
 LAB_LOCK = Path("/tmp/dualbeat-sandbox.lock")
@@ -88,6 +89,7 @@ def document(results: list[RunResult]) -> dict[str, Any]:
     figures = aggregate(results)
     return {
         "benchmark": "compare",
+        "profiles": sorted({r.profile for r in results}),
         "keepalived_timings": vars(Timings()),
         "results": figures,
         "ratios": ratios(figures),
@@ -126,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--freeze-hold", type=float, default=20.0, help="seconds mysqld stays frozen (default 20)"
     )
+    parser.add_argument(
+        "--profile",
+        choices=[p.value for p in BENCH_PROFILES],
+        default="tight",
+        help="the writer's connection timeouts (default: tight)",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here (after every run)")
     parser.add_argument("--table", type=Path, help="write the markdown table here (same)")
     parser.add_argument("--chart", type=Path, help="write the PNG ratio chart here")
@@ -155,7 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with lab_lock():
                 for stack in stacks:
                     r = run_once(stack, scenario, run, STATE, hold=args.hold,
-                                 freeze_hold=args.freeze_hold, progress=progress)  # fmt: skip
+                                 freeze_hold=args.freeze_hold, progress=progress,
+                                 profile=Profile(args.profile))  # fmt: skip
                     progress(f"  -> {json.dumps(r.as_json())}")
                     results.append(r)
             table = report(results, args.out, args.table)  # after each run: partial results

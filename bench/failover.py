@@ -20,28 +20,29 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from dualbeat_lab.sandbox import agents, faults, lab, writer
-from dualbeat_lab.sandbox.drill import VIP_HOST, Fault, present_seqs, run
-from dualbeat_lab.sandbox.figures import summary
+from dualbeat_lab import writer
+from dualbeat_lab.sandbox import agents, faults, lab
+from dualbeat_lab.sandbox.drill import VIP_HOST, DrillResult, Fault, Tally, present_seqs, run
 from dualbeat_lab.sandbox.lab import LabInfo
 from dualbeat_lab.sandbox.provision import provision
 from dualbeat_lab.sandbox.sampler import Sampler
 from dualbeat_lab.sandbox.timeline import Timeline, lab_event_paths, load_events, lost_writes
+from dualbeat_lab.writer import BENCH_PROFILES, Profile
 
 STATE = Path("/var/lib/dualbeat-sandbox")
 
 
-def partition_drill(info: LabInfo, hold: float) -> tuple[Timeline, list[int]]:
+def partition_drill(info: LabInfo, hold: float, profile: Profile) -> DrillResult:
     """db1 and db2 cut from each other (both still reach the witness and the client) for
-    ``hold`` seconds under the writer; nothing may move."""
+    ``hold`` seconds under the writer; nothing may move. A pair with no settled active
+    afterwards is a failed run (loss unknown), never "0 lost"."""
     active = agents.wait_settled(info, lambda _m: None)
     log = info.lab.state_dir / f"partition-{time.strftime('%Y%m%d-%H%M%S')}-writes.jsonl"
-    argv = writer.command(VIP_HOST, info.secrets.app_password_file, log, hold + 15)
+    argv = writer.command(VIP_HOST, info.secrets.app_password_file, log, hold + 15, profile=profile)
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 15
@@ -58,76 +59,37 @@ def partition_drill(info: LabInfo, hold: float) -> tuple[Timeline, list[int]]:
         proc.wait(10)
     writes = writer.load_log(log)
     timeline = Timeline.build(fault_at, writes, load_events(lab_event_paths(info.lab)))
-    now_active = agents.settled(info) or active
-    return timeline, lost_writes(writes, present_seqs(info, now_active))
+    now_active = agents.settled(info)
+    lost = lost_writes(writes, present_seqs(info, now_active)) if now_active else None
+    return DrillResult(Fault.PARTITION, active, now_active, timeline, lost, log)
 
 
-class _Tally:
-    """The figures of one scenario's runs, printed as each run ends."""
-
-    def __init__(self, label: str, runs: int) -> None:
-        self.label, self.runs = label, runs
-        self.rtos: list[float] = []
-        self.gaps: list[float] = []
-        self.phases: list[dict[str, Any]] = []
-        self.lost = self.failures = 0
-
-    def add(self, i: int, t: Timeline, lost: int, extra: str = "") -> None:
-        gap = t.longest_gap.seconds if t.longest_gap else None
-        print(
-            f"{self.label} run {i + 1}/{self.runs}: rto={t.rto} gap={gap} lost={lost}{extra}",
-            file=sys.stderr,
-            flush=True,
-        )
-        if t.rto is None:
-            self.failures += 1
-        else:
-            self.rtos.append(t.rto)
-        if gap is not None:
-            self.gaps.append(gap)
-        self.lost += lost
-        if t.promoted is not None:
-            self.phases.append(dict(t.promoted.evidence))
-
-    def result(self, **extra: Any) -> dict[str, Any]:
-        return {
-            "runs": self.runs,
-            "rto_s": summary(self.rtos),
-            "longest_write_gap_s": summary(self.gaps),
-            "acked_writes_lost": self.lost,
-            **extra,
-            "runs_without_recovery": self.failures,
-            "promotion_phases": self.phases,
-        }
-
-
-def arbiter_scenario(name: str, runs: int, hold: float) -> dict[str, Any]:
+def arbiter_scenario(name: str, runs: int, hold: float, profile: Profile) -> dict[str, Any]:
     """``isolate`` or ``partition`` on an arbiter lab, with the two-writer sampler."""
-    tally, two_writers = _Tally(f"arbiter {name}", runs), 0
-    for i in range(runs):
+    tally, two_writers = Tally(f"arbiter {name}", runs), 0
+    for _ in range(runs):
         lab.down(STATE)
         info = provision(STATE, lambda _m: None, arbiter=True)
         agents.wait_settled(info, lambda _m: None)
         sampler = Sampler(info).start()
         if name == "isolate":  # the drill's partition cuts the active from everything
-            result = run(info, Fault.PARTITION, hold=hold)
-            t, lost_now = result.timeline, result.lost
+            result = run(info, Fault.PARTITION, hold=hold, profile=profile)
         else:
-            t, lost_now = partition_drill(info, hold)
+            result = partition_drill(info, hold, profile)
         sampler.stop()
         two_writers += sampler.two_writers()
         samples = f" two_writer_samples={sampler.two_writers()}/{len(sampler.samples)}"
-        tally.add(i, t, len(lost_now), samples)
+        tally.add(result, samples)
     return tally.result(two_writer_samples=two_writers)
 
 
-def scenario(fault: Fault, runs: int, hold: float) -> dict[str, Any]:
-    tally = _Tally(fault.value, runs)
-    for i in range(runs):
+def scenario(fault: Fault, runs: int, hold: float, profile: Profile) -> dict[str, Any]:
+    tally = Tally(fault.value, runs)
+    for _ in range(runs):
         lab.down(STATE)
         info = provision(STATE, lambda _m: None)
-        result = run(info, fault, hold=hold)
-        tally.add(i, result.timeline, len(result.lost))
+        result = run(info, fault, hold=hold, profile=profile)
+        tally.add(result)
     return tally.result()
 
 
@@ -140,6 +102,12 @@ def main() -> None:
     parser.add_argument(
         "--hold", type=float, default=5.0, help="seconds a freeze or link-down lasts"
     )
+    parser.add_argument(
+        "--profile",
+        choices=[p.value for p in BENCH_PROFILES],
+        default="tight",
+        help="the writer's connection timeouts (default: tight)",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     parser.add_argument(
         "--arbiter", action="store_true", help="an etcd witness lab: isolate, partition"
@@ -148,12 +116,17 @@ def main() -> None:
     names = args.scenarios.split(",")
     if args.arbiter and not set(names) <= {"isolate", "partition"}:
         parser.error("with --arbiter the scenarios are isolate and partition")
+    profile = Profile(args.profile)
     if args.arbiter:
-        results = {f"arbiter-{n}": arbiter_scenario(n, args.runs, args.hold) for n in names}
+        results = {
+            f"arbiter-{n}": arbiter_scenario(n, args.runs, args.hold, profile) for n in names
+        }
     else:
-        results = {name: scenario(Fault(name), args.runs, args.hold) for name in names}
+        results = {name: scenario(Fault(name), args.runs, args.hold, profile) for name in names}
     lab.down(STATE)
-    text = json.dumps({"benchmark": "failover", "results": results}, indent=2)
+    text = json.dumps(
+        {"benchmark": "failover", "profile": profile.value, "results": results}, indent=2
+    )
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

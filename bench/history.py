@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dualbeat.agent import history
+from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.state import Reason
 
 EVIDENCE = {
@@ -68,7 +69,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/var/lib"))
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
-    reason = Reason("PEER_DEAD", "the peer is dead on every link and over SQL", EVIDENCE)
+    reason = Reason(ReasonCode.PEER_DEAD, "the peer is dead on every link and over SQL", EVIDENCE)
     with tempfile.TemporaryDirectory(prefix="dualbeat-bench-", dir=args.dir) as tmp:
         store = Path(tmp) / "append"
         h = history.History(store, "db1")

@@ -21,6 +21,7 @@ from dualbeat_lab.sandbox import lab
 from dualbeat_lab.sandbox.drill import Fault, run
 from dualbeat_lab.sandbox.figures import summary
 from dualbeat_lab.sandbox.provision import provision
+from dualbeat_lab.writer import BENCH_PROFILES, Profile
 
 
 def main() -> None:
@@ -28,34 +29,45 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument(
+        "--profile",
+        choices=[p.value for p in BENCH_PROFILES],
+        default="tight",
+        help="the writer's connection timeouts (default: tight)",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON here")
     args = parser.parse_args()
     lab.down(STATE)
     info = provision(STATE, lambda _m: None)
     gaps: list[float] = []
-    errors = lost = 0
+    errors = lost = failed = 0
     for i in range(args.runs):
-        result = run(info, Fault.SWITCHOVER)
+        result = run(info, Fault.SWITCHOVER, profile=Profile(args.profile))
         t = result.timeline
         gap = t.longest_gap.seconds if t.longest_gap else None
         print(
             f"switchover {i + 1}/{args.runs}: {result.old_active} -> {result.new_active} "
-            f"gap={gap} errors={t.errors} lost={len(result.lost)}",
+            f"gap={gap} errors={t.errors} lost={result.lost_text()}",
             file=sys.stderr,
             flush=True,
         )
         if gap is not None:
             gaps.append(gap)
         errors += t.errors
-        lost += len(result.lost)
+        if result.lost is None:
+            failed += 1  # nobody settled as active: a failed switchover, loss unknown
+        else:
+            lost += len(result.lost)
     lab.down(STATE)
     text = json.dumps(
         {
             "benchmark": "switchover",
+            "profile": args.profile,
             "runs": args.runs,
             "write_gap_s": summary(gaps),
             "writer_errors": errors,
             "acked_writes_lost": lost,
+            "runs_without_new_active": failed,
         },
         indent=2,
     )

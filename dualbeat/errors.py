@@ -13,6 +13,9 @@ peer: a wrong password must never look like a dead server.
     │   └── VipConflict              another host already answers for the VIP
     ├── GateError                    the MySQL port could not be shut to or opened for clients
     ├── AgentUnreachable             no local agent answers on the control socket (exit 7)
+    ├── HookFailed                   a hook or fence command failed, timed out or did not run
+    ├── ArbiterUnavailable           the arbiter did not answer in time (never "key taken")
+    ├── WatchdogError                the watchdog device could not be opened, set or kicked
     └── MysqlError                   talking to a MySQL/MariaDB server went wrong (exit 3)
         ├── MysqlUnavailable         server gone, refused, hung or timed out: a *failure*
         ├── MysqlBusy                server alive but saturated (too many connections)
@@ -100,3 +103,18 @@ class MysqlMisconfigured(MysqlError):
 
 class MysqlQueryError(MysqlError):
     """A statement failed for a reason that is neither availability nor configuration."""
+
+
+class HookFailed(DualbeatError):
+    """A hook script or the fence command failed, timed out, or could not be started."""
+
+
+class ArbiterUnavailable(DualbeatError):
+    """The arbiter could not answer in time (network error, timeout, engine error).
+
+    Never means "someone else holds the key": that is ``acquire`` returning ``None``.
+    """
+
+
+class WatchdogError(DualbeatError):
+    """The watchdog could not be loaded, opened, set or kicked."""

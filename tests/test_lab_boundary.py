@@ -64,3 +64,15 @@ def test_the_gate_sees_a_planted_lab_import() -> None:
         "def f():\n    from dualbeat_lab import cli\n"
     )
     assert _imported(planted) == ["dualbeat_lab.sandbox", "dualbeat_lab.chaos", "dualbeat_lab"]
+
+
+def test_the_installed_lab_adds_dualbeat_sandbox() -> None:
+    """``make deps`` installs the lab; its command arrives through the entry point group."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "dualbeat", "sandbox", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "dualbeat-lab" in shown.stdout and "warning" not in shown.stderr

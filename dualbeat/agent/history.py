@@ -123,7 +123,7 @@ class History:
                         epoch=s.durable.epoch,
                         maintenance=s.durable.maintenance,
                         evidence=evidence,
-                        finding=s.finding,
+                        finding=s.finding or "",
                     )
                 )
             )

@@ -14,10 +14,9 @@ from collections.abc import Mapping, Sequence
 
 from dualbeat.config import Config
 from dualbeat.core.actions import HookEvent
+from dualbeat.errors import HookFailed
 
-
-class HookFailed(Exception):
-    pass
+__all__ = ["HookFailed", "run_command", "run_hook"]
 
 
 def run_hook(config: Config, node: str, event: HookEvent, env: Mapping[str, str]) -> str:

@@ -25,8 +25,10 @@ from typing import Any, Protocol
 import httpx
 
 from dualbeat import __version__
+from dualbeat.agent.status import AgentStatus
 from dualbeat.api.metrics import promotion_kind
 from dualbeat.config import Config, Webhook
+from dualbeat.core.roles import Role
 
 log = logging.getLogger("dualbeat.notify")
 _FENCING = {"PEER_NEWER_EPOCH", "TWO_ACTIVES_LOSE", "HOLDS_ERRANT"}
@@ -44,7 +46,7 @@ class Notified(Protocol):
     config: Config
     node: str
 
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> AgentStatus: ...
 
 
 def events_of(record: dict[str, Any]) -> list[str]:
@@ -71,12 +73,12 @@ class ReplicationWatch:
         self.replicated = False  # seen replicating as a standby since the last report
         self.stopped_at: float | None = None
 
-    def update(self, status: dict[str, Any], now: float) -> bool:
+    def update(self, status: AgentStatus, now: float) -> bool:
         """Feed one status; True when the breakage is to be reported now."""
-        if status["role"] != "standby":
+        if status.role is not Role.STANDBY:
             self.replicated, self.stopped_at = False, None
             return False
-        if status["mysql"]["replicating"]:
+        if status.mysql.replicating:
             self.replicated, self.stopped_at = True, None
             return False
         if not self.replicated:
@@ -188,10 +190,10 @@ class Notifier:
                 record = {
                     "ts": time.time(),
                     "node": self.agent.node,
-                    "role": status["role"],
-                    "epoch": status["epoch"],
+                    "role": status.role.value,
+                    "epoch": status.epoch,
                     "code": "REPLICATION_BROKEN",
                     "text": "the standby's replica threads are stopped",
-                    "evidence": {"detail": status["mysql"]["detail"]},
+                    "evidence": {"detail": status.mysql.detail},
                 }
                 self.send("replication_broken", record)

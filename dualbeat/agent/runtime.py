@@ -22,12 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from dualbeat.agent import beats, control, history, statefile
 from dualbeat.agent.actor import Actor
+from dualbeat.agent.control import ControlAnswer
 from dualbeat.agent.history import History
 from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.observers import Observers
-from dualbeat.agent.watchdog import Watchdog, WatchdogError
+from dualbeat.agent.snapshot import View, snapshot
+from dualbeat.agent.status import AgentStatus
+from dualbeat.agent.watchdog import Watchdog
 from dualbeat.arbiter import open_arbiter
-from dualbeat.config import Config
+from dualbeat.config import Config, enforce_start_rules, lease_margin
+from dualbeat.config.schema import DEFAULT_TIMING
 from dualbeat.core.actions import Exit, SendBeat
 from dualbeat.core.decide import decide
 from dualbeat.core.lease import may_kick
@@ -43,7 +47,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
-from dualbeat.errors import ConfigError
+from dualbeat.errors import WatchdogError
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
@@ -67,20 +71,12 @@ def core_config(config: Config, node: str) -> CoreConfig:
         alert_after=mon.alert_after,
         rise=mon.rise,
         apply_timeout=config.replication.apply_timeout,
-        arp_refresh=config.vip.arp_refresh if config.vip else 5.0,
+        arp_refresh=config.vip.arp_refresh if config.vip else DEFAULT_TIMING.arp_refresh,
     )
+    enforce_start_rules(config)  # the same rules ``load`` checks: a hand-built Config too
     arbiter, watchdog = config.arbiter, config.watchdog
     if arbiter is not None:
-        # Demote half a renewal period before the last vote ends: room for read-only,
-        # killing sessions and releasing the VIP.
-        timing = replace(timing, lease_ttl=arbiter.ttl, lease_margin=min(0.5, arbiter.ttl / 6))
-        if watchdog.enabled and watchdog.timeout >= arbiter.ttl - timing.lease_margin:
-            raise ConfigError(
-                f"[watchdog].timeout ({watchdog.timeout:g}s) must be shorter than [arbiter].ttl "
-                f"minus {timing.lease_margin:g}s: the agent kicks the watchdog only while its "
-                "lease outlasts the timeout, so a hung agent is reset before the peer may "
-                "take over"
-            )
+        timing = replace(timing, lease_ttl=arbiter.ttl, lease_margin=lease_margin(arbiter.ttl))
     priority = [n.name for n in config.nodes].index(node)
     fb = config.failback
     return CoreConfig(
@@ -338,7 +334,7 @@ class Agent:
     async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         cmd = request.get("cmd")
         if cmd == "status":
-            return {"ok": True, "status": self.status()}
+            return ControlAnswer(ok=True, status=self.status()).to_json()
         if cmd == "maintenance":
             return await self._maintenance(request)
         if cmd == "history":
@@ -358,12 +354,7 @@ class Agent:
         self._waiters.append(waiter)
         self._queue.put_nowait(OperatorRequested(command))
         decision = await waiter
-        return {
-            "ok": True,
-            "finding": decision.state.finding,
-            "role": decision.state.role.value,
-            "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
-        }
+        return ControlAnswer.of(decision).to_json()
 
     def _probe_latency(self) -> float | None:
         probe = self.observers.last_probe
@@ -384,14 +375,8 @@ class Agent:
         persisted = await asyncio.to_thread(
             self._persisted, decision.state.durable.maintenance_version
         )
-        return {
-            "ok": True,
-            "maintenance": decision.state.durable.maintenance,
-            "persisted": persisted,
-            "role": decision.state.role.value,
-            "finding": decision.state.finding,
-            "reasons": [{"code": r.code, "text": r.text} for r in decision.reasons],
-        }
+        answer = ControlAnswer.of(decision, maintenance=decision.state.durable.maintenance)
+        return replace(answer, persisted=persisted).to_json()
 
     def _persisted(self, version: int, timeout: float = 5.0) -> bool:
         """Whether the state file holds maintenance ``version`` (or newer) within ``timeout``:
@@ -419,85 +404,19 @@ class Agent:
         )
         return {"ok": True, "events": found.events, "damaged": found.damaged}
 
-    def _lease_status(self, now: float) -> dict[str, Any]:
-        """The votes: the arbiter key, the peer's promise, ours, the ping nodes."""
-        ev, p = self.state.evidence, self.state.peer
-        return {
-            "arbiter": self.config.arbiter is not None,
-            "held": ev.lease is not None,
-            "valid_s": None if ev.lease is None else round(ev.lease.valid_until - now, 3),
-            "holder": ev.holder,
-            "peer_promise_s": None if p.promise_until is None else round(p.promise_until - now, 3),
-            "promised_s": round(ev.promised_until - now, 3) if ev.promising else None,
-            "ping_ok": ev.ping_ok,
-            "high_water": str(self.state.mark) if self.state.mark is not None else "",
-        }
-
-    def status(self) -> dict[str, Any]:
-        s, now = self.state, time.monotonic()
-        p = s.peer
-        stats = self.links.stats()
-        return {
-            "node": self.node,
-            "peer": self.cfg.peer,
-            "cluster": self.config.cluster,
-            "role": s.role.value,
-            "epoch": s.durable.epoch,
-            "finding": s.finding,
-            "fenced_reason": s.durable.fenced_reason,
-            "promoting": s.promotion is not None,
-            "yielding": s.yielding,
-            "failback": {
-                "auto": self.cfg.failback is not None,
-                "ready_for_s": (
-                    None
-                    if s.failback_ready_since is None
-                    else round(now - s.failback_ready_since, 3)
-                ),
-                "last_at": s.durable.last_failback_at,
-            },
-            "maintenance": s.durable.maintenance,
-            "mysql": {
-                "health": s.local.health.value,
-                "writable": s.local.writable,
-                "replicating": s.local.replicating,
-                "lag_s": s.local.lag,
-                "executed": str(s.local.executed or ""),
-                "received": str(s.local.received or ""),
-                "semisync_active": s.local.semisync_active,
-                "detail": s.local.last_detail,
-                "probe_latency_s": self._probe_latency(),
-            },
-            "vip": {
-                "address": str(self.config.vip.address) if self.config.vip else None,
-                "held": s.vip_held,
-                "carrier": s.carrier,
-            },
-            "peer_view": {
-                "role": p.beat.role.value if p.beat else None,
-                "epoch": p.beat.epoch if p.beat else None,
-                "mysql": p.beat.mysql.value if p.beat else None,
-                "writable": p.beat.writable if p.beat else None,
-                "vip_held": p.beat.vip_held if p.beat else None,
-                "replicating": p.beat.replicating if p.beat else None,
-                "lag_s": p.beat.lag if p.beat else None,
-                "semisync_active": p.beat.semisync if p.beat else None,
-                "maintenance": p.beat.maintenance if p.beat else None,
-                "executed": str(p.beat.executed or "") if p.beat else None,
-                "silent_s": None if p.heard_at is None else round(now - p.heard_at, 3),
-                "sql_reachable": p.sql_reachable,
-            },
-            "links": {
-                name: {
-                    "age_s": None if st.last_received is None else round(now - st.last_received, 3),
-                    "sent": st.sent,
-                    "received": st.received,
-                    "send_errors": st.send_errors,
-                    "dropped": {r.value: n for r, n in st.dropped.items()},
-                }
-                for name, st in stats.items()
-            },
-            "last_takeover": statefile.to_json(s.durable)["last_takeover"],
-            "lease": self._lease_status(now),
-            "recent": list(self.recent)[-10:],
-        }
+    def status(self) -> AgentStatus:
+        return snapshot(
+            self.state,
+            View(
+                node=self.node,
+                peer=self.cfg.peer,
+                cluster=self.config.cluster,
+                vip=str(self.config.vip.address) if self.config.vip else None,
+                arbiter=self.config.arbiter is not None,
+                auto_failback=self.cfg.failback is not None,
+            ),
+            links=self.links.stats(),
+            probe_latency=self._probe_latency(),
+            recent=list(self.recent)[-10:],
+            now=time.monotonic(),
+        )

@@ -29,15 +29,11 @@ import subprocess
 from pathlib import Path
 
 from dualbeat.config import WatchdogConfig
-from dualbeat.errors import DualbeatError
+from dualbeat.errors import WatchdogError
 
 MODPROBE_TIMEOUT = 10.0
 _KICK = b"\0"  # any byte but "V", which would arm the magic close
 _MAGIC = b"V"
-
-
-class WatchdogError(DualbeatError):
-    """The watchdog could not be loaded, opened, set or kicked."""
 
 
 def _ioc(direction: int, kind: str, nr: int, size: int) -> int:

@@ -21,30 +21,29 @@ import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dualbeat import __version__
+from dualbeat.agent.status import AgentStatus
 from dualbeat.api.metrics import AgentMetrics
-from dualbeat.config import Api, Config
-
-
-class Controlled(Protocol):
-    """What the API needs from the agent (``dualbeat.agent.runtime.Agent``)."""
-
-    config: Config
-    node: str
-
-    def status(self) -> dict[str, Any]: ...
-
-    async def _answer(self, request: dict[str, Any]) -> dict[str, Any]: ...
+from dualbeat.api.port import Controlled, LoopAgent
+from dualbeat.config import Api
+from dualbeat.core.roles import Health, Role
+from dualbeat.errors import DualbeatError
+from dualbeat.ops import handover
+from dualbeat.ops import maintenance as maintenance_ops
+from dualbeat.ops import switchover as switchover_ops
+from dualbeat.ops.outcome import http_status
+from dualbeat.ops.switchover import Checks
+from dualbeat.repl.switchover import preflight
 
 
 class Check(BaseModel):
@@ -78,6 +77,9 @@ class ActionResult(BaseModel):
 class Maintenance(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # "yes" is not a boolean
     on: bool
+    timeout: float = Field(
+        10.0, ge=0, le=60, description="Seconds to wait for the peer to confirm it follows."
+    )
 
 
 class History(BaseModel):
@@ -89,7 +91,7 @@ _CHECK: dict[int | str, dict[str, Any]] = {
     503: {"model": Check, "description": "the check fails; `reason` says why"}
 }
 _ACTION: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "the body is not JSON"},
+    400: {"model": Problem, "description": "the body is not JSON, or the agent did not take it"},
     401: {"model": Problem, "description": "no bearer token"},
     403: {"model": Problem, "description": "wrong token, or actions disabled (no token_file)"},
     409: {"model": Problem, "description": "the agent refused; `detail` says why"},
@@ -97,8 +99,11 @@ _ACTION: dict[int | str, dict[str, Any]] = {
 }
 
 
-def build_app(agent: Controlled, metrics: AgentMetrics | None = None) -> FastAPI:
-    """The application for ``agent``; ``metrics`` adds ``/metrics``."""
+def build_app(
+    agent: Controlled, metrics: AgentMetrics | None = None, *, checks: Checks = preflight
+) -> FastAPI:
+    """The application for ``agent``; ``metrics`` adds ``/metrics``; ``checks`` are the
+    switchover's pre-checks (both servers over SQL; a test gives fakes)."""
     settings = agent.config.api or Api()
     app = FastAPI(
         title="dualbeat agent",
@@ -111,7 +116,7 @@ def build_app(agent: Controlled, metrics: AgentMetrics | None = None) -> FastAPI
     app.add_exception_handler(StarletteHTTPException, _allow_every_method)
     _health_routes(app, agent)
     _status_routes(app, agent, ask, metrics)
-    _action_routes(app, ask, settings)
+    _action_routes(app, agent, settings, checks)
     page = resources.files("dualbeat.api").joinpath("static/index.html").read_text()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -141,20 +146,20 @@ def _asker(agent: Controlled, settings: Api) -> Ask:
 
 
 def _health_routes(app: FastAPI, agent: Controlled) -> None:
-    def check(ok: bool, status: dict[str, Any], reason: str) -> JSONResponse:
-        body = Check(ok=ok, node=agent.node, role=status["role"], reason=reason)
+    def check(ok: bool, status: AgentStatus, reason: str) -> JSONResponse:
+        body = Check(ok=ok, node=agent.node, role=status.role.value, reason=reason)
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
     @app.get("/active", response_model=Check, responses=_CHECK, tags=["health"])
     async def active() -> JSONResponse:
         """200 only on the writable node holding the VIP: where writes must go."""
         s = agent.status()
-        vip_ok = s["vip"]["address"] is None or s["vip"]["held"]
-        if s["role"] != "active":
-            return check(False, s, f"role is {s['role']}")
-        if s["promoting"]:
+        vip_ok = s.vip.address is None or s.vip.held
+        if not s.active:
+            return check(False, s, f"role is {s.role.value}")
+        if s.promoting:
             return check(False, s, "promotion in progress")
-        if not s["mysql"]["writable"] or not vip_ok:
+        if not s.mysql.writable or not vip_ok:
             return check(False, s, "active but not yet writable with the VIP")
         return check(True, s, "active: writable and holding the VIP")
 
@@ -168,30 +173,35 @@ def _health_routes(app: FastAPI, agent: Controlled) -> None:
         """200 on a healthy standby that replicates and lags at most ``max_lag`` seconds."""
         s = agent.status()
         limit = agent.config.replication.max_lag if max_lag is None else max_lag
-        m = s["mysql"]
-        if s["role"] != "standby":
-            return check(False, s, f"role is {s['role']}")
-        if m["health"] != "healthy":
-            return check(False, s, f"local MySQL is {m['health']}")
-        if not m["replicating"]:
+        m = s.mysql
+        if s.role is not Role.STANDBY:
+            return check(False, s, f"role is {s.role.value}")
+        if m.health is not Health.HEALTHY:
+            return check(False, s, f"local MySQL is {m.health.value}")
+        if not m.replicating:
             return check(False, s, "not replicating")
-        if m["lag_s"] is None or m["lag_s"] > limit:
-            return check(False, s, f"lag {m['lag_s']} s exceeds {limit:g} s")
-        return check(True, s, f"standby, replicating, lag {m['lag_s']} s")
+        if m.lag_s is None or m.lag_s > limit:
+            return check(False, s, f"lag {_number(m.lag_s)} s exceeds {limit:g} s")
+        return check(True, s, f"standby, replicating, lag {_number(m.lag_s)} s")
 
     @app.get("/health", response_model=Check, responses=_CHECK, tags=["health"])
     async def health() -> JSONResponse:
         """200 when the agent runs and its local MySQL is healthy, whatever the role."""
         s = agent.status()
-        ok = s["mysql"]["health"] == "healthy"
-        return check(ok, s, f"local MySQL is {s['mysql']['health']}")
+        ok = s.mysql.health is Health.HEALTHY
+        return check(ok, s, f"local MySQL is {s.mysql.health.value}")
+
+
+def _number(value: float | None) -> str:
+    """A lag as the agent reported it: ``12`` stays ``12`` (not ``12.0``)."""
+    return "None" if value is None else f"{value:g}"
 
 
 def _status_routes(app: FastAPI, agent: Controlled, ask: Ask, metrics: AgentMetrics | None) -> None:
-    @app.get("/status", tags=["status"])
+    @app.get("/status", response_model=AgentStatus, tags=["status"])
     async def status() -> dict[str, Any]:
         """Both nodes as this node sees them (the same JSON as ``dualbeat status --json``)."""
-        return agent.status()
+        return agent.status().to_json()
 
     @app.get("/history", response_model=History, responses={503: {"model": Problem}})
     async def history(
@@ -213,7 +223,7 @@ def _status_routes(app: FastAPI, agent: Controlled, ask: Ask, metrics: AgentMetr
             return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
-def _action_routes(app: FastAPI, ask: Ask, settings: Api) -> None:
+def _action_routes(app: FastAPI, agent: Controlled, settings: Api, checks: Checks) -> None:
     def authorized(
         creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
     ) -> None:
@@ -232,32 +242,45 @@ def _action_routes(app: FastAPI, ask: Ask, settings: Api) -> None:
         if not token or not hmac.compare_digest(creds.credentials.encode(), token.encode()):
             raise HTTPException(403, "wrong token")
 
-    async def act(request: dict[str, Any], what: str) -> dict[str, Any]:
-        answer = await ask(request)
-        if not answer.get("ok"):
-            missing = str(answer.get("error", "")).startswith("unknown command")
-            raise HTTPException(503 if missing else 409, _unavailable(answer, what))
-        if str(answer.get("finding", "")).endswith("_refused"):
-            reasons = answer.get("reasons") or []
-            raise HTTPException(409, reasons[0]["text"] if reasons else answer["finding"])
-        return answer
+    async def run(work: Callable[[LoopAgent], dict[str, Any]]) -> dict[str, Any]:
+        """Run an ops workflow in a worker thread; its error becomes the HTTP status the
+        exit-code table gives it (a refusal: 409), with the same message as the CLI's."""
+        port = LoopAgent(agent, asyncio.get_running_loop(), settings.action_timeout)
+        try:
+            return await asyncio.to_thread(work, port)
+        except DualbeatError as exc:
+            raise HTTPException(http_status(exc), str(exc)) from None
 
     auth = [Depends(authorized)]
 
     @app.post("/switchover", response_model=ActionResult, responses=_ACTION, dependencies=auth)
     async def switchover() -> dict[str, Any]:
-        """Planned, lossless switchover: the active hands over to the healthy standby."""
-        return await act({"cmd": "switchover"}, "switchover")
+        """Planned, lossless switchover: the active hands over to the healthy standby.
+        The same pre-checks as ``dualbeat switchover`` run first (409 with the reasons);
+        the answer comes once the agent took the command, not when the move ends."""
+
+        def work(port: LoopAgent) -> dict[str, Any]:
+            plan = switchover_ops.check(agent.config, port, agent.node, checks=checks)
+            answer = switchover_ops.start(port, plan)
+            return answer.to_json() | {"active": plan.active, "target": plan.target}
+
+        return await run(work)
 
     @app.post("/standby", response_model=ActionResult, responses=_ACTION, dependencies=auth)
     async def go_standby() -> dict[str, Any]:
         """This node, if active, hands over to the healthy standby."""
-        return await act({"cmd": "standby"}, "standby")
+        return await run(lambda port: handover.standby(port, agent.node).to_json())
 
     @app.post("/maintenance", response_model=ActionResult, responses=_ACTION, dependencies=auth)
     async def maintenance(body: Maintenance) -> dict[str, Any]:
-        """Pause (``on``) or resume automation on both nodes; monitoring goes on."""
-        return await act({"cmd": "maintenance", "on": body.on}, "maintenance mode")
+        """Pause (``on``) or resume automation on both nodes; monitoring goes on. Waits up
+        to ``timeout`` for the peer to confirm (``confirmed``), as ``dualbeat maintenance``."""
+
+        def work(port: LoopAgent) -> dict[str, Any]:
+            done = maintenance_ops.switch(port, agent.node, body.on, timeout=body.timeout)
+            return done.answer.to_json() | {"confirmed": done.confirmed}
+
+        return await run(work)
 
 
 async def _allow_every_method(request: Request, exc: Exception) -> Response:

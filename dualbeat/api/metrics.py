@@ -23,8 +23,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from dualbeat.agent.status import AgentStatus
 from dualbeat.core.findings import Finding
-from dualbeat.core.roles import Role
+from dualbeat.core.roles import Health, Role
 from dualbeat.heartbeat.codec import DropReason
 
 #: Findings whose promotion replaces a failed or unreachable active.
@@ -61,7 +62,7 @@ def promotion_kind(record: dict[str, Any]) -> str | None:
 class AgentMetrics:
     """The registry of one agent; ``observe`` takes each decision record."""
 
-    def __init__(self, status: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, status: Callable[[], AgentStatus]) -> None:
         self.registry = CollectorRegistry()
         self.decisions = Counter(
             "dualbeat_decisions",
@@ -116,7 +117,7 @@ def _number(value: object) -> float:
 
 
 class _StatusCollector(Collector):
-    def __init__(self, status: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, status: Callable[[], AgentStatus]) -> None:
         self.status = status
 
     def collect(self) -> Iterator[Metric]:
@@ -125,30 +126,30 @@ class _StatusCollector(Collector):
             "dualbeat_role", "1 for the role this node holds.", labels=["role"]
         )
         for r in Role:
-            role.add_metric([r.value], 1.0 if s["role"] == r.value else 0.0)
+            role.add_metric([r.value], 1.0 if s.role is r else 0.0)
         yield role
-        yield GaugeMetricFamily("dualbeat_epoch", "This node's epoch.", value=s["epoch"])
-        m, vip = s["mysql"], s["vip"]
+        yield GaugeMetricFamily("dualbeat_epoch", "This node's epoch.", value=s.epoch)
+        m, vip = s.mysql, s.vip
         gauges = {
             "dualbeat_mysql_healthy": (
                 "1 when the local MySQL is healthy.",
-                m["health"] == "healthy",
+                m.health is Health.HEALTHY,
             ),
-            "dualbeat_mysql_writable": ("1 when the local MySQL is writable.", m["writable"]),
-            "dualbeat_replicating": ("1 when both replica threads run.", m["replicating"]),
-            "dualbeat_replication_lag_seconds": ("Seconds behind the source.", m["lag_s"]),
+            "dualbeat_mysql_writable": ("1 when the local MySQL is writable.", m.writable),
+            "dualbeat_replicating": ("1 when both replica threads run.", m.replicating),
+            "dualbeat_replication_lag_seconds": ("Seconds behind the source.", m.lag_s),
             "dualbeat_semisync_active": (
                 "1 while commits wait for a semi-sync acknowledgement.",
-                m["semisync_active"],
+                m.semisync_active,
             ),
             "dualbeat_monitor_probe_latency_seconds": (
                 "Duration of the last probe of the local MySQL.",
-                m.get("probe_latency_s"),
+                m.probe_latency_s,
             ),
-            "dualbeat_vip_held": ("1 when this node holds the VIP.", vip["held"]),
+            "dualbeat_vip_held": ("1 when this node holds the VIP.", vip.held),
             "dualbeat_peer_silent_seconds": (
                 "Seconds since the peer's last heartbeat on any link.",
-                s["peer_view"]["silent_s"],
+                s.peer_view.silent_s,
             ),
         }
         for name, (doc, value) in gauges.items():
@@ -169,10 +170,10 @@ class _StatusCollector(Collector):
             "Datagrams dropped per link and reason (bad_signature: wrong key or forged).",
             labels=["link", "reason"],
         )
-        for link, st in sorted(s["links"].items()):
-            age.add_metric([link], _number(st["age_s"]))
-            sent.add_metric([link], st["sent"])
-            received.add_metric([link], st["received"])
+        for link, st in sorted(s.links.items()):
+            age.add_metric([link], _number(st.age_s))
+            sent.add_metric([link], st.sent)
+            received.add_metric([link], st.received)
             for reason in DropReason:
-                dropped.add_metric([link, reason.value], st["dropped"].get(reason.value, 0))
+                dropped.add_metric([link, reason.value], st.dropped.get(reason.value, 0))
         yield from (age, sent, received, dropped)

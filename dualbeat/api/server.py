@@ -23,8 +23,9 @@ from typing import Any
 
 import uvicorn
 
-from dualbeat.api.app import Controlled, build_app
+from dualbeat.api.app import build_app
 from dualbeat.api.metrics import AgentMetrics
+from dualbeat.api.port import Controlled
 from dualbeat.errors import ConfigError
 
 log = logging.getLogger("dualbeat.api")

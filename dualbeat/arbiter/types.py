@@ -9,12 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from dualbeat.errors import ArbiterUnavailable
 
-class ArbiterUnavailable(Exception):
-    """The arbiter could not answer in time (network error, timeout, engine error).
-
-    Never means "someone else holds the key": that is ``acquire`` returning ``None``.
-    """
+__all__ = ["Arbiter", "ArbiterUnavailable", "Grant", "View"]
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,17 @@ from dualbeat.core.actions import (
     AcquireLease,
     Action,
     ClaimVip,
-    HookEvent,
-    PersistState,
+    PrepareTakeover,
+    ReadPosition,
     ReleaseVip,
-    RunHook,
-    SendBeat,
     SetReadOnly,
     StartReplication,
-    StopReplication,
     is_critical,
 )
-from dualbeat.core.durable import TakeoverRecord
+from dualbeat.core.entry import abort_promotion, demoted, finish_promotion, promoted
 from dualbeat.core.evolve import evolve
 from dualbeat.core.findings import errant, failback_candidate, fresh_peer
-from dualbeat.core.lease import merge_mark
+from dualbeat.core.lease import grow_high_water
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
@@ -49,6 +46,7 @@ from dualbeat.core.observations import (
     Tick,
     VipObserved,
 )
+from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import CoreConfig, Evidence, Lease, LocalView, NodeState, Reason
 
@@ -84,7 +82,7 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
             s, more = _lease_answer(s, obs)
             reasons += more
         case PositionRead(executed=executed):
-            s = evolve(s, final_executed=executed, in_flight=s.in_flight - {"ReadPosition"})
+            s = evolve(s, final_executed=executed, in_flight=s.in_flight - {ReadPosition})
         case ActionDone() | ActionFailed() | TakeoverPrepared():
             s, more_actions, more = _outcome(cfg, s, obs, now)
             actions += more_actions
@@ -109,10 +107,12 @@ def _expire(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[
     lease = s.evidence.lease
     if lease is not None and now >= lease.valid_until:
         s = evolve(s, evidence=evolve(s.evidence, lease=None))
-        reasons.append(Reason("LEASE_LAPSED", "the arbiter lease ran out unrenewed"))
+        reasons.append(Reason(ReasonCode.LEASE_LAPSED, "the arbiter lease ran out unrenewed"))
     if s.yielding and now - s.yielded_at > cfg.timing.deadtime + cfg.timing.apply_timeout:
         s = evolve(s, yielding=False)
-        reasons.append(Reason("YIELD_EXPIRED", "the peer did not take over; yield withdrawn"))
+        reasons.append(
+            Reason(ReasonCode.YIELD_EXPIRED, "the peer did not take over; yield withdrawn")
+        )
     return s, reasons
 
 
@@ -125,21 +125,24 @@ def _outcome(
     s = _done(s, obs.action if not isinstance(obs, TakeoverPrepared) else obs)
     if not isinstance(obs, TakeoverPrepared) and isinstance(obs.action, ReleaseVip):
         if s.demoting:
-            reasons.append(_fenced_self(s, ok=isinstance(obs, ActionDone), now=now))
+            reasons.append(demoted(s, ok=isinstance(obs, ActionDone), now=now))
         s = evolve(s, demoting=False)  # released (or failed trying): the peer may go
     match obs:
         case ActionDone(action=action):
             if isinstance(action, ClaimVip) and s.promotion and s.promotion.prepared_at:
-                s, reasons = _promoted(s, now)
+                s, reasons = promoted(s, now)
             elif action == SetReadOnly(False) and s.promotion and s.promotion.prepared_at:
                 s = evolve(s, promotion=evolve(s.promotion, writable_at=now))
         case ActionFailed(action=action, error=error):
-            reasons.append(Reason("ACTION_FAILED", f"{type(action).__name__} failed: {error}"))
+            reasons.append(
+                Reason(ReasonCode.ACTION_FAILED, f"{type(action).__name__} failed: {error}")
+            )
             if s.promotion is not None and is_critical(action):
-                s, actions = _abort_promotion(s, type(action).__name__, now)
+                s, actions = abort_promotion(s, type(action).__name__, now)
                 reasons.append(
                     Reason(
-                        "PROMOTION_ABORTED", f"promotion aborted: {type(action).__name__} failed"
+                        ReasonCode.PROMOTION_ABORTED,
+                        f"promotion aborted: {type(action).__name__} failed",
                     )
                 )
         case TakeoverPrepared():
@@ -147,11 +150,11 @@ def _outcome(
             if s.role is not Role.ACTIVE or promotion is None or promotion.prepared_at:
                 pass
             elif promotion.strict and not obs.applied_all:
-                s, actions = _abort_promotion(s, "the switchover's final position", now)
+                s, actions = abort_promotion(s, "the switchover's final position", now)
                 actions.append(StartReplication())  # keep replicating from the old active
                 reasons.append(
                     Reason(
-                        "SWITCHOVER_ABORTED",
+                        ReasonCode.SWITCHOVER_ABORTED,
                         "switchover rolled back: the old "
                         "active's final transactions were not all applied in "
                         "time; it takes the role back",
@@ -161,22 +164,27 @@ def _outcome(
             else:
                 if obs.executed is not None:  # fresher than the last probe: the peer sees it
                     s = evolve(s, local=evolve(s.local, executed=obs.executed))
-                s, actions, reasons = _finish_promotion(cfg, s, obs, now)
+                s, actions, reasons = finish_promotion(cfg, s, obs, now)
     return s, actions, reasons
 
 
 def _peer_promise(s: NodeState, beat: PeerBeat) -> NodeState:
     """The peer's beat, the highest sequence heard in its boot (echoed by our beats), and
     its promise: a promise once given holds until it ends, whatever later beats say."""
-    p = s.peer
-    same_boot = p.beat is not None and p.beat.boot_id == beat.boot_id
-    seq = max(p.seq, beat.seq) if same_boot else beat.seq
-    promise = p.promise_until
+    view = s.peer
+    same_boot = view.beat is not None and view.beat.boot_id == beat.boot_id
+    seq = max(view.seq, beat.seq) if same_boot else beat.seq
+    promise = view.promise_until
     if beat.promise_until is not None:
         promise = max(promise or float("-inf"), beat.promise_until)
-    mark = merge_mark(s.mark, s.mark_saved, beat.executed)
-    peer = evolve(p, beat=beat, seq=seq, promise_until=promise)
-    return evolve(s, peer=peer, mark=mark, mark_dirty=s.mark_dirty or mark is not s.mark)
+    high_water = grow_high_water(s.high_water, s.high_water_saved, beat.executed)
+    peer = evolve(view, beat=beat, seq=seq, promise_until=promise)
+    return evolve(
+        s,
+        peer=peer,
+        high_water=high_water,
+        high_water_dirty=s.high_water_dirty or high_water is not s.high_water,
+    )
 
 
 def _started(
@@ -194,11 +202,11 @@ def _started(
         role_since=now,
         # A restarted agent forgot what it promised: assume a promise made just now.
         evidence=Evidence(promised_until=now + cfg.promise if cfg.arbiter else 0.0),
-        mark=None,
-        mark_saved=durable.high_water,
+        high_water=None,
+        high_water_saved=durable.high_water,
     )
     reason = Reason(
-        "STARTED",
+        ReasonCode.STARTED,
         f"agent started as {role.value}",
         {"epoch": durable.epoch, "last_role": durable.last_role.value},
     )
@@ -212,7 +220,7 @@ def _checked(cfg: CoreConfig, s: NodeState, obs: CheckRan) -> tuple[NodeState, l
     if fails[name] == cfg.timing.alert_after:
         reasons.append(
             Reason(
-                "CHECK_FAILED",
+                ReasonCode.CHECK_FAILED,
                 f"check {name} failed: {obs.detail}",
                 {"check": name, "failures": fails[name]},
             )
@@ -224,7 +232,7 @@ def _vip(s: NodeState, obs: VipObserved, now: float) -> tuple[NodeState, list[Re
     reasons = []
     if s.carrier is not None and obs.carrier != s.carrier:
         back = "has carrier again" if obs.carrier else "lost carrier"
-        code = "CARRIER_UP" if obs.carrier else "CARRIER_LOST"
+        code = ReasonCode.CARRIER_UP if obs.carrier else ReasonCode.CARRIER_LOST
         reasons.append(Reason(code, f"the VIP interface {back}"))
         if obs.carrier:
             s = evolve(s, carrier_since=now)
@@ -235,7 +243,7 @@ def _pinged(s: NodeState, obs: PingProbed, now: float) -> tuple[NodeState, list[
     ev, reasons = s.evidence, []
     if ev.ping_ok is not None and obs.reachable != ev.ping_ok:
         what = "a ping node answers again" if obs.reachable else "no ping node answers"
-        code = "PING_UP" if obs.reachable else "PING_LOST"
+        code = ReasonCode.PING_UP if obs.reachable else ReasonCode.PING_LOST
         reasons.append(Reason(code, what, {"detail": obs.detail}))
     return evolve(s, evidence=evolve(ev, ping_ok=obs.reachable, ping_at=now)), reasons
 
@@ -248,12 +256,12 @@ def _lease_answer(s: NodeState, obs: LeaseAnswered) -> tuple[NodeState, list[Rea
     if obs.valid_until is not None:
         epoch = obs.action.epoch if isinstance(obs.action, AcquireLease) else 0
         if ev.lease is None:
-            reasons.append(Reason("LEASE_ACQUIRED", "holding the arbiter key"))
+            reasons.append(Reason(ReasonCode.LEASE_ACQUIRED, "holding the arbiter key"))
         epoch = max(epoch, ev.lease.epoch if ev.lease else 0)
         ev = evolve(ev, lease=Lease(obs.valid_until, epoch), holder=None)
     else:
         if ev.lease is not None:
-            reasons.append(Reason("LEASE_LOST", "the arbiter key is no longer ours"))
+            reasons.append(Reason(ReasonCode.LEASE_LOST, "the arbiter key is no longer ours"))
         ev = evolve(ev, lease=None, holder=obs.holder)
     seen = obs.holder_epoch
     if seen is not None and seen > s.durable.highest_seen:
@@ -289,59 +297,67 @@ def _track_failback(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
     return s if s.failback_ready_since is not None else evolve(s, failback_ready_since=now)
 
 
-def _done(s: NodeState, action: object) -> NodeState:
-    kind = "PrepareTakeover" if isinstance(action, TakeoverPrepared) else type(action).__name__
+def _done(s: NodeState, action: Action | TakeoverPrepared) -> NodeState:
+    """An action came back: its kind is no longer in flight (a prepared takeover reports
+    its ``PrepareTakeover`` as its own observation)."""
+    kind = PrepareTakeover if isinstance(action, TakeoverPrepared) else type(action)
     return evolve(s, in_flight=s.in_flight - {kind})
 
 
 def _probed(
-    cfg: CoreConfig, s: NodeState, p: MysqlProbed, now: float
+    cfg: CoreConfig, s: NodeState, probe: MysqlProbed, now: float
 ) -> tuple[NodeState, list[Reason]]:
     t, old = cfg.timing, s.local
     reasons: list[Reason] = []
-    local = evolve(old, last_detail=p.detail)
-    if p.ok:
+    local = evolve(old, last_detail=probe.detail)
+    if probe.ok:
         local = evolve(
             local,
             oks=old.oks + 1,
             fails=0,
             first_failure_at=None,
-            writable=p.writable,
-            replicating=p.replicating,
-            executed=p.executed,
-            received=p.received,
-            semisync_active=p.semisync_active,
-            origin=p.origin,
-            lag=p.lag,
+            writable=probe.writable,
+            replicating=probe.replicating,
+            executed=probe.executed,
+            received=probe.received,
+            semisync_active=probe.semisync_active,
+            origin=probe.origin,
+            lag=probe.lag,
             received_at=now
-            if old.received is not None and p.received is not None and p.received != old.received
+            if old.received is not None
+            and probe.received is not None
+            and probe.received != old.received
             else old.received_at,
         )
         if old.health is not Health.HEALTHY and local.oks >= t.rise:
             local = evolve(local, health=Health.HEALTHY)
-        if old.semisync_active and p.semisync_active is False and s.role is Role.ACTIVE:
+        if old.semisync_active and probe.semisync_active is False and s.role is Role.ACTIVE:
             reasons.append(
                 Reason(
-                    "SEMISYNC_FELL_BACK",
+                    ReasonCode.SEMISYNC_FELL_BACK,
                     "semi-sync fell back to asynchronous "
                     "replication: a crash now can lose acknowledged writes",
                 )
             )
-    elif p.failure in (ProbeFailure.UNAVAILABLE, ProbeFailure.QUERY):
+    elif probe.failure in (ProbeFailure.UNAVAILABLE, ProbeFailure.QUERY):
         local = evolve(
             local, fails=old.fails + 1, oks=0, first_failure_at=old.first_failure_at or now
         )
         if old.health is not Health.FAILED and local.fails >= t.alert_after:
             local = evolve(local, health=Health.FAILED)
-    elif p.failure is ProbeFailure.BUSY:
+    elif probe.failure is ProbeFailure.BUSY:
         local = evolve(local, health=Health.BUSY, fails=0, oks=0)
     else:
         local = evolve(local, health=Health.MISCONFIGURED, fails=0, oks=0)
     if local.health is not old.health:
         reasons.append(_health_reason(old, local))
-    mark = merge_mark(s.mark, s.mark_saved, p.executed) if p.ok else s.mark
-    dirty = s.mark_dirty or mark is not s.mark
-    return evolve(s, local=local, mark=mark, mark_dirty=dirty), reasons
+    high_water = (
+        grow_high_water(s.high_water, s.high_water_saved, probe.executed)
+        if probe.ok
+        else s.high_water
+    )
+    dirty = s.high_water_dirty or high_water is not s.high_water
+    return evolve(s, local=local, high_water=high_water, high_water_dirty=dirty), reasons
 
 
 def _health_reason(old: LocalView, new: LocalView) -> Reason:
@@ -353,7 +369,7 @@ def _health_reason(old: LocalView, new: LocalView) -> Reason:
         f"failover; fix the config): {new.last_detail}",
         Health.UNKNOWN: "local MySQL state unknown",
     }
-    return Reason(f"MYSQL_{new.health.name}", texts[new.health], {"was": old.health.value})
+    return Reason(ReasonCode.of_health(new.health), texts[new.health], {"was": old.health.value})
 
 
 def _heard(s: NodeState, link: str, beat: PeerBeat, now: float) -> Absorbed:
@@ -368,104 +384,10 @@ def _heard(s: NodeState, link: str, beat: PeerBeat, now: float) -> Absorbed:
 def _peer_beat(s: NodeState, link: str, epoch: int, now: float) -> tuple[NodeState, list[Reason]]:
     reasons = []
     if s.peer.heard_at is None:
-        reasons.append(Reason("PEER_HEARD", f"heard the peer on link {link}"))
+        reasons.append(Reason(ReasonCode.PEER_HEARD, f"heard the peer on link {link}"))
     links = dict(s.peer.links)
     links[link] = now
     s = evolve(s, peer=evolve(s.peer, heard_at=now, links=links))
     if epoch > s.durable.highest_seen:
         s = evolve(s, durable=evolve(s.durable, highest_seen=epoch))
     return s, reasons
-
-
-def _finish_promotion(
-    cfg: CoreConfig, s: NodeState, prepared: TakeoverPrepared, now: float
-) -> tuple[NodeState, list[Action], list[Reason]]:
-    """Relay log applied (or timed out): new epoch durably, then writable, then the VIP."""
-    assert s.promotion is not None
-    epoch = max(s.durable.epoch, s.durable.highest_seen) + 1
-    old = s.promotion.peer_beat
-    record = TakeoverRecord(
-        epoch=epoch,
-        at=now + s.wall_offset,
-        new_active=cfg.node,
-        old_active=cfg.peer,
-        reason=s.promotion.finding,
-        peer_executed=str(old.executed) if old and old.executed is not None else "",
-        peer_received=str(old.received) if old and old.received is not None else "",
-        local_executed=str(prepared.executed) if prepared.executed is not None else "",
-        unapplied=str(prepared.unapplied) if prepared.unapplied else "",
-    )
-    durable = evolve(
-        s.durable,
-        epoch=epoch,
-        highest_seen=epoch,
-        last_role=Role.ACTIVE,
-        fenced_reason="",
-        last_takeover=record,
-    )
-    s = evolve(s, durable=durable, promotion=evolve(s.promotion, prepared_at=now, epoch=epoch))
-    reasons = []
-    if not prepared.applied_all:
-        reasons.append(
-            Reason(
-                "APPLY_TIMEOUT",
-                "promoting without applying everything received from the old active",
-                {"unapplied": record.unapplied},
-            )
-        )
-    env = {
-        "DUALBEAT_EPOCH": str(epoch),
-        "DUALBEAT_NEW_ROLE": "active",
-        "DUALBEAT_REASON": s.promotion.finding if s.promotion else "",
-    }
-    actions: list[Action] = [
-        PersistState(durable),
-        SetReadOnly(False),
-        ClaimVip(),
-        SendBeat(),
-        StopReplication(),  # the I/O thread from the old active, now that the VIP moved
-        RunHook(HookEvent.FAILOVER, env),
-        RunHook(HookEvent.ROLE_CHANGE, env),
-    ]
-    return s, actions, reasons
-
-
-def _promoted(s: NodeState, now: float) -> tuple[NodeState, list[Reason]]:
-    p = s.promotion
-    assert p is not None and p.prepared_at is not None
-    writable_at = p.writable_at if p.writable_at is not None else p.prepared_at
-    phases = {
-        "detect_s": round(p.decided_at - p.evidence_since, 3),
-        "fence_s": None,  # the old active fenced itself (DEMOTED on its side) or is dead
-        "apply_s": round(p.prepared_at - p.decided_at, 3),
-        "promote_s": round(writable_at - p.prepared_at, 3),
-        "vip_s": round(now - writable_at, 3),
-        "promote_vip_s": round(now - p.prepared_at, 3),
-        "total_s": round(now - p.evidence_since, 3),
-        "epoch": p.epoch,
-        "finding": p.finding,
-        "planned": p.strict,  # a lossless switchover, not a failover
-    }
-    reason = Reason("PROMOTED", f"active at epoch {p.epoch}: writable and holding the VIP", phases)
-    # A new term: the ring back from the old active may be restored at once, whatever
-    # was tried during the last one.
-    tried = {k: v for k, v in s.last_tried.items() if k != "StartReplication"}
-    return evolve(s, promotion=None, last_tried=tried), [reason]
-
-
-def _fenced_self(s: NodeState, *, ok: bool, now: float) -> Reason:
-    """The end of a demotion from active: read-only, sessions killed, VIP released. Its
-    duration is the fence phase of the failover or switchover the peer then completes."""
-    how = "VIP released" if ok else "VIP release failed (the reconcile retries it)"
-    return Reason(
-        "DEMOTED",
-        f"left the active role as {s.role.value}: read-only, sessions killed, {how}",
-        {"fence_s": round(now - s.role_since, 3), "role": s.role.value, "vip_released": ok},
-    )
-
-
-def _abort_promotion(s: NodeState, failed: str, now: float) -> tuple[NodeState, list[Action]]:
-    from dualbeat.core.decide import demote  # the demotion steps live with the transitions
-
-    s, actions = demote(s, Role.STANDBY, f"promotion aborted: {failed} failed", now)
-    return evolve(s, yielding=False, promotion_failed_at=now), actions

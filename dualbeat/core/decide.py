@@ -5,7 +5,7 @@ Three steps, each a plain function:
    action outcomes; the second half of a promotion starts here when the relay log has
    been applied);
 2. ``assess`` names the situation and the transition table says what the role becomes;
-   entering a role emits its actions (promote, yield, fence);
+   entering a role emits its actions (promote, yield, fence: ``core.entry``);
 3. ``reconcile`` keeps the role true to itself (the active writable with the VIP, every
    other node read-only without it), rate-limited and never twice in flight.
 
@@ -23,27 +23,22 @@ from dualbeat.core.actions import (
     AnnounceVip,
     ClaimVip,
     Exit,
-    Fence,
-    HookEvent,
-    KillSessions,
     PersistState,
-    PrepareTakeover,
-    ReadPosition,
     ReleaseLease,
     ReleaseVip,
     RenewLease,
-    RunHook,
-    SendBeat,
     SetReadOnly,
     SetSemiSync,
     StartReplication,
     StopReplication,
 )
+from dualbeat.core.entry import enter
 from dualbeat.core.evolve import evolve
-from dualbeat.core.findings import PROMOTING, Finding, assess, fresh_peer, silent_since
+from dualbeat.core.findings import Finding, assess, fresh_peer, silent_since
 from dualbeat.core.observations import Observation
+from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
-from dualbeat.core.state import CoreConfig, Decision, NodeState, Promotion, Reason
+from dualbeat.core.state import CoreConfig, Decision, NodeState, Reason
 from dualbeat.core.transitions import TABLE
 
 
@@ -66,19 +61,19 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
     if paused and target is not s.role:  # judged and logged, not acted on
         held = {"maintenance": True, "held": target.value}
         target, text = s.role, maintenance.held_text(text, target)
-    if finding.value != s.finding or target is not s.role:
+    if finding is not s.finding or target is not s.role:
         evidence = _evidence(cfg, s, now, finding)
         if "will_lose" in evidence:  # the operator must see what a takeover costs
-            text = f"{text}; lacking the high-water mark's {evidence['will_lose']}"
-        reasons.append(Reason(finding.name, text, evidence | held))
+            text = f"{text}; lacking the high water's {evidence['will_lose']}"
+        reasons.append(Reason(ReasonCode.of(finding), text, evidence | held))
     # An operator's takeover waits for the key with the node.
     command = s.command if finding is Finding.AWAIT_LEASE else None
-    if s.finding != finding.value or s.command is not command:
-        s = evolve(s, finding=finding.value, command=command)
+    if s.finding is not finding or s.command is not command:
+        s = evolve(s, finding=finding, command=command)
     if finding is Finding.TAKEOVER_ASKED:
         s = evolve(s, wants_takeover=True)
     if target is not s.role:
-        s, entered = _enter(cfg, s, target, finding, text, now)
+        s, entered = enter(cfg, s, target, finding, text, now)
         actions += entered
     if finding in (Finding.SHUTDOWN, Finding.SHUTDOWN_HANDOVER):
         s = evolve(s, exiting=True)
@@ -88,7 +83,7 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
         actions += corrective
     s = _promise(cfg, s)
     if actions:
-        s = evolve(s, in_flight=s.in_flight | {type(a).__name__ for a in actions})
+        s = evolve(s, in_flight=s.in_flight | {type(a) for a in actions})
     return Decision(s, tuple(actions), tuple(reasons), _wake_at(cfg, s, now))
 
 
@@ -101,98 +96,6 @@ def _promise(cfg: CoreConfig, s: NodeState) -> NodeState:
     if ev.promising and until == ev.promised_until:
         return s
     return evolve(s, evidence=evolve(ev, promising=True, promised_until=until))
-
-
-def _hook_env(s: NodeState, target: Role, reason: str) -> dict[str, str]:
-    return {
-        "DUALBEAT_OLD_ROLE": s.role.value,
-        "DUALBEAT_NEW_ROLE": target.value,
-        "DUALBEAT_EPOCH": str(s.durable.epoch),
-        "DUALBEAT_REASON": reason,
-    }
-
-
-def _enter(
-    cfg: CoreConfig, s: NodeState, target: Role, finding: Finding, text: str, now: float
-) -> tuple[NodeState, list[Action]]:
-    """Actions that move the node into ``target``."""
-    if target is Role.ACTIVE:
-        assert finding in PROMOTING, finding
-        evidence_since = s.peer.heard_at if s.peer.heard_at is not None else s.started_at
-        if finding is Finding.PEER_YIELDED:
-            evidence_since = now
-        # A handover names its final position: everything in it must be applied, or the
-        # switchover rolls back (strict); a failure promotes with the loss recorded.
-        final = s.peer.beat.final if finding is Finding.PEER_YIELDED and s.peer.beat else None
-        promotion = Promotion(
-            finding.value, now, evidence_since, s.peer.beat, strict=final is not None
-        )
-        s = evolve(s, role=Role.ACTIVE, role_since=now, promotion=promotion, wants_takeover=False)
-        env = _hook_env(s, target, text)
-        # Over a silent peer the fence hook (power off, isolate) goes first; a peer that
-        # yielded or is heard standing by needs none.
-        silent = finding in (Finding.PEER_DEAD, Finding.TAKEOVER_NOW)
-        fence: list[Action] = [Fence(cfg.fence_required)] if cfg.fence and silent else []
-        return s, [
-            RunHook(HookEvent.PRE_PROMOTE, env, veto=cfg.pre_promote_veto),
-            *fence,
-            SendBeat(),
-            PrepareTakeover(cfg.timing.apply_timeout, target=final, strict=final is not None),
-        ]
-    if finding is Finding.REJOIN_ACCEPTED:  # fenced -> standby: replicate from the active again
-        s, actions = demote(s, target, text, now)
-        return evolve(s, errant_since=None), [*actions, StartReplication()]
-    if finding is Finding.FAILBACK_DUE:  # remembered before the state is persisted
-        s = evolve(s, durable=evolve(s.durable, last_failback_at=now + s.wall_offset))
-    handover = finding in (
-        Finding.STANDBY_REQUESTED,
-        Finding.SHUTDOWN_HANDOVER,
-        Finding.FAILBACK_DUE,
-    )
-    return demote(s, target, text, now, handover=handover)
-
-
-def demote(
-    s: NodeState, target: Role, text: str, now: float, *, handover: bool = False
-) -> tuple[NodeState, list[Action]]:
-    """Leave the active role: read-only first, then sessions, then the VIP, so the node is
-    never writable without the right. When our MySQL has failed (gone or hung), the VIP
-    goes first: read-only would only wait out its timeout, and clients must move now.
-    A planned ``handover`` also reads the final executed set once read-only: the peer
-    must apply all of it before it becomes writable.
-
-    Until the VIP is released the node keeps telling the peer it is active (``demoting``),
-    so the peer never takes over while this node may still serve."""
-    fenced = target is Role.FENCED
-    was_active = s.role is Role.ACTIVE
-    durable = evolve(s.durable, last_role=target, fenced_reason=text if fenced else "")
-    mysql_steps: list[Action] = [SetReadOnly(True), *([KillSessions()] if was_active else [])]
-    if handover:
-        mysql_steps.append(ReadPosition())
-    if s.local.health is Health.FAILED:
-        actions: list[Action] = [ReleaseVip(), *mysql_steps]
-    else:
-        actions = [*mysql_steps, ReleaseVip()]
-    if fenced:
-        actions.append(StopReplication())
-    actions += [
-        PersistState(durable),
-        SendBeat(),
-        RunHook(HookEvent.FENCE if fenced else HookEvent.ROLE_CHANGE, _hook_env(s, target, text)),
-    ]
-    yielding = was_active and target is Role.STANDBY
-    s = evolve(
-        s,
-        role=target,
-        role_since=now,
-        durable=durable,
-        promotion=None,
-        demoting=was_active,
-        final_executed=None,
-        yielding=yielding,
-        yielded_at=now if yielding else s.yielded_at,
-    )
-    return s, actions
 
 
 def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Action]]:
@@ -249,13 +152,17 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         wanted.append((SetSemiSync(source), 0.0))
     if cfg.arbiter:
         wanted += _lease_actions(cfg, s)
-    if s.mark_dirty and s.mark is not None and (text := str(s.mark)) != s.mark_saved:
+    if (
+        s.high_water_dirty
+        and s.high_water is not None
+        and (text := str(s.high_water)) != s.high_water_saved
+    ):
         durable = evolve(s.durable, high_water=text)
         wanted.append((PersistState(durable), t.retry))
     actions: list[Action] = []
     tried = dict(s.last_tried)
     for action, every in wanted:
-        kind = type(action).__name__
+        kind = type(action)
         if kind in s.in_flight or now - tried.get(kind, float("-inf")) < every:
             continue
         tried[kind] = now
@@ -265,8 +172,8 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             s = evolve(
                 s,
                 durable=action.durable,
-                mark_saved=saved,
-                mark_dirty=s.mark_dirty and saved != str(s.mark),
+                high_water_saved=saved,
+                high_water_dirty=s.high_water_dirty and saved != str(s.high_water),
             )
         elif isinstance(action, ReleaseLease):
             s = evolve(s, evidence=evolve(s.evidence, lease=None))
@@ -283,30 +190,30 @@ def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:
         if ev.lease is not None:
             return [(RenewLease(), renew_every)]
         return [(AcquireLease(s.durable.epoch), retry)]
-    if s.finding == Finding.AWAIT_LEASE.value:
+    if s.finding is Finding.AWAIT_LEASE:
         return [(AcquireLease(max(s.durable.epoch, s.durable.highest_seen) + 1), retry)]
-    if ev.lease is not None and not s.demoting and "AcquireLease" not in s.in_flight:
+    if ev.lease is not None and not s.demoting and AcquireLease not in s.in_flight:
         return [(ReleaseLease(), 0.0)]
     return []
 
 
 def _evidence(cfg: CoreConfig, s: NodeState, now: float, finding: Finding) -> dict[str, object]:
-    p = s.peer
+    peer = s.peer
     evidence: dict[str, object] = {
         "finding": finding.value,
         "role": s.role.value,
         "epoch": s.durable.epoch,
         "mysql": s.local.health.value,
-        "peer_silent_s": None if p.heard_at is None else round(now - p.heard_at, 3),
+        "peer_silent_s": None if peer.heard_at is None else round(now - peer.heard_at, 3),
         "deadtime_s": cfg.timing.deadtime,
-        "links": {name: round(now - at, 3) for name, at in sorted(p.links.items())},
-        "peer_sql_reachable": p.sql_reachable,
+        "links": {name: round(now - at, 3) for name, at in sorted(peer.links.items())},
+        "peer_sql_reachable": peer.sql_reachable,
     }
-    if p.beat is not None:
+    if peer.beat is not None:
         evidence |= {
-            "peer_role": p.beat.role.value,
-            "peer_epoch": p.beat.epoch,
-            "peer_mysql": p.beat.mysql.value,
+            "peer_role": peer.beat.role.value,
+            "peer_epoch": peer.beat.epoch,
+            "peer_mysql": peer.beat.mysql.value,
         }
     if finding is Finding.LOCAL_FAILED:
         evidence |= {
@@ -321,19 +228,21 @@ def _evidence(cfg: CoreConfig, s: NodeState, now: float, finding: Finding) -> di
         ev = s.evidence
         evidence |= {
             "lease_valid_s": None if ev.lease is None else round(ev.lease.valid_until - now, 3),
-            "peer_promise_s": None if p.promise_until is None else round(p.promise_until - now, 3),
+            "peer_promise_s": None
+            if peer.promise_until is None
+            else round(peer.promise_until - now, 3),
             "arbiter_holder": ev.holder,
         }
     if cfg.ping:
         evidence["ping_ok"] = s.evidence.ping_ok
-    missing = lease.behind_mark(s)
+    missing = lease.behind_high_water(s)
     if missing is not None and finding in (
-        Finding.BEHIND_MARK,
+        Finding.BEHIND_HIGH_WATER,
         Finding.TAKEOVER_NOW,
         Finding.TAKEOVER_REFUSED,
     ):
         evidence["will_lose"] = str(missing)
-        evidence["high_water"] = str(s.mark)
+        evidence["high_water"] = str(s.high_water)
     return evidence
 
 
@@ -362,7 +271,7 @@ def _wake_at(cfg: CoreConfig, s: NodeState, now: float) -> float | None:
         times.append(s.evidence.promised_until)
         if s.role is Role.ACTIVE:
             times.append(lease.held_until(s) - t.lease_margin)
-        for kind, every in (("RenewLease", t.lease_ttl / 3), ("AcquireLease", t.lease_ttl / 6)):
+        for kind, every in ((RenewLease, t.lease_ttl / 3), (AcquireLease, t.lease_ttl / 6)):
             if kind in s.last_tried:
                 times.append(s.last_tried[kind] + every)
     future = [x for x in times if x > now]

@@ -8,48 +8,23 @@ lets every rule be a one-line test.
 
 from __future__ import annotations
 
-import enum
-
-from dualbeat.core.lease import behind_mark, lapsing
+from dualbeat.core.lease import behind_high_water, lapsing
 from dualbeat.core.observations import Command, PeerBeat
-from dualbeat.core.roles import Health, Role
+from dualbeat.core.roles import Finding, Health, Role
 from dualbeat.core.state import CoreConfig, NodeState
 
-
-class Finding(enum.Enum):
-    SHUTDOWN = "shutdown"  # stopping; nothing to hand over (or --keep)
-    SHUTDOWN_HANDOVER = "shutdown_handover"  # stopping active with a healthy standby
-    PEER_NEWER_EPOCH = "peer_newer_epoch"  # we are active but the peer took over later
-    MAINTENANCE_REFUSED = "maintenance_refused"  # an operator command while automation is paused
-    HOLDS_ERRANT = "holds_errant"  # we hold transactions the active peer lacks
-    LOCAL_FAILED = "local_failed"  # our MySQL (or an extra check) failed
-    STANDBY_REQUESTED = "standby_requested"  # operator or peer asked us to hand over
-    STANDBY_REFUSED = "standby_refused"  # ...but no healthy standby would take over
-    FAILBACK_DUE = "failback_due"  # auto_failback: hand back to the preferred node now
-    TAKEOVER_ASKED = "takeover_asked"  # operator takeover: ask the live active to yield
-    TAKEOVER_NOW = "takeover_now"  # operator takeover with the peer gone
-    TAKEOVER_REFUSED = "takeover_refused"  # the peer holds transactions we lack
-    SWITCHOVER_REFUSED = "switchover_refused"  # no live active to switch over from
-    REJOIN_ACCEPTED = "rejoin_accepted"  # fenced, and nothing of ours is missing any more
-    REJOIN_REFUSED = "rejoin_refused"  # not fenced, or we still hold writes the active lacks
-    LINK_DOWN = "link_down"  # the VIP interface lost carrier
-    PEER_YIELDED = "peer_yielded"  # the active peer gave up: take over now
-    TWO_ACTIVES_WIN = "two_actives_win"  # both active, same epoch, we win the tie
-    TWO_ACTIVES_LOSE = "two_actives_lose"
-    PEER_ACTIVE = "peer_active"
-    PEER_PASSIVE = "peer_passive"  # we are active; the peer stands by (or starts, or is fenced)
-    ELECTED = "elected"  # nobody active: we are the right node to be
-    NOT_ELECTED = "not_elected"
-    PEER_UNPROBED = "peer_unprobed"  # the peer's agent is starting, its MySQL not probed yet
-    PEER_DEAD = "peer_dead"  # silent on every link for deadtime and its SQL unreachable
-    PEER_SILENT = "peer_silent"  # silent, but its MySQL answers (or was not probed yet)
-    INITDEAD = "initdead"  # starting: still waiting for the peer
-    NOT_PROBED = "not_probed"  # starting: our own MySQL has not been probed yet
-    CANNOT_PROMOTE = "cannot_promote"  # promotion would be due, but we are not fit
-    LEASE_EXPIRED = "lease_expired"  # active: neither the peer's promise nor the lease holds
-    ISOLATED = "isolated"  # active: the peer and every ping node are silent
-    AWAIT_LEASE = "await_lease"  # promotion is due: taking the arbiter key first
-    BEHIND_MARK = "behind_mark"  # restarted alone behind the GTID high water: waiting
+__all__ = [
+    "PROMOTING",
+    "Finding",
+    "assess",
+    "errant",
+    "failback_candidate",
+    "failback_due",
+    "fit_to_promote",
+    "fresh_peer",
+    "peer_dead",
+    "silent_since",
+]
 
 
 #: Findings that make a passive node active (in arbiter mode only holding the key).
@@ -60,10 +35,10 @@ PROMOTING = frozenset(
 
 def fresh_peer(cfg: CoreConfig, s: NodeState, now: float) -> PeerBeat | None:
     """The peer's last beat if heard within deadtime on any link."""
-    p = s.peer
-    if p.beat is None or p.heard_at is None or now - p.heard_at >= cfg.timing.deadtime:
+    peer = s.peer
+    if peer.beat is None or peer.heard_at is None or now - peer.heard_at >= cfg.timing.deadtime:
         return None
-    return p.beat
+    return peer.beat
 
 
 def silent_since(s: NodeState) -> float:
@@ -79,13 +54,13 @@ def peer_dead(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     *after* the silence began, so an old result cannot condemn a peer that came back.
     A third can veto: our replica received from the peer after the silence began, and
     within deadtime (binlog events already in flight at the cut do not count for long)."""
-    p, since = s.peer, silent_since(s)
+    peer, since = s.peer, silent_since(s)
     if now - since < cfg.timing.deadtime:
         return False
     got = s.local.received_at
     if got is not None and got > since and now - got < cfg.timing.deadtime:
         return False  # our replica still receives from it: the peer's MySQL serves binlogs
-    return p.sql_at is not None and p.sql_at > since and p.sql_reachable is False
+    return peer.sql_at is not None and peer.sql_at > since and peer.sql_reachable is False
 
 
 def errant(s: NodeState, beat: PeerBeat) -> bool:
@@ -208,8 +183,8 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
         return Finding.INITDEAD
     if not peer_dead(cfg, s, now):
         return Finding.PEER_SILENT
-    if s.role is Role.STARTING and s.peer.heard_at is None and behind_mark(s) is not None:
-        return Finding.BEHIND_MARK
+    if s.role is Role.STARTING and s.peer.heard_at is None and behind_high_water(s) is not None:
+        return Finding.BEHIND_HIGH_WATER
     if s.role is not Role.ACTIVE and not fit_to_promote(cfg, s, now):
         return Finding.CANNOT_PROMOTE
     return Finding.PEER_DEAD
@@ -227,7 +202,7 @@ def _takeover(s: NodeState, beat: PeerBeat | None, now: float) -> Finding:
         and bool(last.executed - s.local.executed)
     )
     forced = s.command is Command.TAKEOVER_FORCE
-    if (lacking or s.role is Role.FENCED or behind_mark(s) is not None) and not forced:
+    if (lacking or s.role is Role.FENCED or behind_high_water(s) is not None) and not forced:
         return Finding.TAKEOVER_REFUSED
     if s.local.health is not Health.HEALTHY or now < s.evidence.promised_until:
         return Finding.CANNOT_PROMOTE

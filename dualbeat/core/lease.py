@@ -76,28 +76,28 @@ def promise_ends(cfg: CoreConfig, s: NodeState) -> float:
     return heard + cfg.promise
 
 
-def merge_mark(mark: GtidSet | None, saved: str, seen: GtidSet | None) -> GtidSet | None:
-    """The high-water mark grown by ``seen``; the saved text is parsed at the first sight of
-    a set, in its family (a mark of the other family, after a migration, starts over)."""
+def grow_high_water(high_water: GtidSet | None, saved: str, seen: GtidSet | None) -> GtidSet | None:
+    """The high water grown by ``seen``; the saved text is parsed at the first sight of
+    a set, in its family (a high water of the other family, after a migration, starts over)."""
     if seen is None:
-        return mark
-    if mark is None:
+        return high_water
+    if high_water is None:
         try:
-            mark = type(seen).parse(saved) if saved else type(seen)()
+            high_water = type(seen).parse(saved) if saved else type(seen)()
         except GtidParseError:
-            mark = type(seen)()
-    if type(mark) is not type(seen):
-        return mark
-    return mark if seen.issubset(mark) else mark.union(seen)
+            high_water = type(seen)()
+    if type(high_water) is not type(seen):
+        return high_water
+    return high_water if seen.issubset(high_water) else high_water.union(seen)
 
 
-def behind_mark(s: NodeState) -> GtidSet | None:
-    """What of the high-water mark we lack (executed or at least received), if anything."""
-    mark, local = s.mark, s.local
-    if mark is None or local.executed is None or type(mark) is not type(local.executed):
+def behind_high_water(s: NodeState) -> GtidSet | None:
+    """What of the high water we lack (executed or at least received), if anything."""
+    high_water, local = s.high_water, s.local
+    if high_water is None or local.executed is None or type(high_water) is not type(local.executed):
         return None
     have = local.executed
     if local.received is not None and type(local.received) is type(have):
         have = have.union(local.received)
-    missing = mark.difference(have)
+    missing = high_water.difference(have)
     return missing if missing else None

@@ -23,6 +23,7 @@ from dataclasses import replace
 from dualbeat.core.actions import Action, PersistState, SendBeat
 from dualbeat.core.findings import fresh_peer
 from dualbeat.core.observations import PeerBeat
+from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import CoreConfig, NodeState, Reason
 
@@ -32,7 +33,7 @@ Changed = tuple[NodeState, list[Action], list[Reason]]
 def _set(s: NodeState, on: bool, version: int, text: str) -> Changed:
     durable = replace(s.durable, maintenance=on, maintenance_version=version)
     s = replace(s, durable=durable)
-    code = "MAINTENANCE_ON" if on else "MAINTENANCE_OFF"
+    code = ReasonCode.MAINTENANCE_ON if on else ReasonCode.MAINTENANCE_OFF
     evidence = {"maintenance_version": version, "role": s.role.value}
     return s, [PersistState(durable), SendBeat()], [Reason(code, text, evidence)]
 
@@ -80,7 +81,9 @@ def adopt(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Re
         return s, []
     s = replace(s, role=role, role_since=now)
     text = f"maintenance mode: took the role {role.value} as found ({facts}); nothing changed"
-    return s, [Reason("ROLE_ADOPTED", text, {"role": role.value, "epoch": s.durable.epoch})]
+    return s, [
+        Reason(ReasonCode.ROLE_ADOPTED, text, {"role": role.value, "epoch": s.durable.epoch})
+    ]
 
 
 def held_text(text: str, target: Role) -> str:

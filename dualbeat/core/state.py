@@ -13,7 +13,8 @@ from dualbeat.core.actions import Action
 from dualbeat.core.durable import Durable
 from dualbeat.core.gtid import GtidSet
 from dualbeat.core.observations import Command, PeerBeat, ShutdownRequested
-from dualbeat.core.roles import Health, Role
+from dualbeat.core.reasons import ReasonCode
+from dualbeat.core.roles import Finding, Health, Role
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class Evidence:
 class Promotion:
     """A promotion in flight: ``applying`` until TakeoverPrepared, then ``finishing``."""
 
-    finding: str
+    finding: Finding
     decided_at: float
     evidence_since: float
     peer_beat: PeerBeat | None
@@ -140,7 +141,7 @@ class NodeState:
     wall_offset: float = 0.0
     started_at: float = 0.0
     role_since: float = 0.0
-    finding: str = ""  # the last finding, so a steady situation is logged once
+    finding: Finding | None = None  # the last finding, so a steady situation is logged once
     local: LocalView = field(default_factory=LocalView)
     peer: PeerView = field(default_factory=PeerView)
     vip_held: bool | None = None
@@ -159,19 +160,19 @@ class NodeState:
     shutdown: ShutdownRequested | None = None
     semisync_source: bool | None = None  # the source side as last requested
     exiting: bool = False
-    in_flight: frozenset[str] = frozenset()
-    last_tried: Mapping[str, float] = field(default_factory=dict)
+    in_flight: frozenset[type[Action]] = frozenset()  # kinds of action not yet reported
+    last_tried: Mapping[type[Action], float] = field(default_factory=dict)
     evidence: Evidence = field(default_factory=Evidence)
-    mark: GtidSet | None = None  # durable.high_water parsed in our server's GTID family
-    mark_saved: str = ""  # the high water as last written to the state file
-    mark_dirty: bool = False  # the mark grew since it was last written
+    high_water: GtidSet | None = None  # durable.high_water parsed in our server's family
+    high_water_saved: str = ""  # the high water as last written to the state file
+    high_water_dirty: bool = False  # it grew since it was last written
 
 
 @dataclass(frozen=True)
 class Reason:
     """Why the core did something: a stable code (tests assert it), a sentence, the evidence."""
 
-    code: str
+    code: ReasonCode
     text: str
     evidence: Mapping[str, object] = field(default_factory=dict)
 

@@ -46,7 +46,7 @@ _STARTING: dict[F, Row] = {
     F.LEASE_EXPIRED: (R.STARTING, "not active: holds no lease"),
     F.ISOLATED: (R.STARTING, "not active"),
     F.AWAIT_LEASE: (R.STARTING, "we would take over: taking the arbiter key first"),
-    F.BEHIND_MARK: (
+    F.BEHIND_HIGH_WATER: (
         R.STARTING,
         "restarted alone behind the GTID high water: waiting for the peer or "
         "`dualbeat takeover --force`",
@@ -90,7 +90,7 @@ _STANDBY: dict[F, Row] = {
     F.LEASE_EXPIRED: (R.STANDBY, "not active: holds no lease"),
     F.ISOLATED: (R.STANDBY, "not active"),
     F.AWAIT_LEASE: (R.STANDBY, "we would take over: taking the arbiter key first"),
-    F.BEHIND_MARK: (R.STANDBY, "not starting"),
+    F.BEHIND_HIGH_WATER: (R.STANDBY, "not starting"),
 }
 
 _ACTIVE: dict[F, Row] = {
@@ -134,7 +134,7 @@ _ACTIVE: dict[F, Row] = {
     ),
     F.ISOLATED: (R.STANDBY, "the peer and every ping node are silent: we are the isolated one"),
     F.AWAIT_LEASE: (R.ACTIVE, "already active"),
-    F.BEHIND_MARK: (R.ACTIVE, "already active"),
+    F.BEHIND_HIGH_WATER: (R.ACTIVE, "already active"),
 }
 
 _FENCED_TEXT = "fenced: waiting for the lost-writes review (dualbeat status shows why)"

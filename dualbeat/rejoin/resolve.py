@@ -31,6 +31,7 @@ from typing import Any
 
 from dualbeat.agent import control
 from dualbeat.config import Config
+from dualbeat.core.roles import Role
 from dualbeat.errors import RefusedError
 from dualbeat.mysql import control as mysql_control
 from dualbeat.mysql import lookup
@@ -83,17 +84,18 @@ class Resolution:
 
 def _guard(config: Config, node: str) -> str:
     """NODE's agent must hold it fenced with an active peer; returns the active's name."""
-    status = control.request(config.state_dir(node), {"cmd": "status"})["status"]
+    status = control.SocketAgent(config.state_dir(node)).status()
     active = config.peer_of(node).name
-    if status["role"] != "fenced":
+    if status.role is not Role.FENCED:
         raise RefusedError(
-            f"{node} is {status['role']}, not fenced: only a fenced node is rebuilt "
+            f"{node} is {status.role.value}, not fenced: only a fenced node is rebuilt "
             "(a node that may take writes never is)"
         )
-    if status["peer_view"]["role"] != "active":
+    if not status.peer_active:
+        seen = status.peer_view.role.value if status.peer_view.role else "nothing"
         raise RefusedError(
             f"{node}'s agent does not see {active} as active (it sees "
-            f"{status['peer_view']['role']}): NODE is rebuilt only from a live active"
+            f"{seen}): NODE is rebuilt only from a live active"
         )
     return active
 

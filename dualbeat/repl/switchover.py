@@ -1,10 +1,9 @@
-"""The checks before a planned switchover, and waiting for it to finish.
+"""The checks before a planned switchover: which findings of ``repl check`` make the pair
+unfit to move the active role, and why each matters.
 
-The switchover itself belongs to the agents (``Command.SWITCHOVER``): the active goes
-read-only, kills sessions, reads its final executed set and releases the VIP; the standby
-applies exactly that set (or the switchover rolls back) and takes over. This module is
-what an operator command (or the HTTP API) runs around it: refuse with reasons when the
-pair is not fit, and report how it ended.
+The switchover itself belongs to the agents (``Command.SWITCHOVER``); the workflow around
+it (these checks, the command, the wait) is ``dualbeat.ops.switchover``, which the CLI and
+the HTTP API both run.
 """
 
 from __future__ import annotations

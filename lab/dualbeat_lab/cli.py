@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 
 from dualbeat.errors import DualbeatError
+from dualbeat_lab.writer import BENCH_PROFILES, Profile
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(soft_wrap=True)
@@ -106,8 +107,16 @@ def sandbox_status(state_dir: Path) -> None:
     "--hold", default=5.0, show_default=True, help="Seconds a freeze, link-down or partition lasts."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
+@click.option(
+    "--profile",
+    type=click.Choice([p.value for p in BENCH_PROFILES]),
+    default=Profile.TIGHT.value,
+    show_default=True,
+    help="The writer's timeouts: tight (connect 0.5 s, read 2 s) or driver-defaults "
+    "(connect 10 s, no read timeout).",
+)
 @handle_errors
-def sandbox_drill(state_dir: Path, fault: str, hold: float, as_json: bool) -> None:
+def sandbox_drill(state_dir: Path, fault: str, hold: float, as_json: bool, profile: str) -> None:
     """Inject FAULT on the active under a writer and print the failover timeline.
 
     \b
@@ -119,7 +128,7 @@ def sandbox_drill(state_dir: Path, fault: str, hold: float, as_json: bool) -> No
       stop-agent  kill -9 the active's agent (MySQL stays up: no failover is right)
 
     A writer in the client namespace inserts a row every 10 ms through the VIP with
-    short timeouts and logs every acknowledged write; the timeline shows the fault,
+    the --profile timeouts and logs every acknowledged write; the timeline shows the fault,
     detection, promotion, the first write after the fault, the longest write gap and
     acknowledged writes lost. Brings the lab and the agents up first if needed.
     """
@@ -127,14 +136,20 @@ def sandbox_drill(state_dir: Path, fault: str, hold: float, as_json: bool) -> No
     from dualbeat_lab.sandbox.provision import provision
 
     info = provision(state_dir, progress_printer("sandbox: "))
-    result = drill.run(info, drill.Fault(fault), hold=hold, progress=progress_printer("drill: "))
+    result = drill.run(
+        info,
+        drill.Fault(fault),
+        hold=hold,
+        progress=progress_printer("drill: "),
+        profile=Profile(profile),
+    )
     if as_json:
         click.echo(json.dumps(result.as_json(), indent=2, default=str))
     else:
         out.print(result.timeline.render(), highlight=False)
         out.print(
             f"old active {result.old_active}, new active {result.new_active}; "
-            f"acknowledged writes lost: {len(result.lost)}; writer log {result.log}"
+            f"acknowledged writes lost: {result.lost_text()}; writer log {result.log}"
         )
 
 

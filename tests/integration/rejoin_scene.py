@@ -13,7 +13,8 @@ from typing import Any
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat_lab.sandbox import agents, drill, faults, lab, writer
+from dualbeat_lab import writer
+from dualbeat_lab.sandbox import agents, drill, faults, lab
 from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.conftest import STATE
 from tests.integration.labtools import wait_for
@@ -31,7 +32,9 @@ def sql(info: LabInfo, node: str, *statements: str) -> list[dict[str, Any]]:
 
 
 def run_writer(info: LabInfo, log: Path, duration: float) -> subprocess.Popen[bytes]:
-    argv = writer.command(VIP, info.secrets.app_password_file, log, duration)
+    argv = writer.command(
+        VIP, info.secrets.app_password_file, log, duration, profile=writer.Profile.TEST_BOUNDS
+    )
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -17,6 +17,7 @@ import pytest
 from dualbeat_lab.chaos import run, schedule
 from dualbeat_lab.chaos.__main__ import summary
 from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.writer import Profile
 
 pytestmark = pytest.mark.integration
 SEED = 1
@@ -32,7 +33,7 @@ def test_the_ci_seed_covers_every_fault_kind() -> None:
 def test_five_minutes_of_chaos_keep_one_writer_and_every_acknowledged_write(
     pair: LabInfo, tmp_path: Path
 ) -> None:
-    opts = run.Options(seed=SEED, duration=DURATION)
+    opts = run.Options(seed=SEED, duration=DURATION, profile=Profile.TEST_BOUNDS)
     result = run.run(pair, opts, tmp_path, lambda m: print(m, file=sys.stderr))
     (tmp_path / "chaos.json").write_text(json.dumps(result, indent=1))
     text = summary(result)

@@ -23,7 +23,7 @@ from dualbeat_lab.errors import SandboxError
 from dualbeat_lab.sandbox import faults, lab, mariadb, netns
 from dualbeat_lab.sandbox.layout import Lab
 from dualbeat_lab.sandbox.timeline import Timeline, lab_event_paths, load_events, lost_writes
-from dualbeat_lab.sandbox.writer import WriteRecord, command, load_log
+from dualbeat_lab.writer import Profile, WriteRecord, command, load_log
 from tests.integration.labtools import wait_for
 
 pytestmark = pytest.mark.integration
@@ -59,7 +59,7 @@ class RunningWriter:
 @contextmanager
 def writer(info: lab.LabInfo, tmp_path: Path, host: str = DB1) -> Iterator[RunningWriter]:
     log, output = tmp_path / "writes.jsonl", tmp_path / "writer.out"
-    argv = command(host, info.secrets.app_password_file, log, 60, namespace="client")
+    argv = command(host, info.secrets.app_password_file, log, 60, profile=Profile.TEST_BOUNDS)
     with output.open("wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
     running = RunningWriter(proc, log, output)

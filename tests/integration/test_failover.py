@@ -26,6 +26,7 @@ from dualbeat.mysql.dialect import Statement
 from dualbeat_lab.sandbox import agents, drill, faults, netns
 from dualbeat_lab.sandbox.lab import LabInfo
 from dualbeat_lab.sandbox.timeline import lab_event_paths, load_events
+from dualbeat_lab.writer import Profile
 from tests.integration.labtools import inside, wait_for
 from tests.unit.test_heartbeat_codec import beat
 
@@ -80,20 +81,20 @@ def check_drill(result: drill.DrillResult, new_active: str) -> None:
 
 
 def test_kill_mysqld_on_the_active(pair: LabInfo) -> None:
-    result = drill.run(pair, drill.Fault.KILL)
+    result = drill.run(pair, drill.Fault.KILL, profile=Profile.TEST_BOUNDS)
     check_drill(result, "db2")
     assert result.timeline.promoted is not None and result.timeline.promoted.node == "db2"
     assert_one_writer(pair, "db2")
 
 
 def test_freeze_mysqld_on_the_active(pair: LabInfo) -> None:
-    result = drill.run(pair, drill.Fault.FREEZE, hold=4.0)
+    result = drill.run(pair, drill.Fault.FREEZE, hold=4.0, profile=Profile.TEST_BOUNDS)
     check_drill(result, "db2")
     assert_one_writer(pair, "db2")  # after the thaw, db1 is read-only without the VIP
 
 
 def test_active_link_down(pair: LabInfo) -> None:
-    result = drill.run(pair, drill.Fault.LINKDOWN, hold=4.0)
+    result = drill.run(pair, drill.Fault.LINKDOWN, hold=4.0, profile=Profile.TEST_BOUNDS)
     check_drill(result, "db2")
     assert "PEER_DEAD" in codes_after(pair, "db2", result.timeline.fault_at)
     assert_one_writer(pair, "db2")
@@ -103,7 +104,9 @@ def test_active_agent_killed_keeps_mysql_serving(pair: LabInfo) -> None:
     """Documented behaviour: the agent's death is not MySQL's. The standby sees silence but
     the active's MySQL answers over SQL, so it does not take over; db1 keeps the VIP and
     keeps serving, and a restarted agent resumes as active."""
-    result = drill.run(pair, drill.Fault.STOP_AGENT, hold=0.0, settle_timeout=4.0)
+    result = drill.run(
+        pair, drill.Fault.STOP_AGENT, hold=0.0, settle_timeout=4.0, profile=Profile.TEST_BOUNDS
+    )
     t = result.timeline
     assert t.first_write_after is not None and t.promoted is None, t.render()
     assert result.lost == []
@@ -233,8 +236,8 @@ def test_switchover_there_and_back_under_a_writer(pair: LabInfo) -> None:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        there = drill.run(pair, drill.Fault.SWITCHOVER)
-        back = drill.run(pair, drill.Fault.SWITCHOVER)
+        there = drill.run(pair, drill.Fault.SWITCHOVER, profile=Profile.TEST_BOUNDS)
+        back = drill.run(pair, drill.Fault.SWITCHOVER, profile=Profile.TEST_BOUNDS)
     finally:
         stop.set()
         sampler.join(10)

@@ -92,13 +92,13 @@ def test_history_survives_kill_9_and_records_a_handover(pair: LabInfo) -> None:
     assert found.damaged == 0 and len(found.events) == len(cli_history(pair, "db1"))
 
     answer = control.request(agent_dir(pair, "db1"), {"cmd": "history", "limit": 3})
-    assert answer["ok"] and len(answer["events"]) == 3
-    assert [e["ts"] for e in answer["events"]] == sorted(e["ts"] for e in answer["events"])
-    assert all(e in cli_history(pair, "db1") for e in answer["events"])  # the same store
+    assert answer.ok and len(answer.events) == 3
+    assert [e["ts"] for e in answer.events] == sorted(e["ts"] for e in answer.events)
+    assert all(e in cli_history(pair, "db1") for e in answer.events)  # the same store
     since = control.request(agent_dir(pair, "db1"), {"cmd": "history", "since": killed_at})
-    assert since["events"] and all(e["ts"] >= killed_at for e in since["events"])
+    assert since.events and all(e["ts"] >= killed_at for e in since.events)
     bad = control.request(agent_dir(pair, "db1"), {"cmd": "history", "limit": "3"})
-    assert bad["ok"] is False and "limit" in bad["error"]
+    assert bad.ok is False and "limit" in bad.error
 
 
 def test_a_rejoin_report_is_linked_from_the_nodes_history(pair: LabInfo) -> None:

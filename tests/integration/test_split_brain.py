@@ -20,7 +20,8 @@ import pytest
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat_lab.sandbox import agents, faults, lab, writer
+from dualbeat_lab import writer
+from dualbeat_lab.sandbox import agents, faults, lab
 from dualbeat_lab.sandbox.drill import VIP_HOST
 from dualbeat_lab.sandbox.lab import LabInfo
 from dualbeat_lab.sandbox.provision import provision
@@ -65,7 +66,13 @@ def roles(info: LabInfo) -> tuple[str, str]:
 def writes(arbiter_pair: LabInfo, tmp_path: Path) -> Iterator[Path]:
     """A writer through the VIP for the whole test; its log of acknowledged writes."""
     log = tmp_path / "writes.jsonl"
-    argv = writer.command(VIP_HOST, arbiter_pair.secrets.app_password_file, log, 300)
+    argv = writer.command(
+        VIP_HOST,
+        arbiter_pair.secrets.app_password_file,
+        log,
+        300,
+        profile=writer.Profile.TEST_BOUNDS,
+    )
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: log.exists() and acked_after(log, 0.0), 15, "a write through the VIP")
     yield log
@@ -149,7 +156,9 @@ def test_after_a_full_restart_the_behind_node_does_not_become_active(
     faults.kill_mysqld(info.lab, active)
     restarted = time.time()
     agents.start(info, behind, lambda _m: None)
-    wait_for(lambda: "BEHIND_MARK" in codes(info, behind, restarted), 30, "waiting behind the mark")
+    wait_for(
+        lambda: "BEHIND_HIGH_WATER" in codes(info, behind, restarted), 30, "waiting behind the mark"
+    )
     status = agents.status(info, behind)
     assert status is not None and status["role"] == "starting"
     assert writable(info, behind) is False

@@ -22,10 +22,12 @@ from hypothesis import HealthCheck, settings
 from prometheus_client.parser import text_string_to_metric_families
 from schemathesis.checks import not_a_server_error
 
+from dualbeat.agent.status import AgentStatus
 from dualbeat.api.app import build_app
 from dualbeat.api.metrics import AgentMetrics
 from dualbeat.config import Config, loads
 from dualbeat.errors import ConfigError
+from dualbeat.repl.switchover import Preflight
 from tests.unit.test_config import BASE
 
 TOKEN = "s3cret-token-for-the-tests-0123"
@@ -79,6 +81,11 @@ STATUS: dict[str, Any] = {
 }
 
 
+def fit(config: Config, active: str, target: str) -> Preflight:
+    """The switchover's pre-checks, passing without a server."""
+    return Preflight(active, target, ())
+
+
 class FakeAgent:
     """Answers as the real agent would; ``answers`` maps a command to its answer."""
 
@@ -94,15 +101,18 @@ class FakeAgent:
         }  # fmt: skip
         self.hang = False
 
-    def status(self) -> dict[str, Any]:
-        return self.state
+    def status(self) -> AgentStatus:
+        return AgentStatus.from_json(self.state)
 
     async def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         self.requests.append(request)
         if self.hang:
             await asyncio.sleep(3600)
         cmd = str(request.get("cmd"))
-        return self.answers.get(cmd, {"ok": False, "error": f"unknown command {cmd!r}"})
+        answer = self.answers.get(cmd, {"ok": False, "error": f"unknown command {cmd!r}"})
+        if cmd == "maintenance" and answer["ok"]:  # the peer follows at once
+            self.state["maintenance"] = self.state["peer_view"]["maintenance"] = request["on"]
+        return answer
 
 
 def make_config(tmp_path: Path, api: str) -> Config:
@@ -133,7 +143,7 @@ def agent(tmp_path: Path) -> FakeAgent:
 
 @pytest.fixture
 def client(agent: FakeAgent) -> TestClient:
-    return TestClient(build_app(agent, AgentMetrics(agent.status)))
+    return TestClient(build_app(agent, AgentMetrics(agent.status), checks=fit))
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -193,7 +203,7 @@ def test_actions_refuse_without_the_token(agent: FakeAgent, client: TestClient) 
 
 def test_actions_are_disabled_without_a_token_file(tmp_path: Path) -> None:
     agent = FakeAgent(make_config(tmp_path, "\n[api]\n"))
-    r = TestClient(build_app(agent)).post("/switchover", headers=AUTH)
+    r = TestClient(build_app(agent, checks=fit)).post("/switchover", headers=AUTH)
     assert r.status_code == 403 and "token_file" in r.json()["detail"]
     assert agent.requests == []
 
@@ -208,17 +218,21 @@ def test_actions_go_through_the_control_protocol(agent: FakeAgent, client: TestC
 def test_a_refusal_is_409_with_the_agents_reason(agent: FakeAgent, client: TestClient) -> None:
     agent.answers["switchover"] = {
         "ok": True,
+        "refused": True,
         "finding": "switchover_refused",
         "role": "standby",
         "reasons": [{"code": "SWITCHOVER_REFUSED", "text": "no live active to switch from"}],
     }
     r = client.post("/switchover", headers=AUTH)
-    assert r.status_code == 409 and r.json()["detail"] == "no live active to switch from"
+    assert r.status_code == 409
+    assert r.json()["detail"] == "switchover refused by the agent: no live active to switch from"
 
 
-def test_missing_commands_are_503_and_bad_bodies_422(agent: FakeAgent, client: TestClient) -> None:
+def test_commands_the_agent_does_not_take_are_400_and_bad_bodies_422(
+    agent: FakeAgent, client: TestClient
+) -> None:
     r = client.post("/maintenance", headers=AUTH, json={"on": True})
-    assert r.status_code == 503 and "not available" in r.json()["detail"]
+    assert r.status_code == 400 and "unknown command" in r.json()["detail"]
     assert agent.requests == [{"cmd": "maintenance", "on": True}]
     assert client.post("/maintenance", headers=AUTH).status_code == 422
     for bad in ("maybe", "yes", 1):
@@ -229,7 +243,7 @@ def test_missing_commands_are_503_and_bad_bodies_422(agent: FakeAgent, client: T
     agent.answers["history"] = {"ok": True, "events": [{"code": "STARTED"}]}
     assert client.get("/history").json() == {"events": [{"code": "STARTED"}]}
     agent.answers["maintenance"] = {"ok": False, "error": "maintenance: 'on' must be true"}
-    assert client.post("/maintenance", headers=AUTH, json={"on": False}).status_code == 409
+    assert client.post("/maintenance", headers=AUTH, json={"on": False}).status_code == 400
 
 
 def test_an_agent_that_does_not_answer_gets_503_not_a_hang(
@@ -275,7 +289,7 @@ def test_metrics_mirror_the_status_and_count_takeovers(
 
 
 def test_metrics_classify_promotions() -> None:
-    m = AgentMetrics(lambda: STATUS)
+    m = AgentMetrics(lambda: AgentStatus.from_json(STATUS))
     evidence = {"finding": "peer_dead", "detect_s": 1.6, "apply_s": 0.1,
                 "promote_vip_s": 0.05, "total_s": 1.75, "planned": False}  # fmt: skip
     promoted = {"code": "PROMOTED", "evidence": evidence}
@@ -339,8 +353,10 @@ def make_config_keep_token(tmp_path: Path) -> Config:
 _contract_dir = Path(tempfile.mkdtemp(prefix="dualbeat-api-"))  # the schema is built at import
 atexit.register(shutil.rmtree, _contract_dir, True)
 _contract_agent = FakeAgent(make_config(_contract_dir, API))
+_contract_agent.answers["maintenance"] = {"ok": True, "role": "active", "persisted": True}
 schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", build_app(_contract_agent, AgentMetrics(_contract_agent.status))
+    "/openapi.json",
+    build_app(_contract_agent, AgentMetrics(_contract_agent.status), checks=fit),
 )
 
 

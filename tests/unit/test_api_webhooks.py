@@ -7,13 +7,16 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from dualbeat.agent.notify import Delivery, ReplicationWatch, events_of
+from dualbeat.agent.status import AgentStatus
 from dualbeat.config import Webhook
+from dualbeat.core.roles import Role
 from tests.unit.test_api import STATUS
 
 
@@ -80,8 +83,8 @@ def test_records_map_to_events() -> None:
 
 
 def test_replication_broken_is_a_standby_stopped_for_the_grace_period() -> None:
-    standby = {**STATUS, "role": "standby"}
-    stopped = {**standby, "mysql": {**STATUS["mysql"], "replicating": False}}
+    standby = AgentStatus.from_json({**STATUS, "role": "standby"})
+    stopped = replace(standby, mysql=replace(standby.mysql, replicating=False))
     watch = ReplicationWatch(grace=1.0)
     assert not watch.update(stopped, 0.0)  # never seen replicating: nothing broke
     assert not watch.update(standby, 1.0)
@@ -92,7 +95,7 @@ def test_replication_broken_is_a_standby_stopped_for_the_grace_period() -> None:
     assert watch.update(stopped, 4.0)  # stopped for the whole grace period: reported
     assert not watch.update(stopped, 9.0)  # once
     assert not watch.update(standby, 10.0)
-    assert not watch.update({**stopped, "role": "active"}, 10.5)  # promoted: stops on purpose
+    assert not watch.update(replace(stopped, role=Role.ACTIVE), 10.5)  # promoted: stops on purpose
     assert not watch.update(stopped, 20.0)
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from dualbeat_lab.chaos import checker, injectors, schedule
-from dualbeat_lab.chaos.writer import Attempt
 from dualbeat_lab.sandbox.layout import standard_lab
+from dualbeat_lab.writer import WriteRecord
 
 HOSTS = ["db1", "db2", "client"]
 
@@ -45,11 +45,13 @@ def test_cut_sides() -> None:
     assert schedule.cut_sides("db1~witness") == [(("db1",), ("witness",))]
 
 
-def w(seq: int, sent: float, sid: int, epoch: int, acked: bool = True, name: str = "w1") -> Attempt:
-    return Attempt(name, seq, sent, sent + 0.002 if acked else None, sid, epoch, None)
+def w(
+    seq: int, sent: float, sid: int, epoch: int, acked: bool = True, name: str = "w1"
+) -> WriteRecord:
+    return WriteRecord(seq, sent, sent + 0.002 if acked else None, sid, None, name, epoch)
 
 
-def evidence(attempts: Sequence[Attempt], **changes: Any) -> checker.Evidence:
+def evidence(attempts: Sequence[WriteRecord], **changes: Any) -> checker.Evidence:
     final = {a.key for a in attempts if a.acked}
     base: dict[str, Any] = {
         "attempts": attempts,
@@ -68,7 +70,7 @@ def evidence(attempts: Sequence[Attempt], **changes: Any) -> checker.Evidence:
     return checker.Evidence(**(base | changes))
 
 
-def failover() -> list[Attempt]:
+def failover() -> list[WriteRecord]:
     """db1 (epoch 1) until t=10, a gap, db2 (epoch 2) from t=11, db1 again (epoch 3) at 20."""
     return (
         [w(i, i * 0.5, 1, 1) for i in range(1, 21)]
@@ -124,6 +126,7 @@ def test_an_unacknowledged_write_may_be_missing() -> None:
         ({"dead_agents": ["db2"]}, "agent on db2 died"),
         ({"unresolved": ["db1"]}, "stayed fenced"),
         ({"final_keys": None}, "could not be read"),
+        ({"unsettled": [3]}, "step 3 never settled"),  # issue 13 item 18
     ],
 )
 def test_each_end_state_violation(change: dict[str, Any], text: str) -> None:

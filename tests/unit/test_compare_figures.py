@@ -116,10 +116,23 @@ def test_markdown_table_rows_titles_and_ratio() -> None:
     table = markdown_table(aggregate(RUNS), {"kill": "kill -9 mysqld"})
     lines = table.strip().splitlines()
     assert len(lines) == 4  # header, rule, one row per stack
-    assert lines[2].startswith("| kill -9 mysqld | dualbeat | 3 | 0.800 / 0.900 / 1.000 |")
+    assert lines[2].startswith("| kill -9 mysqld | dualbeat | 3 | 0 | 0.800 / 0.900 / 1.000 |")
     assert lines[2].endswith("| 0.360 |")
     assert "| 1 (1 not compared) |" in lines[3]
     assert lines[3].endswith("|  |")  # the ratio is shown on dualbeat's row only
+
+
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def test_runs_without_recovery_show_in_the_table() -> None:
+    """Issue 13 item 14: a run that never recovered has no RTO, and must still show."""
+    header, _, ours, theirs = markdown_table(aggregate(RUNS)).strip().splitlines()
+    assert cells(header)[3] == "not recovered"
+    assert cells(ours)[3] == "0" and cells(theirs)[3] == "1"
+    none_recovered = markdown_table(aggregate([result("dualbeat", "kill", 1, None)]))
+    assert cells(none_recovered.strip().splitlines()[2])[2:5] == ["1", "1", "n/a"]
 
 
 def test_run_result_json_round_trip() -> None:

@@ -457,12 +457,3 @@ def test_arbiter_mode_has_no_two_writer_warning(secrets: Path) -> None:
     assert safety_warnings(load(path)) == []
     result = CliRunner().invoke(cli, ["check-config", "--no-local-check", str(path)])
     assert result.exit_code == 0 and "warning" not in result.output
-
-
-def test_watchdog_slower_than_the_lease_warns(secrets: Path) -> None:
-    text = BASE + ARBITER + '[watchdog]\nenabled = true\ntimeout = "3s"\n'
-    (warning,) = safety_warnings(load(write(secrets, text)))
-    assert warning.section == "watchdog"
-    assert "watchdog.timeout (3s) is not below arbiter.ttl (3s)" in warning.risk
-    fast = BASE + ARBITER + '[watchdog]\nenabled = true\ntimeout = "2s"\n'
-    assert safety_warnings(load(write(secrets, fast))) == []

@@ -235,7 +235,7 @@ def test_high_water_mark_is_persisted() -> None:
     d.healthy(executed="1-1-10")
     d.settle()
     d.hear(peer_beat(Role.ACTIVE, node="db1", executed="1-1-15"))
-    d.settle()  # standing by writes the state file; the mark follows once that is done
+    d.settle()  # standing by writes the state file; the high water follows once that is done
     d.at(1.5)
     d.probe(executed="1-1-12")
     saved = [a for a in d.actions() if isinstance(a, PersistState)]
@@ -254,8 +254,8 @@ def test_node_behind_the_high_water_never_becomes_active_alone() -> None:
     d.at(10.5)
     d.peer_sql(False)
     assert d.role() is Role.STARTING
-    assert d.state.finding == Finding.BEHIND_MARK.value
-    reason = next(r for dec in d.decisions for r in dec.reasons if r.code == "BEHIND_MARK")
+    assert d.state.finding == Finding.BEHIND_HIGH_WATER.value
+    reason = next(r for dec in d.decisions for r in dec.reasons if r.code == "BEHIND_HIGH_WATER")
     assert reason.evidence["will_lose"] == "1-1-19..20"
 
 
@@ -325,7 +325,7 @@ def test_mark_of_another_family_starts_over() -> None:
     d = Driver(DB2)
     d.start(Durable(high_water="3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5"))
     d.feed(MysqlProbed(ok=True, executed=gtids("1-1-3"), received=gtids("1-1-3"), origin="2"))
-    assert str(d.state.mark) == "1-1-3"
+    assert str(d.state.high_water) == "1-1-3"
     d.feed(ActionDone(SetReadOnly(True)))
 
 

@@ -21,6 +21,7 @@ from rich.console import Console
 from dualbeat.agent import history
 from dualbeat.agent.render import render_history, render_watch
 from dualbeat.cli import cli
+from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.state import Reason
 from tests.unit.test_config import BASE
 
@@ -49,10 +50,10 @@ def fill(config: Path) -> None:
     now = time.time()
     phases = {"detect_s": 1.5, "fence_s": None, "apply_s": 0.01, "vip_s": 0.02, "total_s": 1.6}
     for ts, reason in (
-        (now - 7200, Reason("STARTED", "agent started as starting")),
-        (now - 60, Reason("PEER_DEAD", "the peer is dead on every link")),
-        (now - 59, Reason("PROMOTED", "active at epoch 2", phases)),
-        (now - 1, Reason("REJOIN_REPORT", "analysis", {"report": "/r/x-analysis.json"})),
+        (now - 7200, Reason(ReasonCode.STARTED, "agent started as starting")),
+        (now - 60, Reason(ReasonCode.PEER_DEAD, "the peer is dead on every link")),
+        (now - 59, Reason(ReasonCode.PROMOTED, "active at epoch 2", phases)),
+        (now - 1, Reason(ReasonCode.REJOIN_REPORT, "analysis", {"report": "/r/x-analysis.json"})),
     ):
         h.append(history.event("db1", reason, role="active", epoch=2, ts=ts))
     h.close()
@@ -97,7 +98,14 @@ def test_parse_since() -> None:
 def test_tail_reads_the_newest_records_from_the_end(tmp_path: Path) -> None:
     h = history.History(tmp_path, "db1")
     for n in range(300):
-        h.append(history.event("db1", Reason("E", str(n), {"pad": "x" * 500}), role="a", epoch=1))
+        h.append(
+            history.event(
+                "db1",
+                Reason(ReasonCode.ACTION_FAILED, str(n), {"pad": "x" * 500}),
+                role="a",
+                epoch=1,
+            )
+        )
     h.close()
     assert [e["text"] for e in history.tail(tmp_path, 3)] == ["297", "298", "299"]
     assert len(history.tail(tmp_path, 1000)) == 300

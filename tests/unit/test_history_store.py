@@ -9,20 +9,23 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from dualbeat.agent import history, statefile
 from dualbeat.agent.history import History
 from dualbeat.core.durable import Durable, TakeoverRecord
-from dualbeat.core.roles import Role
+from dualbeat.core.reasons import ReasonCode
+from dualbeat.core.roles import Finding, Role
 from dualbeat.core.state import Decision, NodeState, Reason
 
 
 def write(tmp_path: Path, *codes: str, ts: float | None = None) -> None:
     h = History(tmp_path, "db1")
     for n, code in enumerate(codes):
-        h.append(history.event("db1", Reason(code, f"{code} text"), role="standby", epoch=n, ts=ts))
+        reason = Reason(cast(ReasonCode, code), f"{code} text")  # the store keeps any code as text
+        h.append(history.event("db1", reason, role="standby", epoch=n, ts=ts))
     h.close()
 
 
@@ -116,10 +119,10 @@ def test_rotation_keeps_one_generation_and_reads_across_it(
 def test_a_promotion_carries_its_takeover_record(tmp_path: Path) -> None:
     takeover = TakeoverRecord(3, 1.0, "db2", "db1", "peer_dead", "1-1-9", "1-1-9", "1-1-9", "")
     durable = Durable(epoch=3, last_role=Role.ACTIVE, last_takeover=takeover, maintenance=True)
-    state = NodeState(role=Role.ACTIVE, durable=durable, finding="peer_passive")
+    state = NodeState(role=Role.ACTIVE, durable=durable, finding=Finding.PEER_PASSIVE)
     h = History(tmp_path, "db2")
     written = h.decisions(
-        Decision(state, reasons=(Reason("PROMOTED", "active", {"apply_s": 0.1}),))
+        Decision(state, reasons=(Reason(ReasonCode.PROMOTED, "active", {"apply_s": 0.1}),))
     )
     h.close()
     assert written[0]["evidence"]["takeover"]["old_active"] == "db1"
@@ -131,7 +134,9 @@ def test_a_promotion_carries_its_takeover_record(tmp_path: Path) -> None:
 
 def test_another_process_records_with_role_and_epoch_from_the_state_file(tmp_path: Path) -> None:
     statefile.save(tmp_path, Durable(epoch=5, last_role=Role.FENCED))
-    rec = history.record(tmp_path, "db1", Reason("REJOIN_REPORT", "report", {"report": "/x"}))
+    rec = history.record(
+        tmp_path, "db1", Reason(ReasonCode.REJOIN_REPORT, "report", {"report": "/x"})
+    )
     assert rec["role"] == "fenced" and rec["epoch"] == 5 and rec["kind"] == "rejoin"
     assert codes(tmp_path) == ["REJOIN_REPORT"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dualbeat_lab.sandbox.timeline import AgentEvent, Timeline, load_events, lost_writes
-from dualbeat_lab.sandbox.writer import WriteRecord, load_log
+from dualbeat_lab.writer import WriteRecord, load_log
 
 T0 = 1_700_000_000.0  # the fault
 

@@ -15,11 +15,11 @@ from dualbeat.agent.watchdog import (
     WDIOC_GETTIMEOUT,
     WDIOC_SETTIMEOUT,
     Watchdog,
-    WatchdogError,
     kick_interval,
     softdog_needed,
 )
 from dualbeat.config import WatchdogConfig
+from dualbeat.errors import WatchdogError
 
 
 def test_ioctl_numbers_match_linux_watchdog_h() -> None:

@@ -20,6 +20,7 @@ from dualbeat_lab.chaos import run, schedule
 from dualbeat_lab.sandbox import lab
 from dualbeat_lab.sandbox.layout import DEFAULT_STATE_DIR
 from dualbeat_lab.sandbox.provision import provision
+from dualbeat_lab.writer import BENCH_PROFILES, Profile
 
 
 def _err(text: str) -> None:
@@ -92,13 +93,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.02, help="seconds between writes")
     parser.add_argument("--bound", type=float, default=run.SETTLE_BOUND,
                         help="seconds to converge after a heal (plus rejoin time)")  # fmt: skip
+    parser.add_argument("--profile", choices=[p.value for p in BENCH_PROFILES], default="tight",
+                        help="the writers' connection timeouts (default: tight)")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the full result here")
     parser.add_argument("--out-dir", type=Path, help="writer logs (default /var/tmp/...)")
     parser.add_argument("--plan", action="store_true", help="print the schedule and exit")
     parser.add_argument("--witness", action="store_true", help="with --plan: a lab with an arbiter")
     parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
     args = parser.parse_args(argv)
-    opts = run.Options(args.seed, args.duration, args.writers, args.interval, args.bound)
+    opts = run.Options(
+        args.seed, args.duration, args.writers, args.interval, args.bound, Profile(args.profile)
+    )
 
     if args.plan:
         hosts = ["client", "db1", "db2"] + (["witness"] if args.witness else [])

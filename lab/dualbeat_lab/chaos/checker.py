@@ -13,6 +13,8 @@ Checks (each a list of violations; the run fails if any is non-empty):
 * **no acknowledged write missing**: every acknowledged ``(writer, seq)`` is in the final
   active's table, unless a lost-writes report (``rejoin --analyze`` of a fenced node) lists
   it; those are counted as "lost, reported".
+* **every step settles**: after each step's heal, one active within the bound; a step that
+  never settles is a failure even if the run converges later.
 * **convergence**: after the final heal, one active and one standby within the bound, and
   ``dualbeat checksum`` found both servers equal.
 * **no agent crash**: no traceback in the agent logs, and every agent the run did not kill
@@ -27,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from dualbeat_lab.chaos.writer import Attempt
+from dualbeat_lab.writer import WriteRecord
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Overlap:
 class Evidence:
     """Everything the run observed, as plain data (the checker's only input)."""
 
-    attempts: Sequence[Attempt]
+    attempts: Sequence[WriteRecord]
     final_keys: set[tuple[str, int]] | None  # rows on the final active; None: not read
     reported_lost: set[tuple[str, int]]  # keys listed by lost-writes reports
     windows: Sequence[Window]
@@ -79,11 +81,12 @@ class Evidence:
     tracebacks: Mapping[str, list[str]]  # agent log -> lines starting a traceback
     dead_agents: Sequence[str]  # agents not alive at the end though not killed on purpose
     unresolved: Sequence[str] = field(default_factory=list)  # fenced nodes left fenced
+    unsettled: Sequence[int] = field(default_factory=list)  # steps with no active after
 
 
-def periods(attempts: Iterable[Attempt]) -> list[Period]:
+def periods(attempts: Iterable[WriteRecord]) -> list[Period]:
     """Acknowledged writes grouped by (server_id, epoch), ordered by their first write."""
-    groups: dict[tuple[int | None, int | None], list[Attempt]] = {}
+    groups: dict[tuple[int | None, int | None], list[WriteRecord]] = {}
     for a in attempts:
         if a.acked_at is not None:
             groups.setdefault((a.server_id, a.epoch), []).append(a)
@@ -117,7 +120,7 @@ def overlaps(ps: Sequence[Period], windows: Sequence[Window], *, arbiter: bool) 
     return found
 
 
-def longest_gap(attempts: Sequence[Attempt], start: float, end: float) -> float | None:
+def longest_gap(attempts: Sequence[WriteRecord], start: float, end: float) -> float | None:
     """Longest time without an acknowledgement between ``start`` and ``end`` (the last ack
     before ``start`` opens it); None when nothing was acknowledged at all."""
     acks = sorted(a.acked_at for a in attempts if a.acked_at is not None)
@@ -130,7 +133,7 @@ def longest_gap(attempts: Sequence[Attempt], start: float, end: float) -> float 
     return round(max(b - a for a, b in itertools.pairwise(edges)), 3)
 
 
-def missing(attempts: Iterable[Attempt], final: set[tuple[str, int]]) -> set[tuple[str, int]]:
+def missing(attempts: Iterable[WriteRecord], final: set[tuple[str, int]]) -> set[tuple[str, int]]:
     """Acknowledged keys absent from the final active."""
     return {a.key for a in attempts if a.acked and a.key not in final}
 
@@ -165,6 +168,8 @@ def verdict(ev: Evidence) -> dict[str, Any]:
             f"no convergence to one active + one standby within {ev.bound_s:g} s after the "
             f"final heal (roles {dict(ev.final_roles)})"
         )
+    for step in ev.unsettled:
+        violations.append(f"step {step} never settled: no single active after its heal")
     for node in ev.unresolved:
         violations.append(f"{node} stayed fenced: {node}'s lost writes could not be resolved")
     if ev.checksum_equal is not True:

@@ -35,7 +35,8 @@ from dualbeat.errors import DualbeatError, MysqlError
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat_lab.chaos import checker, injectors, schedule, writer
+from dualbeat_lab import writer
+from dualbeat_lab.chaos import checker, injectors, schedule
 from dualbeat_lab.chaos.injectors import Context
 from dualbeat_lab.sandbox import agents, netns
 from dualbeat_lab.sandbox.lab import LabInfo
@@ -121,14 +122,14 @@ def resolve_fenced(info: LabInfo, node: str, progress: Progress) -> Resolution:
     keys = [
         (str(r["key"]["writer"]), int(r["key"]["seq"]))
         for r in rows
-        if r["table"] == f"app.{writer.TABLE}" and r.get("key")
+        if r["table"] == f"app.{writer.CHAOS_TABLE}" and r.get("key")
     ]
     classes = dict(report["summary"]["classes"])
     missing = int(report["missing_count"])
     action = "accept"
     if missing:
         txs = report["transactions"]
-        table = f"app.{writer.TABLE}"
+        table = f"app.{writer.CHAOS_TABLE}"
         safe = bool(txs) and all(
             t["complete"] and set(t["classes"]) == {"safe"} and set(t["tables"]) == {table}
             for t in txs
@@ -209,7 +210,9 @@ def _prepare_table(info: LabInfo, active: str, progress: Progress) -> None:
     """The writers' table and the app user's read access to the epoch, on both servers."""
     with _root(info, active) as server:
         server.execute(
-            Statement(writer.CREATE.replace(writer.TABLE, f"app.{writer.TABLE}", 1)),
+            Statement(
+                writer.CHAOS_CREATE.replace(writer.CHAOS_TABLE, f"app.{writer.CHAOS_TABLE}", 1)
+            ),
             Statement("GRANT SELECT ON dualbeat.* TO 'app'@'%'"),
         )
     other = _other(info, active)
@@ -217,19 +220,19 @@ def _prepare_table(info: LabInfo, active: str, progress: Progress) -> None:
     while True:
         try:
             with _root(info, other) as server:
-                if server.query(Statement(f"SHOW TABLES FROM app LIKE '{writer.TABLE}'")):
+                if server.query(Statement(f"SHOW TABLES FROM app LIKE '{writer.CHAOS_TABLE}'")):
                     break
         except MysqlError:
             pass
         if time.monotonic() > deadline:
-            raise DualbeatError(f"app.{writer.TABLE} did not replicate to {other} in 20 s")
+            raise DualbeatError(f"app.{writer.CHAOS_TABLE} did not replicate to {other} in 20 s")
         time.sleep(0.2)
-    _say(progress, f"app.{writer.TABLE} ready on both servers")
+    _say(progress, f"app.{writer.CHAOS_TABLE} ready on both servers")
 
 
 def final_keys(info: LabInfo, node: str) -> set[tuple[str, int]]:
     with _root(info, node) as server:
-        rows = server.query(Statement(f"SELECT writer, seq FROM app.{writer.TABLE}"))
+        rows = server.query(Statement(f"SELECT writer, seq FROM app.{writer.CHAOS_TABLE}"))
     return {(str(r["writer"]), int(r["seq"])) for r in rows}
 
 
@@ -240,6 +243,7 @@ class Options:
     writers: int = 3
     interval: float = 0.02
     bound: float = SETTLE_BOUND
+    profile: writer.Profile = writer.Profile.TIGHT
 
 
 def hosts_of(info: LabInfo) -> tuple[list[str], bool]:
@@ -258,8 +262,9 @@ def _start_writers(info: LabInfo, opts: Options, logs: list[Path]) -> list[subpr
     procs = []
     for i, log in enumerate(logs):
         argv = writer.command(
-            VIP, info.secrets.app_password_file, f"w{i + 1}", log, opts.duration + 3600,
-            opts.interval,
+            VIP, info.secrets.app_password_file, log, opts.duration + 3600,
+            interval=opts.interval, name=f"w{i + 1}", keys=writer.KeySpace.PER_WRITER,
+            profile=opts.profile,
         )  # fmt: skip
         procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     return procs
@@ -372,6 +377,7 @@ def _evidence(
         tracebacks=tracebacks,
         dead_agents=sorted(dead),
         unresolved=sorted({r.node for r in got.final_resolutions if r.action == "unresolved"}),
+        unsettled=[r.step.index for r in got.records if r.active_after is None],
     )
 
 

@@ -49,13 +49,10 @@ def start(info: LabInfo, node: str, progress: Progress) -> int:
 def status(info: LabInfo, node: str) -> dict[str, Any] | None:
     """The agent's status, or None when it does not answer (yet)."""
     try:
-        answer = control.request(
-            info.lab.node_paths(node).agent_dir, {"cmd": "status"}, timeout=2.0
-        )
+        agent = control.SocketAgent(info.lab.node_paths(node).agent_dir, timeout=2.0)
+        return agent.status().to_json()
     except (AgentUnreachable, OSError):
         return None
-    status: dict[str, Any] = answer["status"]
-    return status
 
 
 def settled(info: LabInfo, *, standby: bool = False) -> str | None:

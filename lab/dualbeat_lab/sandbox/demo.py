@@ -38,8 +38,7 @@ def run(state_dir: Path, fault: drill.Fault) -> None:
     result = drill.run(info, fault, hold=3.0, progress=show)
     print(result.timeline.render(), flush=True)
     print(
-        f"acknowledged writes lost: {len(result.lost)} "
-        f"(every acknowledged write is on the new active {result.new_active})",
+        f"acknowledged writes lost: {result.lost_text()}",
         flush=True,
     )
     step(f"4. after the failover: `dualbeat status` on {result.new_active}")

@@ -78,6 +78,7 @@ class RunResult:
     error: str | None = None
     old_active: str | None = None
     new_active: str | None = None
+    profile: str = "tight"  # the writer's connection profile (dualbeat_lab.writer.Profile)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,13 +155,18 @@ def markdown_table(
     figures: Mapping[str, Mapping[str, Mapping[str, Any]]],
     scenario_titles: Mapping[str, str] | None = None,
 ) -> str:
-    """The side-by-side table: one row per scenario and stack, ratios in the last column."""
+    """The side-by-side table: one row per scenario and stack, ratios in the last column.
+
+    Runs that never recovered have no RTO, so the RTO column covers the others only; the
+    "not recovered" column beside the run count keeps them in sight.
+    """
     titles = scenario_titles or {}
     rows = [
-        "| scenario | stack | runs | RTO min / median / max (s) | longest gap median (s) "
+        "| scenario | stack | runs | not recovered | RTO min / median / max (s) "
+        "| longest gap median (s) "
         "| acked lost | two VIP holders max (s) | two writable max (s) | diverged runs "
         "| RTO ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     all_ratios = ratios(figures)
     for scenario, stacks in figures.items():
@@ -171,7 +177,8 @@ def markdown_table(
                 diverged += f" ({f['runs_not_compared']} not compared)"
             rows.append(
                 f"| {titles.get(scenario, scenario)} | {stack} | {f['runs']} "
-                f"| {_triple(f['rto_s'])} | {_num(f['longest_write_gap_s']['median'])} "
+                f"| {f['runs_without_recovery']} | {_triple(f['rto_s'])} "
+                f"| {_num(f['longest_write_gap_s']['median'])} "
                 f"| {f['acked_writes_lost']} | {f['two_vip_holders_s_max']:.3f} "
                 f"| {f['two_writable_s_max']:.3f} | {diverged} "
                 f"| {'' if stack != 'dualbeat' else _num(r)} |"

@@ -32,8 +32,9 @@ from typing import Protocol
 from dualbeat.checksum.compare import checksum_servers
 from dualbeat.errors import DualbeatError, MysqlError
 from dualbeat.mysql.connection import Server
+from dualbeat_lab import writer
 from dualbeat_lab.errors import SandboxError
-from dualbeat_lab.sandbox import agents, faults, keepalived, lab, writer
+from dualbeat_lab.sandbox import agents, faults, keepalived, lab
 from dualbeat_lab.sandbox.drill import VIP_HOST, acked_after, present_seqs, wait_until
 from dualbeat_lab.sandbox.figures import RunResult, Sample, overlap_seconds
 from dualbeat_lab.sandbox.lab import LabInfo, Progress
@@ -289,6 +290,7 @@ def run_once(
     hold: float,
     freeze_hold: float,
     progress: Progress,
+    profile: writer.Profile = writer.Profile.TIGHT,
 ) -> RunResult:
     """One drill on a fresh lab; the lab is left up (the caller takes it down)."""
     lab.down(state_dir)
@@ -296,7 +298,9 @@ def run_once(
     active = stack.start(info, progress)
     log = info.lab.state_dir / f"{stack.name}-{scenario.value}-{run}-writes.jsonl"
     held = freeze_hold if scenario is Scenario.FREEZE else hold
-    argv = writer.command(VIP_HOST, info.secrets.app_password_file, log, held + 3 * SETTLE_TIMEOUT)
+    argv = writer.command(
+        VIP_HOST, info.secrets.app_password_file, log, held + 3 * SETTLE_TIMEOUT, profile=profile
+    )
     with Samplers(info) as samplers:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -334,6 +338,7 @@ def run_once(
         differing_rows=None,
         old_active=active,
         new_active=final,
+        profile=profile.value,
     )
     return _repaired(stack, info, result, progress)
 

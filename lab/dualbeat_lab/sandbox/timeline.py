@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dualbeat_lab.sandbox.layout import Lab
-from dualbeat_lab.sandbox.writer import WriteRecord
+from dualbeat_lab.writer import WriteRecord
 
 DETECTION_CODES = frozenset(
     {"MYSQL_FAILED", "PEER_DEAD", "PEER_YIELDED", "LOCAL_FAILED", "LINK_DOWN", "CARRIER_LOST"}

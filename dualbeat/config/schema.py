@@ -1,11 +1,12 @@
-"""The configuration: one TOML file, the same on both servers, rejected rather than adjusted.
+"""The schema: what a dualbeat TOML file may say, as frozen pydantic models.
 
 Why pydantic: it gives typed, frozen models with per-field errors that carry the key path,
-which ``ConfigError`` turns into ``FILE:LINE: key.path: message``. ``tomllib`` keeps no line
-numbers, so ``locate`` finds the line of a key path in the source text itself.
+which ``loading`` turns into ``FILE:LINE: key.path: message``.
 
-Cross-field timing rules (deadtime against keepalive, probe timeouts against the interval)
-fail at load: a cluster that would flap or never notice a failure must not start.
+Rules that involve one section (deadtime against keepalive, probe timeouts against the
+interval) are validators here; rules across sections that the agent also enforces at start
+live in ``rules``. The timing defaults are the core's own (``core.state.Timing``): one
+source, so a field left out of the file means what the core assumes.
 """
 
 from __future__ import annotations
@@ -13,11 +14,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-import shutil
-import stat
-import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -27,12 +23,17 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from dualbeat.core.state import Failback as CoreFailback
+from dualbeat.core.state import Timing
 from dualbeat.errors import ConfigError
+
+#: The core's defaults, which the file's defaults repeat by reference.
+DEFAULT_TIMING = Timing()
+DEFAULT_FAILBACK = CoreFailback()
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
@@ -99,7 +100,7 @@ class Vip(_Model):
     address: ipaddress.IPv4Interface | ipaddress.IPv6Interface
     interface: str = Field(pattern=r"^[A-Za-z0-9_.:@-]{1,15}$")
     arp_count: int = Field(3, ge=0, le=100)
-    arp_refresh: Duration = 5.0
+    arp_refresh: Duration = DEFAULT_TIMING.arp_refresh
 
 
 class Link(_Model):
@@ -110,10 +111,10 @@ class Link(_Model):
 class Heartbeat(_Model):
     key_file: Path
     port: int = Field(6940, ge=1, le=65535)
-    keepalive: Duration = 0.2
-    warntime: Duration = 0.6
-    deadtime: Duration = 1.5
-    initdead: Duration = 10.0
+    keepalive: Duration = DEFAULT_TIMING.keepalive
+    warntime: Duration = DEFAULT_TIMING.warntime
+    deadtime: Duration = DEFAULT_TIMING.deadtime
+    initdead: Duration = DEFAULT_TIMING.initdead
     links: tuple[Link, ...] = ()
 
     @model_validator(mode="after")
@@ -146,8 +147,8 @@ class Check(_Model):
 
 class Monitor(_Model):
     interval: Duration = 0.2
-    alert_after: int = Field(3, ge=1, le=100)
-    rise: int = Field(2, ge=1, le=100)
+    alert_after: int = Field(DEFAULT_TIMING.alert_after, ge=1, le=100)
+    rise: int = Field(DEFAULT_TIMING.rise, ge=1, le=100)
     connect_timeout: Duration = 0.15
     query_timeout: Duration = 0.15
     checks: tuple[Check, ...] = ()
@@ -179,15 +180,15 @@ class Replication(Credentials):
     max_lag: Duration = 30.0
     semisync: bool = True
     semisync_timeout: Duration = 1.0
-    apply_timeout: Duration = 5.0
+    apply_timeout: Duration = DEFAULT_TIMING.apply_timeout
 
 
 class Failback(_Model):
     """HeartBeat's ``auto_failback``: the first ``[[nodes]]`` entry is the preferred node."""
 
     auto: bool = False
-    holddown: Duration = 60.0
-    min_interval: Duration = 600.0
+    holddown: Duration = DEFAULT_FAILBACK.holddown
+    min_interval: Duration = DEFAULT_FAILBACK.min_interval
 
     @model_validator(mode="after")
     def _sane(self) -> Failback:
@@ -311,7 +312,7 @@ class ArbiterConfig(_Model):
     kind: Literal["etcd"] = "etcd"
     endpoints: tuple[Endpoint, ...] = Field(min_length=1)
     key: str = Field(pattern=r"^/[^\s]*[^/\s]$")
-    ttl: Duration = 3.0
+    ttl: Duration = DEFAULT_TIMING.lease_ttl
     timeout: Duration = 0.5
 
     @model_validator(mode="after")
@@ -456,224 +457,3 @@ class Config(_Model):
 
     def state_dir(self, name: str) -> Path:
         return self.node(name).state_dir or self.state.dir
-
-
-# ---------------------------------------------------------------- loading and errors
-
-
-def locate(text: str, path: Sequence[str | int]) -> int | None:
-    """The 1-based line where the TOML key ``path`` is set, or its nearest enclosing table.
-
-    Understands ``[table]``, ``[[array.of.tables]]`` (counting entries) and ``key = value``
-    lines, which is what our schema uses; inline tables are found by key name on the line.
-    """
-    keys = [p for p in path if isinstance(p, str)]
-    indexes = [p for p in path if isinstance(p, int)]
-    best: int | None = None
-    header: list[str] = []
-    seen: dict[tuple[str, ...], int] = {}
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if m := re.match(r"^\[\[\s*([^\]]+?)\s*\]\]$", line):
-            header = [h.strip() for h in m.group(1).split(".")]
-            seen[tuple(header)] = seen.get(tuple(header), -1) + 1
-        elif m := re.match(r"^\[\s*([^\]]+?)\s*\]$", line):
-            header = [h.strip() for h in m.group(1).split(".")]
-        elif m := re.match(r"^([A-Za-z0-9_.\"-]+)\s*=", line):
-            full = header + [k.strip().strip('"') for k in m.group(1).split(".")]
-            if not _same_entry(header, indexes, seen):
-                continue
-            if full == keys[: len(full)] or (
-                full[:-1] == keys[: len(full) - 1]
-                and re.search(rf"\b{re.escape(keys[-1])}\s*=", line)
-            ):
-                best = lineno
-                if full == keys:
-                    return lineno
-            continue
-        else:
-            continue
-        if header == keys[: len(header)] and _same_entry(header, indexes, seen):
-            best = lineno
-    return best
-
-
-def _same_entry(header: list[str], indexes: list[int], seen: dict[tuple[str, ...], int]) -> bool:
-    """Whether the current array-of-tables entry is the one the error path points into."""
-    for depth in range(1, len(header) + 1):
-        count = seen.get(tuple(header[:depth]))
-        if count is not None and indexes:
-            return count == indexes[0]
-    return True
-
-
-def _format_errors(source: Path, text: str, err: ValidationError) -> str:
-    lines = []
-    for e in err.errors():
-        loc = [p for p in e["loc"] if not (isinstance(p, str) and "[" in p)]
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see `dualbeat init` for every key)"
-        elif e["type"] == "missing":
-            msg = "required key is missing"
-        line = locate(text, loc) if loc else None
-        lines.append(f"{source}:{line or 1}: {key}: {msg}")
-    return "\n".join(lines)
-
-
-def load(path: Path | str) -> Config:
-    """Read, validate and return the configuration, or raise ``ConfigError``."""
-    source = Path(path)
-    try:
-        text = source.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: configuration file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
-    return loads(text, source)
-
-
-def loads(text: str, source: Path = Path("<memory>")) -> Config:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(f"{source}:{m.group(1) if m else 1}: not valid TOML: {exc}") from None
-    try:
-        config = Config.model_validate({**data, "source": source})
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(source, text, exc)) from None
-    _check_files(config, text)
-    return config
-
-
-def _check_files(config: Config, text: str) -> None:
-    """Files named in the config must exist, and secrets must not be readable by others."""
-    secrets: list[tuple[tuple[str, ...], Path | None]] = [
-        (("heartbeat", "key_file"), config.heartbeat.key_file),
-        (("mysql", "password_file"), config.mysql.password_file),
-        (("replication", "password_file"), config.replication.password_file),
-        (("admin", "password_file"), config.admin.password_file if config.admin else None),
-        (("api", "token_file"), config.api.token_file if config.api else None),
-        (("api", "tls_key"), config.api.tls_key if config.api else None),
-    ]
-    for key, path in secrets:
-        if path is None:
-            continue
-        where = f"{config.source}:{locate(text, key) or 1}: {'.'.join(key)}"
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            raise ConfigError(f"{where}: file {path} does not exist") from None
-        except OSError as exc:
-            raise ConfigError(f"{where}: cannot read {path}: {exc.strerror}") from None
-        except ValueError:  # a NUL byte: no file system accepts the name
-            raise ConfigError(f"{where}: {str(path)!r} is not a valid file name") from None
-        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                f"{where}: {path} is accessible by group or others (mode "
-                f"{stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
-            )
-        if key == ("heartbeat", "key_file") and st.st_size < 16:
-            raise ConfigError(
-                f"{where}: {path} holds {st.st_size} bytes; a heartbeat key needs at least 16 "
-                "(make one with: head -c 32 /dev/urandom > FILE)"
-            )
-        if key == ("api", "token_file") and len(path.read_bytes().strip()) < 16:
-            raise ConfigError(
-                f"{where}: {path} holds a token shorter than 16 characters (make one with: "
-                "head -c 24 /dev/urandom | base64 > FILE)"
-            )
-    cert = config.api.tls_cert if config.api else None
-    if cert is not None and not cert.is_file():
-        line = locate(text, ("api", "tls_cert")) or 1
-        raise ConfigError(f"{config.source}:{line}: api.tls_cert: file {cert} does not exist")
-    hooks = config.hooks
-    for name in ("role_change", "failover", "fence", "pre_promote"):
-        hook: Path | None = getattr(hooks, name)
-        if hook is not None and not hook.is_file():
-            line = locate(text, ("hooks", name)) or 1
-            raise ConfigError(f"{config.source}:{line}: hooks.{name}: file {hook} does not exist")
-    argv = config.fence.argv()
-    if argv and shutil.which(argv[0]) is None:
-        line = locate(text, ("fence", "command")) or 1
-        raise ConfigError(
-            f"{config.source}:{line}: fence.command: {argv[0]} is not an executable file "
-            "(give its absolute path, or a program on PATH)"
-        )
-
-
-def local_node(config: Config, local_addresses: set[str], name: str | None = None) -> Node:
-    """Which node this host is: the one named, checked, or the one whose address is local."""
-    if name is not None:
-        node = config.node(name)
-        if str(node.address) not in local_addresses:
-            raise ConfigError(
-                f"{config.source}: node {name!r} has address {node.address}, which is not "
-                f"an address of this host (local: {', '.join(sorted(local_addresses)) or 'none'})"
-            )
-        return node
-    mine = [n for n in config.nodes if str(n.address) in local_addresses]
-    if len(mine) != 1:
-        listed = ", ".join(f"{n.name}={n.address}" for n in config.nodes)
-        what = "none" if not mine else "both"
-        raise ConfigError(
-            f"{config.source}: {what} of the nodes ({listed}) match an address of this host "
-            f"(local: {', '.join(sorted(local_addresses)) or 'none'}); fix nodes.address "
-            "or pass --node NAME"
-        )
-    return mine[0]
-
-
-# ---------------------------------------------------------------- safety warnings
-
-
-@dataclass(frozen=True)
-class SafetyWarning:
-    """A valid configuration under which a known fault can still give two writers."""
-
-    section: str
-    risk: str
-    fix: str
-
-
-ARBITER_FIX = (
-    'add an [arbiter] section pointing at an etcd cluster (kind = "etcd", endpoints = '
-    "[...]); see README 'Arbiter, ping nodes, watchdog, fence'"
-)
-
-
-def safety_warnings(config: Config) -> list[SafetyWarning]:
-    """What ``check-config`` and ``repl check`` warn about; pure, in a fixed order."""
-    a, b = (n.name for n in config.nodes)
-    warnings = []
-    if config.arbiter is None:
-        warnings += [
-            SafetyWarning(
-                "arbiter",
-                f"classic two-node mode: a partition between {a} and {b} while both stay "
-                "alive gives two writers (each sees the other dead and the standby takes "
-                "over while the old active still serves the clients that reach it) until "
-                "the partition heals",
-                ARBITER_FIX,
-            ),
-            SafetyWarning(
-                "arbiter",
-                "classic two-node mode: an active paused longer than deadtime (VM freeze, "
-                "SIGSTOP, a stalled disk) is replaced; when it resumes it still holds the "
-                "VIP and a writable MySQL until it hears its peer: two writers meanwhile",
-                ARBITER_FIX,
-            ),
-        ]
-    elif config.watchdog.enabled and config.watchdog.timeout >= config.arbiter.ttl:
-        warnings.append(
-            SafetyWarning(
-                "watchdog",
-                f"watchdog.timeout ({config.watchdog.timeout:g}s) is not below arbiter.ttl "
-                f"({config.arbiter.ttl:g}s): a hung active's host is reset only after its "
-                "lease ran out, when the standby may already have taken over",
-                'set [watchdog] timeout below [arbiter] ttl (e.g. ttl = "6s", timeout = "4s")',
-            )
-        )
-    return warnings

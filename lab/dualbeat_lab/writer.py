@@ -1,15 +1,23 @@
-"""A test client that writes through the VIP and logs every attempt, for drills and benchmarks.
+"""The lab's one writer client: writes through an address and logs every attempt, for drills,
+benches and chaos.
 
 Run it where an application would, in the client namespace (``command()`` builds this)::
 
-    ip netns exec client python -m dualbeat_lab.sandbox.writer --host 10.77.0.100 \\
+    ip netns exec client python -m dualbeat_lab.writer --host 10.77.0.100 \\
         --user app --password-file F --duration 30 --interval 0.01 --log writes.jsonl
 
 Why it looks like this:
 
-* **Short timeouts** (connect 0.2 s, read/write 0.5 s) and no TLS set-up: otherwise a client
-  stuck on a frozen or partitioned server, or rebuilding a TLS context at every reconnect,
-  measures itself instead of the failover (PLATFORM.md, "Clients and timing").
+* **Connection profiles** (``Profile``): ``tight`` (connect 0.5 s, read 2 s; the default) and
+  ``driver-defaults`` (connect 10 s, no read timeout) are what applications run with; the
+  benches measure with them, because a timeout shorter than the users' hides what they
+  suffer (a client blocked on a frozen server). ``test-bounds`` (connect 0.2 s, read 0.5 s)
+  is for tests only: a test must never wait on a timeout it does not study.
+* **Two key spaces** (``KeySpace``): ``shared`` rows in ``app.writes`` keyed by ``seq`` (the
+  drills and ``present_seqs``), and ``per-writer`` rows in ``app.chaos_writes`` keyed
+  ``(writer, seq)`` with the ``dualbeat.epoch`` read on the same connection before each
+  INSERT, so several chaos writers never collide and the checker can group writes by
+  (server, epoch).
 * **One JSON line per attempt**, flushed at once: the log is the ground truth for the RTO,
   the longest gap and the lost-write check, and it may be tailed while the writer runs.
 * **A new ``seq`` for every attempt**: an INSERT that timed out may have committed, so a
@@ -18,12 +26,15 @@ Why it looks like this:
 * ``sent_at`` is taken just before the INSERT goes out (the start of the attempt when no
   connection could be made): "after the fault" means *sent* after it.
 * ``server_id`` is asked once per connection: it shows which server took each write.
+* SIGTERM ends the run after the attempt in progress, or at once when that attempt waits on
+  the server (without a read timeout it could wait for ever); that attempt is not logged.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import enum
 import json
 import os
 import signal
@@ -40,22 +51,64 @@ import pymysql
 from dualbeat.errors import MysqlError
 from dualbeat.mysql.connection import classify
 
-CONNECT_TIMEOUT = 0.2
-READ_TIMEOUT = 0.5
 _DUPLICATE_KEY = 1062
 _MIN_SETUP_RETRY = 0.05
 
-_CREATE = (
-    "CREATE TABLE IF NOT EXISTS writes ("
-    " seq BIGINT PRIMARY KEY, sent_at DOUBLE, writer VARCHAR(32)) ENGINE=InnoDB"
-)
+
+class Profile(enum.Enum):
+    """How long the client waits: to connect, and for an answer (None: for ever)."""
+
+    TIGHT = "tight"
+    DRIVER_DEFAULTS = "driver-defaults"
+    TEST_BOUNDS = "test-bounds"
+
+    @property
+    def connect_timeout(self) -> float:
+        return {"tight": 0.5, "driver-defaults": 10.0, "test-bounds": 0.2}[self.value]
+
+    @property
+    def read_timeout(self) -> float | None:
+        return {"tight": 2.0, "driver-defaults": None, "test-bounds": 0.5}[self.value]
+
+
+BENCH_PROFILES = (Profile.TIGHT, Profile.DRIVER_DEFAULTS)  # what applications run with
+
+
+class KeySpace(enum.Enum):
+    """Which table the writer fills, and how its rows are keyed."""
+
+    SHARED = "shared"  # app.writes, keyed by seq: one writer (drills)
+    PER_WRITER = "per-writer"  # app.chaos_writes, keyed (writer, seq), epoch read per write
+
+    @property
+    def table(self) -> str:
+        return "writes" if self is KeySpace.SHARED else "chaos_writes"
+
+
+CHAOS_TABLE = KeySpace.PER_WRITER.table
+_CREATE = {
+    KeySpace.SHARED: "CREATE TABLE IF NOT EXISTS writes ("
+    " seq BIGINT PRIMARY KEY, sent_at DOUBLE, writer VARCHAR(32)) ENGINE=InnoDB",
+    KeySpace.PER_WRITER: f"CREATE TABLE IF NOT EXISTS {CHAOS_TABLE} (writer VARCHAR(32) NOT NULL,"
+    " seq BIGINT NOT NULL, sent_at DOUBLE NOT NULL, epoch BIGINT NULL,"
+    " PRIMARY KEY (writer, seq)) ENGINE=InnoDB",
+}
+CHAOS_CREATE = _CREATE[KeySpace.PER_WRITER]
 _TABLE_EXISTS = (
     "SELECT COUNT(*) FROM information_schema.tables"
-    " WHERE table_schema = DATABASE() AND table_name = 'writes'"
+    " WHERE table_schema = DATABASE() AND table_name = %s"
 )
-_NEXT_SEQ = "SELECT COALESCE(MAX(seq), 0) + 1 FROM writes"
+_NEXT_SEQ = {
+    KeySpace.SHARED: "SELECT COALESCE(MAX(seq), 0) + 1 FROM writes",
+    KeySpace.PER_WRITER: f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {CHAOS_TABLE} WHERE writer = %s",
+}
+_INSERT = {
+    KeySpace.SHARED: "INSERT INTO writes (writer, seq, sent_at) VALUES (%s, %s, %s)",
+    KeySpace.PER_WRITER: f"INSERT INTO {CHAOS_TABLE} (writer, seq, sent_at, epoch)"
+    " VALUES (%s, %s, %s, %s)",
+}
 _SERVER_ID = "SELECT @@server_id"
-_INSERT = "INSERT INTO writes (seq, sent_at, writer) VALUES (%s, %s, %s)"
+_EPOCH = "SELECT epoch FROM dualbeat.epoch WHERE id = 1"
 
 
 @dataclass(frozen=True)
@@ -67,37 +120,48 @@ class WriteRecord:
     acked_at: float | None
     server_id: int | None
     error: str | None
+    writer: str = ""
+    epoch: int | None = None  # per-writer key space only
 
     @property
     def acked(self) -> bool:
         return self.acked_at is not None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.writer, self.seq)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WriteRecord:
-        acked, sid, err = data.get("acked_at"), data.get("server_id"), data.get("error")
+        def opt(name: str, kind: type[int] | type[float] | type[str]) -> Any:
+            value = data.get(name)
+            return None if value is None else kind(value)
+
         return cls(
             seq=int(data["seq"]),
             sent_at=float(data["sent_at"]),
-            acked_at=None if acked is None else float(acked),
-            server_id=None if sid is None else int(sid),
-            error=None if err is None else str(err),
+            acked_at=opt("acked_at", float),
+            server_id=opt("server_id", int),
+            error=opt("error", str),
+            writer=str(data.get("writer", "")),
+            epoch=opt("epoch", int),
         )
 
 
 def load_log(path: Path | str) -> list[WriteRecord]:
-    """The records of a writer log, in the order written.
+    """The records of a writer log in the order written; none when it does not exist yet.
 
     A last line without its newline is a write in progress (the writer is still running)
-    and is left out; any other unreadable line is an error.
+    and is left out; any other unreadable line is an error naming the file and line.
     """
-    text = Path(path).read_text()
-    lines = text.split("\n")
-    complete = lines[:-1]  # the part after the last newline is empty or still being written
+    path = Path(path)
+    if not path.exists():
+        return []
     records = []
-    for number, line in enumerate(complete, start=1):
+    for number, line in enumerate(path.read_text().split("\n")[:-1], start=1):
         if not line.strip():
             continue
         try:
@@ -118,8 +182,13 @@ def short_error(exc: BaseException) -> str:
     return " ".join(text.split())[:160]
 
 
+class Interrupted(BaseException):
+    """Raised by the SIGTERM handler into a writer that waits on the server (not an Exception:
+    nothing on the way may swallow it)."""
+
+
 class Writer:
-    """Inserts one row per ``interval`` into ``<database>.writes`` and logs every attempt.
+    """Inserts one row per ``interval`` and logs every attempt.
 
     Ticks are on a fixed grid from the start; ticks missed while an attempt hung in a
     timeout are skipped, not caught up in a burst, so the rate after a failover is the
@@ -136,22 +205,23 @@ class Writer:
         database: str = "app",
         interval: float = 0.01,
         name: str | None = None,
-        connect_timeout: float = CONNECT_TIMEOUT,
-        read_timeout: float = READ_TIMEOUT,
+        keys: KeySpace = KeySpace.SHARED,
+        profile: Profile = Profile.TIGHT,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self.interval = interval
         self.name = (name or f"writer-{os.getpid()}")[:32]
-        self.database = database
+        self.keys = keys
         self.stop_event = threading.Event()
+        self.busy = False
         self.address = f"{host}:{port}"
         # ssl_disabled: PyMySQL 2.x otherwise builds a TLS context (loading the system CA
         # store, 25-45 ms here) for every connection, which would be measured as failover.
         self._params: dict[str, Any] = {
             "host": host, "port": port, "user": user, "password": password,
-            "database": database, "connect_timeout": connect_timeout,
-            "read_timeout": read_timeout, "write_timeout": read_timeout,
+            "database": database, "connect_timeout": profile.connect_timeout,
+            "read_timeout": profile.read_timeout, "write_timeout": profile.read_timeout,
             "autocommit": True, "ssl_disabled": True,
         }  # fmt: skip
         self._conn: pymysql.connections.Connection[Any] | None = None
@@ -190,7 +260,8 @@ class Writer:
     def _resync_seq(self) -> None:
         """Re-read the next free seq when asked to (at start, after a duplicate key)."""
         if self._resync:
-            self._next_seq = max(self._next_seq, int(self._first(_NEXT_SEQ)))
+            args = (self.name,) if self.keys is KeySpace.PER_WRITER else ()
+            self._next_seq = max(self._next_seq, int(self._first(_NEXT_SEQ[self.keys], args)))
             self._resync = False
 
     def _forget_connection(self) -> None:
@@ -204,39 +275,48 @@ class Writer:
         """Create the table if missing, retrying until it works or ``deadline`` (monotonic)."""
         wait = max(self.interval, _MIN_SETUP_RETRY)
         while not self.stop_event.is_set() and time.monotonic() < deadline:
+            self.busy = True
             try:
-                if not self._first(_TABLE_EXISTS):
-                    self._first(_CREATE)  # only when missing: read_only refuses even a no-op
+                if not self._first(_TABLE_EXISTS, (self.keys.table,)):
+                    self._first(_CREATE[self.keys])  # only when missing: read_only refuses it
                 self._resync_seq()
                 return True
             except (pymysql.err.Error, OSError) as exc:
                 err = classify(self.address, exc)
                 print(f"writer: setup: {short_error(err)}", file=sys.stderr, flush=True)
                 self._forget_connection()
-                self.stop_event.wait(wait)
+            finally:
+                self.busy = False
+            self.stop_event.wait(wait)
         return False
 
     def attempt(self) -> WriteRecord:
-        """One write: (re)connect, INSERT, and the record saying what happened."""
+        """One write: (re)connect, (read the epoch,) INSERT, and the record of what happened."""
         self.attempts += 1
-        seq, sent_at, server_id = self._next_seq, time.time(), None
+        seq, sent_at, server_id, epoch = self._next_seq, time.time(), None, None
+        self.busy = True
         try:
             self._connect()
             self._resync_seq()
             seq, server_id = self._next_seq, self._server_id
+            if self.keys is KeySpace.PER_WRITER:
+                raw = self._first(_EPOCH)
+                epoch = None if raw is None else int(raw)
             sent_at = time.time()
-            self._first(_INSERT, (seq, sent_at, self.name))
+            row = (self.name, seq, sent_at) + ((epoch,) if self.keys is KeySpace.PER_WRITER else ())
+            self._first(_INSERT[self.keys], row)
             acked_at = time.time()
         except (pymysql.err.Error, OSError) as exc:  # what classify() knows; bugs propagate
             err = classify(self.address, exc)
             if err.code == _DUPLICATE_KEY:  # another writer used this seq: skip past its rows
                 self._resync = True
             self._forget_connection()
-            return WriteRecord(seq, sent_at, None, server_id, short_error(err))
+            return WriteRecord(seq, sent_at, None, server_id, short_error(err), self.name, epoch)
         finally:
+            self.busy = False
             self._next_seq = seq + 1  # a new seq for every attempt, whatever its outcome
         self.acked += 1
-        return WriteRecord(seq, sent_at, acked_at, server_id, None)
+        return WriteRecord(seq, sent_at, acked_at, server_id, None, self.name, epoch)
 
     def run(self, duration: float, log: IO[str]) -> bool:
         """Write for ``duration`` seconds (setup included) or until ``stop``; log each attempt.
@@ -262,36 +342,11 @@ class Writer:
                 if tick < now:  # hung in a timeout: resume on the grid, no burst
                     tick += (now - tick) // self.interval * self.interval + self.interval
             return True
+        except Interrupted:
+            return True
         finally:
             self._forget_connection()
             log.flush()
-
-
-def run(
-    host: str,
-    user: str,
-    password: str,
-    duration: float,
-    log: Path | str,
-    *,
-    interval: float = 0.01,
-    port: int = 3306,
-    database: str = "app",
-    name: str | None = None,
-    stop: threading.Event | None = None,
-) -> Writer:
-    """Run a writer in this thread, appending to ``log``; returns it (for its counters).
-
-    ``stop`` lets another thread end the run early.
-    """
-    writer = Writer(
-        host, user, password, port=port, database=database, interval=interval, name=name
-    )
-    if stop is not None:
-        writer.stop_event = stop
-    with Path(log).open("a", encoding="utf-8") as out:
-        writer.run(duration, out)
-    return writer
 
 
 def command(
@@ -303,21 +358,26 @@ def command(
     namespace: str = "client",
     user: str = "app",
     interval: float = 0.01,
+    name: str | None = None,
+    keys: KeySpace = KeySpace.SHARED,
+    profile: Profile = Profile.TIGHT,
 ) -> list[str]:
-    """The argv that runs this writer inside ``namespace`` (for ``subprocess.Popen``).
+    """The argv that runs a writer inside ``namespace`` (for ``subprocess.Popen``).
 
     ``ip netns exec`` execs in place, so the Popen's pid is the writer's: SIGTERM it to stop.
     """
     return [
-        "ip", "netns", "exec", namespace, sys.executable, "-m", "dualbeat_lab.sandbox.writer",
+        "ip", "netns", "exec", namespace, sys.executable, "-m", "dualbeat_lab.writer",
         "--host", host, "--user", user, "--password-file", str(password_file),
         "--duration", f"{duration:g}", "--interval", f"{interval:g}", "--log", str(log),
+        "--keys", keys.value, "--profile", profile.value,
+        *(["--name", name] if name else []),
     ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m dualbeat_lab.sandbox.writer",
+        prog="python -m dualbeat_lab.writer",
         description="Write one row per interval through an address and log every attempt.",
     )
     parser.add_argument("--host", required=True)
@@ -329,14 +389,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.01)
     parser.add_argument("--name", help="value of the writer column (default writer-PID)")
     parser.add_argument("--log", type=Path, required=True, help="JSON lines, appended")
+    parser.add_argument(
+        "--keys",
+        choices=[k.value for k in KeySpace],
+        default="shared",
+        help="shared (app.writes, by seq) or per-writer (app.chaos_writes)",
+    )
+    parser.add_argument("--profile", choices=[p.value for p in Profile], default="tight",
+                        help="connection timeouts (default: tight)")  # fmt: skip
     args = parser.parse_args(argv)
 
     password = args.password_file.read_text().strip()
     writer = Writer(args.host, args.user, password, port=args.port, database=args.database,
-                    interval=args.interval, name=args.name)  # fmt: skip
+                    interval=args.interval, name=args.name, keys=KeySpace(args.keys),
+                    profile=Profile(args.profile))  # fmt: skip
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         writer.stop()
+        if writer.busy:  # may be waiting on a server with no read timeout
+            raise Interrupted
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -344,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         ready = writer.run(args.duration, out)
     print(
         f"writer {writer.name}: {writer.attempts} attempts, {writer.acked} acked"
-        + ("" if ready else f"; could not create {args.database}.writes in time"),
+        + ("" if ready else f"; could not create {args.database}.{writer.keys.table} in time"),
         file=sys.stderr,
         flush=True,
     )

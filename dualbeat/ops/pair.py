@@ -1,0 +1,74 @@
+"""The pair's own workflows, which need no agent: replication setup and check, and the
+data checksum. Each returns what it found and the outcome it stands for (a FAIL, a
+difference: ``ExitCode.CHECK_FAILED``), so no shell decides that on its own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from dualbeat.checksum.compare import ChecksumProgress, checksum_pair
+from dualbeat.checksum.report import ChecksumReport
+from dualbeat.config import Config
+from dualbeat.ops.outcome import ExitCode
+from dualbeat.ops.port import Progress, quiet
+from dualbeat.repl.check import Finding, Status, worst
+from dualbeat.repl.inspect import inspect_pair
+from dualbeat.repl.setup import SetupReport, setup_pair
+
+
+def setup(
+    config: Config,
+    *,
+    active: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    progress: Progress = quiet,
+) -> SetupReport:
+    """Make the two servers replicate from each other, idempotently (``repl.setup``)."""
+    return setup_pair(config, active=active, force=force, dry_run=dry_run, progress=progress)
+
+
+@dataclass(frozen=True)
+class Checked:
+    findings: tuple[Finding, ...]
+
+    @property
+    def outcome(self) -> ExitCode:
+        failed = worst(list(self.findings)) is Status.FAIL
+        return ExitCode.CHECK_FAILED if failed else ExitCode.OK
+
+
+def check(config: Config, *, active: str | None = None) -> Checked:
+    """Every dual-master rule against both servers as they are now."""
+    return Checked(tuple(inspect_pair(config, active=active)))
+
+
+@dataclass(frozen=True)
+class Compared:
+    report: ChecksumReport
+
+    @property
+    def outcome(self) -> ExitCode:
+        return ExitCode.OK if self.report.equal else ExitCode.CHECK_FAILED
+
+
+def checksum(
+    config: Config,
+    *,
+    reference: str | None = None,
+    databases: Sequence[str] = (),
+    tables: Sequence[str] = (),
+    chunk_size: int = 1000,
+    progress: Callable[[ChecksumProgress], None] = lambda _: None,
+) -> Compared:
+    """Compare the data of both servers chunk by chunk, reading only."""
+    report = checksum_pair(
+        config,
+        reference=reference,
+        databases=databases,
+        tables=tables,
+        chunk_size=chunk_size,
+        progress=progress,
+    )
+    return Compared(report)

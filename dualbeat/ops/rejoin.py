@@ -1,0 +1,147 @@
+"""The workflow of ``dualbeat rejoin``: analyse a returning node and keep the report
+(linked from its history), resolve its lost writes (re-apply or discard, then rebuild),
+and let it stand by again (with the agent's retries and the checksum that proves the
+pair equal). Rendering the analysis is the shell's."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from dualbeat.agent import history
+from dualbeat.checksum.compare import checksum_pair
+from dualbeat.checksum.report import ChecksumReport
+from dualbeat.config import Config
+from dualbeat.core.reasons import ReasonCode
+from dualbeat.core.roles import Finding, Role
+from dualbeat.core.state import Reason
+from dualbeat.errors import ConfigError, DualbeatError, RefusedError
+from dualbeat.ops.port import AgentPort, Progress, command, quiet, wait_status
+from dualbeat.rejoin.analysis import analyze, save
+from dualbeat.rejoin.report import Analysis
+from dualbeat.rejoin.resolve import CopyProgress, Resolution, resolve
+
+#: How long a refused ``rejoined`` is retried: the agent decides on its latest probe and
+#: the active's latest heartbeat (each at most a monitor interval old), which right after
+#: a rebuild may still show the old difference.
+ACCEPT_RETRY_S = 5.0
+REPLICATING_WITHIN_S = 30.0
+
+
+def keep(config: Config, analysis: Analysis, progress: Progress = quiet) -> Path:
+    """Save the report under the node's state directory and link it from its history."""
+    try:
+        path = save(analysis, config)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot save the report under {config.state_dir(analysis.node)}: {exc}"
+        ) from exc
+    progress(f"report saved: {path}")
+    record_report(config, analysis, path, progress)
+    return path
+
+
+@dataclass(frozen=True)
+class Resolved:
+    resolution: Resolution
+    rows: int  # found equal by the checksum after the node stood by again
+
+
+def resolve_and_accept(
+    config: Config,
+    port: AgentPort,
+    node: str,
+    *,
+    mode: str,
+    include: bool,
+    binlog_timeout: float,
+    progress: Progress = quiet,
+    copy_progress: CopyProgress = lambda _d, _t: None,
+) -> Resolved:
+    """``--reapply`` / ``--discard``: resolve, analyse again, and accept the node back
+    (``accept``'s refusals apply: anything still missing keeps it fenced)."""
+    result = resolve(
+        config,
+        node,
+        mode=mode,
+        include=include,
+        binlog_timeout=binlog_timeout,
+        say=progress,
+        copy_progress=copy_progress,
+    )
+    record_report(config, result.analysis, result.analysis_path, progress)
+    if result.copy:
+        progress(f"copied {result.copy.bytes} bytes: {', '.join(result.copy.databases)}")
+    again = analyze(config, result.node, timeout=binlog_timeout)
+    rows = accept(config, port, result.node, again.has_missing, progress)
+    return Resolved(result, rows)
+
+
+def record_report(
+    config: Config, analysis: Analysis, path: Path, progress: Progress = quiet
+) -> None:
+    """Link the report from the node's history (by path), with the agent up or down; a
+    failure to link is said through ``progress``, not raised (the report is saved)."""
+    lacking = f"{analysis.missing_count} transaction(s) the active lacks"
+    reason = Reason(
+        ReasonCode.REJOIN_REPORT,
+        f"lost-writes analysis of {analysis.node} against {analysis.active}: "
+        + (lacking if analysis.has_missing else "nothing the active lacks"),
+        {"report": str(path), "active": analysis.active, "missing": analysis.missing}
+        | analysis.summary(),
+    )
+    try:
+        history.record(config.state_dir(analysis.node), analysis.node, reason)
+    except (OSError, DualbeatError) as exc:
+        progress(f"warning: the report is not linked from the history: {exc}")
+
+
+def accept(
+    config: Config,
+    port: AgentPort,
+    node: str,
+    missing: bool,
+    progress: Progress = quiet,
+    *,
+    compare: Callable[[Config], ChecksumReport] = checksum_pair,
+    retry_for: float = ACCEPT_RETRY_S,
+) -> int:
+    """Let fenced ``node`` stand by and replicate again, then ``compare`` the pair; the
+    rows found equal. Refused while ``node`` holds writes the active lacks, when its agent
+    keeps refusing for ``retry_for`` seconds, when it does not replicate in time, or when
+    the data differs."""
+    if missing:
+        raise RefusedError(
+            f"{node} still holds transactions the active lacks (listed above): re-apply them "
+            f"on the active or rebuild {node}, then run --accept again"
+        )
+    deadline = time.monotonic() + retry_for
+    while True:
+        try:
+            answer = command(port, {"cmd": "rejoined"}, f"{node}'s agent refused")
+            break
+        except RefusedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
+    if answer.finding != Finding.REJOIN_ACCEPTED:
+        raise RefusedError(f"{node}'s agent is {answer.role} ({answer.finding}): try again")
+    standing_by = wait_status(
+        port,
+        lambda st: st.role is Role.STANDBY and bool(st.mysql.replicating),
+        REPLICATING_WITHIN_S,
+    )
+    if standing_by is None:
+        raise RefusedError(
+            f"{node} did not start replicating within {REPLICATING_WITHIN_S:g} s; "
+            "see dualbeat status"
+        )
+    progress(f"{node} is a standby again and replicates from the active; checksumming")
+    report = compare(config)
+    if not report.equal:
+        raise RefusedError(
+            f"{node} rejoined, but `dualbeat checksum` finds differences: run it to see them"
+        )
+    return report.rows
