@@ -20,6 +20,7 @@ from dualbeat.core import lease, maintenance
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     AnnounceVip,
     ClaimVip,
     Exit,
@@ -29,12 +30,13 @@ from dualbeat.core.actions import (
     RenewLease,
     SetReadOnly,
     SetSemiSync,
+    ShutClients,
     StartReplication,
     StopReplication,
 )
 from dualbeat.core.entry import enter
 from dualbeat.core.evolve import evolve
-from dualbeat.core.findings import Finding, assess, fresh_peer, silent_since
+from dualbeat.core.findings import Finding, assess, fresh_peer, peer_released, silent_since
 from dualbeat.core.observations import Observation
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
@@ -106,8 +108,10 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
     if s.promotion is None and s.role is Role.ACTIVE:
         if local.writable is False and local.health is Health.HEALTHY:
             wanted.append((SetReadOnly(False), t.retry))
+        if s.clients_shut is not False:  # shut by a demotion, or unknown since the start
+            wanted.append((AdmitClients(), t.retry))
         if s.vip_held is False:
-            wanted.append((ClaimVip(), t.retry))
+            wanted.append((ClaimVip(probe=not peer_released(cfg, s, now)), t.retry))
         elif s.vip_held and fresh_peer(cfg, s, now) is not None:
             wanted.append((AnnounceVip(), t.arp_refresh))
         beat = fresh_peer(cfg, s, now)
@@ -125,6 +129,12 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
     elif s.role in (Role.STANDBY, Role.FENCED):  # a STARTING node does not know enough yet
         if local.writable:
             wanted.append((SetReadOnly(True), t.retry))
+        # The client gate stays shut while the server may take writes (a frozen server
+        # thawing, a restarted old active) and opens once it is seen read-only.
+        if local.writable and s.clients_shut is not True and not s.demoting:
+            wanted.append((ShutClients(), t.retry))
+        elif local.writable is False and s.clients_shut is not False and not s.demoting:
+            wanted.append((AdmitClients(), t.retry))
         if s.vip_held:
             wanted.append((ReleaseVip(), t.retry))
         if s.role is Role.FENCED and local.replicating:
