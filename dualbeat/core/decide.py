@@ -103,13 +103,11 @@ def _promise(cfg: CoreConfig, s: NodeState) -> NodeState:
 def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Action]]:
     """Corrective actions that keep the role true; each kind at most once in flight."""
     t = cfg.timing
-    wanted: list[tuple[Action, float]] = []
+    wanted: list[tuple[Action, float]] = [(a, t.retry) for a in _client_gate(s)]
     local = s.local
     if s.promotion is None and s.role is Role.ACTIVE:
         if local.writable is False and local.health is Health.HEALTHY:
             wanted.append((SetReadOnly(False), t.retry))
-        if s.clients_shut is not False:  # shut by a demotion, or unknown since the start
-            wanted.append((AdmitClients(), t.retry))
         if s.vip_held is False:
             wanted.append((ClaimVip(probe=not peer_released(cfg, s, now)), t.retry))
         elif s.vip_held and fresh_peer(cfg, s, now) is not None:
@@ -129,12 +127,6 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
     elif s.role in (Role.STANDBY, Role.FENCED):  # a STARTING node does not know enough yet
         if local.writable:
             wanted.append((SetReadOnly(True), t.retry))
-        # The client gate stays shut while the server may take writes (a frozen server
-        # thawing, a restarted old active) and opens once it is seen read-only.
-        if local.writable and s.clients_shut is not True and not s.demoting:
-            wanted.append((ShutClients(), t.retry))
-        elif local.writable is False and s.clients_shut is not False and not s.demoting:
-            wanted.append((AdmitClients(), t.retry))
         if s.vip_held:
             wanted.append((ReleaseVip(), t.retry))
         if s.role is Role.FENCED and local.replicating:
@@ -188,6 +180,22 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         elif isinstance(action, ReleaseLease):
             s = evolve(s, evidence=evolve(s.evidence, lease=None))
     return (evolve(s, last_tried=tried) if actions else s), actions
+
+
+def _client_gate(s: NodeState) -> list[Action]:
+    """The MySQL port open to clients on the active (shut by a demotion, or unknown since
+    the start); on a standby or fenced node, shut while its server may take writes (a
+    frozen server thawing, a restarted old active) and open once it is seen read-only.
+    A demotion in progress shuts it itself."""
+    if s.role is Role.ACTIVE and s.promotion is None:
+        return [AdmitClients()] if s.clients_shut is not False else []
+    if s.role not in (Role.STANDBY, Role.FENCED) or s.demoting:
+        return []
+    if s.local.writable and s.clients_shut is not True:
+        return [ShutClients()]
+    if s.local.writable is False and s.clients_shut is not False:
+        return [AdmitClients()]
+    return []
 
 
 def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:
