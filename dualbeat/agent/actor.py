@@ -1,11 +1,19 @@
-"""The actor: carries out the core's actions in a worker thread, one batch at a time.
+"""The actor: carries out the core's actions in worker threads, one batch at a time.
 
 Each action is bounded (MySQL statements by the connection's timeouts, hooks by
 ``[hooks].timeout``, ARP by its own) and reported back as an observation. When a
 *critical* action fails, the rest of its batch is skipped and reported as such, so a
 promotion never makes MySQL writable after failing to record its epoch. When the local
 server is unreachable, the remaining MySQL steps of the batch are skipped at once instead
-of each waiting for its own timeout: a demotion must reach the VIP release quickly.
+of each waiting for its own timeout.
+
+Two lanes. The head of a batch made only of steps that never touch MySQL (releasing the
+VIP, sending a beat) runs on the *handoff* lane at once; the rest waits its turn on the
+main lane. A demotion must not queue behind a statement still waiting on a frozen server
+(a probe-driven ``SetSemiSync``, a takeover's long wait): its VIP release takes
+milliseconds whatever MySQL does. Because the lanes run side by side, a batch queued on
+the main lane before a demotion skips its steps that would make this node serve again
+(writable, the VIP): the demotion superseded them.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import assert_never
 
 from dualbeat.agent import hooks, statefile
@@ -62,6 +70,10 @@ from dualbeat.vip.manager import VipManager
 
 log = logging.getLogger("dualbeat.actor")
 Post = Callable[[Observation], None]
+# Never touch MySQL and take milliseconds: may run ahead of the main lane.
+_HANDOFF_ACTIONS = (ReleaseVip, SendBeat)
+# What a demotion supersedes when it was queued before it.
+_SERVING_ACTIONS = (ClaimVip, AnnounceVip)
 _MYSQL_ACTIONS = (
     SetReadOnly,
     KillSessions,
@@ -71,6 +83,19 @@ _MYSQL_ACTIONS = (
     StartReplication,
     SetSemiSync,
 )
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """A batch, with how many demotions had been submitted when it was."""
+
+    batch: tuple[Action, ...]
+    demotions: int
+
+
+def _serving(action: Action) -> bool:
+    """Whether ``action`` would make this node serve clients (writable, the VIP)."""
+    return isinstance(action, _SERVING_ACTIONS) or action == SetReadOnly(False)
 
 
 class Actor:
@@ -99,12 +124,19 @@ class Actor:
             ),
             idle_check=1.0,
         )
-        self._queue: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="dualbeat-actor", daemon=True)
-        self._thread.start()
+        self._demotions = 0  # handoff heads submitted so far (read by the main lane)
+        self._queue: queue.Queue[_Queued | None] = queue.Queue()
+        self._handoff: queue.Queue[_Queued | None] = queue.Queue()
+        self._threads = [
+            threading.Thread(target=self._run, args=(q,), name=f"dualbeat-{name}", daemon=True)
+            for name, q in (("actor", self._queue), ("handoff", self._handoff))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, actions: Sequence[Action]) -> None:
-        """Lease actions go to the arbiter's own worker; the rest run as one batch."""
+        """Lease actions go to the arbiter's own worker; a head of handoff steps to the
+        handoff lane; the rest run as one batch on the main lane."""
         batch = []
         for action in actions:
             if isinstance(action, AcquireLease | RenewLease | ReleaseLease):
@@ -114,24 +146,38 @@ class Actor:
                     self.post(ActionFailed(action, "no [arbiter] configured"))
             else:
                 batch.append(action)
-        if batch:
-            self._queue.put(tuple(batch))
+        split = next(
+            (i for i, a in enumerate(batch) if not isinstance(a, _HANDOFF_ACTIONS)), len(batch)
+        )
+        head, rest = tuple(batch[:split]), tuple(batch[split:])
+        if any(isinstance(a, ReleaseVip) for a in head):
+            self._demotions += 1
+        if head:
+            self._handoff.put(_Queued(head, self._demotions))
+        if rest:
+            self._queue.put(_Queued(rest, self._demotions))
 
     def close(self, timeout: float = 5.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
+        for q in (self._queue, self._handoff):
+            q.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
         if self.leases is not None:
             self.leases.close()
         self.fast.close()
         self.slow.close()
 
-    def _run(self) -> None:
-        while (batch := self._queue.get()) is not None:
-            self._batch(batch)
+    def _run(self, lane: queue.Queue[_Queued | None]) -> None:
+        while (queued := lane.get()) is not None:
+            self._batch(queued)
 
-    def _batch(self, batch: tuple[Action, ...]) -> None:
+    def _batch(self, queued: _Queued) -> None:
         skip_all = skip_mysql = ""
-        for action in batch:
+        superseded = queued.demotions < self._demotions
+        for action in queued.batch:
+            if superseded and _serving(action):
+                self.post(ActionFailed(action, "skipped: a later demotion superseded it"))
+                continue
             if skip_all or (skip_mysql and isinstance(action, _MYSQL_ACTIONS)):
                 self.post(ActionFailed(action, f"skipped: {skip_all or skip_mysql}"))
                 continue

@@ -18,16 +18,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dualbeat.agent import beats, control, history, statefile
 from dualbeat.agent.actor import Actor
 from dualbeat.agent.history import History
 from dualbeat.agent.leases import LeaseWorker
-from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
 from dualbeat.agent.watchdog import Watchdog
-from dualbeat.api.server import ApiServer
 from dualbeat.arbiter import open_arbiter
 from dualbeat.config import Config, enforce_start_rules, lease_margin
 from dualbeat.config.schema import DEFAULT_TIMING
@@ -52,6 +50,10 @@ from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
 from dualbeat.mysql.connection import Endpoint
 from dualbeat.vip.manager import VipManager
+
+if TYPE_CHECKING:
+    from dualbeat.agent.notify import Notifier
+    from dualbeat.api.server import ApiServer
 
 log = logging.getLogger("dualbeat.agent")
 
@@ -153,13 +155,13 @@ class Agent:
             self.vip,
             post,
             self._write_probe,
+            peer_quiet=self._peer_quiet,
         )
         sock = control.socket_path(self.state_dir)
         sock.unlink(missing_ok=True)
         server = await asyncio.start_unix_server(self._serve, path=str(sock))
         os.chmod(sock, 0o600)
-        api = ApiServer(self, self.listeners) if self.config.api else None
-        notifier = Notifier(self, self.listeners) if self.config.webhooks else None
+        api, notifier = self._optional_services()
         if api is not None:
             await api.start()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -243,6 +245,12 @@ class Agent:
         if self.watchdog is not None and self.watchdog.is_open:
             self.watchdog.close(magic=True)
 
+    def _peer_quiet(self) -> bool:
+        """The peer's last heartbeat is more than two keepalives old (or never came): the
+        only time its MySQL is worth probing over SQL (see ``core.findings.peer_dead``)."""
+        heard = self.state.peer.heard_at
+        return heard is None or time.monotonic() - heard > 2 * self.cfg.timing.keepalive
+
     def _write_probe(self) -> tuple[bool, int]:
         s = self.state
         return (s.role is Role.ACTIVE and s.promotion is None, s.durable.epoch)
@@ -269,6 +277,20 @@ class Agent:
         )
         self.sent_times.sent(self.seq, time.monotonic())
         self.links.send(beat)
+
+    def _optional_services(self) -> tuple[ApiServer | None, Notifier | None]:
+        """The HTTP API and the webhooks, each imported only when configured: the HTTP
+        stack (FastAPI, uvicorn) and httpx are most of an idle agent's memory."""
+        api = notifier = None
+        if self.config.api:
+            from dualbeat.api.server import ApiServer
+
+            api = ApiServer(self, self.listeners)
+        if self.config.webhooks:
+            from dualbeat.agent.notify import Notifier
+
+            notifier = Notifier(self, self.listeners)
+        return api, notifier
 
     # ---------------------------------------------------------------- deciding
 

@@ -106,6 +106,17 @@ def test_remove_takes_the_vip_off_whatever_its_prefix(pair: Pair) -> None:
     assert _addresses(A) == ["10.99.0.1/24"]
 
 
+def test_wait_for_change_wakes_on_an_address_or_a_carrier_change(pair: Pair) -> None:
+    with inside(A), VipManager(VIP, "eth0") as vip:
+        assert not vip.wait_for_change(0.05)  # nothing changes: the timeout
+        ip("addr", "add", "10.99.0.100/32", "dev", "eth0", ns=A)
+        assert vip.wait_for_change(5)
+        assert not vip.wait_for_change(0.05)  # drained
+        ip("link", "set", "eth0", "down", ns=B)  # our carrier goes
+        assert vip.wait_for_change(5)
+        assert vip.observe() == (True, False)
+
+
 def test_carrier_follows_both_ends_of_the_link(pair: Pair) -> None:
     with inside(A):
         vip = VipManager(VIP, "eth0")

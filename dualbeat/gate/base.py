@@ -1,0 +1,27 @@
+"""What the agent needs of a client gate; ``NftGate`` and ``FakeGate`` both provide it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Shut:
+    """The outcome of shutting the gate: how many client connections were torn down, and
+    in how many of them unread client bytes were drained from the server's queue."""
+
+    destroyed: int
+    drained: int = 0
+
+
+class ClientGate(Protocol):
+    def shut(self) -> Shut:
+        """Reject new client connections and destroy the established ones (idempotent)."""
+        ...
+
+    def open(self) -> None:
+        """Let clients connect again (idempotent)."""
+        ...
+
+    def is_shut(self) -> bool: ...

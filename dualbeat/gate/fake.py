@@ -1,0 +1,36 @@
+"""A gate that only remembers: for tests of the actor and the agent without root."""
+
+from __future__ import annotations
+
+from dualbeat.errors import GateError
+from dualbeat.gate.base import Shut
+
+
+class FakeGate:
+    """Behaves as ``NftGate``: ``shut`` tears down ``connections`` (as set by the test),
+    ``open`` lets clients in again; ``fail`` makes the next call raise ``GateError``."""
+
+    def __init__(self) -> None:
+        self.shut_now = False
+        self.connections = 0
+        self.calls: list[str] = []
+        self.fail: str | None = None
+
+    def shut(self) -> Shut:
+        self._call("shut")
+        self.shut_now = True
+        destroyed, self.connections = self.connections, 0
+        return Shut(destroyed, drained=0)
+
+    def open(self) -> None:
+        self._call("open")
+        self.shut_now = False
+
+    def is_shut(self) -> bool:
+        return self.shut_now
+
+    def _call(self, name: str) -> None:
+        self.calls.append(name)
+        if self.fail is not None:
+            why, self.fail = self.fail, None
+            raise GateError(f"cannot {name} the gate: {why}")
