@@ -8,11 +8,9 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class Shut:
-    """The outcome of shutting the gate: how many client connections were torn down, and
-    in how many of them unread client bytes were drained from the server's queue."""
+    """The outcome of shutting the gate: how many client connections were torn down."""
 
     destroyed: int
-    drained: int = 0
 
 
 class ClientGate(Protocol):

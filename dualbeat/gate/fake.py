@@ -20,7 +20,7 @@ class FakeGate:
         self._call("shut")
         self.shut_now = True
         destroyed, self.connections = self.connections, 0
-        return Shut(destroyed, drained=0)
+        return Shut(destroyed)
 
     def open(self) -> None:
         self._call("open")

@@ -16,7 +16,9 @@ that sends anything (a retransmission, a keepalive, its next query) is released 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
+import threading
 from collections.abc import Sequence
 from contextlib import suppress
 from ipaddress import ip_address
@@ -28,6 +30,29 @@ from dualbeat.gate.base import Shut
 from dualbeat.gate.ruleset import Address, GateSpec
 
 DEFAULT_TIMEOUT = 2.0
+log = logging.getLogger("dualbeat.gate")
+
+
+class _Drainer:
+    """``drain.drain_all`` in a daemon thread; its count is logged and kept."""
+
+    def __init__(self, inodes: set[int]) -> None:
+        self._count: int | None = None
+        self._thread = threading.Thread(target=self._run, args=(inodes,), daemon=True)
+        self._thread.start()
+
+    def _run(self, inodes: set[int]) -> None:
+        self._count = drain.drain_all(inodes)
+        if self._count:
+            log.warning(
+                "drained unread client statements from %d destroyed connection(s): the "
+                "server had not read them and never will",
+                self._count,
+            )
+
+    def result(self, timeout: float) -> int | None:
+        self._thread.join(timeout)
+        return self._count
 
 
 class NftGate:
@@ -35,6 +60,7 @@ class NftGate:
 
     def __init__(self, spec: GateSpec, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.spec, self.timeout = spec, timeout
+        self._drainer: _Drainer | None = None
 
     def __repr__(self) -> str:
         return f"NftGate(port {self.spec.port})"
@@ -48,15 +74,23 @@ class NftGate:
         return self.destroy()
 
     def destroy(self) -> Shut:
-        """Destroy the established client connections to the port, then drain what their
-        clients sent that the server has not read (see ``drain``)."""
+        """Destroy the established client connections to the port; then, in a thread of
+        its own, drain what their clients sent that the server has not read (``drain``:
+        finding the owners reads /proc, tens of ms the VIP release must not wait for;
+        the server thawing within them is the one case it does not cover)."""
         out = self._run(
-            ["ss", "-K", "-t", "-n", "-p", "-e", "-H", *ruleset.destroy_filter(self.spec)],
+            ["ss", "-K", "-t", "-n", "-e", "-H", *ruleset.destroy_filter(self.spec)],
             "destroy the client connections",
         )
         lines = [line for line in out.splitlines() if line.strip()]
-        owned = [o for o in map(drain.owner, lines) if o is not None]
-        return Shut(destroyed=len(lines), drained=sum(1 for o in owned if drain.drain(o)))
+        inodes = {i for i in map(drain.inode, lines) if i is not None}
+        self._drainer = _Drainer(inodes)
+        return Shut(destroyed=len(lines))
+
+    def drained(self, timeout: float) -> int | None:
+        """How many connections the last ``destroy`` drained bytes from (None: not done
+        within ``timeout``, or no destroy yet)."""
+        return None if self._drainer is None else self._drainer.result(timeout)
 
     def open(self) -> None:
         """Remove the gate's table (absent already is success)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ipaddress import ip_address, ip_network
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,10 +98,17 @@ def test_fake_gate_tears_down_connections_and_can_fail() -> None:
     assert gate.calls == ["shut", "shut", "open", "open"]
 
 
-def test_owner_is_read_from_an_ss_line() -> None:
-    line = (
-        '0 13 10.0.0.9:3306 10.0.0.7:41234 users:(("mariadbd",pid=812,fd=45)) '
-        "uid:104 ino:98765 sk:1 <->"
-    )
-    assert drain.owner(line) == drain.Owner(pid=812, fd=45, inode=98765)
-    assert drain.owner("0 0 10.0.0.9:3306 10.0.0.7:41235 ino:0 sk:2 <->") is None
+def test_inode_is_read_from_an_ss_line() -> None:
+    line = "0 13 10.0.0.9:3306 10.0.0.7:41234 uid:104 ino:98765 sk:1 <->"
+    assert drain.inode(line) == 98765
+    assert drain.inode("0 0 10.0.0.9:3306 10.0.0.7:41235 ino:0 sk:2 <->") is None
+
+
+def test_owners_are_found_in_proc_and_only_for_the_inodes_asked(tmp_path: Path) -> None:
+    for pid, fd, target in ((7, 3, "socket:[11]"), (7, 4, "pipe:[12]"), (9, 5, "socket:[13]")):
+        fds = tmp_path / str(pid) / "fd"
+        fds.mkdir(parents=True, exist_ok=True)
+        (fds / str(fd)).symlink_to(target)
+    (tmp_path / "self").mkdir()
+    assert drain.owners({13}, tmp_path) == [drain.Owner(pid=9, fd=5, inode=13)]
+    assert drain.owners({12}, tmp_path) == []
