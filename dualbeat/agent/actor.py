@@ -229,9 +229,7 @@ class Actor:
                 if self.gate is None:
                     return ActionDone(action, "no client gate (no VIP configured)")
                 shut = self.gate.shut()
-                return ActionDone(
-                    action, f"destroyed {shut.destroyed} connection(s), drained {shut.drained}"
-                )
+                return ActionDone(action, f"destroyed {shut.destroyed} client connection(s)")
             case AdmitClients():
                 if self.gate is not None:
                     self.gate.open()

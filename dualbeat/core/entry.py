@@ -170,10 +170,12 @@ def finish_promotion(
         "DUALBEAT_NEW_ROLE": "active",
         "DUALBEAT_REASON": s.promotion.finding.value if s.promotion else "",
     }
+    # A standby's gate is normally open already: no step on the clients' path for it.
+    admit: list[Action] = [AdmitClients()] if s.clients_shut is not False else []
     actions: list[Action] = [
         PersistState(durable),
         SetReadOnly(False),
-        AdmitClients(),
+        *admit,
         ClaimVip(probe=not peer_released(cfg, s, now)),
         SendBeat(),
         StopReplication(),  # the I/O thread from the old active, now that the VIP moved

@@ -72,7 +72,7 @@ def test_the_release_runs_while_a_statement_hangs_on_the_frozen_server(world: Wo
     gate.connections = 2
     actor.submit([ShutClients(), ReleaseVip(), SendBeat(), SetReadOnly(True)])
     assert posts.take(3) == [
-        ActionDone(ShutClients(), "destroyed 2 connection(s), drained 0"),
+        ActionDone(ShutClients(), "destroyed 2 client connection(s)"),
         ActionDone(ReleaseVip()),
         ActionDone(SendBeat()),
     ]
@@ -92,7 +92,7 @@ def test_serving_steps_queued_before_a_demotion_are_skipped(world: World) -> Non
     actor.submit([SetReadOnly(False), AdmitClients(), ClaimVip()])  # a promotion, queued
     actor.submit([ShutClients(), ReleaseVip()])  # then the demotion
     assert posts.take(2) == [
-        ActionDone(ShutClients(), "destroyed 0 connection(s), drained 0"),
+        ActionDone(ShutClients(), "destroyed 0 client connection(s)"),
         ActionDone(ReleaseVip()),
     ]
     frozen.thawed.set()
