@@ -103,10 +103,12 @@ def demote(
     durable = evolve(s.durable, last_role=target, fenced_reason=text if fenced else "")
     mysql_steps: list[Action] = [SetReadOnly(True), *([KillSessions()] if was_active else [])]
     shut: list[Action] = [ShutClients()] if was_active else []
+    # The beat right after the release tells the peer at once (not at the next keepalive)
+    # that the address is free: its claim skips the ARP probe.
     if handover:
-        actions: list[Action] = [*shut, *mysql_steps, ReadPosition(), ReleaseVip()]
+        actions: list[Action] = [*shut, *mysql_steps, ReadPosition(), ReleaseVip(), SendBeat()]
     else:
-        actions = [*shut, ReleaseVip(), *mysql_steps]
+        actions = [*shut, ReleaseVip(), SendBeat(), *mysql_steps]
     if fenced:
         actions.append(StopReplication())
     actions += [

@@ -33,9 +33,10 @@ def failed_active() -> Driver:
 
 def test_a_failed_active_shuts_clients_and_releases_the_vip_before_any_mysql_step() -> None:
     d = failed_active()
-    assert kinds(d.decisions[-1].actions)[:4] == [
+    assert kinds(d.decisions[-1].actions)[:5] == [
         "ShutClients",
         "ReleaseVip",
+        "SendBeat",  # the release is announced at once, not at the next keepalive
         "SetReadOnly",
         "KillSessions",
     ]
@@ -49,7 +50,14 @@ def test_a_handover_reads_its_final_position_before_the_release_but_after_the_ga
     d = promoted_active()
     d.hear(peer_beat(Role.STANDBY, epoch=1))
     names = kinds(d.feed(OperatorRequested(Command.STANDBY)).actions)
-    assert names[:5] == ["ShutClients", "SetReadOnly", "KillSessions", "ReadPosition", "ReleaseVip"]
+    assert names[:6] == [
+        "ShutClients",
+        "SetReadOnly",
+        "KillSessions",
+        "ReadPosition",
+        "ReleaseVip",
+        "SendBeat",
+    ]
 
 
 def test_the_gate_stays_shut_while_a_thawed_server_is_writable_and_opens_once_read_only() -> None:

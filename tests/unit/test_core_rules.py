@@ -279,9 +279,10 @@ def test_stale_active_fences_itself_on_a_newer_epoch() -> None:
     decision = d.hear(peer_beat(Role.ACTIVE, epoch=2))
     assert d.role() is Role.FENCED and d.state.finding == Finding.PEER_NEWER_EPOCH.value
     # The gate and the VIP first: nothing before the release waits on MySQL.
-    assert kinds(decision.actions)[:4] == [
+    assert kinds(decision.actions)[:5] == [
         "ShutClients",
         "ReleaseVip",
+        "SendBeat",
         "SetReadOnly",
         "KillSessions",
     ]
