@@ -34,6 +34,7 @@ from dualbeat.config import Config
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     AnnounceVip,
     ClaimVip,
     Exit,
@@ -49,6 +50,7 @@ from dualbeat.core.actions import (
     SendBeat,
     SetReadOnly,
     SetSemiSync,
+    ShutClients,
     StartReplication,
     StopReplication,
     is_critical,
@@ -64,6 +66,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
+from dualbeat.gate.base import ClientGate
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Connect, Endpoint, Server
 from dualbeat.vip.manager import VipManager
@@ -71,9 +74,9 @@ from dualbeat.vip.manager import VipManager
 log = logging.getLogger("dualbeat.actor")
 Post = Callable[[Observation], None]
 # Never touch MySQL and take milliseconds: may run ahead of the main lane.
-_HANDOFF_ACTIONS = (ReleaseVip, SendBeat)
+_HANDOFF_ACTIONS = (ShutClients, ReleaseVip, SendBeat)
 # What a demotion supersedes when it was queued before it.
-_SERVING_ACTIONS = (ClaimVip, AnnounceVip)
+_SERVING_ACTIONS = (ClaimVip, AnnounceVip, AdmitClients)
 _MYSQL_ACTIONS = (
     SetReadOnly,
     KillSessions,
@@ -108,8 +111,10 @@ class Actor:
         post: Post,
         leases: LeaseWorker | None = None,
         connect: Connect = Server,
+        gate: ClientGate | None = None,
     ) -> None:
         self.config, self.node, self.vip, self.post = config, node, vip, post
+        self.gate = gate
         self.leases = leases
         self.state_dir = config.state_dir(node)
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
@@ -150,7 +155,7 @@ class Actor:
             (i for i, a in enumerate(batch) if not isinstance(a, _HANDOFF_ACTIONS)), len(batch)
         )
         head, rest = tuple(batch[:split]), tuple(batch[split:])
-        if any(isinstance(a, ReleaseVip) for a in head):
+        if any(isinstance(a, ShutClients | ReleaseVip) for a in head):
             self._demotions += 1
         if head:
             self._handoff.put(_Queued(head, self._demotions))
@@ -214,11 +219,20 @@ class Actor:
                     self.fast, spare_users={self.config.mysql.user}
                 )
                 return ActionDone(action, f"killed {len(killed)} session(s)")
-            case ClaimVip():
+            case ClaimVip(probe=probe):
                 if self.vip is None:
                     return ActionDone(action, "no VIP configured")
                 assert self.config.vip is not None
-                self.vip.claim(self.config.vip.arp_count)
+                self.vip.claim(self.config.vip.arp_count, probe=probe)
+                return ActionDone(action, "" if probe else "no ARP probe: the peer released it")
+            case ShutClients():
+                if self.gate is None:
+                    return ActionDone(action, "no client gate (no VIP configured)")
+                shut = self.gate.shut()
+                return ActionDone(action, f"destroyed {shut.destroyed} client connection(s)")
+            case AdmitClients():
+                if self.gate is not None:
+                    self.gate.open()
                 return ActionDone(action)
             case ReleaseVip():
                 if self.vip is not None:

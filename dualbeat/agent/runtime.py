@@ -48,6 +48,7 @@ from dualbeat.core.observations import (
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
 from dualbeat.errors import WatchdogError
+from dualbeat.gate.nft import NftGate, spec_from_config
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
@@ -146,8 +147,16 @@ class Agent:
         await self.links.start()
         arbiter = self.config.arbiter
         leases = LeaseWorker(open_arbiter(arbiter), self.node, post) if arbiter else None
+        # The client gate guards the port clients reach through the VIP: with a VIP only.
+        gate = NftGate(spec_from_config(self.config, self.node)) if self.vip else None
         self.actor = Actor(
-            self.config, self.node, monitor_endpoint(self.config, self.node), self.vip, post, leases
+            self.config,
+            self.node,
+            monitor_endpoint(self.config, self.node),
+            self.vip,
+            post,
+            leases,
+            gate=gate,
         )
         peer = monitor_endpoint(self.config, self.config.peer_of(self.node).name)
         self.observers = Observers(

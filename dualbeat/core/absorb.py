@@ -13,11 +13,13 @@ from dualbeat.core import maintenance
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     ClaimVip,
     PrepareTakeover,
     ReadPosition,
     ReleaseVip,
     SetReadOnly,
+    ShutClients,
     StartReplication,
     is_critical,
 )
@@ -128,6 +130,12 @@ def _outcome(
             reasons.append(demoted(s, ok=isinstance(obs, ActionDone), now=now))
         s = evolve(s, demoting=False)  # released (or failed trying): the peer may go
     match obs:
+        case ActionDone(action=ReleaseVip()):
+            s = evolve(s, vip_held=False)  # our next beat announces the release
+        case ActionDone(action=ShutClients()):
+            s = evolve(s, clients_shut=True)
+        case ActionDone(action=AdmitClients()):
+            s = evolve(s, clients_shut=False)
         case ActionDone(action=action):
             if isinstance(action, ClaimVip) and s.promotion and s.promotion.prepared_at:
                 s, reasons = promoted(s, now)

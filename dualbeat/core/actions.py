@@ -32,13 +32,35 @@ class KillSessions:
 
 @dataclass(frozen=True)
 class ClaimVip:
-    """Duplicate-address check, add the VIP, gratuitous ARP burst."""
+    """Duplicate-address check, add the VIP, gratuitous ARP burst.
 
+    ``probe`` False skips the duplicate-address check: the peer has just told us over the
+    heartbeat that it released the VIP, and the probe's wait would leave the address
+    answering nobody. Where the old active is silent, the probe stays."""
+
+    probe: bool = True
     critical = True
 
 
 @dataclass(frozen=True)
 class ReleaseVip:
+    critical = False
+
+
+@dataclass(frozen=True)
+class ShutClients:
+    """Shut the MySQL port to clients at the network level (new connections refused with
+    a reset, established ones destroyed) while this node still holds the VIP; the agent's
+    own and the replication connections stay allowed. Needs no MySQL: a frozen server
+    cannot delay it, and a frozen server that thaws cannot commit a client's statement."""
+
+    critical = False
+
+
+@dataclass(frozen=True)
+class AdmitClients:
+    """Open the MySQL port to clients again (the server is read-only, or we are active)."""
+
     critical = False
 
 
@@ -169,6 +191,8 @@ Action = (
     | KillSessions
     | ClaimVip
     | ReleaseVip
+    | ShutClients
+    | AdmitClients
     | AnnounceVip
     | PrepareTakeover
     | ReadPosition

@@ -20,6 +20,7 @@ from dualbeat.core import lease, maintenance
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     AnnounceVip,
     ClaimVip,
     Exit,
@@ -29,12 +30,13 @@ from dualbeat.core.actions import (
     RenewLease,
     SetReadOnly,
     SetSemiSync,
+    ShutClients,
     StartReplication,
     StopReplication,
 )
 from dualbeat.core.entry import enter
 from dualbeat.core.evolve import evolve
-from dualbeat.core.findings import Finding, assess, fresh_peer, silent_since
+from dualbeat.core.findings import Finding, assess, fresh_peer, peer_released, silent_since
 from dualbeat.core.observations import Observation
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
@@ -101,13 +103,13 @@ def _promise(cfg: CoreConfig, s: NodeState) -> NodeState:
 def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Action]]:
     """Corrective actions that keep the role true; each kind at most once in flight."""
     t = cfg.timing
-    wanted: list[tuple[Action, float]] = []
+    wanted: list[tuple[Action, float]] = [(a, t.retry) for a in _client_gate(s)]
     local = s.local
     if s.promotion is None and s.role is Role.ACTIVE:
         if local.writable is False and local.health is Health.HEALTHY:
             wanted.append((SetReadOnly(False), t.retry))
         if s.vip_held is False:
-            wanted.append((ClaimVip(), t.retry))
+            wanted.append((ClaimVip(probe=not peer_released(cfg, s, now)), t.retry))
         elif s.vip_held and fresh_peer(cfg, s, now) is not None:
             wanted.append((AnnounceVip(), t.arp_refresh))
         beat = fresh_peer(cfg, s, now)
@@ -178,6 +180,22 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         elif isinstance(action, ReleaseLease):
             s = evolve(s, evidence=evolve(s.evidence, lease=None))
     return (evolve(s, last_tried=tried) if actions else s), actions
+
+
+def _client_gate(s: NodeState) -> list[Action]:
+    """The MySQL port open to clients on the active (shut by a demotion, or unknown since
+    the start); on a standby or fenced node, shut while its server may take writes (a
+    frozen server thawing, a restarted old active) and open once it is seen read-only.
+    A demotion in progress shuts it itself."""
+    if s.role is Role.ACTIVE and s.promotion is None:
+        return [AdmitClients()] if s.clients_shut is not False else []
+    if s.role not in (Role.STANDBY, Role.FENCED) or s.demoting:
+        return []
+    if s.local.writable and s.clients_shut is not True:
+        return [ShutClients()]
+    if s.local.writable is False and s.clients_shut is not False:
+        return [AdmitClients()]
+    return []
 
 
 def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:

@@ -247,12 +247,14 @@ class VipManager:
 
     # ------------------------------------------------------------------ the agent's verbs
 
-    def claim(self, arp_count: int) -> None:
+    def claim(self, arp_count: int, *, probe: bool = True) -> None:
         """Probe, add, announce: ``VipConflict`` (and nothing added) if another host answers.
 
         The probe waits 100 ms: a neighbour on the segment answers ARP in well under a
-        millisecond, and every millisecond here is write downtime during a failover."""
-        other = self.conflict(timeout=0.1)
+        millisecond, and every millisecond here is write downtime during a failover.
+        ``probe=False`` skips it, for a claim right after the old holder announced over the
+        heartbeat that it released the address: the wait would be 100 ms of silence."""
+        other = self.conflict(timeout=0.1) if probe else None
         if other is not None:
             raise VipConflict(
                 f"{self.ip} is already answered for by {other} on {self.interface}; "
