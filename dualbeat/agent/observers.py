@@ -155,7 +155,8 @@ class Observers:
                 process.forget()
                 looked_up = float("-inf")
             detail = f"{observation.detail} (server process {pid}: {state.value})"
-            self.post(replace(observation, detail=detail))
+            gone = state is ProcessState.GONE and result.error is ProbeErrorKind.UNAVAILABLE
+            self.post(replace(observation, detail=detail, gone=gone))
             return CONFIRM if failures == 1 or state.conclusive else None
 
         def peer_sql() -> None:

@@ -351,7 +351,7 @@ def _probed(
         local = evolve(
             local, fails=old.fails + 1, oks=0, first_failure_at=old.first_failure_at or now
         )
-        if old.health is not Health.FAILED and local.fails >= t.alert_after:
+        if old.health is not Health.FAILED and (local.fails >= t.alert_after or probe.gone):
             local = evolve(local, health=Health.FAILED)
     elif probe.failure is ProbeFailure.BUSY:
         local = evolve(local, health=Health.BUSY, fails=0, oks=0)

@@ -53,6 +53,9 @@ class MysqlProbed:
     semisync_active: bool | None = None  # the source currently waits for replica acks
     origin: str | None = None  # this server's own GTID origin: server_id (MariaDB) or uuid
     lag: int | None = None  # seconds behind its source; None when unknown or not replicating
+    # The probe failed *and* the server's process is gone: dead for sure, no need to wait
+    # for ``alert_after`` failures (a hung or stopped server still gets its window).
+    gone: bool = False
 
 
 @dataclass(frozen=True)

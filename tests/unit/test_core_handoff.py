@@ -12,7 +12,13 @@ from dualbeat.core.actions import (
     SetReadOnly,
     ShutClients,
 )
-from dualbeat.core.observations import ActionDone, Command, OperatorRequested
+from dualbeat.core.observations import (
+    ActionDone,
+    Command,
+    MysqlProbed,
+    OperatorRequested,
+    ProbeFailure,
+)
 from dualbeat.core.roles import Role
 from tests.unit.core_driver import DB2, Driver, peer_beat, promoted_active
 
@@ -111,3 +117,18 @@ def test_a_promotion_over_a_silent_peer_keeps_the_probe() -> None:
     d = promoted_active()  # took over alone after initdead: nobody announced anything
     assert ClaimVip(probe=True) in d.actions()
     assert ClaimVip(probe=False) not in d.actions()
+
+
+def test_a_server_whose_process_is_gone_fails_at_the_first_probe() -> None:
+    d = promoted_active()
+    d.hear(peer_beat(Role.STANDBY, epoch=1))
+    d.feed(MysqlProbed(ok=False, failure=ProbeFailure.UNAVAILABLE, detail="refused", gone=True))
+    assert d.role() is Role.STANDBY and d.state.yielding
+    assert "MYSQL_FAILED" in d.codes()
+
+
+def test_one_failure_with_the_process_alive_is_not_enough() -> None:
+    d = promoted_active()
+    d.hear(peer_beat(Role.STANDBY, epoch=1))
+    d.feed(MysqlProbed(ok=False, failure=ProbeFailure.UNAVAILABLE, detail="timed out"))
+    assert d.role() is Role.ACTIVE
