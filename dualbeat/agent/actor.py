@@ -72,6 +72,9 @@ from dualbeat.mysql.connection import Connect, Endpoint, Server
 from dualbeat.vip.manager import VipManager
 
 log = logging.getLogger("dualbeat.actor")
+#: How long a released VIP stays, ARP-silent behind the shut gate, refusing clients with a
+#: reset (the new holder's gratuitous ARP normally moves them within ~0.2 s).
+RELEASE_GRACE = 2.0
 Post = Callable[[Observation], None]
 # Never touch MySQL and take milliseconds: may run ahead of the main lane.
 _HANDOFF_ACTIONS = (ShutClients, ReleaseVip, SendBeat)
@@ -219,29 +222,8 @@ class Actor:
                     self.fast, spare_users={self.config.mysql.user}
                 )
                 return ActionDone(action, f"killed {len(killed)} session(s)")
-            case ClaimVip(probe=probe):
-                if self.vip is None:
-                    return ActionDone(action, "no VIP configured")
-                assert self.config.vip is not None
-                self.vip.claim(self.config.vip.arp_count, probe=probe)
-                return ActionDone(action, "" if probe else "no ARP probe: the peer released it")
-            case ShutClients():
-                if self.gate is None:
-                    return ActionDone(action, "no client gate (no VIP configured)")
-                shut = self.gate.shut()
-                return ActionDone(action, f"destroyed {shut.destroyed} client connection(s)")
-            case AdmitClients():
-                if self.gate is not None:
-                    self.gate.open()
-                return ActionDone(action)
-            case ReleaseVip():
-                if self.vip is not None:
-                    self.vip.release()
-                return ActionDone(action)
-            case AnnounceVip():
-                if self.vip is not None:
-                    self.vip.announce(1)
-                return ActionDone(action)
+            case ClaimVip() | ShutClients() | AdmitClients() | ReleaseVip() | AnnounceVip():
+                return self._address(action)
             case PrepareTakeover(timeout=timeout, target=target):
                 wanted = str(target) if target is not None else ""
                 point = control.prepare_takeover(self.slow, timeout, target=wanted)
@@ -287,6 +269,43 @@ class Actor:
                 raise AssertionError("lease actions go to the lease worker")
             case SendBeat() | Exit():
                 # Done in order with the batch; the runtime acts on the report.
+                return ActionDone(action)
+            case _:
+                assert_never(action)
+
+    def _address(
+        self, action: ClaimVip | ShutClients | AdmitClients | ReleaseVip | AnnounceVip
+    ) -> Observation:
+        """The VIP and the client gate: no MySQL, milliseconds each."""
+        match action:
+            case ClaimVip(probe=probe):
+                if self.vip is None:
+                    return ActionDone(action, "no VIP configured")
+                assert self.config.vip is not None
+                if self.gate is not None:
+                    self.gate.answer_arp()  # silenced by a past release: answer again first
+                self.vip.claim(self.config.vip.arp_count, probe=probe)
+                return ActionDone(action, "" if probe else "no ARP probe: the peer released it")
+            case ShutClients():
+                if self.gate is None:
+                    return ActionDone(action, "no client gate (no VIP configured)")
+                shut = self.gate.shut()
+                return ActionDone(action, f"destroyed {shut.destroyed} client connection(s)")
+            case AdmitClients():
+                if self.gate is not None:
+                    self.gate.open()
+                return ActionDone(action)
+            case ReleaseVip():
+                if self.vip is None:
+                    return ActionDone(action)
+                # Behind a shut gate that also silenced ARP, the address stays a moment,
+                # refusing SYNs with a reset until the new holder's gratuitous ARP.
+                silent = self.gate is not None and self.gate.is_arp_silent()
+                self.vip.release(grace=RELEASE_GRACE if silent else 0.0)
+                return ActionDone(action, f"refusing for {RELEASE_GRACE:g} s" if silent else "")
+            case AnnounceVip():
+                if self.vip is not None:
+                    self.vip.announce(1)
                 return ActionDone(action)
             case _:
                 assert_never(action)

@@ -12,13 +12,14 @@ class FakeGate:
 
     def __init__(self) -> None:
         self.shut_now = False
+        self.arp_silent = False
         self.connections = 0
         self.calls: list[str] = []
         self.fail: str | None = None
 
     def shut(self) -> Shut:
         self._call("shut")
-        self.shut_now = True
+        self.shut_now = self.arp_silent = True
         destroyed, self.connections = self.connections, 0
         return Shut(destroyed)
 
@@ -28,6 +29,13 @@ class FakeGate:
 
     def is_shut(self) -> bool:
         return self.shut_now
+
+    def is_arp_silent(self) -> bool:
+        return self.arp_silent
+
+    def answer_arp(self) -> None:
+        self._call("answer_arp")
+        self.arp_silent = False
 
     def _call(self, name: str) -> None:
         self.calls.append(name)

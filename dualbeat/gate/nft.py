@@ -21,7 +21,7 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from contextlib import suppress
-from ipaddress import ip_address
+from ipaddress import IPv4Address, ip_address
 
 from dualbeat.config import Config
 from dualbeat.errors import GateError
@@ -61,6 +61,7 @@ class NftGate:
     def __init__(self, spec: GateSpec, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.spec, self.timeout = spec, timeout
         self._drainer: _Drainer | None = None
+        self._arp_silent: bool | None = None  # unknown until the first shut or answer
 
     def __repr__(self) -> str:
         return f"NftGate(port {self.spec.port})"
@@ -71,6 +72,7 @@ class NftGate:
         The table goes first, so a client whose connection is destroyed cannot reconnect
         in between; idempotent."""
         self._nft(ruleset.shut(self.spec), "shut the MySQL port to clients")
+        self._arp_silent = self.spec.vip is not None
         return self.destroy()
 
     def destroy(self) -> Shut:
@@ -93,8 +95,21 @@ class NftGate:
         return None if self._drainer is None else self._drainer.result(timeout)
 
     def open(self) -> None:
-        """Remove the gate's table (absent already is success)."""
+        """Remove the gate's table (absent already is success). The ARP table stays: a
+        released VIP may still be on this host for its grace; a claim removes it."""
         self._nft(ruleset.opened(), "open the MySQL port to clients")
+
+    def is_arp_silent(self) -> bool:
+        """Whether the last shut also stopped this host answering ARP for the VIP."""
+        return self._arp_silent is True
+
+    def answer_arp(self) -> None:
+        """Answer ARP for the VIP again (before claiming it; absent already is success).
+        Skipped when known not silenced; the first call after a start always runs (a
+        crashed agent may have left the table behind)."""
+        if self.spec.vip is not None and self._arp_silent is not False:
+            self._nft(ruleset.answer_arp(), "answer ARP for the VIP again")
+        self._arp_silent = False
 
     def is_shut(self) -> bool:
         """Whether the gate's table is in place (read from the kernel)."""
@@ -148,4 +163,9 @@ def spec_from_config(config: Config, node: str) -> GateSpec:
             addresses.append(ip_address(n.mysql_address))
     for link in config.heartbeat_links():
         addresses.extend(link.addresses.values())
-    return ruleset.spec_for(config.node(node).mysql_port, addresses)
+    vip = config.vip.address.ip if config.vip is not None else None
+    return ruleset.spec_for(
+        config.node(node).mysql_port,
+        addresses,
+        vip if isinstance(vip, IPv4Address) else None,
+    )

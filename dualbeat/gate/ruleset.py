@@ -17,6 +17,12 @@ socket destroy missed gets a reset too (the nftables fallback).
 
 The table is replaced in one transaction (add, delete, add: atomic in nft), so a shut
 gate never has a moment without its rule and re-shutting is idempotent.
+
+With a VIP, shutting also stops this host answering ARP for it (table ``arp dualbeat``):
+the releasing node may then keep the address a little longer (see
+``VipManager.release``), so that a client whose neighbour entry still points here gets a
+reset for its SYN instead of silence until the new holder's gratuitous ARP, and no two
+hosts answer ARP for the VIP. ``answer_arp`` removes that table; a claim always does.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any
 FAMILY = "inet"
 TABLE = "dualbeat"
 CHAIN = "clients"
+ARP_CHAIN = "silence"
 #: Before the usual ``filter`` chains (priority 0), so a host firewall's accept rules for
 #: the MySQL port cannot let a client through while the gate is shut.
 PRIORITY = -10
@@ -43,10 +50,12 @@ Address = IPv4Address | IPv6Address
 
 @dataclass(frozen=True)
 class GateSpec:
-    """What the gate guards: one TCP port, and the sources that stay allowed."""
+    """What the gate guards: one TCP port, and the sources that stay allowed; with a
+    ``vip``, the address this host stops answering ARP for while shut."""
 
     port: int
     allowed: tuple[Address, ...]
+    vip: IPv4Address | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535:
@@ -59,9 +68,10 @@ class GateSpec:
         return sorted(nets, key=lambda n: (int(n.network_address), n.prefixlen))
 
 
-def spec_for(port: int, addresses: Iterable[Address]) -> GateSpec:
+def spec_for(port: int, addresses: Iterable[Address], vip: IPv4Address | None = None) -> GateSpec:
     """A spec with ``addresses`` deduplicated and in a stable order."""
-    return GateSpec(port, tuple(sorted(set(addresses), key=lambda a: (a.version, int(a)))))
+    ordered = tuple(sorted(set(addresses), key=lambda a: (a.version, int(a))))
+    return GateSpec(port, ordered, vip)
 
 
 def _table() -> dict[str, Any]:
@@ -123,7 +133,53 @@ def shut(spec: GateSpec) -> dict[str, Any]:
             )
         )
     commands.append(_rule(_tcp_port(spec.port), {"reject": {"type": "tcp reset"}}))
+    if spec.vip is not None:
+        commands += _arp_silence(spec.vip)
     return {"nftables": [{"metainfo": {"json_schema_version": 1}}, *commands]}
+
+
+def _arp_table() -> dict[str, Any]:
+    return {"family": "arp", "name": TABLE}
+
+
+def _arp_silence(vip: IPv4Address) -> list[dict[str, Any]]:
+    """Drop ARP requests for the VIP: this host no longer answers for it."""
+    arp = {"family": "arp", "table": TABLE, "name": ARP_CHAIN}
+    match = [
+        {
+            "match": {
+                "op": "==",
+                "left": {"payload": {"protocol": "arp", "field": "operation"}},
+                "right": "request",
+            }
+        },
+        {
+            "match": {
+                "op": "==",
+                "left": {"payload": {"protocol": "arp", "field": "daddr ip"}},
+                "right": str(vip),
+            }
+        },
+        {"drop": None},
+    ]
+    return [
+        {"add": {"table": _arp_table()}},
+        {"delete": {"table": _arp_table()}},
+        {"add": {"table": _arp_table()}},
+        {"add": {"chain": {**arp, "type": "filter", "hook": "input", "prio": 0}}},
+        {"add": {"rule": {"family": "arp", "table": TABLE, "chain": ARP_CHAIN, "expr": match}}},
+    ]
+
+
+def answer_arp() -> dict[str, Any]:
+    """The commands that let this host answer ARP for the VIP again (absent is fine)."""
+    return {
+        "nftables": [
+            {"metainfo": {"json_schema_version": 1}},
+            {"add": {"table": _arp_table()}},
+            {"delete": {"table": _arp_table()}},
+        ]
+    }
 
 
 def opened() -> dict[str, Any]:

@@ -24,9 +24,11 @@ timeout, ``announce`` at most ``(count - 1) * interval``.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import select
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ IFF_LOWER_UP = 0x10000
 # they still set IFF_LOWER_UP when the link is usable.
 _USABLE_OPERSTATES = frozenset({"UP", "UNKNOWN"})
 
+log = logging.getLogger("dualbeat.vip")
 _NETLINK_ROUTE = 0
 _RTMGRP_LINK = 0x1
 _RTMGRP_IPV4_IFADDR = 0x10
@@ -95,6 +98,8 @@ class VipManager:
         self._closed = False
         self._observer: Any = None  # observe()'s IPRoute, opened on first use
         self._events: socket.socket | None = None  # wait_for_change()'s, likewise
+        self._lock = threading.Lock()
+        self._pending: threading.Timer | None = None  # removes a released VIP after its grace
 
     @property
     def ip(self) -> IPv4Address:
@@ -106,10 +111,12 @@ class VipManager:
     # ------------------------------------------------------------------ state
 
     def held(self) -> bool:
-        """Whether the VIP is on the interface (with any prefix length); False if it is missing."""
+        """Whether the VIP is on the interface (with any prefix length); False if it is
+        missing, or released and only waiting out its grace."""
         with self._netlink("read addresses of") as ipr:
             link = self._link(ipr)
-            return link is not None and bool(self._held_prefixes(ipr, link))
+            held = link is not None and bool(self._held_prefixes(ipr, link))
+        return held and not self.releasing
 
     def carrier(self) -> bool:
         """Whether the interface is administratively up *and* has carrier; False if missing.
@@ -132,6 +139,7 @@ class VipManager:
                 self._observer = IPRoute()
             link = self._link(self._observer)
             held = link is not None and bool(self._held_prefixes(self._observer, link))
+            held = held and not self.releasing
             return held, _has_carrier(link)
         except (NetlinkError, OSError) as exc:
             self._close_observer()
@@ -173,7 +181,9 @@ class VipManager:
     # ------------------------------------------------------------------ address
 
     def add(self) -> None:
-        """Put the VIP on the interface; already there (any prefix length) is success."""
+        """Put the VIP on the interface; already there (any prefix length) is success
+        (a released VIP still in its grace is taken back)."""
+        self._cancel_pending()
         with self._netlink("add the VIP to") as ipr:
             link = self._require_link(ipr)
             if self._held_prefixes(ipr, link):
@@ -263,13 +273,52 @@ class VipManager:
         self.add()
         self.announce(arp_count, interval=0.02)
 
-    def release(self) -> None:
-        """Remove the VIP (idempotent). No ARP: the next holder's announcement moves clients."""
-        self.remove()
+    def release(self, grace: float = 0.0) -> None:
+        """Give the VIP up (idempotent). No ARP: the next holder's announcement moves clients.
+
+        With ``grace`` > 0 the address stays on the interface that long, *released*: only
+        for a host that no longer answers ARP for it and refuses its MySQL port with a
+        reset (the client gate), so a client whose neighbour entry still points here
+        gets a refusal it can retry instead of silence until the new holder's gratuitous
+        ARP. ``observe`` and ``held`` report it as not held; a ``claim`` takes it back."""
+        if grace <= 0:
+            self._cancel_pending()
+            self.remove()
+            return
+        with self._lock:
+            if self._pending is None:
+                self._pending = threading.Timer(grace, self._expire)
+                self._pending.daemon = True
+                self._pending.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._pending is None or self._pending is not threading.current_thread():
+                return
+            self._pending = None
+            try:
+                self.remove()
+            except VipError as exc:  # the reconcile removes it on the next check
+                log.warning("could not remove the released VIP after its grace: %s", exc)
+
+    def _cancel_pending(self) -> None:
+        with self._lock:
+            if self._pending is not None:
+                self._pending.cancel()
+                self._pending = None
+
+    @property
+    def releasing(self) -> bool:
+        """The VIP is released but still on the interface for its grace."""
+        return self._pending is not None
 
     def close(self) -> None:
         """Closes ``observe``'s socket (nothing else stays open between calls); later
-        calls fail loudly."""
+        calls fail loudly. A released VIP still in its grace is removed now: nobody
+        would remove it once the agent is gone."""
+        if self.releasing:
+            self._cancel_pending()
+            self.remove()
         self._closed = True
         self._close_observer()
 

@@ -15,12 +15,13 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from ipaddress import ip_address
+from ipaddress import IPv4Address, IPv4Interface, ip_address
 
 import pytest
 
 from dualbeat.gate.nft import NftGate
 from dualbeat.gate.ruleset import spec_for
+from dualbeat.vip.manager import VipManager
 from tests.integration.labtools import inside, wait_for
 
 pytestmark = pytest.mark.integration
@@ -186,3 +187,26 @@ def test_a_frozen_server_never_reads_what_a_client_sent_before_the_shut(echo: Ec
         client.recv(100)
     for sock in (client, held):
         sock.close()
+
+
+def test_a_shut_gate_with_a_vip_stops_answering_arp_for_it_until_told(echo: Echo) -> None:
+    """Here the server's own address stands for the VIP: the client's ARP probe for it
+    goes unanswered while the gate is shut, and is answered again after ``answer_arp``."""
+    gate = NftGate(spec_for(PORT, [ip_address(PEER)], IPv4Address(SERVER)))
+    probe = VipManager(IPv4Interface(f"{SERVER}/24"), "eth0")
+    with inside(C):
+        assert probe.conflict(timeout=1.0) is not None  # answered before
+    with inside(S):
+        gate.shut()
+        assert gate.is_arp_silent()
+    with inside(C):
+        assert probe.conflict(timeout=0.3) is None
+    with inside(S):
+        gate.open()  # the port opens; ARP stays silent until a claim asks
+    with inside(C):
+        assert probe.conflict(timeout=0.3) is None
+    with inside(S):
+        gate.answer_arp()
+        assert not gate.is_arp_silent()
+    with inside(C):
+        assert probe.conflict(timeout=1.0) is not None

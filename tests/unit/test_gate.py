@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ipaddress import ip_address, ip_network
+import json
+from ipaddress import IPv4Address, ip_address, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -112,3 +113,17 @@ def test_owners_are_found_in_proc_and_only_for_the_inodes_asked(tmp_path: Path) 
     (tmp_path / "self").mkdir()
     assert drain.owners({13}, tmp_path) == [drain.Owner(pid=9, fd=5, inode=13)]
     assert drain.owners({12}, tmp_path) == []
+
+
+def test_a_gate_with_a_vip_also_stops_answering_arp_for_it() -> None:
+    spec = spec_for(3306, [ip_address("10.0.0.1")], IPv4Address("10.0.0.100"))
+    commands = ruleset.shut(spec)["nftables"]
+    arp_rules = [c["add"]["rule"] for c in commands if "rule" in c.get("add", {})][-1]
+    assert arp_rules["family"] == "arp"
+    assert arp_rules["expr"][1]["match"]["right"] == "10.0.0.100"
+    assert arp_rules["expr"][-1] == {"drop": None}
+    assert "arp" not in json.dumps(ruleset.shut(SPEC))  # without a VIP, no ARP table
+    verbs = [
+        (next(iter(c)), c.get("delete", {}).get("table")) for c in ruleset.answer_arp()["nftables"]
+    ]
+    assert verbs[-1] == ("delete", {"family": "arp", "name": "dualbeat"})
