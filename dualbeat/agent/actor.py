@@ -1,19 +1,20 @@
-"""The actor: carries out the core's actions in worker threads, one batch at a time.
+"""The actor: carries out the core's actions in a worker thread, one batch at a time.
 
 Each action is bounded (MySQL statements by the connection's timeouts, hooks by
 ``[hooks].timeout``, ARP by its own) and reported back as an observation. When a
 *critical* action fails, the rest of its batch is skipped and reported as such, so a
 promotion never makes MySQL writable after failing to record its epoch. When the local
 server is unreachable, the remaining MySQL steps of the batch are skipped at once instead
-of each waiting for its own timeout.
+of each waiting for its own timeout. Hooks that report a change (all but pre-promote)
+run in a thread of their own: a slow script never delays the next batch.
 
-Two lanes. The head of a batch made only of steps that never touch MySQL (releasing the
-VIP, sending a beat) runs on the *handoff* lane at once; the rest waits its turn on the
-main lane. A demotion must not queue behind a statement still waiting on a frozen server
-(a probe-driven ``SetSemiSync``, a takeover's long wait): its VIP release takes
-milliseconds whatever MySQL does. Because the lanes run side by side, a batch queued on
-the main lane before a demotion skips its steps that would make this node serve again
-(writable, the VIP): the demotion superseded them.
+Two lanes. The head of a batch made only of steps that never touch MySQL (shutting the
+client gate, releasing the VIP, sending a beat) runs on the *handoff* lane at once; the
+rest waits its turn on the main lane. A demotion must not queue behind a statement still
+waiting on a frozen server (a probe-driven ``SetSemiSync``, a takeover's long wait): its
+VIP release takes milliseconds whatever MySQL does. Because the lanes run side by side, a
+batch queued on the main lane before a demotion skips its steps that would make this node
+serve again (writable, the VIP, the open gate): the demotion superseded them.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from dualbeat.core.actions import (
     ClaimVip,
     Exit,
     Fence,
+    HookEvent,
     KillSessions,
     PersistState,
     PrepareTakeover,
@@ -104,6 +106,12 @@ def _serving(action: Action) -> bool:
     return isinstance(action, _SERVING_ACTIONS) or action == SetReadOnly(False)
 
 
+def _notifies(action: Action) -> bool:
+    """A hook that reports a change already made (role change, failover, fence): it runs
+    in the hook thread. A pre-promote hook is a step of the promotion and stays in it."""
+    return isinstance(action, RunHook) and action.event is not HookEvent.PRE_PROMOTE
+
+
 class Actor:
     def __init__(
         self,
@@ -120,6 +128,7 @@ class Actor:
         self.gate = gate
         self.leases = leases
         self.state_dir = config.state_dir(node)
+        self._durable: Durable | None = None  # as last persisted: the epoch row's source
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
         # Both are used rarely: a connection idle for a second is checked before use, so
         # a mysqld restarted since cannot fail the next promotion with a stale socket.
@@ -135,9 +144,18 @@ class Actor:
         self._demotions = 0  # handoff heads submitted so far (read by the main lane)
         self._queue: queue.Queue[_Queued | None] = queue.Queue()
         self._handoff: queue.Queue[_Queued | None] = queue.Queue()
+        # Hooks run for up to [hooks].timeout: in their own thread, so a role-change
+        # script never delays the next batch (a demotion). See ``_notifies``.
+        self._hooks: queue.Queue[_Queued | None] = queue.Queue()
         self._threads = [
-            threading.Thread(target=self._run, args=(q,), name=f"dualbeat-{name}", daemon=True)
-            for name, q in (("actor", self._queue), ("handoff", self._handoff))
+            threading.Thread(
+                target=self._run, args=(q, q is self._hooks), name=f"dualbeat-{name}", daemon=True
+            )
+            for name, q in (
+                ("actor", self._queue),
+                ("handoff", self._handoff),
+                ("hooks", self._hooks),
+            )
         ]
         for thread in self._threads:
             thread.start()
@@ -166,7 +184,7 @@ class Actor:
             self._queue.put(_Queued(rest, self._demotions))
 
     def close(self, timeout: float = 5.0) -> None:
-        for q in (self._queue, self._handoff):
+        for q in (self._queue, self._handoff, self._hooks):
             q.put(None)
         for thread in self._threads:
             thread.join(timeout)
@@ -175,11 +193,13 @@ class Actor:
         self.fast.close()
         self.slow.close()
 
-    def _run(self, lane: queue.Queue[_Queued | None]) -> None:
+    def _run(self, lane: queue.Queue[_Queued | None], hook_thread: bool = False) -> None:
         while (queued := lane.get()) is not None:
-            self._batch(queued)
+            self._batch(queued, hook_thread=hook_thread)
 
-    def _batch(self, queued: _Queued) -> None:
+    def _batch(self, queued: _Queued, *, hook_thread: bool = False) -> None:
+        """Run a batch in order; in the actor's lanes, notifying hooks are passed on to
+        the hook thread when reached, so a batch cut short skips its hooks too."""
         skip_all = skip_mysql = ""
         superseded = queued.demotions < self._demotions
         for action in queued.batch:
@@ -188,6 +208,9 @@ class Actor:
                 continue
             if skip_all or (skip_mysql and isinstance(action, _MYSQL_ACTIONS)):
                 self.post(ActionFailed(action, f"skipped: {skip_all or skip_mysql}"))
+                continue
+            if _notifies(action) and not hook_thread:
+                self._hooks.put(_Queued((action,), queued.demotions))  # run beside the rest
                 continue
             started = time.monotonic()
             try:
@@ -214,9 +237,12 @@ class Actor:
         match action:
             case SetReadOnly(on=on):
                 control.set_read_only(self.fast, on)
-                if not on:  # now the writer: make sure the write probe's table exists
-                    control.ensure_schema(self.fast)
-                return ActionDone(action)
+                if on:
+                    return ActionDone(action)
+                # Now the writer: the write probe's table, then the epoch row, written
+                # only now that the server takes writes anyway (never through read_only).
+                control.ensure_schema(self.fast)
+                return ActionDone(action, self._record_epoch())
             case KillSessions():
                 killed = control.kill_client_sessions(
                     self.fast, spare_users={self.config.mysql.user}
@@ -245,7 +271,8 @@ class Actor:
                 return ActionDone(action)
             case PersistState(durable=durable):
                 statefile.save(self.state_dir, durable)
-                return ActionDone(action, self._record_epoch(durable))
+                self._durable = durable
+                return ActionDone(action, "state file written")
             case SetSemiSync(source=source):
                 if not self.config.replication.semisync:
                     return ActionDone(action, "semi-sync disabled in the config")
@@ -310,14 +337,16 @@ class Actor:
             case _:
                 assert_never(action)
 
-    def _record_epoch(self, durable: Durable) -> str:
-        """Best effort, and only by a promoting active: a write on a passive server would
-        itself be an errant transaction. The state file is what decides."""
+    def _record_epoch(self) -> str:
+        """Best effort, and only by the active, right after read_only went off: a write
+        on a read-only server (the agent's account may write through it) would itself be
+        an errant transaction. The state file is what decides."""
+        durable = self._durable or statefile.load(self.state_dir)
         if durable.last_role is not Role.ACTIVE:
-            return "state file written"
+            return "writable; no epoch to record"
         takeover = json.dumps(statefile.to_json(durable)["last_takeover"], default=str)
         try:
             control.record_epoch(self.fast, durable.epoch, self.node, takeover)
         except DualbeatError as exc:
-            return f"state file written; epoch table not updated: {exc}"
-        return "state file and epoch table written"
+            return f"writable; epoch table not updated: {exc}"
+        return "writable; epoch table written"

@@ -71,8 +71,15 @@ def outgoing(cluster: str, node: str, state: NodeState, seq: int, promise: float
     )
 
 
-def incoming(beat: Beat, family: str | None, promise_until: float | None = None) -> PeerBeat:
-    """The peer's beat as the core sees it; GTID text is parsed in our server's family."""
+def incoming(
+    beat: Beat, family: str | None, promise_until: float | None = None, *, our_boot: int
+) -> PeerBeat:
+    """The peer's beat as the core sees it; GTID text is parsed in our server's family.
+
+    A yield counts only when the beat echoes ``our_boot``: the peer sent it after hearing
+    this boot of ours. After our restart the replay window is empty and would accept a
+    captured "yielding" beat of the peer's current boot; acting on it would promote us
+    beside a live active."""
     return PeerBeat(
         node=beat.node,
         boot_id=beat.boot_id,
@@ -81,7 +88,7 @@ def incoming(beat: Beat, family: str | None, promise_until: float | None = None)
         mysql=beat.mysql,
         writable=beat.writable,
         vip_held=beat.vip_held,
-        yielding=beat.yielding,
+        yielding=beat.yielding and beat.ack_boot == our_boot,
         executed=parse_reported(beat.executed, family),
         received=parse_reported(beat.received, family),
         wants_takeover=beat.wants_takeover,

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -79,13 +81,21 @@ def repair(path: Path) -> int:
 
 
 class History:
-    """The agent's writer; one per agent process."""
+    """The agent's writer; one per agent process.
+
+    ``append`` is durable on return. ``decisions`` (the event loop's call) returns at
+    once: its records are written and fsynced in the writer's own thread, in order, so a
+    slow disk never holds up the loop (beats, the next decision, the actions it starts).
+    ``close`` waits for every queued record."""
 
     def __init__(self, state_dir: Path, node: str) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.path, self.node = state_dir / FILENAME, node
         self.repaired = repair(self.path)
         self._fd = self._open()
+        self._queued: queue.Queue[Mapping[str, Any] | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._drain, name="dualbeat-history", daemon=True)
+        self._writer.start()
 
     def _open(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
@@ -100,6 +110,10 @@ class History:
         written: dict[str, Any] = json.loads(line)
         return written
 
+    def _drain(self) -> None:
+        while (record := self._queued.get()) is not None:
+            self.append(record)
+
     def _rotate(self) -> None:
         os.close(self._fd)
         self.path.replace(self.path.with_name(ROTATED))
@@ -107,29 +121,31 @@ class History:
         _fsync_dir(self.path.parent)
 
     def decisions(self, decision: Decision) -> list[dict[str, Any]]:
-        """Record every reason of one decision, with the state it left behind."""
+        """Queue every reason of one decision, with the state it left behind, for the
+        writer thread; returns the records as they will be written (JSON-safe)."""
         s = decision.state
-        written = []
+        records = []
         for reason in decision.reasons:
             evidence = dict(reason.evidence)
             if reason.code == "PROMOTED" and s.durable.last_takeover is not None:
                 evidence["takeover"] = statefile.to_json(s.durable)["last_takeover"]
-            written.append(
-                self.append(
-                    event(
-                        self.node,
-                        reason,
-                        role=s.role.value,
-                        epoch=s.durable.epoch,
-                        maintenance=s.durable.maintenance,
-                        evidence=evidence,
-                        finding=s.finding or "",
-                    )
-                )
+            record = event(
+                self.node,
+                reason,
+                role=s.role.value,
+                epoch=s.durable.epoch,
+                maintenance=s.durable.maintenance,
+                evidence=evidence,
+                finding=s.finding or "",
             )
-        return written
+            self._queued.put(record)
+            records.append(json.loads(json.dumps(record, default=str, ensure_ascii=False)))
+        return records
 
     def close(self) -> None:
+        """Write what is queued, then close the file."""
+        self._queued.put(None)
+        self._writer.join()
         os.close(self._fd)
 
 

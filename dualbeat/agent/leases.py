@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 
+from dualbeat.agent import clock
 from dualbeat.arbiter import Arbiter, ArbiterUnavailable
 from dualbeat.core.actions import AcquireLease, ReleaseLease, RenewLease
 from dualbeat.core.observations import ActionDone, ActionFailed, LeaseAnswered, Observation
@@ -42,14 +42,14 @@ class LeaseWorker:
 
     def _run(self) -> None:
         while (action := self._queue.get()) is not None:
-            started = time.monotonic()
+            started = clock.now()
             try:
                 outcome = self._do(action)
             except ArbiterUnavailable as exc:
                 log.warning("%s failed: %s", type(action).__name__, exc)
                 outcome = ActionFailed(action, f"arbiter unavailable: {exc}")
             log.debug(
-                "%s answered in %.0f ms", type(action).__name__, (time.monotonic() - started) * 1e3
+                "%s answered in %.0f ms", type(action).__name__, (clock.now() - started) * 1e3
             )
             self.post(outcome)
 

@@ -66,13 +66,23 @@ _FAILURES = {
 
 
 def to_observation(r: ProbeResult) -> MysqlProbed:
-    if not r.ok:
+    """The probe as the core judges it. A write probe refused because ``read_only`` is ON
+    (set by hand, say) is a live server in the wrong state, not a failed one: reported
+    as alive and not writable, so the active repairs it instead of failing over. A write
+    probe that timed out after the reads answered is ``STALLED`` (a backup's read lock,
+    an fsync stall), not a dead server."""
+    read_only_refusal = r.error is ProbeErrorKind.QUERY and r.read_only is True
+    if not r.ok and not read_only_refusal:
         assert r.error is not None
-        return MysqlProbed(ok=False, failure=_FAILURES[r.error], detail=r.detail)
+        failure = _FAILURES[r.error]
+        if failure is ProbeFailure.UNAVAILABLE and r.read_only is False and r.writable is False:
+            # The reads answered, the heartbeat write timed out: a lock or a slow disk.
+            failure = ProbeFailure.STALLED
+        return MysqlProbed(ok=False, failure=failure, detail=r.detail)
     replicating = None if r.io_running is None else bool(r.io_running and r.sql_running)
     return MysqlProbed(
         ok=True,
-        detail=f"{r.latency * 1000:.0f} ms",
+        detail=r.detail if read_only_refusal else f"{r.latency * 1000:.0f} ms",
         writable=None if r.read_only is None else not r.read_only,
         replicating=replicating,
         executed=parse_reported(r.executed, r.gtid_family),

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from dualbeat.agent import beats, control, history, statefile
+from dualbeat.agent import beats, clock, control, history, statefile
 from dualbeat.agent.actor import Actor
 from dualbeat.agent.control import ControlAnswer
 from dualbeat.agent.history import History
@@ -47,12 +47,13 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
-from dualbeat.errors import WatchdogError
+from dualbeat.errors import ConfigError, DualbeatError, WatchdogError
 from dualbeat.gate.nft import NftGate, spec_from_config
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
-from dualbeat.mysql.connection import Endpoint
+from dualbeat.mysql import control as control_sql
+from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.vip.manager import VipManager
 
 if TYPE_CHECKING:
@@ -143,7 +144,9 @@ class Agent:
             loop.call_soon_threadsafe(self._queue.put_nowait, obs)
 
         self.events = History(self.state_dir, self.node)
-        self.links = Links(self.config, self.node, self.key, self._on_beat, self._on_drop)
+        self.links = Links(
+            self.config, self.node, self.key, self._on_beat, self._on_drop, clock.now
+        )
         await self.links.start()
         arbiter = self.config.arbiter
         leases = LeaseWorker(open_arbiter(arbiter), self.node, post) if arbiter else None
@@ -182,9 +185,9 @@ class Agent:
             )
         self.feed(
             Started(
-                boot_id=time.time_ns(),
-                durable=statefile.load(self.state_dir),
-                wall_offset=time.time() - time.monotonic(),
+                boot_id=statefile.next_boot_id(self.state_dir, wall_ns=time.time_ns()),
+                durable=statefile.load(self.state_dir, server_epoch=self._server_epoch),
+                wall_offset=time.time() - clock.now(),
             )
         )
         self.observers.start()
@@ -210,7 +213,7 @@ class Agent:
     async def _main(self) -> None:
         while not self._stopping:
             wake = self._decision_wake
-            timeout = None if wake is None else max(0.0, wake - time.monotonic())
+            timeout = None if wake is None else max(0.0, wake - clock.now())
             try:
                 obs = await asyncio.wait_for(self._queue.get(), timeout)
             except TimeoutError:
@@ -221,14 +224,14 @@ class Agent:
     async def _linger(self) -> None:
         """After a handover, keep beating until the peer is active (or deadtime passes),
         so it hears that we yielded; then stop."""
-        deadline = time.monotonic() + self.cfg.timing.deadtime
-        while time.monotonic() < deadline and self.state.yielding:
+        deadline = clock.now() + self.cfg.timing.deadtime
+        while clock.now() < deadline and self.state.yielding:
             try:
                 obs = await asyncio.wait_for(self._queue.get(), self.cfg.timing.keepalive)
             except TimeoutError:
                 continue
             if isinstance(obs, PeerBeatReceived):
-                self.state = decide(self.cfg, self.state, obs, time.monotonic()).state
+                self.state = decide(self.cfg, self.state, obs, clock.now()).state
 
     async def _keepalive(self) -> None:
         while True:
@@ -239,19 +242,34 @@ class Agent:
     def _kick(self) -> None:
         """The watchdog, armed while active: kicked from the event loop (a hung loop stops
         kicking) and only while the lease or the peer's promise outlasts its timeout;
-        disarmed with the magic close when the node is no longer active. A device error
-        is logged and retried on the next beat: the core's lease rules still hold."""
+        disarmed with the magic close once the node is no longer active *and* its
+        demotion has released the VIP (a demotion that hangs is what the watchdog is
+        for). A device error is logged and retried on the next beat: the core's lease
+        rules still hold."""
         if self.watchdog is None:
             return
         try:
-            if may_kick(self.cfg, self.state, time.monotonic()):
+            if may_kick(self.cfg, self.state, clock.now()):
                 if not self.watchdog.is_open:
                     log.warning("watchdog: %s", self.watchdog.open())
                 self.watchdog.kick()
-            elif self.state.role is not Role.ACTIVE:
+            elif self.state.role is not Role.ACTIVE and not self.state.demoting:
                 self._disarm()
         except WatchdogError as exc:
             log.error("watchdog: %s", exc)
+
+    def _server_epoch(self) -> int | None:
+        """The epoch our server's ``dualbeat.epoch`` holds, asked only when the state file
+        is missing: a first start and a lost state file must not look alike."""
+        try:
+            with Server(monitor_endpoint(self.config, self.node)) as server:
+                return control_sql.read_epoch(server)
+        except DualbeatError as exc:
+            raise ConfigError(
+                f"{self.state_dir / statefile.FILENAME} is missing and the local MySQL cannot "
+                f"tell a first start from a lost state file ({exc}); start the agent once "
+                "MySQL answers"
+            ) from None
 
     def _disarm(self) -> None:
         if self.watchdog is not None and self.watchdog.is_open:
@@ -261,7 +279,7 @@ class Agent:
         """The peer's last heartbeat is more than two keepalives old (or never came): the
         only time its MySQL is worth probing over SQL (see ``core.findings.peer_dead``)."""
         heard = self.state.peer.heard_at
-        return heard is None or time.monotonic() - heard > 2 * self.cfg.timing.keepalive
+        return heard is None or clock.now() - heard > 2 * self.cfg.timing.keepalive
 
     def _write_probe(self) -> tuple[bool, int]:
         s = self.state
@@ -270,14 +288,17 @@ class Agent:
     def _on_beat(self, link: str, beat: Beat, now: float) -> None:
         family = self.observers.last_probe.gtid_family if self.observers.last_probe else None
         promise = self.sent_times.promise_until(beat, self.state.boot_id)
-        self._queue.put_nowait(PeerBeatReceived(link, beats.incoming(beat, family, promise)))
+        boot = self.state.boot_id
+        self._queue.put_nowait(
+            PeerBeatReceived(link, beats.incoming(beat, family, promise, our_boot=boot))
+        )
 
     def _on_drop(self, link: str, reason: DropReason) -> None:
         """Counted per link by ``Links``; logged at most once a minute per link and reason,
         so a flood of forged datagrams cannot flood the log too."""
         if reason is DropReason.DUPLICATE:
             return
-        now, key = time.monotonic(), f"{link}/{reason.value}"
+        now, key = clock.now(), f"{link}/{reason.value}"
         if now - self._drop_logged.get(key, float("-inf")) >= 60.0:
             self._drop_logged[key] = now
             log.warning("dropping heartbeat datagrams on link %s: %s", link, reason.value)
@@ -287,7 +308,7 @@ class Agent:
         beat = beats.outgoing(
             self.config.cluster, self.node, self.state, self.seq, self.cfg.promise
         )
-        self.sent_times.sent(self.seq, time.monotonic())
+        self.sent_times.sent(self.seq, clock.now())
         self.links.send(beat)
 
     def _optional_services(self) -> tuple[ApiServer | None, Notifier | None]:
@@ -309,7 +330,7 @@ class Agent:
     _decision_wake: float | None = None
 
     def feed(self, obs: Observation) -> Decision:
-        decision = decide(self.cfg, self.state, obs, time.monotonic())
+        decision = decide(self.cfg, self.state, obs, clock.now())
         self.state = decision.state
         self._decision_wake = decision.wake_at
         for record in self.events.decisions(decision):
@@ -390,9 +411,9 @@ class Agent:
     def _persisted(self, version: int, timeout: float = 5.0) -> bool:
         """Whether the state file holds maintenance ``version`` (or newer) within ``timeout``:
         the answer must not say "paused" before a restart would still know it."""
-        deadline = time.monotonic() + timeout
+        deadline = clock.now() + timeout
         while statefile.load(self.state_dir).maintenance_version < version:
-            if time.monotonic() > deadline:
+            if clock.now() > deadline:
                 return False
             time.sleep(0.02)
         return True
@@ -427,5 +448,5 @@ class Agent:
             links=self.links.stats(),
             probe_latency=self._probe_latency(),
             recent=list(self.recent)[-10:],
-            now=time.monotonic(),
+            now=clock.now(),
         )

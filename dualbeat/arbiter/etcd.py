@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ import requests
 from etcd3gw.client import Etcd3Client
 from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Etcd3Exception
 
+from dualbeat.agent import clock as agent_clock
 from dualbeat.arbiter import etcd_wire as wire
 from dualbeat.arbiter.types import ArbiterUnavailable, Grant, View
 from dualbeat.config import ArbiterConfig
@@ -60,7 +60,7 @@ def _describe(exc: Exception) -> str:
 class EtcdArbiter:
     """One node's handle on the active key; keeps the lease of its last successful acquire."""
 
-    def __init__(self, cfg: ArbiterConfig, clock: Clock = time.monotonic) -> None:
+    def __init__(self, cfg: ArbiterConfig, clock: Clock = agent_clock.now) -> None:
         self._cfg = cfg
         self._clock = clock
         self._endpoints = cfg.endpoints

@@ -18,8 +18,9 @@ __all__ = ["Arbiter", "ArbiterUnavailable", "Grant", "View"]
 class Grant:
     """A lease we hold on the active key.
 
-    ``valid_until`` is local ``time.monotonic()`` at the moment the request that started or
-    renewed the lease was SENT, plus ``ttl``: the server started its TTL after that moment,
+    ``valid_until`` is the agent's clock (``dualbeat.agent.clock``: boot time, suspend
+    included) at the moment the request that started or renewed the lease was SENT,
+    plus ``ttl``: the server started its TTL after that moment,
     so the lease cannot end before ``valid_until`` (conservative for the holder).
     """
 

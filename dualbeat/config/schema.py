@@ -83,9 +83,23 @@ class Credentials(_Model):
         return self.password_file.read_text().rstrip("\r\n")
 
 
+def _address_text(value: object) -> object:
+    """An address is written as text: pydantic would read ``address = 1`` as 0.0.0.1 (an
+    integer is a valid IPv4 address to it), a typo that must fail at load instead."""
+    if isinstance(value, int | float):
+        raise ValueError(f'an address is a quoted string such as "10.0.0.1", got {value!r}')
+    return value
+
+
+IpAddress = Annotated[ipaddress.IPv4Address | ipaddress.IPv6Address, BeforeValidator(_address_text)]
+IpInterface = Annotated[
+    ipaddress.IPv4Interface | ipaddress.IPv6Interface, BeforeValidator(_address_text)
+]
+
+
 class Node(_Model):
     name: Name
-    address: ipaddress.IPv4Address | ipaddress.IPv6Address
+    address: IpAddress
     mysql_host: str | None = None
     mysql_port: int = Field(3306, ge=1, le=65535)
     mysql_socket: Path | None = None
@@ -97,7 +111,7 @@ class Node(_Model):
 
 
 class Vip(_Model):
-    address: ipaddress.IPv4Interface | ipaddress.IPv6Interface
+    address: IpInterface
     interface: str = Field(pattern=r"^[A-Za-z0-9_.:@-]{1,15}$")
     arp_count: int = Field(3, ge=0, le=100)
     arp_refresh: Duration = DEFAULT_TIMING.arp_refresh
@@ -105,7 +119,7 @@ class Vip(_Model):
 
 class Link(_Model):
     name: Name
-    addresses: dict[str, ipaddress.IPv4Address | ipaddress.IPv6Address]
+    addresses: dict[str, IpAddress]
 
 
 class Heartbeat(_Model):
@@ -334,7 +348,7 @@ class ArbiterConfig(_Model):
 class PingConfig(_Model):
     """Reference addresses, as HeartBeat's ipfail: a node that reaches none never promotes."""
 
-    nodes: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...] = ()
+    nodes: tuple[IpAddress, ...] = ()
     interval: Duration = 1.0
 
 

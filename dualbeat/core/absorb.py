@@ -237,6 +237,8 @@ def _checked(cfg: CoreConfig, s: NodeState, obs: CheckRan) -> tuple[NodeState, l
 
 
 def _vip(s: NodeState, obs: VipObserved, now: float) -> tuple[NodeState, list[Reason]]:
+    """The VIP link, counting the checks in a row without carrier (one sample is a NIC
+    renegotiating, not a cut: see ``findings.link_down``)."""
     reasons = []
     if s.carrier is not None and obs.carrier != s.carrier:
         back = "has carrier again" if obs.carrier else "lost carrier"
@@ -244,7 +246,8 @@ def _vip(s: NodeState, obs: VipObserved, now: float) -> tuple[NodeState, list[Re
         reasons.append(Reason(code, f"the VIP interface {back}"))
         if obs.carrier:
             s = evolve(s, carrier_since=now)
-    return evolve(s, vip_held=obs.held, carrier=obs.carrier), reasons
+    down = 0 if obs.carrier else s.carrier_down + 1
+    return evolve(s, vip_held=obs.held, carrier=obs.carrier, carrier_down=down), reasons
 
 
 def _pinged(s: NodeState, obs: PingProbed, now: float) -> tuple[NodeState, list[Reason]]:
@@ -253,7 +256,9 @@ def _pinged(s: NodeState, obs: PingProbed, now: float) -> tuple[NodeState, list[
         what = "a ping node answers again" if obs.reachable else "no ping node answers"
         code = ReasonCode.PING_UP if obs.reachable else ReasonCode.PING_LOST
         reasons.append(Reason(code, what, {"detail": obs.detail}))
-    return evolve(s, evidence=evolve(ev, ping_ok=obs.reachable, ping_at=now)), reasons
+    fails = 0 if obs.reachable else ev.ping_fails + 1
+    ev = evolve(ev, ping_ok=obs.reachable, ping_at=now, ping_fails=fails)
+    return evolve(s, evidence=ev), reasons
 
 
 def _lease_answer(s: NodeState, obs: LeaseAnswered) -> tuple[NodeState, list[Reason]]:
@@ -331,6 +336,7 @@ def _probed(
             semisync_active=probe.semisync_active,
             origin=probe.origin,
             lag=probe.lag,
+            stalled_since=None,
             received_at=now
             if old.received is not None
             and probe.received is not None
@@ -353,8 +359,16 @@ def _probed(
         )
         if old.health is not Health.FAILED and (local.fails >= t.alert_after or probe.gone):
             local = evolve(local, health=Health.FAILED)
+    elif probe.failure is ProbeFailure.STALLED:
+        local, stalled = _stalled(cfg, old, local, now)
+        reasons += stalled
     elif probe.failure is ProbeFailure.BUSY:
-        local = evolve(local, health=Health.BUSY, fails=0, oks=0)
+        # Alive but saturated: no failure by itself, and no proof of health either. A
+        # hung server whose connections are all taken answers each reconnect with "too
+        # many connections" between the timeouts of the probe's own sessions: the
+        # failures must still add up, so the count is neither raised nor reset.
+        health = Health.FAILED if old.health is Health.FAILED else Health.BUSY
+        local = evolve(local, health=health, oks=0)
     else:
         local = evolve(local, health=Health.MISCONFIGURED, fails=0, oks=0)
     if local.health is not old.health:
@@ -365,7 +379,34 @@ def _probed(
         else s.high_water
     )
     dirty = s.high_water_dirty or high_water is not s.high_water
-    return evolve(s, local=local, high_water=high_water, high_water_dirty=dirty), reasons
+    # A server that did not answer may have restarted: its runtime-only semi-sync
+    # settings are gone, so the next healthy probe asks for them again.
+    semisync = None if probe.failure is ProbeFailure.UNAVAILABLE else s.semisync_source
+    s = evolve(s, local=local, high_water=high_water, high_water_dirty=dirty)
+    return evolve(s, semisync_source=semisync), reasons
+
+
+def _stalled(
+    cfg: CoreConfig, old: LocalView, local: LocalView, now: float
+) -> tuple[LocalView, list[Reason]]:
+    """Reads answer, the heartbeat write timed out: a backup's FLUSH TABLES WITH READ
+    LOCK, an fsync stall. Alive, so no failure by itself (nor proof of health: the count
+    stays); only a stall lasting ``write_stall`` fails the server."""
+    since = old.stalled_since if old.stalled_since is not None else now
+    local = evolve(local, oks=0, stalled_since=since)
+    reasons = []
+    if old.stalled_since is None:
+        reasons.append(
+            Reason(
+                ReasonCode.WRITES_STALLED,
+                "local MySQL answers reads but the heartbeat write stalls (a backup lock, "
+                f"an fsync stall): no failover before {cfg.timing.write_stall:g} s of it: "
+                f"{local.last_detail}",
+            )
+        )
+    if now - since >= cfg.timing.write_stall and old.health is not Health.FAILED:
+        local = evolve(local, health=Health.FAILED)
+    return local, reasons
 
 
 def _health_reason(old: LocalView, new: LocalView) -> Reason:

@@ -36,7 +36,14 @@ from dualbeat.core.actions import (
 )
 from dualbeat.core.entry import enter
 from dualbeat.core.evolve import evolve
-from dualbeat.core.findings import Finding, assess, fresh_peer, peer_released, silent_since
+from dualbeat.core.findings import (
+    Finding,
+    assess,
+    fresh_peer,
+    handover_failed,
+    peer_released,
+    silent_since,
+)
 from dualbeat.core.observations import Observation
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
@@ -53,6 +60,16 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
     if paused:
         s, adopted = maintenance.adopt(cfg, s, now)
         reasons += adopted
+    if handover_failed(cfg, s, now):  # stay up: exiting now would leave no writer
+        reasons.append(
+            Reason(
+                ReasonCode.SHUTDOWN_ABANDONED,
+                "the stop's handover failed (the peer did not take over): staying up so "
+                "that there is a writer; stop again, or with --keep",
+                {"epoch": s.handover_epoch},
+            )
+        )
+        s = evolve(s, shutdown=None, handover_epoch=None)
     finding = assess(cfg, s, now)
     target, text = TABLE[(s.role, finding)]
     awaiting = cfg.arbiter and target is Role.ACTIVE and s.role is not Role.ACTIVE
@@ -74,10 +91,12 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
         s = evolve(s, finding=finding, command=command)
     if finding is Finding.TAKEOVER_ASKED:
         s = evolve(s, wants_takeover=True)
+    if finding is Finding.SHUTDOWN_HANDOVER:  # exit once the peer is active beyond it
+        s = evolve(s, handover_epoch=s.durable.epoch)
     if target is not s.role:
         s, entered = enter(cfg, s, target, finding, text, now)
         actions += entered
-    if finding in (Finding.SHUTDOWN, Finding.SHUTDOWN_HANDOVER):
+    if finding is Finding.SHUTDOWN:
         s = evolve(s, exiting=True)
         actions.append(Exit())
     elif not paused:
@@ -131,16 +150,9 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             wanted.append((ReleaseVip(), t.retry))
         if s.role is Role.FENCED and local.replicating:
             wanted.append((StopReplication(), t.retry))
-        beat = fresh_peer(cfg, s, now)
-        if (
-            s.role is Role.STANDBY
-            and beat is not None
-            and beat.role is Role.ACTIVE
-            and beat.epoch > s.durable.epoch
-        ):
-            durable = evolve(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
-            s = evolve(s, durable=durable)
-            wanted.append((PersistState(durable), 0.0))
+        if s.role is Role.STANDBY:
+            s, following = _follow_active(cfg, s, now)
+            wanted += following
     beat = fresh_peer(cfg, s, now)
     source = (
         s.role is Role.ACTIVE
@@ -149,9 +161,12 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         and beat.role is Role.STANDBY
         and beat.mysql is Health.HEALTHY
     )
-    if local.health is Health.HEALTHY and source is not s.semisync_source:
-        s = evolve(s, semisync_source=source)
-        wanted.append((SetSemiSync(source), 0.0))
+    if local.health is Health.HEALTHY:
+        # Runtime settings a restarted mysqld forgets: asked for at once when they change
+        # or the server was gone, and re-checked every ring_retry (a restart can fall
+        # between two probes). Idempotent: an unchanged server restarts nothing.
+        changed = source is not s.semisync_source
+        wanted.append((SetSemiSync(source), 0.0 if changed else t.ring_retry))
     if cfg.arbiter:
         wanted += _lease_actions(cfg, s)
     if (
@@ -159,8 +174,10 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         and s.high_water is not None
         and (text := str(s.high_water)) != s.high_water_saved
     ):
+        # Saved as soon as it grows (one save in flight at a time): a mark saved late
+        # misses the last writes a restarted node must not be behind.
         durable = evolve(s.durable, high_water=text)
-        wanted.append((PersistState(durable), t.retry))
+        wanted.append((PersistState(durable), 0.0))
     actions: list[Action] = []
     tried = dict(s.last_tried)
     for action, every in wanted:
@@ -179,7 +196,30 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             )
         elif isinstance(action, ReleaseLease):
             s = evolve(s, evidence=evolve(s.evidence, lease=None))
+        elif isinstance(action, SetSemiSync):
+            s = evolve(s, semisync_source=action.source)
     return (evolve(s, last_tried=tried) if actions else s), actions
+
+
+def _follow_active(
+    cfg: CoreConfig, s: NodeState, now: float
+) -> tuple[NodeState, list[tuple[Action, float]]]:
+    """A standby under a fresh active: adopt its newer epoch, and replicate from it when
+    the channel is not running (after this server's own restart, say: with
+    ``skip_slave_start`` nothing else starts it) unless we hold errant writes."""
+    beat = fresh_peer(cfg, s, now)
+    if beat is None or beat.role is not Role.ACTIVE:
+        return s, []
+    wanted: list[tuple[Action, float]] = []
+    if beat.epoch > s.durable.epoch:
+        durable = evolve(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
+        s = evolve(s, durable=durable)
+        wanted.append((PersistState(durable), 0.0))
+    local = s.local
+    follows = beat.epoch >= s.durable.epoch and s.errant_since is None
+    if follows and local.replicating is False and local.health is Health.HEALTHY:
+        wanted.append((StartReplication(), cfg.timing.ring_retry))
+    return s, wanted
 
 
 def _client_gate(s: NodeState) -> list[Action]:

@@ -17,15 +17,24 @@ __all__ = [
     "PROMOTING",
     "Finding",
     "assess",
+    "caught_up",
     "errant",
     "failback_candidate",
     "failback_due",
     "fit_to_promote",
     "fresh_peer",
+    "handover_failed",
     "peer_dead",
     "silent_since",
 ]
 
+
+#: VIP checks in a row without carrier before the link counts as down: one sample is a
+#: NIC renegotiating, and an active that yields on it fails over for nothing.
+CARRIER_SAMPLES = 2
+#: Ping rounds in a row without an answer before an active without its peer counts as
+#: isolated: one lost round is a lost echo, not a cut.
+PING_ROUNDS = 2
 
 #: Findings that make a passive node active (in arbiter mode only holding the key).
 PROMOTING = frozenset(
@@ -150,11 +159,50 @@ def _wins_election(cfg: CoreConfig, s: NodeState, beat: PeerBeat) -> bool:
     return (s.durable.epoch, -cfg.priority) > (beat.epoch, cfg.priority - 1)
 
 
+def caught_up(beat: PeerBeat | None) -> bool:
+    """A healthy standby replicating with nothing left to apply: a handover to it applies
+    our final position well within its timeout (a standby busy with a long ALTER would
+    time out, roll back and find nobody writable)."""
+    return _healthy_standby(beat) and beat is not None and beat.replicating and beat.lag == 0
+
+
+def _handed_over(s: NodeState, beat: PeerBeat | None) -> bool:
+    """The peer took over after our stop's handover: active at a newer epoch."""
+    epoch = s.handover_epoch
+    active = beat is not None and beat.role is Role.ACTIVE
+    return epoch is not None and active and beat is not None and beat.epoch > epoch
+
+
+def handover_failed(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """Our stop handed over, and the peer is not taking over (it rolled the switchover
+    back, or our yield ran out unanswered): exiting now would leave no writer."""
+    if s.shutdown is None or s.handover_epoch is None or s.role is Role.ACTIVE:
+        return False
+    beat = fresh_peer(cfg, s, now)
+    promoting = beat is not None and beat.role is Role.ACTIVE
+    return not (_handed_over(s, beat) or s.yielding or s.demoting or promoting)
+
+
+def _shutdown(s: NodeState, beat: PeerBeat | None) -> Finding:
+    """Stopping: the active hands over to a caught-up standby, waits for a lagging one,
+    and exits only once the peer has taken over (see ``handover_failed``); a node with
+    nothing to hand over, under ``--keep`` or in maintenance, exits at once."""
+    assert s.shutdown is not None
+    if s.shutdown.keep or s.durable.maintenance:
+        return Finding.SHUTDOWN
+    if s.role is Role.ACTIVE:
+        if s.promotion is not None or (_healthy_standby(beat) and not caught_up(beat)):
+            return Finding.SHUTDOWN_DEFERRED
+        return Finding.SHUTDOWN_HANDOVER if _healthy_standby(beat) else Finding.SHUTDOWN
+    if s.handover_epoch is None or _handed_over(s, beat):
+        return Finding.SHUTDOWN
+    return Finding.SHUTDOWN_DEFERRED
+
+
 def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
     beat = fresh_peer(cfg, s, now)
     if s.shutdown is not None:
-        handover = not s.shutdown.keep and s.role is Role.ACTIVE and _healthy_standby(beat)
-        return Finding.SHUTDOWN_HANDOVER if handover else Finding.SHUTDOWN
+        return _shutdown(s, beat)
     if s.durable.maintenance and s.command is not None:
         return Finding.MAINTENANCE_REFUSED
     if s.role is Role.STARTING and s.local.health is Health.UNKNOWN:
@@ -180,11 +228,11 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
         return Finding.TAKEOVER_ASKED if live else Finding.SWITCHOVER_REFUSED
     if s.command in (Command.TAKEOVER, Command.TAKEOVER_FORCE) and s.role is not Role.ACTIVE:
         return _takeover(s, beat, now)
-    if s.carrier is False:
+    if s.carrier is False and s.carrier_down >= CARRIER_SAMPLES:
         return Finding.LINK_DOWN
     if beat is not None:
         return _with_peer(cfg, s, beat, now)
-    if s.role is Role.ACTIVE and cfg.ping and s.evidence.ping_ok is False:
+    if s.role is Role.ACTIVE and cfg.ping and s.evidence.ping_fails >= PING_ROUNDS:
         return Finding.ISOLATED
     if s.peer.heard_at is None and now - s.started_at < cfg.timing.initdead:
         return Finding.INITDEAD

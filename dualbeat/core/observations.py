@@ -21,7 +21,8 @@ class ProbeFailure(enum.Enum):
 
     UNAVAILABLE = "unavailable"  # gone, refused, hung: counts toward failover
     QUERY = "query"  # the write probe failed (read-only, disk full, lock): counts too
-    BUSY = "busy"  # too many connections: alive, never a failover
+    BUSY = "busy"  # too many connections: alive, never a failover by itself
+    STALLED = "stalled"  # reads answer, the heartbeat write timed out: alive, a lock or fsync
     MISCONFIGURED = "misconfigured"  # access denied: our mistake, alarm only
 
 

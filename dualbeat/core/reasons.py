@@ -20,6 +20,7 @@ class ReasonCode(enum.StrEnum):
     # Findings, logged when the finding changes or the role moves (see ``Finding``).
     SHUTDOWN = "SHUTDOWN"
     SHUTDOWN_HANDOVER = "SHUTDOWN_HANDOVER"
+    SHUTDOWN_DEFERRED = "SHUTDOWN_DEFERRED"
     PEER_NEWER_EPOCH = "PEER_NEWER_EPOCH"
     MAINTENANCE_REFUSED = "MAINTENANCE_REFUSED"
     HOLDS_ERRANT = "HOLDS_ERRANT"
@@ -58,6 +59,7 @@ class ReasonCode(enum.StrEnum):
     MYSQL_FAILED = "MYSQL_FAILED"
     MYSQL_BUSY = "MYSQL_BUSY"
     MYSQL_MISCONFIGURED = "MYSQL_MISCONFIGURED"
+    WRITES_STALLED = "WRITES_STALLED"
     SEMISYNC_FELL_BACK = "SEMISYNC_FELL_BACK"
     CHECK_FAILED = "CHECK_FAILED"
     PEER_HEARD = "PEER_HEARD"
@@ -69,6 +71,7 @@ class ReasonCode(enum.StrEnum):
     LEASE_LOST = "LEASE_LOST"
     LEASE_LAPSED = "LEASE_LAPSED"
     YIELD_EXPIRED = "YIELD_EXPIRED"
+    SHUTDOWN_ABANDONED = "SHUTDOWN_ABANDONED"
     ACTION_FAILED = "ACTION_FAILED"
     PROMOTION_ABORTED = "PROMOTION_ABORTED"
     SWITCHOVER_ABORTED = "SWITCHOVER_ABORTED"
@@ -114,7 +117,9 @@ C = ReasonCode
 #: One line per code: what happened, or what the node judged.
 DOCS: dict[ReasonCode, str] = {
     C.SHUTDOWN: "the agent is stopping; nothing to hand over (or --keep)",
-    C.SHUTDOWN_HANDOVER: "the active agent is stopping and hands over to a healthy standby",
+    C.SHUTDOWN_HANDOVER: "the active agent is stopping and hands over to a caught-up standby",
+    C.SHUTDOWN_DEFERRED: "stopping once safe: the standby catches up, or the peer's promotion "
+    "after our handover finishes",
     C.PEER_NEWER_EPOCH: "we are active but the peer took over at a later epoch: we step down",
     C.MAINTENANCE_REFUSED: "an operator command refused: automation is paused",
     C.HOLDS_ERRANT: "we hold transactions the active peer lacks: fenced for analysis",
@@ -152,6 +157,8 @@ DOCS: dict[ReasonCode, str] = {
     C.MYSQL_FAILED: "the local MySQL failed alert_after probes in a row",
     C.MYSQL_BUSY: "the local MySQL is alive but saturated: never a failover",
     C.MYSQL_MISCONFIGURED: "our own MySQL access is misconfigured: an alarm, never a failover",
+    C.WRITES_STALLED: "the local MySQL answers reads but the heartbeat write stalls (a backup "
+    "lock, an fsync stall): no failover before write_stall",
     C.SEMISYNC_FELL_BACK: "semi-sync fell back to asynchronous replication on the active",
     C.CHECK_FAILED: "an extra [[monitor.checks]] command failed alert_after times",
     C.PEER_HEARD: "the first heartbeat from the peer since the agent started",
@@ -163,6 +170,8 @@ DOCS: dict[ReasonCode, str] = {
     C.LEASE_LOST: "the arbiter says the key is no longer ours",
     C.LEASE_LAPSED: "the arbiter lease ran out unrenewed",
     C.YIELD_EXPIRED: "the peer did not take over after our yield; yield withdrawn",
+    C.SHUTDOWN_ABANDONED: "the stop's handover failed (the peer did not take over): staying up "
+    "to keep a writer; stop again, or with --keep",
     C.ACTION_FAILED: "an action failed (the error is in the text)",
     C.PROMOTION_ABORTED: "a promotion aborted: a critical step failed; back to standby",
     C.SWITCHOVER_ABORTED: "a switchover rolled back: the old active's writes not all applied",

@@ -44,7 +44,8 @@ class Finding(enum.StrEnum):
     """
 
     SHUTDOWN = "shutdown"  # stopping; nothing to hand over (or --keep)
-    SHUTDOWN_HANDOVER = "shutdown_handover"  # stopping active with a healthy standby
+    SHUTDOWN_HANDOVER = "shutdown_handover"  # stopping active with a caught-up standby
+    SHUTDOWN_DEFERRED = "shutdown_deferred"  # stopping once a handover can finish safely
     PEER_NEWER_EPOCH = "peer_newer_epoch"  # we are active but the peer took over later
     MAINTENANCE_REFUSED = "maintenance_refused"  # an operator command while automation is paused
     HOLDS_ERRANT = "holds_errant"  # we hold transactions the active peer lacks

@@ -32,6 +32,7 @@ class Timing:
     promotion_backoff: float = 3.0  # after an aborted promotion, before trying again
     lease_ttl: float = 3.0  # the arbiter lease; renewed every ttl/3
     lease_margin: float = 0.5  # demote this long before the last promise or lease ends
+    write_stall: float = 30.0  # reads answer, writes stall this long: only then failed
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class LocalView:
     origin: str | None = None
     lag: int | None = None
     received_at: float | None = None  # when the received set last grew: the source is alive
+    stalled_since: float | None = None  # reads answer, the heartbeat write stalls (since)
 
     def failed_checks(self, alert_after: int) -> list[str]:
         return sorted(name for name, n in self.check_fails.items() if n >= alert_after)
@@ -113,6 +115,7 @@ class Evidence:
 
     ping_ok: bool | None = None
     ping_at: float | None = None
+    ping_fails: int = 0  # rounds in a row that no ping node answered
     lease: Lease | None = None
     holder: str | None = None  # the key's holder as last answered (None: free or unknown)
     promised_until: float = 0.0  # we promised the peer not to take over before this
@@ -148,6 +151,7 @@ class NodeState:
     clients_shut: bool | None = None  # the client gate, as last reported; None: unknown
     carrier: bool | None = None
     carrier_since: float | None = None  # when the VIP link last got carrier back
+    carrier_down: int = 0  # VIP checks in a row without carrier
     promotion: Promotion | None = None
     promotion_failed_at: float | None = None
     demoting: bool = False  # left the active role; the VIP is not released yet
@@ -159,6 +163,7 @@ class NodeState:
     wants_takeover: bool = False
     command: Command | None = None
     shutdown: ShutdownRequested | None = None
+    handover_epoch: int | None = None  # our epoch when a stop handed over (until we exit)
     semisync_source: bool | None = None  # the source side as last requested
     exiting: bool = False
     in_flight: frozenset[type[Action]] = frozenset()  # kinds of action not yet reported

@@ -16,6 +16,7 @@ _PAUSED = "refused: maintenance mode pauses automation (dualbeat maintenance off
 _STARTING: dict[F, Row] = {
     F.SHUTDOWN: (R.STARTING, "stopping before a role was taken"),
     F.SHUTDOWN_HANDOVER: (R.STARTING, "stopping before a role was taken"),
+    F.SHUTDOWN_DEFERRED: (R.STARTING, "stopping once the handover is safe"),
     F.PEER_NEWER_EPOCH: (R.STARTING, "not active: nothing to resolve"),
     F.MAINTENANCE_REFUSED: (R.STARTING, _PAUSED),
     F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
@@ -56,6 +57,11 @@ _STARTING: dict[F, Row] = {
 _STANDBY: dict[F, Row] = {
     F.SHUTDOWN: (R.STANDBY, "stopping; standby keeps replicating"),
     F.SHUTDOWN_HANDOVER: (R.STANDBY, "stopping; standby keeps replicating"),
+    F.SHUTDOWN_DEFERRED: (
+        R.STANDBY,
+        "stopping once the peer's promotion after our handover has finished (or failed: "
+        "then we stay up, so that there is a writer)",
+    ),
     F.PEER_NEWER_EPOCH: (R.STANDBY, "not active: nothing to resolve"),
     F.MAINTENANCE_REFUSED: (R.STANDBY, _PAUSED),
     F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
@@ -95,7 +101,12 @@ _STANDBY: dict[F, Row] = {
 
 _ACTIVE: dict[F, Row] = {
     F.SHUTDOWN: (R.ACTIVE, "stopping and keeping the role (--keep or no healthy standby)"),
-    F.SHUTDOWN_HANDOVER: (R.STANDBY, "stopping: handing over to the healthy standby"),
+    F.SHUTDOWN_HANDOVER: (R.STANDBY, "stopping: handing over to the caught-up standby"),
+    F.SHUTDOWN_DEFERRED: (
+        R.ACTIVE,
+        "stopping once the standby has caught up: a handover now would time out its apply "
+        "and leave no writer",
+    ),
     F.PEER_NEWER_EPOCH: (R.FENCED, "the peer took over with a newer epoch: fencing ourselves"),
     F.MAINTENANCE_REFUSED: (R.ACTIVE, _PAUSED),
     F.HOLDS_ERRANT: (R.ACTIVE, "active: errant check applies to passive nodes"),

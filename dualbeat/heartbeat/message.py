@@ -26,8 +26,9 @@ MAX_INT = 2**63 - 1
 class Beat:
     """One heartbeat, as sent and as received.
 
-    ``boot_id`` is the sender's start time in nanoseconds and strictly grows across its
-    restarts; ``seq`` starts at 1 for each boot and grows by one per datagram *sent* (the
+    ``boot_id`` strictly grows across the sender's restarts (its start time in ns, or one
+    more than its last boot when the wall clock stepped back: ``statefile.next_boot_id``);
+    ``seq`` starts at 1 for each boot and grows by one per datagram *sent* (the
     copies of one Beat sent on several links share it). Together they order beats for the
     replay window. ``sent_at`` is the sender's wall clock: informational only, never used
     to judge freshness, because the two clocks are not trusted to agree.

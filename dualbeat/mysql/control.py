@@ -12,15 +12,14 @@ everywhere (our own schema, ``KILL``-list filtering, the epoch row) are written 
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from dualbeat.core.gtid import parse_gtid_set
-from dualbeat.errors import MysqlQueryError
+from dualbeat.errors import MysqlMisconfigured, MysqlQueryError
 from dualbeat.mysql.connection import SqlServer
-from dualbeat.mysql.dialect import ReplicaStatus, Statement, ThreadState
+from dualbeat.mysql.dialect import Flavor, ReplicaStatus, Statement, ThreadState
 from dualbeat.mysql.replica_status import to_flag, to_int, to_str
 
 __all__ = [
@@ -57,7 +56,13 @@ _RECORD_EPOCH = (
 )
 _LOCK_WAIT = "SET SESSION lock_wait_timeout = %s"
 
+_READ_EPOCH = "SELECT MAX(epoch) AS epoch FROM dualbeat.epoch"
+ER_NO_SUCH_TABLE = 1146
+ER_BAD_DB = 1049
 ER_NO_SUCH_THREAD = 1094  # KILL of a session that ended meanwhile
+ER_LOCK_WAIT_TIMEOUT = 1205  # the global read lock for read_only was not granted in time
+READ_ONLY_WAIT = 0.25  # seconds; read-only gives up after this (see set_read_only)
+LOCK_RETRY = 0.02  # seconds between two attempts at the global read lock
 # Sessions that are not clients: replication in both directions, server daemons.
 _SYSTEM_USERS = frozenset({"system user", "event_scheduler"})
 _SYSTEM_COMMANDS = frozenset({"daemon", "binlog dump", "binlog dump gtid"})
@@ -79,15 +84,27 @@ def ensure_schema(server: SqlServer) -> None:
 # --- read-only ----------------------------------------------------------------------------
 
 
-def set_read_only(server: SqlServer, on: bool) -> None:
+def set_read_only(server: SqlServer, on: bool, *, wait: float = READ_ONLY_WAIT) -> None:
     """Make the server read-only (``on``) or writable, with every switch it has.
 
     ``SET GLOBAL read_only`` waits for the global read lock behind running commits and
-    ``LOCK TABLES``; the session's ``lock_wait_timeout`` (default: a year) is first cut to
-    the connection's read timeout, so a server-side wait never outlives our client.
+    ``LOCK TABLES``. The server's own bound, the session's ``lock_wait_timeout``, counts
+    whole seconds (and at least one on MySQL): too coarse for a demotion that must end
+    within the arbiter lease's margin. So each attempt waits as little as the server
+    allows (no wait at all on MariaDB), and the attempts are repeated for ``wait``
+    seconds; then the lock-wait error is raised (the demotion goes on to kill sessions
+    and release the VIP; the core retries read-only).
     """
-    seconds = max(1, math.ceil(server.endpoint.read_timeout))
-    server.execute(Statement(_LOCK_WAIT, (seconds,)), *server.dialect.set_read_only(on))
+    seconds = 0 if server.dialect.version.flavor is Flavor.MARIADB else 1
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            server.execute(Statement(_LOCK_WAIT, (seconds,)), *server.dialect.set_read_only(on))
+            return
+        except MysqlQueryError as exc:
+            if exc.code != ER_LOCK_WAIT_TIMEOUT or time.monotonic() + LOCK_RETRY > deadline:
+                raise
+        time.sleep(LOCK_RETRY)
 
 
 def read_only_state(server: SqlServer) -> bool:
@@ -340,3 +357,15 @@ def record_epoch(server: SqlServer, epoch: int, node: str, takeover_json: str) -
         raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
     json.loads(takeover_json)
     server.execute(Statement(_RECORD_EPOCH, (epoch, node, takeover_json)))
+
+
+def read_epoch(server: SqlServer) -> int | None:
+    """The epoch ``dualbeat.epoch`` holds (None when no promotion ever wrote one, or the
+    schema does not exist yet): what the pair reached, for a node that lost its state."""
+    try:
+        rows = server.query(Statement(_READ_EPOCH))
+    except (MysqlQueryError, MysqlMisconfigured) as exc:
+        if exc.code in (ER_NO_SUCH_TABLE, ER_BAD_DB):  # the schema was never created
+            return None
+        raise
+    return to_int(rows[0]["epoch"]) if rows and rows[0].get("epoch") is not None else None

@@ -67,8 +67,7 @@ def test_a_nul_byte_in_a_file_name_is_a_config_error(base: tuple[dict[str, objec
         loads(text, Path("fuzz.toml"))
 
 
-@pytest.mark.xfail(strict=True, reason="pydantic's lax mode reads an integer as an IPv4 address")
-def test_a_number_is_not_an_address(base: tuple[dict[str, object], str]) -> None:
-    """Found by the fuzzer, left for the config owner: ``address = 1`` loads as 0.0.0.1."""
+def test_finding_19_a_number_is_not_an_address(base: tuple[dict[str, object], str]) -> None:
+    """Found by the fuzzer (issue 13, item 19): ``address = 1`` loaded as 0.0.0.1."""
     text = base[1].replace('address = "10.1.0.11"', "address = 1", 1)
     assert targets.check_config(text) == "config_error"

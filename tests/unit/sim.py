@@ -7,7 +7,8 @@ and arbiter answers through a network that drops, delays, duplicates and partiti
 messages. Actions take effect on the model after a random delay (the arbiter's on the
 arbiter, when the request gets there). Hosts: ``db1``, ``db2``, ``arb`` (the witness: a
 lease store with a TTL on the world clock), ``gw`` (the ping node) and ``client`` (a
-writer holding one session, reconnecting through the VIP when it fails).
+pair of writers, each holding one session, reconnecting through the VIP when it fails; a
+session stays on its server as long as that server takes writes, VIP or not).
 
 Faults follow a seeded schedule (see ``test_core_simulation`` and ``test_core_sim_arbiter``);
 a failing seed prints the command that reruns it alone.
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     ClaimVip,
     Exit,
     KillSessions,
@@ -39,6 +41,7 @@ from dualbeat.core.actions import (
     ReleaseVip,
     RenewLease,
     SetReadOnly,
+    ShutClients,
     StartReplication,
     StopReplication,
 )
@@ -66,6 +69,7 @@ from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import CoreConfig, NodeState, Timing
 
 NAMES = ("db1", "db2")
+CLIENTS = ("w1", "w2")  # two writers on the ``client`` host
 STEP = 0.05
 WATCHDOG = 1.0  # the model watchdog's timeout (< ttl - margin)
 
@@ -104,6 +108,7 @@ class Node:
     agent_up: bool = True
     paused_until: float = 0.0
     vip: bool = False
+    gated: bool = False  # the client gate shut: no client session reaches its server
     boot: int = 0
     next_probe: float = 0.0
     next_beat: float = 0.0
@@ -155,7 +160,8 @@ class World:
         self.queue: list[tuple[float, int, str, Observation | _Wire]] = []
         self.order = itertools.count()
         self.acked: list[tuple[int, int]] = []  # (domain, seq) of acknowledged client writes
-        self.session: str | None = None  # the server the client's session is connected to
+        # The server each writer's session is connected to (both writers on ``client``).
+        self.sessions: dict[str, str | None] = dict.fromkeys(CLIENTS)
         self.log: list[str] = []
         self.cut: set[frozenset[str]] = set()  # host pairs that cannot talk
         self.arb_up = True
@@ -211,8 +217,13 @@ class World:
                 m.writable = not on
             case KillSessions():
                 m.sessions = 0
-                if self.session == node.name:
-                    self.session = None
+                self._drop_sessions(node.name)
+            case ShutClients():  # the kernel's doing: works on a dead or frozen server too
+                node.gated = True
+                m.sessions = 0
+                self._drop_sessions(node.name)
+            case AdmitClients():
+                node.gated = False
             case ClaimVip():
                 if peer.vip and self.link(node.name, peer.name):  # the ARP probe is answered
                     return ActionFailed(action, "VIP answered by the peer")
@@ -317,8 +328,8 @@ class World:
             return
         s = node.state
         if self.running(node):
-            if s.role is not Role.ACTIVE:
-                node.kicked_at = None  # disarmed (magic close)
+            if s.role is not Role.ACTIVE and not s.demoting:
+                node.kicked_at = None  # disarmed (magic close) once the VIP is released
             elif may_kick(node.cfg, s, self.now) or node.kicked_at is None:
                 node.kicked_at = self.now  # kicked, or armed on becoming active
         if node.kicked_at is not None and self.now - node.kicked_at > node.cfg.watchdog_timeout:
@@ -326,8 +337,7 @@ class World:
             self.crash_agent(node.name)
             node.vip = False
             node.mysql.alive, node.mysql.writable, node.mysql.sessions = False, False, 0
-            if self.session == node.name:
-                self.session = None
+            self._drop_sessions(node.name)
             node.mysql.alive = True  # it reboots read-only; the agent comes back later
             node.kicked_at = None
             node.reboot_at = self.now + 1.0
@@ -348,13 +358,14 @@ class World:
             probe = MysqlProbed(ok=False, failure=ProbeFailure.UNAVAILABLE, detail="down")
         self._feed(node, probe)
         # The VIP and ping observers report every interval; the core keeps only their
-        # last value, so an unchanged one is skipped here (a third fewer decisions).
+        # last value (and counts lost ping rounds), so an unchanged healthy one is skipped
+        # here (a third fewer decisions).
         if node.state.vip_held is not node.vip:
             self._feed(node, VipObserved(held=node.vip, carrier=True))
         self._feed(node, PeerSqlProbed(peer.mysql.up and self.link(node.name, peer.name)))
         ping = self.link(node.name, "gw")
-        if node.cfg.ping and node.state.evidence.ping_ok is not ping:
-            self._feed(node, PingProbed(ping))
+        if node.cfg.ping and (node.state.evidence.ping_ok is not ping or not ping):
+            self._feed(node, PingProbed(ping))  # every lost round counts (PING_ROUNDS)
 
     def _beat(self, node: Node) -> None:
         s, peer = node.state, self.peer(node)
@@ -406,31 +417,44 @@ class World:
                         node.mysql.seqs[domain] = seq
 
     def _client_write(self) -> None:
-        """The client writes through its session, acknowledged when the server takes it; a
-        failed session reconnects through the VIP (any holder the client can reach)."""
-        server = self.nodes[self.session] if self.session else None
-        if server is None or not self._serves(server):
-            if server is not None:
-                server.mysql.sessions = 0
-            holders = [n for n in self.nodes.values() if n.vip and self.link("client", n.name)]
-            self.session = None
-            if len(holders) == 1 and holders[0].mysql.up:
-                self.session = holders[0].name
-                holders[0].mysql.sessions = 1
-            return
-        domain = server.mysql.server_id
-        server.mysql.seqs[domain] = server.mysql.seqs.get(domain, 0) + 1
-        self.acked.append((domain, server.mysql.seqs[domain]))
+        """Each writer writes through its session, acknowledged when the server takes it;
+        a failed session reconnects through the VIP (a single holder the client reaches)."""
+        for client, name in self.sessions.items():
+            server = self.nodes[name] if name else None
+            if server is None or not self._serves(server):
+                if server is not None:
+                    server.mysql.sessions = max(0, server.mysql.sessions - 1)
+                holders = [n for n in self.nodes.values() if n.vip and self.link("client", n.name)]
+                holders = [n for n in holders if not n.gated]  # a shut gate refuses at once
+                self.sessions[client] = None
+                if len(holders) == 1 and holders[0].mysql.up:
+                    self.sessions[client] = holders[0].name
+                    holders[0].mysql.sessions += 1
+                continue
+            domain = server.mysql.server_id
+            server.mysql.seqs[domain] = server.mysql.seqs.get(domain, 0) + 1
+            self.acked.append((domain, server.mysql.seqs[domain]))
+
+    def _drop_sessions(self, name: str) -> None:
+        for client, server in self.sessions.items():
+            if server == name:
+                self.sessions[client] = None
 
     def _serves(self, node: Node) -> bool:
         m = node.mysql
-        return m.up and m.writable and m.sessions > 0 and self.link("client", node.name)
+        reach = self.link("client", node.name) and not node.gated
+        return m.up and m.writable and m.sessions > 0 and reach
 
     # ------------------------------------------------------------ checks
 
     def writers(self) -> list[str]:
         """Servers holding the VIP and writable: where a client connecting now would write."""
         return [n.name for n in self.nodes.values() if n.vip and n.mysql.up and n.mysql.writable]
+
+    def acknowledging(self) -> list[str]:
+        """Servers that acknowledge a client's write at this step: writable with a session
+        the client still reaches, VIP or not. Two at once are two writers."""
+        return [n.name for n in self.nodes.values() if self._serves(n)]
 
     def vip_holders(self) -> list[str]:
         return [n.name for n in self.nodes.values() if n.vip]

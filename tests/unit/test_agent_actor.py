@@ -53,7 +53,9 @@ def run(actor: Actor, posts: Posts, actions: Sequence[Action]) -> list[Observati
 
 def test_promotion_makes_the_server_writable_and_creates_the_schema(world: World) -> None:
     actor, db1, posts = world
-    assert run(actor, posts, [SetReadOnly(False)]) == [ActionDone(SetReadOnly(False))]
+    assert run(actor, posts, [SetReadOnly(False)]) == [
+        ActionDone(SetReadOnly(False), "writable; no epoch to record")
+    ]
     assert not db1.read_only
     sent = db1.statements
     # The server-side lock wait is bounded before the global read lock is asked for.
@@ -71,11 +73,15 @@ def test_demotion_sets_read_only(world: World) -> None:
 
 
 def test_an_active_records_its_epoch_on_the_server(world: World, tmp_path: Path) -> None:
+    """Once read_only is off, never before (issue 13, finding 9): the agent's account
+    may write through read_only, and a row written there would be errant."""
     actor, db1, posts = world
-    db1.read_only = False
     durable = Durable(epoch=7, highest_seen=7, last_role=Role.ACTIVE)
-    [done] = run(actor, posts, [PersistState(durable)])
-    assert done == ActionDone(PersistState(durable), "state file and epoch table written")
+    [saved] = run(actor, posts, [PersistState(durable)])
+    assert saved == ActionDone(PersistState(durable), "state file written")
+    assert db1.tables["dualbeat.epoch"] == {}
+    [done] = run(actor, posts, [SetReadOnly(False)])
+    assert done == ActionDone(SetReadOnly(False), "writable; epoch table written")
     assert db1.tables["dualbeat.epoch"][1][:2] == (7, "db1")
     assert (tmp_path / "state").is_dir()
 
@@ -95,7 +101,8 @@ def test_epoch_table_failure_is_reported_but_the_state_file_decides(world: World
     db1.read_only = False
     db1.fail_on("INSERT INTO dualbeat.epoch", 1114, "The table 'epoch' is full")
     durable = Durable(epoch=3, last_role=Role.ACTIVE)
-    [done] = run(actor, posts, [PersistState(durable)])
+    [saved, done] = run(actor, posts, [PersistState(durable), SetReadOnly(False)])
+    assert saved == ActionDone(PersistState(durable), "state file written")
     assert isinstance(done, ActionDone)
     assert "epoch table not updated" in done.detail and "is full" in done.detail
 

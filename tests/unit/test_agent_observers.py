@@ -54,7 +54,9 @@ def test_write_probe_on_a_read_only_server_is_refused_not_sent(tmp_path: Path) -
     servers = Servers()
     servers.db1.writes_through_read_only = True  # MariaDB ALL PRIVILEGES would write
     seen = probe(tmp_path, servers, write=True)
-    assert not seen.ok and seen.failure is ProbeFailure.QUERY
+    # A live server in the wrong state, not a failed one (issue 13, finding 11): the
+    # active repairs read_only set by hand instead of failing over.
+    assert seen.ok and seen.failure is None and seen.writable is False
     assert "read_only is ON" in seen.detail
     assert servers.db1.tables["dualbeat.heartbeat"] == {}
 

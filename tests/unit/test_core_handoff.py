@@ -11,6 +11,7 @@ from dualbeat.core.actions import (
     ReleaseVip,
     SetReadOnly,
     ShutClients,
+    StartReplication,
 )
 from dualbeat.core.observations import (
     ActionDone,
@@ -132,3 +133,14 @@ def test_one_failure_with_the_process_alive_is_not_enough() -> None:
     d.hear(peer_beat(Role.STANDBY, epoch=1))
     d.feed(MysqlProbed(ok=False, failure=ProbeFailure.UNAVAILABLE, detail="timed out"))
     assert d.role() is Role.ACTIVE
+
+
+def test_a_standby_whose_channel_stopped_replicates_from_the_active_again() -> None:
+    """With skip_slave_start a restarted server's channel stays stopped: the agent starts
+    it (found by the arbiter simulation: an old active killed before its ring started)."""
+    d = Driver(DB2)
+    d.start()
+    d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1))
+    d.healthy(writable=False, replicating=False)
+    assert d.role() is Role.STANDBY
+    assert StartReplication() in d.actions()

@@ -108,6 +108,10 @@ def _until(w: World, epochs: dict[str, int], end: float, done: object = None) ->
 def _check(w: World, epochs: dict[str, int]) -> None:
     if len(w.writers()) > 1:
         raise Violation(f"two writable VIP holders {w.writers()}")
+    if len(w.acknowledging()) > 1:
+        raise Violation(f"two servers acknowledging writes {w.acknowledging()}")
+    if len(w.vip_holders()) > 1:
+        raise Violation("VIP on both")
     for name, node in w.nodes.items():
         if node.disk.epoch < epochs[name]:
             raise Violation(f"{name}'s epoch went back")
@@ -184,3 +188,21 @@ def test_arbiter_outage_changes_nothing() -> None:
     assert w.writers() == ["db1"]
     assert w.nodes["db1"].state.role is Role.ACTIVE
     assert w.nodes["db1"].state.evidence.lease is None  # it runs on the peer's promise
+
+
+def test_finding_16_the_checks_flag_two_servers_acknowledging_writes() -> None:
+    """A session kept on a writable server that gave the VIP up still acknowledges writes:
+    with another server writable and serving through the VIP, that is two writers, VIP or
+    not. And the VIP on both nodes is a violation of its own."""
+    w = World(10, arbiter=True, chaos=False, loss=0.0)
+    epochs = dict.fromkeys(w.nodes, 0)
+    _until(w, epochs, 8.0, w.settled)
+    db1, db2 = w.nodes["db1"], w.nodes["db2"]
+    assert w.writers() == ["db1"]
+    db1.vip, db1.mysql.sessions = False, 1  # released, still writable with a client session
+    db2.vip, db2.mysql.writable, db2.mysql.sessions = True, True, 1
+    with pytest.raises(Violation, match="acknowledging writes"):
+        _check(w, epochs)
+    db1.mysql.writable, db1.mysql.sessions, db1.vip = False, 0, True  # VIP on both
+    with pytest.raises(Violation, match="VIP on both"):
+        _check(w, epochs)

@@ -67,6 +67,8 @@ def check(w: World, seed: int, epochs: dict[str, int]) -> None:
     problem = ""
     if len(w.writers()) > 1:
         problem = f"two writers {w.writers()}"
+    elif len(w.acknowledging()) > 1:
+        problem = f"two servers acknowledging writes {w.acknowledging()}"
     elif len(w.vip_holders()) > 1:
         problem = "VIP on both"
     for name, node in w.nodes.items():

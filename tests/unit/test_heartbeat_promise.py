@@ -42,7 +42,7 @@ def test_outgoing_beat_echoes_the_peer_and_promises_only_when_promising() -> Non
 
 
 def test_incoming_beat_carries_its_seq_and_our_anchored_promise() -> None:
-    got = beats.incoming(beat(seq=5, promise=1.5), "mariadb", promise_until=12.0)
+    got = beats.incoming(beat(seq=5, promise=1.5), "mariadb", promise_until=12.0, our_boot=0)
     assert got.seq == 5 and got.promise_until == 12.0
 
 

@@ -46,7 +46,9 @@ def test_the_agent_announces_its_setting_and_reads_the_peers() -> None:
     state = NodeState(role=Role.STANDBY, durable=durable)
     out = beats.outgoing("orders", "db1", state, seq=1)
     assert out.maintenance is True and out.maintenance_version == 5
-    back = beats.incoming(dataclasses.replace(out, executed="", received=""), "mariadb")
+    back = beats.incoming(
+        dataclasses.replace(out, executed="", received=""), "mariadb", our_boot=out.ack_boot
+    )
     assert back.maintenance is True and back.maintenance_version == 5
 
 

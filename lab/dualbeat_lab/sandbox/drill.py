@@ -60,7 +60,7 @@ class DrillResult:
         checked = lost_checked_on(self.fault, self.old_active, self.new_active)
         if self.lost is None or checked is None:
             return "unknown: no node settled as active (a failed drill)"
-        return f"{len(self.lost)} (acknowledged writes missing on {checked})"
+        return f"{len(self.lost)} (checked against the writes table on {checked})"
 
     def as_json(self) -> dict[str, object]:
         return {
