@@ -16,6 +16,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dualbeat.agent.status import AgentStatus, LeaseView
+from dualbeat.core.roles import Role
+
 _ROLE_STYLE = {
     "active": "bold green",
     "standby": "cyan",
@@ -55,18 +58,16 @@ def _seconds(value: object) -> str:
     return "-" if value is None else f"{value} s"
 
 
-def _votes(lease: Mapping[str, Any]) -> str:
+def _votes(lease: LeaseView) -> str:
     """The votes that keep an active writable (arbiter mode), and the ping nodes."""
-    ping = (
-        "" if lease.get("ping_ok") is None else f"; ping nodes reachable: {_yes(lease['ping_ok'])}"
-    )
-    if not lease.get("arbiter"):
+    ping = "" if lease.ping_ok is None else f"; ping nodes reachable: {_yes(lease.ping_ok)}"
+    if not lease.arbiter:
         return f"classic mode (no arbiter){ping}"
-    key = f"held, {_seconds(lease['valid_s'])} left" if lease["held"] else "not held"
-    holder = f" (holder: {lease['holder']})" if lease.get("holder") else ""
+    key = f"held, {_seconds(lease.valid_s)} left" if lease.held else "not held"
+    holder = f" (holder: {lease.holder})" if lease.holder else ""
     return (
-        f"arbiter key: {key}{holder}; peer's promise: {_seconds(lease['peer_promise_s'])}; "
-        f"our promise: {_seconds(lease['promised_s'])}{ping}"
+        f"arbiter key: {key}{holder}; peer's promise: {_seconds(lease.peer_promise_s)}; "
+        f"our promise: {_seconds(lease.promised_s)}{ping}"
     )
 
 
@@ -75,54 +76,57 @@ def _clock(ts: float, *, day: bool = False) -> str:
     return f"{stamp}.{int(ts % 1 * 1000):03d}"
 
 
-def _role(role: str | None, unknown: str = "?") -> Text:
-    return Text(role or unknown, style=_ROLE_STYLE.get(role or "", ""))
+def _role(role: Role | str | None, unknown: str = "?") -> Text:
+    """A role, styled: from a status (``Role``) or a history record (its value)."""
+    name = role.value if isinstance(role, Role) else (role or unknown)
+    return Text(name, style=_ROLE_STYLE.get(name, ""))
 
 
-def nodes_table(st: Mapping[str, Any]) -> Table:
-    me, peer, mysql, vip = st["node"], st["peer_view"], st["mysql"], st["vip"]
-    nodes = Table(title=f"dualbeat {st['cluster']}: seen from {me}", show_header=True)
+def _value(value: object) -> str:
+    """An enum by its value, anything else as text (``None`` as ``?``)."""
+    return "?" if value is None else str(getattr(value, "value", value))
+
+
+def nodes_table(st: AgentStatus) -> Table:
+    me, peer, mysql, vip = st.node, st.peer_view, st.mysql, st.vip
+    nodes = Table(title=f"dualbeat {st.cluster}: seen from {me}", show_header=True)
     nodes.add_column("")
     nodes.add_column(f"{me} (this node)")
-    nodes.add_column(f"{st['peer']} (peer)")
-    nodes.add_row("role", _role(st["role"]), _role(peer["role"], "unheard"))
-    nodes.add_row("epoch", str(st["epoch"]), str(peer["epoch"]))
-    nodes.add_row("maintenance", _yes(st.get("maintenance")), _yes(peer.get("maintenance")))
-    nodes.add_row("MySQL", mysql["health"], str(peer["mysql"]))
-    nodes.add_row("writable", _yes(mysql["writable"]), _yes(peer["writable"]))
-    nodes.add_row("holds VIP", _yes(vip["held"]), _yes(peer["vip_held"]))
-    nodes.add_row("replicating", _yes(mysql["replicating"]), _yes(peer["replicating"]))
-    nodes.add_row("lag", _lag(mysql["lag_s"]), _lag(peer["lag_s"]))
-    nodes.add_row(
-        "semi-sync (source)", _yes(mysql["semisync_active"]), _yes(peer["semisync_active"])
-    )
-    nodes.add_row("executed GTIDs", mysql["executed"], peer["executed"] or "")
+    nodes.add_column(f"{st.peer} (peer)")
+    nodes.add_row("role", _role(st.role), _role(peer.role, "unheard"))
+    nodes.add_row("epoch", str(st.epoch), str(peer.epoch))
+    nodes.add_row("maintenance", _yes(st.maintenance), _yes(peer.maintenance))
+    nodes.add_row("MySQL", mysql.health.value, _value(peer.mysql))
+    nodes.add_row("writable", _yes(mysql.writable), _yes(peer.writable))
+    nodes.add_row("holds VIP", _yes(vip.held), _yes(peer.vip_held))
+    nodes.add_row("replicating", _yes(mysql.replicating), _yes(peer.replicating))
+    nodes.add_row("lag", _lag(mysql.lag_s), _lag(peer.lag_s))
+    nodes.add_row("semi-sync (source)", _yes(mysql.semisync_active), _yes(peer.semisync_active))
+    nodes.add_row("executed GTIDs", mysql.executed, peer.executed or "")
     nodes.add_row(
         "heard",
         "",
-        "never" if peer["silent_s"] is None else f"{peer['silent_s'] * 1000:.0f} ms ago",
+        "never" if peer.silent_s is None else f"{peer.silent_s * 1000:.0f} ms ago",
     )
-    nodes.add_row("peer MySQL over SQL", "", _yes(peer["sql_reachable"]))
+    nodes.add_row("peer MySQL over SQL", "", _yes(peer.sql_reachable))
     return nodes
 
 
-def links_table(st: Mapping[str, Any]) -> Table:
+def links_table(st: AgentStatus) -> Table:
     links = Table(title="heartbeat links")
     for col in ("link", "last heard", "sent", "received", "send errors", "dropped"):
         links.add_column(col)
-    for name, link in st["links"].items():
-        age = "never" if link["age_s"] is None else f"{link['age_s'] * 1000:.0f} ms"
-        dropped = ", ".join(f"{k}={v}" for k, v in sorted(link["dropped"].items())) or "-"
-        links.add_row(
-            name, age, str(link["sent"]), str(link["received"]), str(link["send_errors"]), dropped
-        )
+    for name, link in st.links.items():
+        age = "never" if link.age_s is None else f"{link.age_s * 1000:.0f} ms"
+        dropped = ", ".join(f"{k}={v}" for k, v in sorted(link.dropped.items())) or "-"
+        links.add_row(name, age, str(link.sent), str(link.received), str(link.send_errors), dropped)
     return links
 
 
-def _banners(st: Mapping[str, Any]) -> list[Text]:
-    vip = st["vip"]
+def _banners(st: AgentStatus) -> list[Text]:
+    vip = st.vip
     parts = []
-    if st.get("maintenance"):
+    if st.maintenance:
         parts.append(
             Text(
                 "MAINTENANCE MODE: automation paused on both nodes (no failover, no demotion, "
@@ -130,17 +134,16 @@ def _banners(st: Mapping[str, Any]) -> list[Text]:
                 style="bold magenta",
             )
         )
-    if st["fenced_reason"]:
-        parts.append(Text(f"FENCED: {st['fenced_reason']}", style="bold red"))
-    parts.append(
-        Text(f"finding: {st['finding']}; VIP {vip['address']} (carrier {_yes(vip['carrier'])})")
-    )
-    parts.append(Text(_votes(st.get("lease") or {})))
+    if st.fenced_reason:
+        parts.append(Text(f"FENCED: {st.fenced_reason}", style="bold red"))
+    finding = "" if st.finding is None else st.finding.value
+    parts.append(Text(f"finding: {finding}; VIP {vip.address} (carrier {_yes(vip.carrier)})"))
+    parts.append(Text(_votes(st.lease)))
     return parts
 
 
-def render_status(st: dict[str, Any]) -> Group:
-    events = events_table(st["recent"], title="recent decisions")
+def render_status(st: AgentStatus) -> Group:
+    events = events_table(st.recent, title="recent decisions")
     return Group(nodes_table(st), *_banners(st), links_table(st), events)
 
 
@@ -187,7 +190,7 @@ def render_history(events: Sequence[Mapping[str, Any]], source: str) -> Table:
 
 def render_watch(
     node: str,
-    status: Mapping[str, Any] | None,
+    status: AgentStatus | None,
     error: str,
     events: Sequence[Mapping[str, Any]],
     *,

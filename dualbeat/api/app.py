@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dualbeat import __version__
+from dualbeat.agent.control import ControlAnswer
 from dualbeat.agent.status import AgentStatus
 from dualbeat.api.metrics import AgentMetrics
 from dualbeat.api.port import Controlled, LoopAgent
@@ -209,10 +210,12 @@ def _status_routes(app: FastAPI, agent: Controlled, ask: Ask, metrics: AgentMetr
         limit: Annotated[int | None, Query(ge=1, le=100_000, description="Newest N.")] = None,
     ) -> dict[str, Any]:
         """Recorded events (decisions, takeovers, rejoins), oldest first."""
-        answer = await ask({"cmd": "history", "since": since, "limit": limit})
-        if not answer.get("ok"):
-            raise HTTPException(503, _unavailable(answer, "the history store"))
-        return {"events": answer.get("events", [])}
+        answer = ControlAnswer.from_json(
+            await ask({"cmd": "history", "since": since, "limit": limit})
+        )
+        if not answer.ok:
+            raise HTTPException(503, f"the history store: {answer.why}")
+        return {"events": answer.events}
 
     if metrics is not None:
         registry = metrics.registry
@@ -295,10 +298,3 @@ async def _allow_every_method(request: Request, exc: Exception) -> Response:
                 allowed |= route.methods or set()
         headers["Allow"] = ", ".join(sorted(allowed))
     return JSONResponse({"detail": exc.detail}, exc.status_code, headers)
-
-
-def _unavailable(answer: dict[str, Any], what: str) -> str:
-    error = str(answer.get("error", "no reason given"))
-    if error.startswith("unknown command"):
-        return f"{what} is not available in this version of the agent ({error})"
-    return error

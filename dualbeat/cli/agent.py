@@ -96,9 +96,9 @@ def status(
             raise UsageError("--watch is a view for a terminal; it does not combine with --json")
         _watch(config.state_dir(name), name, interval)
         return
-    shown = control.SocketAgent(config.state_dir(name)).status().to_json()
+    shown = control.SocketAgent(config.state_dir(name)).status()
     if as_json:
-        click.echo(json.dumps(shown, indent=2, default=str))
+        click.echo(json.dumps(shown.to_json(), indent=2))
     else:
         out.print(render_status(shown))
 
@@ -116,7 +116,7 @@ def _watch(state_dir: Path, name: str, interval: float) -> None:
     def frame() -> Any:
         status, error = None, ""
         try:
-            status = control.SocketAgent(state_dir, timeout=2.0).status().to_json()
+            status = control.SocketAgent(state_dir, timeout=2.0).status()
         except (AgentUnreachable, OSError) as exc:
             error = str(exc)
         events = history.tail(state_dir, 12)

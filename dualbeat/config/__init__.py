@@ -14,12 +14,14 @@ from __future__ import annotations
 from dualbeat.config.loading import load, loads, local_node, locate
 from dualbeat.config.rules import (
     ARBITER_FIX,
+    MIN_KEY_BYTES,
     START_RULES,
     SafetyWarning,
     Violation,
     enforce_start_rules,
     lease_margin,
     safety_warnings,
+    short_key,
     start_violations,
 )
 from dualbeat.config.schema import (
@@ -51,6 +53,7 @@ from dualbeat.config.schema import (
 
 __all__ = [
     "ARBITER_FIX",
+    "MIN_KEY_BYTES",
     "NODE_ADDRESS",
     "START_RULES",
     "WEBHOOK_EVENTS",
@@ -85,5 +88,6 @@ __all__ = [
     "locate",
     "parse_duration",
     "safety_warnings",
+    "short_key",
     "start_violations",
 ]

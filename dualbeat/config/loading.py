@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from dualbeat.config.rules import start_violations
+from dualbeat.config.rules import short_key, start_violations
 from dualbeat.config.schema import Config, Node
 from dualbeat.errors import ConfigError
 
@@ -109,8 +109,7 @@ def loads(text: str, source: Path = Path("<memory>")) -> Config:
     if violations:
         raise ConfigError(
             "\n".join(
-                f"{source}:{locate(text, v.key) or 1}: {'.'.join(v.key)}: {v.message}"
-                for v in violations
+                f"{source}:{locate(text, v.key) or 1}: {v.dotted}: {v.message}" for v in violations
             )
         )
     _check_files(config, text)
@@ -126,6 +125,9 @@ def _check_files(config: Config, text: str) -> None:
         (("admin", "password_file"), config.admin.password_file if config.admin else None),
         (("api", "token_file"), config.api.token_file if config.api else None),
         (("api", "tls_key"), config.api.tls_key if config.api else None),
+        *((("webhooks", "secret_file"), hook.secret_file) for hook in config.webhooks),
+        (("arbiter", "key_file"), config.arbiter.key_file if config.arbiter else None),
+        (("arbiter", "password_file"), config.arbiter.password_file if config.arbiter else None),
     ]
     for key, path in secrets:
         if path is None:
@@ -144,20 +146,26 @@ def _check_files(config: Config, text: str) -> None:
                 f"{where}: {path} is accessible by group or others (mode "
                 f"{stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {path}"
             )
-        if key == ("heartbeat", "key_file") and st.st_size < 16:
+        if key == ("heartbeat", "key_file") and (why := short_key(st.st_size)):
+            raise ConfigError(f"{where}: {path} {why}")
+        if key in (("api", "token_file"), ("webhooks", "secret_file")) and (
+            len(path.read_bytes().strip()) < 16
+        ):
             raise ConfigError(
-                f"{where}: {path} holds {st.st_size} bytes; a heartbeat key needs at least 16 "
-                "(make one with: head -c 32 /dev/urandom > FILE)"
-            )
-        if key == ("api", "token_file") and len(path.read_bytes().strip()) < 16:
-            raise ConfigError(
-                f"{where}: {path} holds a token shorter than 16 characters (make one with: "
+                f"{where}: {path} holds a secret shorter than 16 characters (make one with: "
                 "head -c 24 /dev/urandom | base64 > FILE)"
             )
-    cert = config.api.tls_cert if config.api else None
-    if cert is not None and not cert.is_file():
-        line = locate(text, ("api", "tls_cert")) or 1
-        raise ConfigError(f"{config.source}:{line}: api.tls_cert: file {cert} does not exist")
+    public = [
+        (("api", "tls_cert"), config.api.tls_cert if config.api else None),
+        (("arbiter", "ca_file"), config.arbiter.ca_file if config.arbiter else None),
+        (("arbiter", "cert_file"), config.arbiter.cert_file if config.arbiter else None),
+    ]
+    for key, cert in public:
+        if cert is not None and not cert.is_file():
+            line = locate(text, key) or 1
+            raise ConfigError(
+                f"{config.source}:{line}: {'.'.join(key)}: file {cert} does not exist"
+            )
     hooks = config.hooks
     for name in ("role_change", "failover", "fence", "pre_promote"):
         hook: Path | None = getattr(hooks, name)

@@ -1,8 +1,10 @@
 """Safety rules across sections: errors the agent refuses to start with, and warnings.
 
-Rule 1: every rule the agent enforces at start is a function here, in ``START_RULES``;
-        ``load`` runs them all (so ``check-config`` reports them with the file line) and
-        the agent runs the same functions again on the ``Config`` it is given.
+Rule 1: every rule the agent enforces at start is a function here: the cross-section ones
+        in ``START_RULES``, which ``load`` runs (so ``check-config`` reports them with the
+        file line) and the agent runs again on the ``Config`` it is given; the one on the
+        heartbeat key's length (``short_key``), which ``load`` applies to the file's size
+        and the agent to the bytes it reads.
 Rule 2: a warning is a valid configuration under which a known fault can still give two
         writers; ``check-config`` and ``repl check`` print them, nothing refuses them.
 """
@@ -20,8 +22,12 @@ from dualbeat.errors import ConfigError
 class Violation:
     """A start rule broken: the key to blame (a TOML path) and why it is refused."""
 
-    key: tuple[str, ...]
+    key: tuple[str | int, ...]  # a TOML path; an int indexes an array of tables
     message: str
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(str(part) for part in self.key)
 
 
 def lease_margin(ttl: float) -> float:
@@ -48,8 +54,51 @@ def watchdog_within_lease(config: Config) -> Violation | None:
     )
 
 
+MIN_KEY_BYTES = 16
+
+
+def short_key(size: int) -> str | None:
+    """Why a heartbeat key of ``size`` bytes is refused, or None: HMAC-SHA256 over a short
+    key can be guessed."""
+    if size >= MIN_KEY_BYTES:
+        return None
+    return (
+        f"holds {size} bytes; a heartbeat key needs at least {MIN_KEY_BYTES} "
+        "(make one with: head -c 32 /dev/urandom > FILE)"
+    )
+
+
+def vip_is_ipv4(config: Config) -> Violation | None:
+    """The VIP manager announces with ARP: an IPv6 VIP would need neighbour discovery and
+    its duplicate-address rules, which it does not speak (``VipManager`` refuses one)."""
+    if config.vip is None or config.vip.address.version == 4:
+        return None
+    return Violation(("vip", "address"), "IPv6 VIPs are not supported yet; use an IPv4 address")
+
+
+def links_one_ip_version(config: Config) -> Violation | None:
+    """Both ends of a heartbeat link speak one IP version: a socket has one family. Without
+    ``[[heartbeat.links]]`` the link is the node addresses."""
+    for index, link in enumerate(config.heartbeat_links()):
+        a, b = (link.addresses[n.name] for n in config.nodes)
+        if a.version != b.version:
+            key: tuple[str | int, ...] = (
+                ("heartbeat", "links", index, "addresses")
+                if config.heartbeat.links
+                else ("nodes", 1, "address")
+            )
+            return Violation(
+                key, f"heartbeat link {link.name!r}: {a} and {b} are not the same IP version"
+            )
+    return None
+
+
 #: Every rule the agent refuses to start without, in the order they are reported.
-START_RULES: tuple[Callable[[Config], Violation | None], ...] = (watchdog_within_lease,)
+START_RULES: tuple[Callable[[Config], Violation | None], ...] = (
+    watchdog_within_lease,
+    vip_is_ipv4,
+    links_one_ip_version,
+)
 
 
 def start_violations(config: Config) -> list[Violation]:
@@ -62,7 +111,7 @@ def enforce_start_rules(config: Config) -> None:
     violations = start_violations(config)
     if violations:
         raise ConfigError(
-            "\n".join(f"{config.source}: {'.'.join(v.key)}: {v.message}" for v in violations)
+            "\n".join(f"{config.source}: {v.dotted}: {v.message}" for v in violations)
         )
 
 
@@ -77,7 +126,7 @@ class SafetyWarning:
 
 ARBITER_FIX = (
     'add an [arbiter] section pointing at an etcd cluster (kind = "etcd", endpoints = '
-    "[...]); see README 'Arbiter, ping nodes, watchdog, fence'"
+    "[...]); see docs/operations.md 'Arbiter, ping nodes, watchdog, fence'"
 )
 
 

@@ -83,7 +83,7 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
     if finding is not s.finding or target is not s.role:
         evidence = _evidence(cfg, s, now, finding)
         if "will_lose" in evidence:  # the operator must see what a takeover costs
-            text = f"{text}; lacking the high water's {evidence['will_lose']}"
+            text = f"{text}; lacking the high-water mark's {evidence['will_lose']}"
         reasons.append(Reason(ReasonCode.of(finding), text, evidence | held))
     # An operator's takeover waits for the key with the node.
     command = s.command if finding is Finding.AWAIT_LEASE else None

@@ -38,6 +38,7 @@ from dualbeat.core.state import CoreConfig, NodeState, Promotion, Reason
 
 
 def hook_env(s: NodeState, target: Role, reason: str) -> dict[str, str]:
+    """What a role-change, pre-promote or fence script is told (``DUALBEAT_*``)."""
     return {
         "DUALBEAT_OLD_ROLE": s.role.value,
         "DUALBEAT_NEW_ROLE": target.value,

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from dualbeat.config import Config
+from dualbeat.config import Config, short_key
 from dualbeat.errors import ConfigError
 from dualbeat.heartbeat.codec import MAX_DATAGRAM, Dropped, DropReason, decode, encode
 from dualbeat.heartbeat.message import Beat
@@ -87,11 +87,8 @@ def read_key(config: Config) -> bytes:
         raise ConfigError(
             f"{config.source}: heartbeat.key_file: cannot read {path}: {exc.strerror}"
         ) from None
-    if len(key) < 16:
-        raise ConfigError(
-            f"{config.source}: heartbeat.key_file: {path} holds {len(key)} "
-            "bytes; a heartbeat key needs at least 16"
-        )
+    if why := short_key(len(key)):  # the rule ``load`` applies to the file's size
+        raise ConfigError(f"{config.source}: heartbeat.key_file: {path} {why}")
     return key
 
 

@@ -6,12 +6,14 @@ import copy
 import json
 
 from dualbeat.agent.control import ControlAnswer, ReasonLine
+from dualbeat.agent.render import render_status, render_watch
 from dualbeat.agent.snapshot import View, snapshot
 from dualbeat.agent.status import AgentStatus
 from dualbeat.core.roles import Finding, Role
 from dualbeat.core.state import Decision, NodeState
 from dualbeat.heartbeat.link import LinkStats
 from tests.unit.test_api import STATUS
+from tests.unit.test_history_cli import text_of
 
 
 def trip(answer: ControlAnswer) -> ControlAnswer:
@@ -51,3 +53,14 @@ def test_a_starting_agents_status_survives_the_socket() -> None:
     status = snapshot(NodeState(), view, links=stats, probe_latency=None, recent=[], now=5.0)
     assert status.role is Role.STARTING and status.peer_view.role is None
     assert trip(ControlAnswer(ok=True, status=status)).status == status
+
+
+def test_status_and_watch_render_the_typed_status() -> None:
+    raw = copy.deepcopy(STATUS) | {"fenced_reason": "lost writes", "maintenance": True}
+    status = AgentStatus.from_json(raw)
+    shown = text_of(render_status(status))
+    assert "db1 (this node)" in shown and "db2 (peer)" in shown
+    assert "FENCED: lost writes" in shown and "MAINTENANCE MODE" in shown
+    assert "finding: peer_passive; VIP 10.1.0.100/24" in shown and "classic mode" in shown
+    frame = text_of(render_watch("db1", status, "", [], interval=1, now=2.0))
+    assert "db1 (this node)" in frame and "unreachable" not in frame

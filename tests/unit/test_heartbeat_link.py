@@ -13,12 +13,13 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Callable, Coroutine
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dualbeat.config import Config, loads
+from dualbeat.config import Config, Link, loads
 from dualbeat.core.roles import Health, Role
 from dualbeat.errors import ConfigError
 from dualbeat.heartbeat import (
@@ -337,7 +338,15 @@ def test_start_errors_are_config_errors_and_release_what_was_bound(tmp_path: Pat
         with pytest.raises(ConfigError, match=r"cannot bind 198\.51\.100\.7"):
             await links_for(off_host, "db1", rec).start()
 
-        mixed = make_config(tmp_path, {"a": ("127.0.0.1", "::1")})
+        with pytest.raises(ConfigError, match="same IP version"):  # a start rule of the config
+            make_config(tmp_path, {"a": ("127.0.0.1", "::1")})
+        # ...and the seam refuses one built past the loader all the same.
+        mixed_link = Link(
+            name="a", addresses={"db1": ip_address("127.0.0.1"), "db2": ip_address("::1")}
+        )
+        mixed = config.model_copy(
+            update={"heartbeat": config.heartbeat.model_copy(update={"links": (mixed_link,)})}
+        )
         with pytest.raises(ConfigError, match="same IP version"):
             await links_for(mixed, "db1", rec).start()
 
