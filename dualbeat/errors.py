@@ -11,6 +11,7 @@ peer: a wrong password must never look like a dead server.
     │                                it says why and whether ``--force`` applies (exit 4)
     ├── VipError                     the VIP could not be added, removed or announced (exit 6)
     │   └── VipConflict              another host already answers for the VIP
+    ├── GateError                    the MySQL port could not be shut to or opened for clients
     ├── AgentUnreachable             no local agent answers on the control socket (exit 7)
     ├── HookFailed                   a hook or fence command failed, timed out or did not run
     ├── ArbiterUnavailable           the arbiter did not answer in time (never "key taken")
@@ -59,6 +60,12 @@ class VipError(DualbeatError):
 
 class VipConflict(VipError):
     """Another host answered an ARP probe for the VIP: claiming it would duplicate it."""
+
+
+class GateError(DualbeatError):
+    """Shutting the MySQL port to clients (nftables, socket destroy) or opening it failed."""
+
+    exit_code = 6
 
 
 class AgentUnreachable(DualbeatError):

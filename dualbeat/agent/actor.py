@@ -5,9 +5,16 @@ Each action is bounded (MySQL statements by the connection's timeouts, hooks by
 *critical* action fails, the rest of its batch is skipped and reported as such, so a
 promotion never makes MySQL writable after failing to record its epoch. When the local
 server is unreachable, the remaining MySQL steps of the batch are skipped at once instead
-of each waiting for its own timeout: a demotion must reach the VIP release quickly. Hooks
-that report a change (all but pre-promote) run in a thread of their own: a slow script
-never delays the next batch.
+of each waiting for its own timeout. Hooks that report a change (all but pre-promote)
+run in a thread of their own: a slow script never delays the next batch.
+
+Two lanes. The head of a batch made only of steps that never touch MySQL (shutting the
+client gate, releasing the VIP, sending a beat) runs on the *handoff* lane at once; the
+rest waits its turn on the main lane. A demotion must not queue behind a statement still
+waiting on a frozen server (a probe-driven ``SetSemiSync``, a takeover's long wait): its
+VIP release takes milliseconds whatever MySQL does. Because the lanes run side by side, a
+batch queued on the main lane before a demotion skips its steps that would make this node
+serve again (writable, the VIP, the open gate): the demotion superseded them.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import assert_never
 
 from dualbeat.agent import hooks, statefile
@@ -29,6 +36,7 @@ from dualbeat.config import Config
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     AnnounceVip,
     AutoRejoin,
     ClaimVip,
@@ -46,6 +54,7 @@ from dualbeat.core.actions import (
     SendBeat,
     SetReadOnly,
     SetSemiSync,
+    ShutClients,
     StartReplication,
     StopReplication,
     is_critical,
@@ -61,6 +70,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
+from dualbeat.gate.base import ClientGate
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Connect, Endpoint, Server
 from dualbeat.mysql.internal import client_view
@@ -68,7 +78,14 @@ from dualbeat.mysql.replica_status import GtidFamily
 from dualbeat.vip.manager import VipManager
 
 log = logging.getLogger("dualbeat.actor")
+#: How long a released VIP stays, ARP-silent behind the shut gate, refusing clients with a
+#: reset (the new holder's gratuitous ARP normally moves them within ~0.2 s).
+RELEASE_GRACE = 2.0
 Post = Callable[[Observation], None]
+# Never touch MySQL and take milliseconds: may run ahead of the main lane.
+_HANDOFF_ACTIONS = (ShutClients, ReleaseVip, SendBeat)
+# What a demotion supersedes when it was queued before it.
+_SERVING_ACTIONS = (ClaimVip, AnnounceVip, AdmitClients)
 _MYSQL_ACTIONS = (
     SetReadOnly,
     KillSessions,
@@ -78,6 +95,19 @@ _MYSQL_ACTIONS = (
     StartReplication,
     SetSemiSync,
 )
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """A batch, with how many demotions had been submitted when it was."""
+
+    batch: tuple[Action, ...]
+    demotions: int
+
+
+def _serving(action: Action) -> bool:
+    """Whether ``action`` would make this node serve clients (writable, the VIP)."""
+    return isinstance(action, _SERVING_ACTIONS) or action == SetReadOnly(False)
 
 
 def _notifies(action: Action) -> bool:
@@ -97,8 +127,10 @@ class Actor:
         leases: LeaseWorker | None = None,
         rejoiner: RejoinWorker | None = None,
         connect: Connect = Server,
+        gate: ClientGate | None = None,
     ) -> None:
         self.config, self.node, self.vip, self.post = config, node, vip, post
+        self.gate = gate
         self.leases, self.rejoiner = leases, rejoiner
         self.state_dir = config.state_dir(node)
         self._durable: Durable | None = None  # as last persisted: the epoch row's source
@@ -119,20 +151,29 @@ class Actor:
             ),
             idle_check=1.0,
         )
-        self._queue: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="dualbeat-actor", daemon=True)
-        self._thread.start()
+        self._demotions = 0  # handoff heads submitted so far (read by the main lane)
+        self._queue: queue.Queue[_Queued | None] = queue.Queue()
+        self._handoff: queue.Queue[_Queued | None] = queue.Queue()
         # Hooks run for up to [hooks].timeout: in their own thread, so a role-change
         # script never delays the next batch (a demotion). See ``_notifies``.
-        self._hooks: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
-        self._hook_thread = threading.Thread(
-            target=self._run, args=(self._hooks, True), name="dualbeat-hooks", daemon=True
-        )
-        self._hook_thread.start()
+        self._hooks: queue.Queue[_Queued | None] = queue.Queue()
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(q, q is self._hooks), name=f"dualbeat-{name}", daemon=True
+            )
+            for name, q in (
+                ("actor", self._queue),
+                ("handoff", self._handoff),
+                ("hooks", self._hooks),
+            )
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, actions: Sequence[Action]) -> None:
         """Lease actions go to the arbiter's own worker, an automatic rejoin to its own;
-        the rest run as one batch."""
+        a head of handoff steps to the handoff lane; the rest run as one batch on the
+        main lane."""
         batch = []
         for action in actions:
             if isinstance(action, AutoRejoin):
@@ -147,14 +188,22 @@ class Actor:
                     self.post(ActionFailed(action, "no [arbiter] configured"))
             else:
                 batch.append(action)
-        if batch:
-            self._queue.put(tuple(batch))
+        split = next(
+            (i for i, a in enumerate(batch) if not isinstance(a, _HANDOFF_ACTIONS)), len(batch)
+        )
+        head, rest = tuple(batch[:split]), tuple(batch[split:])
+        if any(isinstance(a, ShutClients | ReleaseVip) for a in head):
+            self._demotions += 1
+        if head:
+            self._handoff.put(_Queued(head, self._demotions))
+        if rest:
+            self._queue.put(_Queued(rest, self._demotions))
 
     def close(self, timeout: float = 5.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
-        self._hooks.put(None)
-        self._hook_thread.join(timeout)
+        for q in (self._queue, self._handoff, self._hooks):
+            q.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
         if self.leases is not None:
             self.leases.close()
         if self.rejoiner is not None:
@@ -162,25 +211,24 @@ class Actor:
         self.fast.close()
         self.slow.close()
 
-    def _run(
-        self,
-        batches: queue.Queue[tuple[Action, ...] | None] | None = None,
-        hook_thread: bool = False,
-    ) -> None:
-        source = self._queue if batches is None else batches
-        while (batch := source.get()) is not None:
-            self._batch(batch, hook_thread=hook_thread)
+    def _run(self, lane: queue.Queue[_Queued | None], hook_thread: bool = False) -> None:
+        while (queued := lane.get()) is not None:
+            self._batch(queued, hook_thread=hook_thread)
 
-    def _batch(self, batch: tuple[Action, ...], *, hook_thread: bool = False) -> None:
-        """Run ``batch`` in order; in the actor's thread, notifying hooks are passed on to
+    def _batch(self, queued: _Queued, *, hook_thread: bool = False) -> None:
+        """Run a batch in order; in the actor's lanes, notifying hooks are passed on to
         the hook thread when reached, so a batch cut short skips its hooks too."""
         skip_all = skip_mysql = ""
-        for action in batch:
+        superseded = queued.demotions < self._demotions
+        for action in queued.batch:
+            if superseded and _serving(action):
+                self.post(ActionFailed(action, "skipped: a later demotion superseded it"))
+                continue
             if skip_all or (skip_mysql and isinstance(action, _MYSQL_ACTIONS)):
                 self.post(ActionFailed(action, f"skipped: {skip_all or skip_mysql}"))
                 continue
             if _notifies(action) and not hook_thread:
-                self._hooks.put((action,))  # reached in order; run beside the next actions
+                self._hooks.put(_Queued((action,), queued.demotions))  # run beside the rest
                 continue
             started = time.monotonic()
             try:
@@ -219,22 +267,8 @@ class Actor:
                     self.fast, spare_users={self.config.mysql.user}
                 )
                 return ActionDone(action, f"killed {len(killed)} session(s)")
-            case ClaimVip(force=force):
-                if self.vip is None:
-                    return ActionDone(action, "no VIP configured")
-                assert self.config.vip is not None
-                held_elsewhere = self.vip.claim(self.config.vip.arp_count, force=force)
-                if held_elsewhere:
-                    return ActionDone(action, f"also held by {held_elsewhere} (refusing MySQL)")
-                return ActionDone(action)
-            case ReleaseVip():
-                if self.vip is not None:
-                    self.vip.release()
-                return ActionDone(action)
-            case AnnounceVip():
-                if self.vip is not None:
-                    self.vip.announce(1)
-                return ActionDone(action)
+            case ClaimVip() | ShutClients() | AdmitClients() | ReleaseVip() | AnnounceVip():
+                return self._address(action)
             case PrepareTakeover(timeout=timeout, target=target):
                 wanted = str(target) if target is not None else ""
                 point = control.prepare_takeover(self.slow, timeout, target=wanted)
@@ -290,6 +324,45 @@ class Actor:
 
     def _view(self, text: str, family: GtidFamily) -> GtidSet:
         return client_view(parse_gtid_set(text, family), self.internal)
+
+    def _address(
+        self, action: ClaimVip | ShutClients | AdmitClients | ReleaseVip | AnnounceVip
+    ) -> Observation:
+        """The VIP and the client gate: no MySQL, milliseconds each."""
+        match action:
+            case ClaimVip(force=force, probe=probe):
+                if self.vip is None:
+                    return ActionDone(action, "no VIP configured")
+                assert self.config.vip is not None
+                if self.gate is not None:
+                    self.gate.answer_arp()  # silenced by a past release: answer again first
+                held_elsewhere = self.vip.claim(self.config.vip.arp_count, force=force, probe=probe)
+                if held_elsewhere:
+                    return ActionDone(action, f"also held by {held_elsewhere} (refusing MySQL)")
+                return ActionDone(action, "" if probe else "no ARP probe: the peer released it")
+            case ShutClients():
+                if self.gate is None:
+                    return ActionDone(action, "no client gate (no VIP configured)")
+                shut = self.gate.shut()
+                return ActionDone(action, f"destroyed {shut.destroyed} client connection(s)")
+            case AdmitClients():
+                if self.gate is not None:
+                    self.gate.open()
+                return ActionDone(action)
+            case ReleaseVip():
+                if self.vip is None:
+                    return ActionDone(action)
+                # Behind a shut gate that also silenced ARP, the address stays a moment,
+                # refusing SYNs with a reset until the new holder's gratuitous ARP.
+                silent = self.gate is not None and self.gate.is_arp_silent()
+                self.vip.release(grace=RELEASE_GRACE if silent else 0.0)
+                return ActionDone(action, f"refusing for {RELEASE_GRACE:g} s" if silent else "")
+            case AnnounceVip():
+                if self.vip is not None:
+                    self.vip.announce(1)
+                return ActionDone(action)
+            case _:
+                assert_never(action)
 
     def _record_epoch(self) -> str:
         """Best effort, and only by the active, right after read_only went off: a write

@@ -5,6 +5,19 @@ second signal before "peer dead"), the VIP and its link: each loop runs every
 ``[monitor].interval``. The ping nodes (ipfail) every ``[ping].interval``: ICMP echo
 through icmplib's raw socket, no ``ping`` binary. A probe that hangs is bounded by its own
 timeouts and never holds up the others, nor the heartbeats on the event loop.
+
+A failed probe is confirmed quickly, not at the next slot: the first failure of a run,
+and every failure while the server's process is gone or stopped (``liveness``), is
+followed by another probe after ``CONFIRM`` seconds. A failure with the process alive
+(running, or in I/O) after the first is judged at the usual interval, so only a
+continuous failure window fails a busy server over. The process state goes into the
+observation's detail, for the record.
+
+What an idle agent does not repeat (each observation costs a decision): the peer's MySQL
+is probed only while the peer's heartbeats are late (``peer_quiet``), which is the only
+time the core reads it (a failure *after* the silence began); the VIP and its link are
+checked when the kernel reports a change (netlink), or once a second, and posted when
+they changed, or once a second.
 """
 
 from __future__ import annotations
@@ -13,9 +26,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Collection
+from dataclasses import replace
 
 import icmplib
 
+from dualbeat.agent.liveness import ProcessState, ServerProcess
 from dualbeat.config import Check, Config
 from dualbeat.core.gtid import GtidSet, parse_reported
 from dualbeat.core.observations import (
@@ -34,6 +49,13 @@ from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult, ping
 from dualbeat.vip.manager import VipManager
 
 Post = Callable[[Observation], None]
+Step = Callable[[], float | None]  # returns the delay before its next run; None: the interval
+#: Delay before a probe that confirms a failure (issue: "within ~20-50 ms").
+CONFIRM = 0.03
+#: How long a server process that could not be found is not looked up again.
+LOOKUP_BACKOFF = 30.0
+#: An unchanged VIP check is posted at most this often.
+VIP_REFRESH = 1.0
 WriteProbe = Callable[[], tuple[bool, int]]  # (write the heartbeat row?, epoch)
 
 _FAILURES = {
@@ -89,9 +111,11 @@ class Observers:
         post: Post,
         write_probe: WriteProbe,
         connect: Connect = Server,
+        peer_quiet: Callable[[], bool] = lambda: True,
     ) -> None:
         self.config, self.node, self.post = config, node, post
         self.connect = connect
+        self.peer_quiet = peer_quiet
         self.interval = config.monitor.interval
         self._stop = threading.Event()
         self.last_probe: ProbeResult | None = None
@@ -118,17 +142,44 @@ class Observers:
 
     def _steps(
         self, local: Endpoint, peer: Endpoint, vip: VipManager | None, write_probe: WriteProbe
-    ) -> list[tuple[str, Callable[[], None]]]:
+    ) -> list[tuple[str, Step]]:
         probe = LocalProbe(local, connect=self.connect)
         internal = self.config.internal_domains()
         peer_server = self.connect(peer)
+        process = ServerProcess(local.port)
+        failures = 0
+        looked_up = float("-inf")
 
-        def monitor() -> None:
+        def monitor() -> float | None:
+            nonlocal failures, looked_up
             write, epoch = write_probe()
-            self.last_probe = probe.probe(write=write, node=self.node, epoch=epoch)
-            self.post(to_observation(self.last_probe, internal))
+            result = probe.probe(write=write, node=self.node, epoch=epoch)
+            self.last_probe = result
+            observation = to_observation(result, internal)
+            if result.ok:
+                failures = 0
+                now = time.monotonic()
+                if process.pid is None and now - looked_up >= LOOKUP_BACKOFF:
+                    looked_up = now
+                    process.find()
+                self.post(observation)
+                return None
+            if result.error not in (ProbeErrorKind.UNAVAILABLE, ProbeErrorKind.QUERY):
+                self.post(observation)
+                return None
+            failures += 1
+            state, pid = process.state(), process.pid
+            if state is ProcessState.GONE:  # restarted: look the new one up once healthy
+                process.forget()
+                looked_up = float("-inf")
+            detail = f"{observation.detail} (server process {pid}: {state.value})"
+            gone = state is ProcessState.GONE and result.error is ProbeErrorKind.UNAVAILABLE
+            self.post(replace(observation, detail=detail, gone=gone))
+            return CONFIRM if failures == 1 or state.conclusive else None
 
         def peer_sql() -> None:
+            if not self.peer_quiet():
+                return
             try:
                 ping(peer_server)
             except MysqlRefused as exc:  # its host is up, nothing listens: see PeerSqlProbed
@@ -140,12 +191,27 @@ class Observers:
 
         steps = [("monitor", monitor), ("peer-sql", peer_sql)]
         if vip is not None:
-            steps.append(("vip", lambda: self.post(VipObserved(*vip.observe()))))
+            steps.append(("vip", self._vip_step(vip)))
         for check in self.config.monitor.checks:
             steps.append((f"check-{check.name}", self._check_step(check)))
         return steps
 
-    def _check_step(self, check: Check) -> Callable[[], None]:
+    def _vip_step(self, vip: VipManager) -> Step:
+        last: VipObserved | None = None
+        posted = float("-inf")
+
+        def run() -> float:
+            nonlocal last, posted
+            observed, now = VipObserved(*vip.observe()), time.monotonic()
+            if observed != last or now - posted >= VIP_REFRESH:
+                last, posted = observed, now
+                self.post(observed)
+            vip.wait_for_change(VIP_REFRESH)
+            return 0.0
+
+        return run
+
+    def _check_step(self, check: Check) -> Step:
         def run() -> None:
             try:
                 proc = subprocess.run(
@@ -180,11 +246,13 @@ class Observers:
         detail = f"answered: {', '.join(alive)}" if alive else f"no answer from {addresses}"
         self.post(PingProbed(bool(alive), detail))
 
-    def _loop(self, step: Callable[[], None], interval: float) -> None:
+    def _loop(self, step: Step, interval: float) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            step()
-            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
+            delay = step()
+            if delay is None:
+                delay = max(0.0, interval - (time.monotonic() - started))
+            self._stop.wait(delay)
 
     def start(self) -> None:
         for thread in self._threads:

@@ -13,12 +13,14 @@ from dualbeat.core import maintenance
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     AutoRejoin,
     ClaimVip,
     PrepareTakeover,
     ReadPosition,
     ReleaseVip,
     SetReadOnly,
+    ShutClients,
     is_critical,
 )
 from dualbeat.core.entry import abort_promotion, claimed, demoted, finish_promotion, promoted
@@ -139,6 +141,12 @@ def _outcome(
         case ActionFailed(action=AutoRejoin(), error=error):
             s = evolve(s, auto_rejoin_failed=True)
             reasons.append(Reason(ReasonCode.REJOIN_AUTO_FAILED, error))
+        case ActionDone(action=ReleaseVip()):
+            s = evolve(s, vip_held=False)  # our next beat announces the release
+        case ActionDone(action=ShutClients()):
+            s = evolve(s, clients_shut=True)
+        case ActionDone(action=AdmitClients()):
+            s = evolve(s, clients_shut=False)
         case ActionDone(action=action):
             if isinstance(action, ClaimVip) and claiming:
                 s, actions = claimed(cfg, s, now)
@@ -376,7 +384,7 @@ def _probed(
         local = evolve(
             local, fails=old.fails + 1, oks=0, first_failure_at=old.first_failure_at or now
         )
-        if old.health is not Health.FAILED and local.fails >= t.alert_after:
+        if old.health is not Health.FAILED and (local.fails >= t.alert_after or probe.gone):
             local = evolve(local, health=Health.FAILED)
     elif probe.failure is ProbeFailure.STALLED:
         local, stalled = _stalled(cfg, old, local, now)

@@ -36,14 +36,35 @@ class ClaimVip:
 
     ``force``: add it even if another host answers the ARP probe, because that host is
     known to refuse MySQL connections with its agent silent (its kernel still holds the
-    address; see ``findings.vip_overridable``). The gratuitous ARP moves the clients."""
+    address; see ``findings.vip_overridable``). The gratuitous ARP moves the clients.
+    ``probe`` False skips the duplicate-address check: the peer has just told us over the
+    heartbeat that it released the VIP, and the probe's wait would leave the address
+    answering nobody. Where the old active is silent, the probe stays."""
 
     force: bool = False
+    probe: bool = True
     critical = True
 
 
 @dataclass(frozen=True)
 class ReleaseVip:
+    critical = False
+
+
+@dataclass(frozen=True)
+class ShutClients:
+    """Shut the MySQL port to clients at the network level (new connections refused with
+    a reset, established ones destroyed) while this node still holds the VIP; the agent's
+    own and the replication connections stay allowed. Needs no MySQL: a frozen server
+    cannot delay it, and a frozen server that thaws cannot commit a client's statement."""
+
+    critical = False
+
+
+@dataclass(frozen=True)
+class AdmitClients:
+    """Open the MySQL port to clients again (the server is read-only, or we are active)."""
+
     critical = False
 
 
@@ -186,6 +207,8 @@ Action = (
     | KillSessions
     | ClaimVip
     | ReleaseVip
+    | ShutClients
+    | AdmitClients
     | AnnounceVip
     | PrepareTakeover
     | ReadPosition

@@ -20,6 +20,7 @@ from dualbeat.core import lease, maintenance
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     AnnounceVip,
     AutoRejoin,
     ClaimVip,
@@ -30,6 +31,7 @@ from dualbeat.core.actions import (
     RenewLease,
     SetReadOnly,
     SetSemiSync,
+    ShutClients,
     StartReplication,
     StopReplication,
 )
@@ -41,6 +43,7 @@ from dualbeat.core.findings import (
     channel_to_start,
     fresh_peer,
     handover_failed,
+    peer_released,
     silent_since,
 )
 from dualbeat.core.observations import Observation, PeerBeat
@@ -132,13 +135,13 @@ def _promise(cfg: CoreConfig, s: NodeState) -> NodeState:
 def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Action]]:
     """Corrective actions that keep the role true; each kind at most once in flight."""
     t = cfg.timing
-    wanted: list[tuple[Action, float]] = []
+    wanted: list[tuple[Action, float]] = [(a, t.retry) for a in _client_gate(s)]
     local = s.local
     if s.promotion is None and s.role is Role.ACTIVE:
         if local.writable is False and local.health is Health.HEALTHY:
             wanted.append((SetReadOnly(False), t.retry))
         if s.vip_held is False:
-            wanted.append((ClaimVip(), t.retry))
+            wanted.append((ClaimVip(probe=not peer_released(cfg, s, now)), t.retry))
         elif s.vip_held and (fresh_peer(cfg, s, now) is not None or s.peer.sql_refused):
             # The peer's host may answer for the address too (a refusing host whose agent
             # died keeps it): keep the clients' ARP caches pointing here.
@@ -266,6 +269,22 @@ def _adopts_epoch(s: NodeState, beat: PeerBeat) -> bool:
         return True
     mine, theirs = s.local.executed, beat.executed
     return mine is not None and theirs is not None and type(mine) is type(theirs) and theirs <= mine
+
+
+def _client_gate(s: NodeState) -> list[Action]:
+    """The MySQL port open to clients on the active (shut by a demotion, or unknown since
+    the start); on a standby or fenced node, shut while its server may take writes (a
+    frozen server thawing, a restarted old active) and open once it is seen read-only.
+    A demotion in progress shuts it itself."""
+    if s.role is Role.ACTIVE and s.promotion is None:
+        return [AdmitClients()] if s.clients_shut is not False else []
+    if s.role not in (Role.STANDBY, Role.FENCED) or s.demoting:
+        return []
+    if s.local.writable and s.clients_shut is not True:
+        return [ShutClients()]
+    if s.local.writable is False and s.clients_shut is not False:
+        return [AdmitClients()]
+    return []
 
 
 def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:

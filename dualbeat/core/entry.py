@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dualbeat.core.actions import (
     Action,
+    AdmitClients,
     ClaimVip,
     Fence,
     HookEvent,
@@ -24,15 +25,16 @@ from dualbeat.core.actions import (
     RunHook,
     SendBeat,
     SetReadOnly,
+    ShutClients,
     StartReplication,
     StopReplication,
 )
 from dualbeat.core.durable import TakeoverRecord
 from dualbeat.core.evolve import evolve
-from dualbeat.core.findings import PROMOTING, vip_overridable
+from dualbeat.core.findings import PROMOTING, peer_released, vip_overridable
 from dualbeat.core.observations import TakeoverPrepared
 from dualbeat.core.reasons import ReasonCode
-from dualbeat.core.roles import Finding, Health, Role
+from dualbeat.core.roles import Finding, Role
 from dualbeat.core.state import CoreConfig, NodeState, Promotion, Reason
 
 
@@ -99,10 +101,13 @@ def enter(
 def demote(
     s: NodeState, target: Role, text: str, now: float, *, handover: bool = False
 ) -> tuple[NodeState, list[Action]]:
-    """Leave the active role: read-only first, then sessions, then the VIP, so the node is
-    never writable without the right. When our MySQL has failed (gone or hung), the VIP
-    goes first: read-only would only wait out its timeout, and clients must move now.
-    A planned ``handover`` also reads the final executed set once read-only: the peer
+    """Leave the active role. The MySQL port is shut to clients first (new connections
+    refused, established ones reset while this node still holds the VIP), so the node
+    takes no client write from then on, whatever its server does; then the VIP is
+    released, and only then come the MySQL steps (read-only, sessions), bounded: nothing
+    before the release waits on MySQL, so a frozen server cannot delay clients moving.
+    A planned ``handover`` is the exception: its server is healthy, and it makes MySQL
+    read-only and reads the final executed set *before* the release, because the peer
     must apply all of it before it becomes writable.
 
     Until the VIP is released the node keeps telling the peer it is active (``demoting``),
@@ -111,12 +116,13 @@ def demote(
     was_active = s.role is Role.ACTIVE
     durable = evolve(s.durable, last_role=target, fenced_reason=text if fenced else "")
     mysql_steps: list[Action] = [SetReadOnly(True), *([KillSessions()] if was_active else [])]
+    shut: list[Action] = [ShutClients()] if was_active else []
+    # The beat right after the release tells the peer at once (not at the next keepalive)
+    # that the address is free: its claim skips the ARP probe.
     if handover:
-        mysql_steps.append(ReadPosition())
-    if s.local.health is Health.FAILED:
-        actions: list[Action] = [ReleaseVip(), *mysql_steps]
+        actions: list[Action] = [*shut, *mysql_steps, ReadPosition(), ReleaseVip(), SendBeat()]
     else:
-        actions = [*mysql_steps, ReleaseVip()]
+        actions = [*shut, ReleaseVip(), SendBeat(), *mysql_steps]
     if fenced:
         actions.append(StopReplication())
     actions += [
@@ -156,7 +162,10 @@ def finish_promotion(
                 {"unapplied": str(prepared.unapplied) if prepared.unapplied else ""},
             )
         )
-    return s, [ClaimVip(force=vip_overridable(cfg, s, now))], reasons
+    # A standby's gate is normally open already: no step on the clients' path for it.
+    admit: list[Action] = [AdmitClients()] if s.clients_shut is not False else []
+    claim = ClaimVip(force=vip_overridable(cfg, s, now), probe=not peer_released(cfg, s, now))
+    return s, [*admit, claim], reasons
 
 
 def claimed(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Action]]:

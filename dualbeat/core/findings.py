@@ -59,6 +59,13 @@ def silent_since(s: NodeState) -> float:
     return max(heard, s.carrier_since or heard)
 
 
+def peer_released(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """The peer told us, in a fresh beat, that it is not active and does not hold the VIP:
+    a claim needs no duplicate-address probe (the old active announced its release)."""
+    beat = fresh_peer(cfg, s, now)
+    return beat is not None and beat.role is not Role.ACTIVE and not beat.vip_held
+
+
 def peer_dead(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     """Both signals agree: silent on every link for deadtime, and the SQL probe failed
     *after* the silence began, so an old result cannot condemn a peer that came back.

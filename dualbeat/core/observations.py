@@ -57,6 +57,9 @@ class MysqlProbed:
     # The I/O thread is stopped, not merely reconnecting: nobody started the channel
     # (skip_slave_start after a restart, a deposed active) or somebody stopped it whole.
     io_stopped: bool | None = None
+    # The probe failed *and* the server's process is gone: dead for sure, no need to wait
+    # for ``alert_after`` failures (a hung or stopped server still gets its window).
+    gone: bool = False
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,7 @@ class NodeState:
     local: LocalView = field(default_factory=LocalView)
     peer: PeerView = field(default_factory=PeerView)
     vip_held: bool | None = None
+    clients_shut: bool | None = None  # the client gate, as last reported; None: unknown
     carrier: bool | None = None
     carrier_since: float | None = None  # when the VIP link last got carrier back
     carrier_down: int = 0  # VIP checks in a row without carrier

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     AutoRejoin,
     ClaimVip,
     Exit,
@@ -41,6 +42,7 @@ from dualbeat.core.actions import (
     ReleaseVip,
     RenewLease,
     SetReadOnly,
+    ShutClients,
     StartReplication,
     StopReplication,
 )
@@ -108,6 +110,7 @@ class Node:
     agent_up: bool = True
     paused_until: float = 0.0
     vip: bool = False
+    gated: bool = False  # the client gate shut: no client session reaches its server
     boot: int = 0
     next_probe: float = 0.0
     next_beat: float = 0.0
@@ -230,8 +233,15 @@ class World:
             case KillSessions():
                 m.sessions = 0
                 self._drop_sessions(node.name)
-            case ClaimVip(force=force):
-                answered = peer.vip and self.link(node.name, peer.name)  # the ARP probe
+            case ShutClients():  # the kernel's doing: works on a dead or frozen server too
+                node.gated = True
+                m.sessions = 0
+                self._drop_sessions(node.name)
+            case AdmitClients():
+                node.gated = False
+            case ClaimVip(force=force, probe=probe):
+                # the ARP probe (skipped after the peer announced its release)
+                answered = probe and peer.vip and self.link(node.name, peer.name)
                 if answered and not force:
                     return ActionFailed(action, "VIP answered by the peer")
                 node.vip = True
@@ -448,6 +458,7 @@ class World:
                 if server is not None:
                     server.mysql.sessions = max(0, server.mysql.sessions - 1)
                 holders = [n for n in self.nodes.values() if n.vip and self.link("client", n.name)]
+                holders = [n for n in holders if not n.gated]  # a shut gate refuses at once
                 self.sessions[client] = None
                 if len(holders) == 1 and holders[0].mysql.up:
                     self.sessions[client] = holders[0].name
@@ -464,7 +475,8 @@ class World:
 
     def _serves(self, node: Node) -> bool:
         m = node.mysql
-        return m.up and m.writable and m.sessions > 0 and self.link("client", node.name)
+        reach = self.link("client", node.name) and not node.gated
+        return m.up and m.writable and m.sessions > 0 and reach
 
     # ------------------------------------------------------------ checks
 

@@ -68,8 +68,11 @@ def test_a_superseded_active_demotes_as_a_fenced_one_would() -> None:
     d = promoted_active()  # epoch 1, 1-1-10
     decision = d.hear(peer_beat(Role.ACTIVE, epoch=2, executed=NEW_ACTIVE))
     assert d.role() is Role.STANDBY and d.state.finding == Finding.SUPERSEDED
-    assert [type(a).__name__ for a in decision.actions][:3] == [
+    # The demotion's order (the client gate, the VIP, then MySQL: issue 14), in full.
+    assert [type(a).__name__ for a in decision.actions][:5] == [
+        "ShutClients",
+        "ReleaseVip",
+        "SendBeat",
         "SetReadOnly",
         "KillSessions",
-        "ReleaseVip",
     ]

@@ -132,6 +132,7 @@ def test_active_whose_mysql_fails_releases_the_vip_first_then_yields() -> None:
     decision = d.probe(ok=False)
     assert d.role() is Role.STANDBY and d.state.yielding and d.state.demoting
     names = kinds(decision.actions)
+    assert names[0] == "ShutClients"
     assert names.index("ReleaseVip") < names.index("SetReadOnly") < names.index("KillSessions")
     assert SendBeat() in decision.actions
     assert "MYSQL_FAILED" in d.codes() and "LOCAL_FAILED" in d.codes()
@@ -144,6 +145,7 @@ def test_handover_makes_mysql_read_only_before_releasing_the_vip() -> None:
     d.hear(peer_beat(Role.STANDBY, epoch=1))
     decision = d.feed(OperatorRequested(Command.STANDBY))
     names = kinds(decision.actions)
+    assert names[0] == "ShutClients"
     assert names.index("SetReadOnly") < names.index("KillSessions") < names.index("ReleaseVip")
 
 
@@ -282,7 +284,14 @@ def test_stale_active_fences_itself_on_a_newer_epoch() -> None:
     d.probe(writable=True, executed="1-1-11")  # a write of ours the new active lacks
     decision = d.hear(peer_beat(Role.ACTIVE, epoch=2))
     assert d.role() is Role.FENCED and d.state.finding == Finding.PEER_NEWER_EPOCH.value
-    assert kinds(decision.actions)[:3] == ["SetReadOnly", "KillSessions", "ReleaseVip"]
+    # The gate and the VIP first: nothing before the release waits on MySQL.
+    assert kinds(decision.actions)[:5] == [
+        "ShutClients",
+        "ReleaseVip",
+        "SendBeat",
+        "SetReadOnly",
+        "KillSessions",
+    ]
 
 
 def test_vip_removed_by_someone_is_added_back_once() -> None:
