@@ -12,7 +12,7 @@ from dualbeat.checksum.report import ChecksumReport
 from dualbeat.config import Config
 from dualbeat.ops.outcome import ExitCode
 from dualbeat.ops.port import Progress, quiet
-from dualbeat.repl.check import Finding, Status, worst
+from dualbeat.repl.check import CheckResult, Status, worst
 from dualbeat.repl.inspect import inspect_pair
 from dualbeat.repl.setup import SetupReport, setup_pair
 
@@ -31,7 +31,7 @@ def setup(
 
 @dataclass(frozen=True)
 class Checked:
-    findings: tuple[Finding, ...]
+    findings: tuple[CheckResult, ...]
 
     @property
     def outcome(self) -> ExitCode:
