@@ -25,7 +25,7 @@ class Status(enum.IntEnum):
 @dataclass(frozen=True)
 class CheckResult:
     """What one rule of ``repl check`` says about one node (or the pair, or the config).
-    Not to be confused with ``dualbeat.core.Finding``, the agent's verdict on a cycle."""
+    Not to be confused with ``dualbeat.core.roles.Finding``, the agent's verdict on a cycle."""
 
     check: str
     node: str
