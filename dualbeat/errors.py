@@ -13,7 +13,7 @@ peer: a wrong password must never look like a dead server.
     │   └── VipConflict              another host already answers for the VIP
     ├── AgentUnreachable             no local agent answers on the control socket (exit 7)
     ├── HookFailed                   a hook or fence command failed, timed out or did not run
-    │                                (exit 8, as the two below: the agent's own helpers)
+    │                                (exit 8, like the next two: what the agent relies on)
     ├── ArbiterUnavailable           the arbiter did not answer in time (never "key taken")
     ├── WatchdogError                the watchdog device could not be opened, set or kicked
     └── MysqlError                   talking to a MySQL/MariaDB server went wrong (exit 3)
