@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: deps system-deps demo test unit sim chaos down clean
+.PHONY: deps system-deps demo test unit sim chaos down clean dist
 
 deps: system-deps $(VENV)/.installed
 
@@ -28,6 +28,14 @@ demo: deps
 COV := --cov --cov-report=term-missing
 test: deps
 	DUALBEAT_REQUIRE_INTEGRATION=1 $(BIN)/pytest $(COV)
+
+# Wheel, sdist, .deb, .rpm and zipapps of pyproject's version into dist/ (packaging/build).
+dist: deps $(VENV)/.dist-installed
+	PY=$(BIN)/python packaging/build
+
+$(VENV)/.dist-installed: pyproject.toml
+	$(BIN)/pip install -q -e '.[dist]'
+	touch $@
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest $(COV) tests/unit tests/test_gates.py tests/test_shape.py

@@ -12,4 +12,7 @@ Rule 4: configuration is rejected, never adjusted: ``dualbeat.config`` turns TOM
         frozen objects that are passed in, never read from a global.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+#: The one version number is pyproject.toml's; the installed metadata carries it here.
+__version__ = version("dualbeat")

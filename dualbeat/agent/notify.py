@@ -5,6 +5,11 @@ webhook delivers it (bounded by ``timeout`` per attempt, ``retries`` more attemp
 backoff), so a dead receiver never delays a decision, a heartbeat or another webhook.
 Why httpx: a maintained client with a whole-request timeout and no surprises on redirects.
 
+With ``secret_file`` every POST is signed: ``X-Dualbeat-Timestamp`` (Unix seconds) and
+``X-Dualbeat-Signature: sha256=HEX``, the HMAC-SHA256 with the secret over
+``TIMESTAMP.BODY`` (the exact bytes sent). The receiver recomputes it, compares in constant
+time and rejects old timestamps (a replayed request); docs/integrations.md shows how.
+
 Events come from two places. Decision records name most of them (``PROMOTED``,
 ``PEER_NEWER_EPOCH``, ``HOLDS_ERRANT``, ``TWO_ACTIVES_*``, ``SEMISYNC_FELL_BACK``).
 "Replication broken" is no decision of the core, so it is read from the status: a
@@ -15,6 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import json
 import logging
 import queue
 import threading
@@ -91,12 +99,28 @@ class ReplicationWatch:
         return True
 
 
+def signed(
+    payload: dict[str, Any], secret: bytes | None, now: float
+) -> tuple[bytes, dict[str, str]]:
+    """The body to POST and its headers: JSON, and the signature headers with a secret."""
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        timestamp = str(int(now))
+        digest = hmac.new(secret, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+        headers["X-Dualbeat-Timestamp"] = timestamp
+        headers["X-Dualbeat-Signature"] = f"sha256={digest}"
+    return body, headers
+
+
 class Delivery:
     """One webhook's queue and thread."""
 
     def __init__(self, hook: Webhook) -> None:
         self.hook = hook
         self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue(_QUEUE_LIMIT)
+        path = hook.secret_file  # read once at start: check-config made sure it is there
+        self.secret = path.read_bytes().strip() if path is not None else None
         self.thread = threading.Thread(target=self._run, name="dualbeat-webhook", daemon=True)
 
     def put(self, payload: dict[str, Any]) -> None:
@@ -116,7 +140,8 @@ class Delivery:
     def _deliver(self, client: httpx.Client, payload: dict[str, Any]) -> None:
         for attempt in range(self.hook.retries + 1):
             try:
-                response = client.post(self.hook.url, json=payload)
+                body, headers = signed(payload, self.secret, time.time())
+                response = client.post(self.hook.url, content=body, headers=headers)
             except httpx.HTTPError as exc:
                 problem = str(exc) or type(exc).__name__
             else:

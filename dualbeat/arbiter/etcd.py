@@ -31,10 +31,20 @@ from dualbeat.config import ArbiterConfig
 Clock = Callable[[], float]
 
 
-def _client(endpoint: str) -> Etcd3Client:
+def _client(endpoint: str, cfg: ArbiterConfig) -> Etcd3Client:
+    """One endpoint's client; with TLS settings, etcd's certificate is checked against
+    ``ca_file`` and ``cert_file``/``key_file`` are presented for --client-cert-auth."""
     url = urlsplit(endpoint)
     assert url.hostname is not None and url.port is not None  # checked by the config
-    client = Etcd3Client(host=url.hostname, port=url.port, protocol=url.scheme, api_path="/v3/")
+    client = Etcd3Client(
+        host=url.hostname,
+        port=url.port,
+        protocol=url.scheme,
+        api_path="/v3/",
+        ca_cert=str(cfg.ca_file) if cfg.ca_file else None,
+        cert_cert=str(cfg.cert_file) if cfg.cert_file else None,
+        cert_key=str(cfg.key_file) if cfg.key_file else None,
+    )
     # Straight to etcd: an HTTP(S)_PROXY or .netrc in the agent's environment must not
     # reroute or delay the arbiter.
     client.session.trust_env = False
@@ -57,6 +67,11 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {' '.join(detail.split())[:200]}"
 
 
+def _token_refused(exc: Exception) -> bool:
+    text = str(exc.detail_text or "") if isinstance(exc, Etcd3Exception) else ""
+    return "invalid auth token" in text or "user name is empty" in text
+
+
 class EtcdArbiter:
     """One node's handle on the active key; keeps the lease of its last successful acquire."""
 
@@ -64,7 +79,11 @@ class EtcdArbiter:
         self._cfg = cfg
         self._clock = clock
         self._endpoints = cfg.endpoints
-        self._clients = [_client(e) for e in cfg.endpoints]
+        self._clients = [_client(e, cfg) for e in cfg.endpoints]
+        self._authenticated: set[int] = set()  # endpoints whose session holds a token
+        # Read once, at start (check-config made sure the file is there and private).
+        path = cfg.password_file
+        self._password = path.read_text().rstrip("\r\n") if path is not None else ""
         self._first = 0
         self._lease: int | None = None
         self._node = ""
@@ -139,6 +158,23 @@ class EtcdArbiter:
         ttl = min(ttl, self._cfg.ttl)
         return Grant(holder=self._node, epoch=self._epoch, ttl=ttl, valid_until=sent + ttl)
 
+    def _authenticate(self, index: int) -> bool:
+        """With ``user``/``password_file``: get a token for this endpoint once, and send it
+        with every later request (etcd's gateway wants it in ``Authorization``). Bounded
+        by the caller's timeout like any request; a refused token is dropped and the
+        next call authenticates again. True when it called etcd."""
+        if self._cfg.user is None or index in self._authenticated:
+            return False
+        client = self._clients[index]
+        client.session.headers.pop("Authorization", None)
+        answer = client.post(
+            client.get_url("/auth/authenticate"),
+            json=wire.auth_body(self._cfg.user, self._password),
+        )
+        client.session.headers["Authorization"] = wire.auth_token(answer)
+        self._authenticated.add(index)
+        return True
+
     def _revoke(self, lease: int, deadline: float) -> None:
         """Best effort: an unrevoked lease frees the key by itself after its TTL."""
         with contextlib.suppress(ArbiterUnavailable):
@@ -157,8 +193,12 @@ class EtcdArbiter:
             client = self._clients[index]
             client.timeout = remaining
             try:
+                if self._authenticate(index):  # that took time: only what is left remains
+                    client.timeout = max(deadline - self._clock(), 0.001)
                 answer = client.post(client.get_url(path), json=body)
             except (Etcd3Exception, requests.RequestException, ValueError) as exc:
+                if _token_refused(exc):  # expired or etcd restarted: a new one next time
+                    self._authenticated.discard(index)
                 failures.append(f"{self._endpoints[index]}: {_describe(exc)}")
                 continue
             if not isinstance(answer, dict):

@@ -77,6 +77,19 @@ def reattach_body(key: str, current: KeyValue, node: str, epoch: int, lease: int
     }
 
 
+def auth_body(user: str, password: str) -> Body:
+    """``/v3/auth/authenticate``: user and password in the clear (use https endpoints)."""
+    return {"name": user, "password": password}
+
+
+def auth_token(body: Body) -> str:
+    """The token of an authenticate answer, sent as ``Authorization`` from then on."""
+    token = body.get("token")
+    if not isinstance(token, str) or not token:
+        raise ValueError(f"etcd's authenticate answer has no token: {body!r:.200}")
+    return token
+
+
 def _put(key: str, node: str, epoch: int, lease: int) -> Body:
     return {"key": b64(key), "value": b64(holder_value(node, epoch)), "lease": str(lease)}
 

@@ -39,11 +39,12 @@ def cli() -> None:
 
     \b
     Getting started on two servers:
-      dualbeat init /etc/dualbeat/dualbeat.toml     write a commented example
+      dualbeat init /etc/dualbeat          config, ONE heartbeat key, password files
+      (copy /etc/dualbeat to the other server: both need the same key)
       dualbeat check-config /etc/dualbeat/dualbeat.toml
-      dualbeat repl setup                           make the pair replicate both ways
-      dualbeat repl check                           lint and live-check the pair
-      dualbeat agent                                run it (under systemd)
+      dualbeat repl setup --create-agent-user   replication both ways, the agent's account
+      dualbeat repl check                  lint and live-check the pair
+      systemctl enable --now dualbeat      the agent, on both servers
 
     Every command takes -h/--help.
     """

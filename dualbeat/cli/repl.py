@@ -25,18 +25,28 @@ def repl() -> None:
 @click.option("--active", help="The node that ends up writable (default: the first node).")
 @click.option("--force", is_flag=True, help="Proceed even if the servers' data has diverged.")
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+@click.option(
+    "--create-agent-user",
+    is_flag=True,
+    help="Also create the [mysql] account on both servers with exactly the agent's grants "
+    "(needs [admin]).",
+)
 @handle_errors
-def repl_setup(config_path: Path, active: str | None, force: bool, dry_run: bool) -> None:
+def repl_setup(
+    config_path: Path, active: str | None, force: bool, dry_run: bool, create_agent_user: bool
+) -> None:
     """Make the two servers replicate from each other, idempotently.
 
     \b
     Steps (each shown as it runs; a step already done is skipped):
       1. read both servers; refuse if a static setting is missing (log_bin,
          log_slave_updates, MySQL gtid_mode) or if their data has diverged
-         (each has transactions the other lacks) unless --force;
+         (each has transactions the other lacks) unless --force; data without
+         a GTID history on both is compared by checksum and must be equal;
       2. SET GLOBAL binlog_format=ROW, auto_increment_increment=2 and
          offsets 1/2, distinct server_id / gtid_domain_id, slave_net_timeout=10;
-      3. create the replication user on both (not binlogged) when [admin] is given;
+      3. create the replication user on both (not binlogged) when [admin] is given,
+         and with --create-agent-user the agent's account;
       4. CHANGE MASTER both ways with GTID auto-positioning, START SLAVE;
       5. make the passive read-only, then the active writable.
 
@@ -45,7 +55,12 @@ def repl_setup(config_path: Path, active: str | None, force: bool, dry_run: bool
     """
     config = load(config_path)
     report = pair.setup(
-        config, active=active, force=force, dry_run=dry_run, progress=progress_printer()
+        config,
+        active=active,
+        force=force,
+        dry_run=dry_run,
+        create_agent_user=create_agent_user,
+        progress=progress_printer(),
     )
     verb = "would be" if dry_run else "is"
     out.print(
@@ -53,7 +68,7 @@ def repl_setup(config_path: Path, active: str | None, force: bool, dry_run: bool
         f"(read-only); {len(report.changes)} change(s)"
     )
     for node, settings in report.persist.items():
-        out.print(f"\nPersist in my.cnf on {node} ([mariadbd] / [mysqld] section):")
+        out.print(f"\nPersist in my.cnf on {node} ([mariadbd] / [mysqld] section):", markup=False)
         for name, value in settings.items():
             out.print(f"  {name} = {value}", highlight=False)
 

@@ -125,6 +125,9 @@ def _check_files(config: Config, text: str) -> None:
         (("admin", "password_file"), config.admin.password_file if config.admin else None),
         (("api", "token_file"), config.api.token_file if config.api else None),
         (("api", "tls_key"), config.api.tls_key if config.api else None),
+        *((("webhooks", "secret_file"), hook.secret_file) for hook in config.webhooks),
+        (("arbiter", "key_file"), config.arbiter.key_file if config.arbiter else None),
+        (("arbiter", "password_file"), config.arbiter.password_file if config.arbiter else None),
     ]
     for key, path in secrets:
         if path is None:
@@ -145,15 +148,24 @@ def _check_files(config: Config, text: str) -> None:
             )
         if key == ("heartbeat", "key_file") and (why := short_key(st.st_size)):
             raise ConfigError(f"{where}: {path} {why}")
-        if key == ("api", "token_file") and len(path.read_bytes().strip()) < 16:
+        if key in (("api", "token_file"), ("webhooks", "secret_file")) and (
+            len(path.read_bytes().strip()) < 16
+        ):
             raise ConfigError(
-                f"{where}: {path} holds a token shorter than 16 characters (make one with: "
+                f"{where}: {path} holds a secret shorter than 16 characters (make one with: "
                 "head -c 24 /dev/urandom | base64 > FILE)"
             )
-    cert = config.api.tls_cert if config.api else None
-    if cert is not None and not cert.is_file():
-        line = locate(text, ("api", "tls_cert")) or 1
-        raise ConfigError(f"{config.source}:{line}: api.tls_cert: file {cert} does not exist")
+    public = [
+        (("api", "tls_cert"), config.api.tls_cert if config.api else None),
+        (("arbiter", "ca_file"), config.arbiter.ca_file if config.arbiter else None),
+        (("arbiter", "cert_file"), config.arbiter.cert_file if config.arbiter else None),
+    ]
+    for key, cert in public:
+        if cert is not None and not cert.is_file():
+            line = locate(text, key) or 1
+            raise ConfigError(
+                f"{config.source}:{line}: {'.'.join(key)}: file {cert} does not exist"
+            )
     hooks = config.hooks
     for name in ("role_change", "failover", "fence", "pre_promote"):
         hook: Path | None = getattr(hooks, name)

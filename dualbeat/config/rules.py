@@ -126,7 +126,7 @@ class SafetyWarning:
 
 ARBITER_FIX = (
     'add an [arbiter] section pointing at an etcd cluster (kind = "etcd", endpoints = '
-    "[...]); see README 'Arbiter, ping nodes, watchdog, fence'"
+    "[...]); see docs/operations.md 'Arbiter, ping nodes, watchdog, fence'"
 )
 
 

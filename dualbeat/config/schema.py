@@ -272,12 +272,15 @@ WEBHOOK_EVENTS = (
 
 
 class Webhook(_Model):
-    """An HTTP endpoint that receives the JSON of chosen events (POST), with retries."""
+    """An HTTP endpoint that receives the JSON of chosen events (POST), with retries; signed
+    with ``secret_file`` (headers ``X-Dualbeat-Timestamp`` and ``X-Dualbeat-Signature``)."""
 
     url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
     events: tuple[str, ...] = WEBHOOK_EVENTS
     timeout: Duration = 2.0
     retries: int = Field(3, ge=0, le=20)
+    #: A shared secret: each POST then carries an HMAC-SHA256 signature the receiver checks.
+    secret_file: Path | None = None
 
     @field_validator("events")
     @classmethod
@@ -328,6 +331,26 @@ class ArbiterConfig(_Model):
     key: str = Field(pattern=r"^/[^\s]*[^/\s]$")
     ttl: Duration = DEFAULT_TIMING.lease_ttl
     timeout: Duration = 0.5
+    ca_file: Path | None = Field(
+        None, description="https endpoints: the CA that signed etcd's certificate"
+    )
+    cert_file: Path | None = Field(
+        None, description="a client certificate, for etcd's --client-cert-auth"
+    )
+    key_file: Path | None = Field(None, description="the client certificate's key, chmod 600")
+    user: str | None = Field(None, description="etcd authentication (auth enable): the user")
+    password_file: Path | None = Field(None, description="and its password, chmod 600")
+
+    @model_validator(mode="after")
+    def _tls(self) -> ArbiterConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give both cert_file and key_file, or neither")
+        if (self.user is None) != (self.password_file is None):
+            raise ValueError("give both user and password_file, or neither")
+        tls = (self.ca_file, self.cert_file)
+        if any(tls) and not all(e.startswith("https://") for e in self.endpoints):
+            raise ValueError("ca_file/cert_file need https:// endpoints")
+        return self
 
     @model_validator(mode="after")
     def _timings(self) -> ArbiterConfig:

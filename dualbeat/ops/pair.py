@@ -23,10 +23,18 @@ def setup(
     active: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    create_agent_user: bool = False,
     progress: Progress = quiet,
 ) -> SetupReport:
     """Make the two servers replicate from each other, idempotently (``repl.setup``)."""
-    return setup_pair(config, active=active, force=force, dry_run=dry_run, progress=progress)
+    return setup_pair(
+        config,
+        active=active,
+        force=force,
+        dry_run=dry_run,
+        create_agent_user=create_agent_user,
+        progress=progress,
+    )
 
 
 @dataclass(frozen=True)

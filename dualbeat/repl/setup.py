@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from dualbeat.config import Config
-from dualbeat.errors import MysqlError, MysqlMisconfigured, RefusedError
+from dualbeat.errors import MysqlError, MysqlMisconfigured, RefusedError, UsageError
 from dualbeat.mysql import accounts, control, snapshot
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import ThreadState
@@ -72,8 +72,9 @@ def divergence(a: ServerSnapshot, b: ServerSnapshot) -> str | None:
     if not a.executed and not b.executed and a.user_schemas and b.user_schemas:
         return (
             f"both servers hold databases ({', '.join(a.user_schemas)} / "
-            f"{', '.join(b.user_schemas)}) that no GTID accounts for: dualbeat cannot tell "
-            "whether they are identical; rebuild one server from a backup of the other"
+            f"{', '.join(b.user_schemas)}) that no GTID accounts for: `dualbeat checksum` "
+            "compares them (repl setup goes on when they are equal); if they differ, rebuild "
+            "one server from a backup of the other"
         )
     return None
 
@@ -154,14 +155,22 @@ def setup_pair(
     active: str | None = None,
     force: bool = False,
     dry_run: bool = False,
+    create_agent_user: bool = False,
     progress: Progress = lambda _msg: None,
 ) -> SetupReport:
-    """Make the configured pair replicate both ways with ``active`` writable; see module doc."""
+    """Make the configured pair replicate both ways with ``active`` writable; see module doc.
+    With ``create_agent_user`` (needs ``[admin]``) also create the ``[mysql]`` account."""
+    if create_agent_user and config.admin is None:
+        raise UsageError(
+            f"{config.source}: --create-agent-user needs an [admin] account allowed to create users"
+        )
     active_name = active or config.nodes[0].name
     passive_name = config.peer_of(active_name).name
     pair = servers(config, admin=True)
     try:
-        return _setup(config, pair, active_name, passive_name, force, dry_run, progress)
+        return _setup(
+            config, pair, active_name, passive_name, force, dry_run, create_agent_user, progress
+        )
     finally:
         for server in pair:
             server.close()
@@ -189,11 +198,40 @@ def _preflight(
         for n in config.nodes
     )
     if not already and (why := divergence(a, b)):
-        if not force:
+        if force:
+            progress(f"WARNING: {why}; continuing because of --force")
+        elif not untracked_only(a, b):
             raise RefusedError(
                 f"refusing to set up replication: {why}. Use --force to replicate anyway."
             )
-        progress(f"WARNING: {why}; continuing because of --force")
+        elif _same_data(config, a, b, progress):
+            progress("their checksums are equal: the servers hold the same data; continuing")
+        else:
+            raise RefusedError(
+                f"refusing to set up replication: {why}. Their checksums differ. Use --force "
+                "to replicate anyway."
+            )
+
+
+def untracked_only(a: ServerSnapshot, b: ServerSnapshot) -> bool:
+    """Both hold databases but neither has a transaction history: data loaded outside the
+    binary log (a restored backup, a clone), which only a checksum can compare."""
+    return not a.executed and not b.executed and bool(a.user_schemas and b.user_schemas)
+
+
+def _same_data(config: Config, a: ServerSnapshot, b: ServerSnapshot, progress: Progress) -> bool:
+    """Compare the untracked databases with ``dualbeat checksum``'s engine, on connections
+    of their own (its sessions are read-only, the setup's must not be)."""
+    from dualbeat.checksum.compare import checksum_servers
+
+    if set(a.user_schemas) != set(b.user_schemas):
+        return False
+    progress(f"comparing {', '.join(a.user_schemas)} on both servers (dualbeat checksum)")
+    first, second = servers(config, admin=True)
+    with first, second:
+        report = checksum_servers(first, second, databases=a.user_schemas)
+    progress(f"checksum: {len(report.tables)} table(s), {report.rows} row(s), equal={report.equal}")
+    return report.equal
 
 
 def _setup(
@@ -203,6 +241,7 @@ def _setup(
     passive_name: str,
     force: bool,
     dry_run: bool,
+    create_agent_user: bool,
     progress: Progress,
 ) -> SetupReport:
     report = SetupReport(active=active_name, passive=passive_name)
@@ -227,7 +266,8 @@ def _setup(
             do(
                 server,
                 f"SET GLOBAL {name}={value} (was {snap.var(name)})",
-                partial(server.set_globals, {name: value}),
+                # A number goes as a number: MariaDB refuses '2' for an integer variable.
+                partial(server.set_globals, {name: int(value) if value.isdigit() else value}),
             )
         if changes:
             report.persist[node.name] = changes
@@ -251,6 +291,14 @@ def _setup(
             )
     else:
         progress(f"no [admin] credentials: assuming replication user {repl.user!r} exists on both")
+    if create_agent_user:
+        agent = config.mysql
+        for server in pair:
+            do(
+                server,
+                f"ensure agent user {agent.user!r} (not binlogged)",
+                partial(accounts.ensure_agent_user, server, agent.user, agent.secret()),
+            )
 
     for node in config.nodes:
         server, peer = by_name[node.name], config.peer_of(node.name)
