@@ -18,6 +18,7 @@ peer: a wrong password must never look like a dead server.
     ├── WatchdogError                the watchdog device could not be opened, set or kicked
     └── MysqlError                   talking to a MySQL/MariaDB server went wrong (exit 3)
         ├── MysqlUnavailable         server gone, refused, hung or timed out: a *failure*
+        │   └── MysqlRefused         its host reset the connection: up, nothing listening
         ├── MysqlBusy                server alive but saturated (too many connections)
         ├── MysqlMisconfigured       access denied, unknown database, missing privilege:
         │                            *our* configuration is wrong, not the server
@@ -85,6 +86,11 @@ class MysqlError(DualbeatError):
 
 class MysqlUnavailable(MysqlError):
     """The server is gone, refuses connections, or did not answer within the timeout."""
+
+
+class MysqlRefused(MysqlUnavailable):
+    """The server's host refused the connection (a TCP reset): the host is up and nothing
+    listens on the port. Different evidence from silence: nothing can be served there."""
 
 
 class MysqlBusy(MysqlError):

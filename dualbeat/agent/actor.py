@@ -24,11 +24,13 @@ from typing import assert_never
 from dualbeat.agent import hooks, statefile
 from dualbeat.agent.fence import run_fence
 from dualbeat.agent.leases import LeaseWorker
+from dualbeat.agent.rejoiner import RejoinWorker
 from dualbeat.config import Config
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
     AnnounceVip,
+    AutoRejoin,
     ClaimVip,
     Exit,
     Fence,
@@ -49,7 +51,7 @@ from dualbeat.core.actions import (
     is_critical,
 )
 from dualbeat.core.durable import Durable
-from dualbeat.core.gtid import parse_gtid_set
+from dualbeat.core.gtid import GtidSet, parse_gtid_set
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
@@ -61,6 +63,8 @@ from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Connect, Endpoint, Server
+from dualbeat.mysql.internal import client_view
+from dualbeat.mysql.replica_status import GtidFamily
 from dualbeat.vip.manager import VipManager
 
 log = logging.getLogger("dualbeat.actor")
@@ -91,12 +95,18 @@ class Actor:
         vip: VipManager | None,
         post: Post,
         leases: LeaseWorker | None = None,
+        rejoiner: RejoinWorker | None = None,
         connect: Connect = Server,
     ) -> None:
         self.config, self.node, self.vip, self.post = config, node, vip, post
-        self.leases = leases
+        self.leases, self.rejoiner = leases, rejoiner
         self.state_dir = config.state_dir(node)
         self._durable: Durable | None = None  # as last persisted: the epoch row's source
+        # Our own writes go to our own GTID domain; positions we report leave both nodes'
+        # internal domains out, as every comparison between the nodes does (mysql.internal).
+        self.domain = config.internal_domain(node)
+        self.internal = config.internal_domains()
+        self._recorded_epoch: int | None = None
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
         # Both are used rarely: a connection idle for a second is checked before use, so
         # a mysqld restarted since cannot fail the next promotion with a stale socket.
@@ -121,10 +131,16 @@ class Actor:
         self._hook_thread.start()
 
     def submit(self, actions: Sequence[Action]) -> None:
-        """Lease actions go to the arbiter's own worker; the rest run as one batch."""
+        """Lease actions go to the arbiter's own worker, an automatic rejoin to its own;
+        the rest run as one batch."""
         batch = []
         for action in actions:
-            if isinstance(action, AcquireLease | RenewLease | ReleaseLease):
+            if isinstance(action, AutoRejoin):
+                if self.rejoiner is not None:
+                    self.rejoiner.submit(action)
+                else:
+                    self.post(ActionFailed(action, "no rejoin worker in this agent"))
+            elif isinstance(action, AcquireLease | RenewLease | ReleaseLease):
                 if self.leases is not None:
                     self.leases.submit(action)
                 else:
@@ -141,6 +157,8 @@ class Actor:
         self._hook_thread.join(timeout)
         if self.leases is not None:
             self.leases.close()
+        if self.rejoiner is not None:
+            self.rejoiner.close()
         self.fast.close()
         self.slow.close()
 
@@ -192,19 +210,22 @@ class Actor:
                 if on:
                     return ActionDone(action)
                 # Now the writer: the write probe's table, then the epoch row, written
-                # only now that the server takes writes anyway (never through read_only).
-                control.ensure_schema(self.fast)
+                # only now that the server takes writes anyway (never through read_only),
+                # both in our own GTID domain.
+                control.ensure_schema(self.fast, domain=self.domain)
                 return ActionDone(action, self._record_epoch())
             case KillSessions():
                 killed = control.kill_client_sessions(
                     self.fast, spare_users={self.config.mysql.user}
                 )
                 return ActionDone(action, f"killed {len(killed)} session(s)")
-            case ClaimVip():
+            case ClaimVip(force=force):
                 if self.vip is None:
                     return ActionDone(action, "no VIP configured")
                 assert self.config.vip is not None
-                self.vip.claim(self.config.vip.arp_count)
+                held_elsewhere = self.vip.claim(self.config.vip.arp_count, force=force)
+                if held_elsewhere:
+                    return ActionDone(action, f"also held by {held_elsewhere} (refusing MySQL)")
                 return ActionDone(action)
             case ReleaseVip():
                 if self.vip is not None:
@@ -218,15 +239,16 @@ class Actor:
                 wanted = str(target) if target is not None else ""
                 point = control.prepare_takeover(self.slow, timeout, target=wanted)
                 family = self.slow.dialect.gtid_family
+                unapplied = self._view(point.unapplied, family)
                 return TakeoverPrepared(
-                    executed=parse_gtid_set(point.executed, family),
-                    received=parse_gtid_set(point.received, family),
-                    unapplied=parse_gtid_set(point.unapplied, family),
-                    applied_all=point.applied_all,
+                    executed=self._view(point.executed, family),
+                    received=self._view(point.received, family),
+                    unapplied=unapplied,
+                    applied_all=point.applied_all or unapplied.is_empty(),
                 )
             case ReadPosition():
                 family = self.fast.dialect.gtid_family
-                return PositionRead(parse_gtid_set(control.executed_gtids(self.fast), family))
+                return PositionRead(self._view(control.executed_gtids(self.fast), family))
             case StopReplication():
                 control.stop_replication(self.fast)
                 return ActionDone(action)
@@ -258,22 +280,31 @@ class Actor:
                 return ActionDone(action, result.detail)
             case AcquireLease() | RenewLease() | ReleaseLease():
                 raise AssertionError("lease actions go to the lease worker")
+            case AutoRejoin():
+                raise AssertionError("an automatic rejoin goes to the rejoin worker")
             case SendBeat() | Exit():
                 # Done in order with the batch; the runtime acts on the report.
                 return ActionDone(action)
             case _:
                 assert_never(action)
 
+    def _view(self, text: str, family: GtidFamily) -> GtidSet:
+        return client_view(parse_gtid_set(text, family), self.internal)
+
     def _record_epoch(self) -> str:
         """Best effort, and only by the active, right after read_only went off: a write
         on a read-only server (the agent's account may write through it) would itself be
-        an errant transaction. The state file is what decides."""
+        an errant transaction. The state file is what decides. Once per epoch: each row
+        written is a binlogged transaction, if only in our own domain."""
         durable = self._durable or statefile.load(self.state_dir)
         if durable.last_role is not Role.ACTIVE:
             return "writable; no epoch to record"
+        if durable.epoch == self._recorded_epoch:
+            return "writable; epoch table already holds this epoch"
         takeover = json.dumps(statefile.to_json(durable)["last_takeover"], default=str)
         try:
-            control.record_epoch(self.fast, durable.epoch, self.node, takeover)
+            control.record_epoch(self.fast, durable.epoch, self.node, takeover, domain=self.domain)
         except DualbeatError as exc:
             return f"writable; epoch table not updated: {exc}"
+        self._recorded_epoch = durable.epoch
         return "writable; epoch table written"

@@ -12,12 +12,12 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import icmplib
 
 from dualbeat.config import Check, Config
-from dualbeat.core.gtid import parse_reported
+from dualbeat.core.gtid import GtidSet, parse_reported
 from dualbeat.core.observations import (
     CheckRan,
     MysqlProbed,
@@ -27,8 +27,9 @@ from dualbeat.core.observations import (
     ProbeFailure,
     VipObserved,
 )
-from dualbeat.errors import DualbeatError
+from dualbeat.errors import DualbeatError, MysqlRefused
 from dualbeat.mysql.connection import Connect, Endpoint, Server
+from dualbeat.mysql.internal import client_view
 from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult, ping
 from dualbeat.vip.manager import VipManager
 
@@ -43,12 +44,13 @@ _FAILURES = {
 }
 
 
-def to_observation(r: ProbeResult) -> MysqlProbed:
+def to_observation(r: ProbeResult, internal: Collection[int] = ()) -> MysqlProbed:
     """The probe as the core judges it. A write probe refused because ``read_only`` is ON
     (set by hand, say) is a live server in the wrong state, not a failed one: reported
     as alive and not writable, so the active repairs it instead of failing over. A write
     probe that timed out after the reads answered is ``STALLED`` (a backup's read lock,
-    an fsync stall), not a dead server."""
+    an fsync stall), not a dead server. GTID sets leave out dualbeat's own ``internal``
+    domains, as every comparison between the nodes takes them (``mysql.internal``)."""
     read_only_refusal = r.error is ProbeErrorKind.QUERY and r.read_only is True
     if not r.ok and not read_only_refusal:
         assert r.error is not None
@@ -63,12 +65,17 @@ def to_observation(r: ProbeResult) -> MysqlProbed:
         detail=r.detail if read_only_refusal else f"{r.latency * 1000:.0f} ms",
         writable=None if r.read_only is None else not r.read_only,
         replicating=replicating,
-        executed=parse_reported(r.executed, r.gtid_family),
-        received=parse_reported(r.received, r.gtid_family),
+        executed=_view(parse_reported(r.executed, r.gtid_family), internal),
+        received=_view(parse_reported(r.received, r.gtid_family), internal),
         semisync_active=r.semisync_source,
         origin=r.origin,
         lag=r.seconds_behind,
+        io_stopped=r.io_stopped,
     )
+
+
+def _view(gtids: GtidSet | None, internal: Collection[int]) -> GtidSet | None:
+    return None if gtids is None else client_view(gtids, internal)
 
 
 class Observers:
@@ -113,16 +120,19 @@ class Observers:
         self, local: Endpoint, peer: Endpoint, vip: VipManager | None, write_probe: WriteProbe
     ) -> list[tuple[str, Callable[[], None]]]:
         probe = LocalProbe(local, connect=self.connect)
+        internal = self.config.internal_domains()
         peer_server = self.connect(peer)
 
         def monitor() -> None:
             write, epoch = write_probe()
             self.last_probe = probe.probe(write=write, node=self.node, epoch=epoch)
-            self.post(to_observation(self.last_probe))
+            self.post(to_observation(self.last_probe, internal))
 
         def peer_sql() -> None:
             try:
                 ping(peer_server)
+            except MysqlRefused as exc:  # its host is up, nothing listens: see PeerSqlProbed
+                self.post(PeerSqlProbed(False, str(exc), refused=True))
             except DualbeatError as exc:
                 self.post(PeerSqlProbed(False, str(exc)))
             else:

@@ -27,6 +27,7 @@ from dualbeat.agent.history import History
 from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
+from dualbeat.agent.rejoiner import RejoinWorker
 from dualbeat.agent.snapshot import View, snapshot
 from dualbeat.agent.status import AgentStatus
 from dualbeat.agent.watchdog import Watchdog
@@ -47,6 +48,7 @@ from dualbeat.core.observations import (
     Started,
     Tick,
 )
+from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
 from dualbeat.errors import ConfigError, DualbeatError, WatchdogError
@@ -55,9 +57,15 @@ from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
 from dualbeat.mysql import control as control_sql
 from dualbeat.mysql.connection import Endpoint, Server
+from dualbeat.ops import rejoin as rejoin_ops
 from dualbeat.vip.manager import VipManager
 
 log = logging.getLogger("dualbeat.agent")
+_AUTO_REJOIN_CODES = {
+    ReasonCode.REJOIN_AUTO,
+    ReasonCode.REJOIN_AUTO_RESOLVED,
+    ReasonCode.REJOIN_AUTO_FAILED,
+}
 
 
 def core_config(config: Config, node: str) -> CoreConfig:
@@ -91,6 +99,7 @@ def core_config(config: Config, node: str) -> CoreConfig:
         fence=bool(config.fence.command),
         fence_required=config.fence.required,
         watchdog_timeout=watchdog.timeout if watchdog.enabled else 0.0,
+        rejoin_auto=config.rejoin.auto,
     )
 
 
@@ -125,6 +134,7 @@ class Agent:
         self.watchdog = _watchdog(config)
         self._drop_logged: dict[str, float] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=50)
+        self.last_auto_rejoin: dict[str, Any] | None = None  # what status shows of it
         self.vip = VipManager(config.vip.address, config.vip.interface) if config.vip else None
         self._queue: asyncio.Queue[Observation] = asyncio.Queue()
         self._waiters: list[asyncio.Future[Decision]] = []
@@ -147,8 +157,15 @@ class Agent:
         await self.links.start()
         arbiter = self.config.arbiter
         leases = LeaseWorker(open_arbiter(arbiter), self.node, post) if arbiter else None
+        rejoiner = RejoinWorker(lambda: rejoin_ops.auto_reapply(self.config, self.node), post)
         self.actor = Actor(
-            self.config, self.node, monitor_endpoint(self.config, self.node), self.vip, post, leases
+            self.config,
+            self.node,
+            monitor_endpoint(self.config, self.node),
+            self.vip,
+            post,
+            leases,
+            rejoiner,
         )
         peer = monitor_endpoint(self.config, self.config.peer_of(self.node).name)
         self.observers = Observers(
@@ -304,6 +321,8 @@ class Agent:
         self._decision_wake = decision.wake_at
         for record in self.events.decisions(decision):
             self.recent.append(record)
+            if record.get("code") in _AUTO_REJOIN_CODES:
+                self.last_auto_rejoin = record
             for listener in self.listeners:
                 listener(record)
             print(json.dumps(record, default=str, sort_keys=True), file=sys.stderr, flush=True)
@@ -413,9 +432,11 @@ class Agent:
                 vip=str(self.config.vip.address) if self.config.vip else None,
                 arbiter=self.config.arbiter is not None,
                 auto_failback=self.cfg.failback is not None,
+                rejoin_auto=self.cfg.rejoin_auto.value,
             ),
             links=self.links.stats(),
             probe_latency=self._probe_latency(),
             recent=list(self.recent)[-10:],
             now=clock.now(),
+            last_auto_rejoin=self.last_auto_rejoin,
         )

@@ -19,6 +19,7 @@ from dualbeat.agent.status import (
     LinkView,
     MysqlView,
     PeerView,
+    RejoinView,
     VipView,
 )
 from dualbeat.core.state import NodeState
@@ -35,6 +36,7 @@ class View:
     vip: str | None
     arbiter: bool
     auto_failback: bool
+    rejoin_auto: str = "internal"
 
 
 def snapshot(
@@ -45,6 +47,7 @@ def snapshot(
     probe_latency: float | None,
     recent: list[dict[str, Any]],
     now: float,
+    last_auto_rejoin: dict[str, Any] | None = None,
 ) -> AgentStatus:
     p, beat = s.peer, s.peer.beat
     silent = None if p.heard_at is None else round(now - p.heard_at, 3)
@@ -108,6 +111,7 @@ def snapshot(
         last_takeover=takeover if isinstance(takeover, dict) else None,
         lease=_lease(s, view, now),
         recent=recent,
+        rejoin=RejoinView(view.rejoin_auto, s.auto_rejoin_tries, last_auto_rejoin),
     )
 
 

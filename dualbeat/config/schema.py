@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from dualbeat.core.state import Failback as CoreFailback
-from dualbeat.core.state import Timing
+from dualbeat.core.state import RejoinAuto, Timing
 from dualbeat.errors import ConfigError
 
 #: The core's defaults, which the file's defaults repeat by reference.
@@ -195,6 +195,9 @@ class Replication(Credentials):
     semisync: bool = True
     semisync_timeout: Duration = 1.0
     apply_timeout: Duration = DEFAULT_TIMING.apply_timeout
+    # MariaDB: the GTID domain of the first node's own writes (schema, epoch row); the
+    # second node uses the next one (``Config.internal_domain``, ``mysql.internal``).
+    internal_domain_id: int = Field(9000, ge=0, le=2**32 - 2)
 
 
 class Failback(_Model):
@@ -213,6 +216,14 @@ class Failback(_Model):
         if self.min_interval < self.holddown:
             raise ValueError("min_interval must be at least holddown, or flapping is not prevented")
         return self
+
+
+class Rejoin(_Model):
+    """``auto``: how a fenced node stands by again without an operator: ``off``,
+    ``internal`` (only dualbeat's own transactions differed) or ``safe`` (also re-apply
+    lost writes that are all safe, then resync)."""
+
+    auto: RejoinAuto = RejoinAuto.INTERNAL
 
 
 class State(_Model):
@@ -265,6 +276,7 @@ WEBHOOK_EVENTS = (
     "switchover",
     "fence",
     "rejoin_needed",
+    "rejoined",
     "replication_broken",
     "semisync_fell_back",
     "split_brain_risk",
@@ -431,6 +443,7 @@ class Config(_Model):
     monitor: Monitor = Monitor()
     hooks: Hooks = Hooks()
     failback: Failback = Failback()
+    rejoin: Rejoin = Rejoin()
     state: State = State()
     api: Api | None = None
     webhooks: tuple[Webhook, ...] = ()
@@ -478,6 +491,16 @@ class Config(_Model):
             if node.name == name:
                 return node
         raise ConfigError(f"{self.source}: no node named {name!r} (nodes: {self.node_names()})")
+
+    def internal_domain(self, name: str) -> int:
+        """The MariaDB GTID domain of node ``name``'s own writes: one per node, so the two
+        never write in the same domain (a fork ``gtid_strict_mode`` would stop at)."""
+        index = self.nodes.index(self.node(name))
+        return self.replication.internal_domain_id + index
+
+    def internal_domains(self) -> frozenset[int]:
+        """Both nodes' internal domains: what every comparison between them leaves out."""
+        return frozenset(self.internal_domain(n.name) for n in self.nodes)
 
     def peer_of(self, name: str) -> Node:
         self.node(name)

@@ -32,8 +32,13 @@ class KillSessions:
 
 @dataclass(frozen=True)
 class ClaimVip:
-    """Duplicate-address check, add the VIP, gratuitous ARP burst."""
+    """Duplicate-address check, add the VIP, gratuitous ARP burst.
 
+    ``force``: add it even if another host answers the ARP probe, because that host is
+    known to refuse MySQL connections with its agent silent (its kernel still holds the
+    address; see ``findings.vip_overridable``). The gratuitous ARP moves the clients."""
+
+    force: bool = False
     critical = True
 
 
@@ -82,7 +87,8 @@ class StartReplication:
 
 @dataclass(frozen=True)
 class PersistState:
-    """Write the durable state (state file, fsynced; the epoch also to MySQL when writable)."""
+    """Write the durable state to the state file (fsynced). Never MySQL: a write on a
+    server that is still read-only would be an errant transaction."""
 
     durable: Durable
     critical = True
@@ -138,6 +144,17 @@ class Fence:
         return self.required
 
 
+@dataclass(frozen=True)
+class AutoRejoin:
+    """``[rejoin] auto = "safe"``: analyse this fenced node's lost writes and, when every
+    one is ``safe``, re-apply them on the active and resync this node from it (``dualbeat
+    rejoin --reapply``). Refused before any change when one is not. Runs in its own
+    worker, bounded by the workflow's timeouts; the node stands by again through
+    ``REJOIN_AUTO`` once the active holds all of ours."""
+
+    critical = False
+
+
 class HookEvent(enum.Enum):
     ROLE_CHANGE = "role_change"
     FAILOVER = "failover"
@@ -182,6 +199,7 @@ Action = (
     | RenewLease
     | ReleaseLease
     | Fence
+    | AutoRejoin
     | Exit
 )
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dualbeat.config import SafetyWarning
 from dualbeat.mysql.dialect import ThreadState
+from dualbeat.mysql.internal import client_view
 from dualbeat.mysql.snapshot import ServerSnapshot
 
 
@@ -53,6 +54,9 @@ class Pair:
     max_lag: float
     # ``config.safety_warnings``; None: not judged (no config at hand)
     safety: tuple[SafetyWarning, ...] | None = None
+    # MariaDB GTID domains of dualbeat's own writes (``Config.internal_domains``): left
+    # out of every comparison, and no server may use one as its gtid_domain_id
+    internal_domains: frozenset[int] = frozenset()
 
     def both(self) -> tuple[ServerSnapshot, ServerSnapshot]:
         return (self.active, self.passive)
@@ -206,6 +210,19 @@ def gtid_mode(pair: Pair) -> Iterator[CheckResult]:
             else "give each server its own gtid_domain_id so a write on the "
             "passive shows up as its own domain and never collides in strict mode",
         )
+        for s in pair.both():
+            own = s.number("gtid_domain_id")
+            if own is not None and own in pair.internal_domains:
+                yield Finding(
+                    "gtid_domain_id",
+                    s.node,
+                    Status.FAIL,
+                    f"gtid_domain_id={own} is one of dualbeat's own domains "
+                    f"{sorted(pair.internal_domains)}",
+                    "client writes there would be taken for dualbeat's own and never "
+                    "fence a node: change the server's gtid_domain_id or "
+                    "[replication].internal_domain_id",
+                )
     else:
         for s in pair.both():
             ok = (s.var("gtid_mode") or "").upper() == "ON" and bool(
@@ -237,6 +254,39 @@ def net_timeout(pair: Pair) -> Iterator[CheckResult]:
             "SET GLOBAL slave_net_timeout=10 (and my.cnf): with the default 60 s a "
             "replica notices a silent source only after a minute",
         )
+
+
+_AUTOSTART_HINT = (
+    "add skip_slave_start to my.cnf ([mariadbd]; skip_replica_start on MySQL 8.0.26+) and "
+    "restart: without it a restarted server starts replicating by itself, even from a "
+    "fenced peer whose transactions nobody reviewed; dualbeat starts replication itself"
+)
+
+
+@rule
+def replica_autostart(pair: Pair) -> Iterator[Finding]:
+    """Replication must start only when the agent decides (issue 12 item 6). MySQL shows
+    the setting as a variable; MariaDB 10.x accepts it only as an option and shows it
+    nowhere over SQL, so there the check can only remind."""
+    for s in pair.both():
+        on = s.flag("skip_replica_start", "skip_slave_start")
+        if on is None:
+            yield Finding(
+                "skip_slave_start",
+                s.node,
+                Status.WARN,
+                "not readable over SQL on this server (MariaDB shows no such variable)",
+                "make sure my.cnf sets skip_slave_start: " + _AUTOSTART_HINT.split(": ", 1)[1],
+            )
+        else:
+            yield _setting(
+                "skip_slave_start",
+                s,
+                on,
+                f"skip_slave_start={s.var('skip_replica_start', 'skip_slave_start')}",
+                Status.FAIL,
+                _AUTOSTART_HINT,
+            )
 
 
 @rule
@@ -319,8 +369,12 @@ def replication_threads(pair: Pair) -> Iterator[CheckResult]:
 def errant_transactions(pair: Pair) -> Iterator[CheckResult]:
     """Transactions the passive *wrote* that the active lacks. Only the passive's own
     origin counts: on a busy pair the passive may already have applied the active's
-    newest writes, which the active's (earlier) snapshot does not show yet."""
-    errant = pair.passive.executed - pair.active.executed
+    newest writes, which the active's (earlier) snapshot does not show yet. dualbeat's own
+    writes (its internal domains) never count: they are not a client's."""
+    internal = pair.internal_domains
+    errant = client_view(pair.passive.executed, internal) - client_view(
+        pair.active.executed, internal
+    )
     if pair.passive.origin is not None:
         errant = errant.originated_by(pair.passive.origin)
     if not errant:

@@ -30,5 +30,6 @@ def inspect_pair(config: Config, *, active: str | None = None) -> list[CheckResu
             addresses=addresses,
             max_lag=config.replication.max_lag,
             safety=tuple(safety_warnings(config)),
+            internal_domains=config.internal_domains(),
         )
     )

@@ -212,19 +212,22 @@ class VipManager:
 
     # ------------------------------------------------------------------ the agent's verbs
 
-    def claim(self, arp_count: int) -> None:
-        """Probe, add, announce: ``VipConflict`` (and nothing added) if another host answers.
+    def claim(self, arp_count: int, *, force: bool = False) -> str | None:
+        """Probe, add, announce: ``VipConflict`` (and nothing added) if another host answers,
+        unless ``force`` (that host is known to refuse MySQL: see ``core.findings.
+        vip_overridable``); then the MAC that also answers is returned, else None.
 
         The probe waits 100 ms: a neighbour on the segment answers ARP in well under a
         millisecond, and every millisecond here is write downtime during a failover."""
         other = self.conflict(timeout=0.1)
-        if other is not None:
+        if other is not None and not force:
             raise VipConflict(
                 f"{self.ip} is already answered for by {other} on {self.interface}; "
                 "not adding it here, which would put the VIP on two hosts"
             )
         self.add()
         self.announce(arp_count, interval=0.02)
+        return other
 
     def release(self) -> None:
         """Remove the VIP (idempotent). No ARP: the next holder's announcement moves clients."""
