@@ -213,7 +213,7 @@ def gtid_mode(pair: Pair) -> Iterator[CheckResult]:
         for s in pair.both():
             own = s.number("gtid_domain_id")
             if own is not None and own in pair.internal_domains:
-                yield Finding(
+                yield CheckResult(
                     "gtid_domain_id",
                     s.node,
                     Status.FAIL,
@@ -264,14 +264,14 @@ _AUTOSTART_HINT = (
 
 
 @rule
-def replica_autostart(pair: Pair) -> Iterator[Finding]:
+def replica_autostart(pair: Pair) -> Iterator[CheckResult]:
     """Replication must start only when the agent decides (issue 12 item 6). MySQL shows
     the setting as a variable; MariaDB 10.x accepts it only as an option and shows it
     nowhere over SQL, so there the check can only remind."""
     for s in pair.both():
         on = s.flag("skip_replica_start", "skip_slave_start")
         if on is None:
-            yield Finding(
+            yield CheckResult(
                 "skip_slave_start",
                 s.node,
                 Status.WARN,
