@@ -14,6 +14,7 @@ peer: a wrong password must never look like a dead server.
     ├── GateError                    the MySQL port could not be shut to or opened for clients
     ├── AgentUnreachable             no local agent answers on the control socket (exit 7)
     ├── HookFailed                   a hook or fence command failed, timed out or did not run
+    │                                (exit 8, like the next two: what the agent relies on)
     ├── ArbiterUnavailable           the arbiter did not answer in time (never "key taken")
     ├── WatchdogError                the watchdog device could not be opened, set or kicked
     └── MysqlError                   talking to a MySQL/MariaDB server went wrong (exit 3)
@@ -114,6 +115,8 @@ class MysqlQueryError(MysqlError):
 class HookFailed(DualbeatError):
     """A hook script or the fence command failed, timed out, or could not be started."""
 
+    exit_code = 8
+
 
 class ArbiterUnavailable(DualbeatError):
     """The arbiter could not answer in time (network error, timeout, engine error).
@@ -121,6 +124,10 @@ class ArbiterUnavailable(DualbeatError):
     Never means "someone else holds the key": that is ``acquire`` returning ``None``.
     """
 
+    exit_code = 8
+
 
 class WatchdogError(DualbeatError):
     """The watchdog could not be loaded, opened, set or kicked."""
+
+    exit_code = 8

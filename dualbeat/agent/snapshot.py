@@ -2,7 +2,8 @@
 
 Apart from the runtime so that the event loop's module stays about the loop; a pure
 function of the state and the few facts the state does not hold (names, link counters,
-the last probe's latency, the recent decisions, the monotonic time)."""
+the last probe's latency, the recent decisions, the time now on the agent's clock, the
+boot-time one of ``agent.clock``, which also counts a suspend)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,14 @@ from dualbeat.agent.status import AgentStatus
 from dualbeat.checksum.report import ChecksumReport
 from dualbeat.config import Config
 from dualbeat.core.roles import Role
-from dualbeat.errors import AgentUnreachable, RefusedError, UsageError
+from dualbeat.errors import (
+    AgentUnreachable,
+    ArbiterUnavailable,
+    HookFailed,
+    RefusedError,
+    UsageError,
+    WatchdogError,
+)
 from dualbeat.ops import handover, maintenance, rejoin
 from dualbeat.ops.outcome import ExitCode, exit_code, http_status
 from tests.unit.test_api import API, STATUS, make_config
@@ -118,3 +125,9 @@ def test_one_row_of_the_table_per_error() -> None:
     assert (exit_code(RefusedError("x")), http_status(RefusedError("x"))) == (ExitCode.REFUSED, 409)
     assert (exit_code(UsageError("x")), http_status(UsageError("x"))) == (ExitCode.BAD_CONFIG, 400)
     assert http_status(AgentUnreachable("x")) == 503
+
+
+def test_a_failing_helper_of_the_agent_is_not_a_failed_check() -> None:
+    """A hook, the arbiter or the watchdog failing is not "a check found a FAIL" (exit 1)."""
+    for error in (HookFailed("x"), ArbiterUnavailable("x"), WatchdogError("x")):
+        assert (exit_code(error), http_status(error)) == (ExitCode.DEPENDENCY, 503)

@@ -11,7 +11,7 @@ from dualbeat.config import SafetyWarning
 from dualbeat.core.gtid import MariadbGtidSet, MysqlGtidSet
 from dualbeat.mysql.dialect import ReplicaStatus, ServerVersion, ThreadState
 from dualbeat.mysql.snapshot import ServerSnapshot
-from dualbeat.repl.check import Finding, Pair, Status, check_pair, worst
+from dualbeat.repl.check import CheckResult, Pair, Status, check_pair, worst
 from dualbeat.repl.setup import divergence
 
 GOOD_VARS = {
@@ -94,7 +94,7 @@ def healthy_pair(**passive: Any) -> Pair:
     )
 
 
-def by_check(findings: list[Finding], check: str, node: str | None = None) -> Finding:
+def by_check(findings: list[CheckResult], check: str, node: str | None = None) -> CheckResult:
     return next(f for f in findings if f.check == check and (node is None or f.node == node))
 
 
