@@ -65,7 +65,7 @@ from dualbeat.core.observations import (
     Tick,
     VipObserved,
 )
-from dualbeat.core.roles import Health, Role
+from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, NodeState, RejoinAuto, Timing
 
 NAMES = ("db1", "db2")
