@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dualbeat_lab.errors import SandboxError
 from dualbeat_lab.sandbox.figures import (
     RunResult,
     Sample,
@@ -18,6 +19,7 @@ from dualbeat_lab.sandbox.figures import (
     summary,
 )
 from dualbeat_lab.sandbox.keepalived import (
+    TUNED,
     Files,
     Timings,
     render_check,
@@ -122,6 +124,20 @@ def test_markdown_table_rows_titles_and_ratio() -> None:
     assert lines[3].endswith("|  |")  # the ratio is shown on dualbeat's row only
 
 
+def test_markdown_table_one_ratio_column_per_baseline() -> None:
+    runs = [
+        *RUNS,
+        result("keepalived-tuned", "kill", 1, 1.8),
+        result("keepalived-tuned", "kill", 2, 2.0),
+    ]
+    lines = markdown_table(aggregate(runs), baselines=("keepalived", "keepalived-tuned"))
+    header, rule, ours, *theirs = lines.strip().splitlines()
+    assert cells(header)[-2:] == ["RTO ratio to keepalived", "RTO ratio to keepalived-tuned"]
+    assert len(cells(rule)) == len(cells(header))
+    assert cells(ours)[-2:] == ["0.360", "0.474"]  # 0.9 / 2.5 and 0.9 / 1.9
+    assert all(cells(row)[-2:] == ["", ""] for row in theirs)
+
+
 def cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split("|")]
 
@@ -163,6 +179,36 @@ def test_keepalived_config_is_the_recipe() -> None:
         assert expected in lines, expected
     assert "state MASTER" not in text and "preempt_delay" not in text
     assert text.count("{") == text.count("}")
+
+
+def test_tuned_keepalived_config() -> None:
+    """VRRP v3, sub-second adverts, check fall 1, and the host's own mariadbd tracked from
+    the namespace keepalived enters itself (the proc connector answers the root one only)."""
+    argv = ("/usr/sbin/mariadbd", "--defaults-file=/state/db1/my.cnf")
+    text = render_config(
+        node="db1", interface="eth0", address="10.77.0.11", peer_address="10.77.0.12",
+        vip="10.77.0.100/24", priority=101, paths=PATHS, timings=TUNED, server_argv=argv,
+    )  # fmt: skip
+    lines = [line.strip() for line in text.splitlines()]
+    for expected in (
+        "net_namespace db1", "vrrp_version 3", "advert_int 0.2", "interval 1", "fall 1",
+        "vrrp_track_process mariadbd {", f"process {' '.join(argv)}",
+        "param_match partial", "weight 0", "quorum 1", "track_process {", "nopreempt",
+    ):  # fmt: skip
+        assert expected in lines, expected
+    assert text.index("net_namespace") < text.index("global_defs")  # a top-level keyword
+    assert text.count("{") == text.count("}")
+    plain = render_config(
+        node="db1", interface="eth0", address="10.77.0.11", peer_address="10.77.0.12",
+        vip="10.77.0.100/24", priority=101, paths=PATHS,
+    )  # fmt: skip
+    assert "net_namespace" not in plain and "vrrp_version" not in plain
+    assert "track_process" not in plain and "advert_int 1" in plain
+    with pytest.raises(SandboxError, match="command line"):
+        render_config(
+            node="db1", interface="eth0", address="a", peer_address="b", vip="v",
+            priority=1, paths=PATHS, timings=TUNED,
+        )  # fmt: skip
 
 
 def test_keepalived_scripts() -> None:

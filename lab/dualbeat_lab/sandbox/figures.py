@@ -154,24 +154,34 @@ def _num(value: float | None) -> str:
 def markdown_table(
     figures: Mapping[str, Mapping[str, Mapping[str, Any]]],
     scenario_titles: Mapping[str, str] | None = None,
+    baselines: Sequence[str] = ("keepalived",),
 ) -> str:
-    """The side-by-side table: one row per scenario and stack, ratios in the last column.
+    """The side-by-side table: one row per scenario and stack, ratios in the last columns.
 
     Runs that never recovered have no RTO, so the RTO column covers the others only; the
-    "not recovered" column beside the run count keeps them in sight.
+    "not recovered" column beside the run count keeps them in sight. One ratio column per
+    baseline stack (dualbeat's median RTO over the baseline's), on dualbeat's rows.
     """
     titles = scenario_titles or {}
+    ratio_heads = "".join(
+        f"| RTO ratio to {b} " if len(baselines) > 1 else "| RTO ratio " for b in baselines
+    )
     rows = [
         "| scenario | stack | runs | not recovered | RTO min / median / max (s) "
         "| longest gap median (s) "
         "| acked lost | two VIP holders max (s) | two writable max (s) | diverged runs "
-        "| RTO ratio |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"{ratio_heads}|",
+        "|---|---|---|---|---|---|---|---|---|---" + "|---" * len(baselines) + "|",
     ]
-    all_ratios = ratios(figures)
+    all_ratios = {b: ratios(figures, theirs=b) for b in baselines}
     for scenario, stacks in figures.items():
         for stack, f in stacks.items():
-            r = all_ratios.get(scenario, {}).get("rto_median") if stack == "dualbeat" else None
+            ratio_cells = "".join(
+                "|  "
+                if stack != "dualbeat"
+                else f"| {_num(all_ratios[b].get(scenario, {}).get('rto_median'))} "
+                for b in baselines
+            )
             diverged = f"{f['runs_diverged']}"
             if f["runs_not_compared"]:
                 diverged += f" ({f['runs_not_compared']} not compared)"
@@ -181,6 +191,6 @@ def markdown_table(
                 f"| {_num(f['longest_write_gap_s']['median'])} "
                 f"| {f['acked_writes_lost']} | {f['two_vip_holders_s_max']:.3f} "
                 f"| {f['two_writable_s_max']:.3f} | {diverged} "
-                f"| {'' if stack != 'dualbeat' else _num(r)} |"
+                f"{ratio_cells}|"
             )
     return "\n".join(rows) + "\n"

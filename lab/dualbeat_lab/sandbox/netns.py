@@ -73,17 +73,22 @@ def spawn_in(ns: str, argv: Sequence[str], log: Path) -> int:
 
     ``ip netns exec`` execs the command in place, so the returned pid is the program's own.
     """
+    return spawn(["ip", "netns", "exec", ns, *argv], log)
+
+
+def spawn(argv: Sequence[str], log: Path) -> int:
+    """Start ``argv`` detached where we are (own session, output appended to ``log``)."""
     with log.open("ab") as out:
         try:
             proc = subprocess.Popen(
-                ["ip", "netns", "exec", ns, *argv],
+                list(argv),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         except OSError as exc:
-            raise SandboxError(f"cannot start {argv[0]} in namespace {ns}: {exc}") from exc
+            raise SandboxError(f"cannot start {' '.join(argv)}: {exc}") from exc
     _CHILDREN[proc.pid] = proc
     return proc.pid
 
