@@ -38,7 +38,7 @@ $(VENV)/.dist-installed: pyproject.toml
 	touch $@
 
 unit: $(VENV)/.installed
-	$(BIN)/pytest $(COV) tests/unit tests/test_gates.py
+	$(BIN)/pytest $(COV) tests/unit tests/test_gates.py tests/test_shape.py
 
 # The simulator over more seeds than the default run (1,800 arbiter-mode + 200 classic):
 # SEEDS arbiter-mode seeds in a process pool, and SEEDS/20 classic ones.

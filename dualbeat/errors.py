@@ -11,12 +11,15 @@ peer: a wrong password must never look like a dead server.
     │                                it says why and whether ``--force`` applies (exit 4)
     ├── VipError                     the VIP could not be added, removed or announced (exit 6)
     │   └── VipConflict              another host already answers for the VIP
+    ├── GateError                    the MySQL port could not be shut to or opened for clients
     ├── AgentUnreachable             no local agent answers on the control socket (exit 7)
     ├── HookFailed                   a hook or fence command failed, timed out or did not run
+    │                                (exit 8, like the next two: what the agent relies on)
     ├── ArbiterUnavailable           the arbiter did not answer in time (never "key taken")
     ├── WatchdogError                the watchdog device could not be opened, set or kicked
     └── MysqlError                   talking to a MySQL/MariaDB server went wrong (exit 3)
         ├── MysqlUnavailable         server gone, refused, hung or timed out: a *failure*
+        │   └── MysqlRefused         its host reset the connection: up, nothing listening
         ├── MysqlBusy                server alive but saturated (too many connections)
         ├── MysqlMisconfigured       access denied, unknown database, missing privilege:
         │                            *our* configuration is wrong, not the server
@@ -60,6 +63,12 @@ class VipConflict(VipError):
     """Another host answered an ARP probe for the VIP: claiming it would duplicate it."""
 
 
+class GateError(DualbeatError):
+    """Shutting the MySQL port to clients (nftables, socket destroy) or opening it failed."""
+
+    exit_code = 6
+
+
 class AgentUnreachable(DualbeatError):
     """The local agent's control socket is missing or does not answer."""
 
@@ -86,6 +95,11 @@ class MysqlUnavailable(MysqlError):
     """The server is gone, refuses connections, or did not answer within the timeout."""
 
 
+class MysqlRefused(MysqlUnavailable):
+    """The server's host refused the connection (a TCP reset): the host is up and nothing
+    listens on the port. Different evidence from silence: nothing can be served there."""
+
+
 class MysqlBusy(MysqlError):
     """The server is alive but refuses work for load reasons (e.g. too many connections)."""
 
@@ -101,6 +115,8 @@ class MysqlQueryError(MysqlError):
 class HookFailed(DualbeatError):
     """A hook script or the fence command failed, timed out, or could not be started."""
 
+    exit_code = 8
+
 
 class ArbiterUnavailable(DualbeatError):
     """The arbiter could not answer in time (network error, timeout, engine error).
@@ -108,6 +124,10 @@ class ArbiterUnavailable(DualbeatError):
     Never means "someone else holds the key": that is ``acquire`` returning ``None``.
     """
 
+    exit_code = 8
+
 
 class WatchdogError(DualbeatError):
     """The watchdog could not be loaded, opened, set or kicked."""
+
+    exit_code = 8

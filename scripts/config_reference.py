@@ -11,6 +11,7 @@ Usage: ``python scripts/config_reference.py`` rewrites docs/configuration.md;
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import re
 import sys
@@ -85,6 +86,8 @@ def type_name(tp: Any, info: FieldInfo | None = None) -> str:
         return type_name(args[0])
     if origin is Literal:
         return " or ".join(f'`"{a}"`' for a in args)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return " or ".join(f'`"{m.value}"`' for m in tp)
     if origin in (Union, types.UnionType):
         names = {type_name(a) for a in args}
         return names.pop() if len(names) == 1 else " or ".join(sorted(names))
@@ -124,6 +127,8 @@ def default(info: FieldInfo, kind: str) -> str:
         return duration(float(value))
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, enum.Enum):
+        return f'"{value.value}"'
     if isinstance(value, tuple):
         return "[" + ", ".join(f'"{v}"' for v in value) + "]" if value else "[]"
     if isinstance(value, str | Path):

@@ -5,9 +5,16 @@ Each action is bounded (MySQL statements by the connection's timeouts, hooks by
 *critical* action fails, the rest of its batch is skipped and reported as such, so a
 promotion never makes MySQL writable after failing to record its epoch. When the local
 server is unreachable, the remaining MySQL steps of the batch are skipped at once instead
-of each waiting for its own timeout: a demotion must reach the VIP release quickly. Hooks
-that report a change (all but pre-promote) run in a thread of their own: a slow script
-never delays the next batch.
+of each waiting for its own timeout. Hooks that report a change (all but pre-promote)
+run in a thread of their own: a slow script never delays the next batch.
+
+Two lanes. The head of a batch made only of steps that never touch MySQL (shutting the
+client gate, releasing the VIP, sending a beat) runs on the *handoff* lane at once; the
+rest waits its turn on the main lane. A demotion must not queue behind a statement still
+waiting on a frozen server (a probe-driven ``SetSemiSync``, a takeover's long wait): its
+VIP release takes milliseconds whatever MySQL does. Because the lanes run side by side, a
+batch queued on the main lane before a demotion skips its steps that would make this node
+serve again (writable, the VIP, the open gate): the demotion superseded them.
 """
 
 from __future__ import annotations
@@ -18,17 +25,20 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import assert_never
 
 from dualbeat.agent import hooks, statefile
 from dualbeat.agent.fence import run_fence
 from dualbeat.agent.leases import LeaseWorker
+from dualbeat.agent.rejoiner import RejoinWorker
 from dualbeat.config import Config
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     AnnounceVip,
+    AutoRejoin,
     ClaimVip,
     Exit,
     Fence,
@@ -44,12 +54,13 @@ from dualbeat.core.actions import (
     SendBeat,
     SetReadOnly,
     SetSemiSync,
+    ShutClients,
     StartReplication,
     StopReplication,
     is_critical,
 )
 from dualbeat.core.durable import Durable
-from dualbeat.core.gtid import parse_gtid_set
+from dualbeat.core.gtid import GtidSet, parse_gtid_set
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
@@ -59,12 +70,22 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
+from dualbeat.gate.base import ClientGate
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Connect, Endpoint, Server
+from dualbeat.mysql.internal import client_view
+from dualbeat.mysql.replica_status import GtidFamily
 from dualbeat.vip.manager import VipManager
 
 log = logging.getLogger("dualbeat.actor")
+#: How long a released VIP stays, ARP-silent behind the shut gate, refusing clients with a
+#: reset (the new holder's gratuitous ARP normally moves them within ~0.2 s).
+RELEASE_GRACE = 2.0
 Post = Callable[[Observation], None]
+# Never touch MySQL and take milliseconds: may run ahead of the main lane.
+_HANDOFF_ACTIONS = (ShutClients, ReleaseVip, SendBeat)
+# What a demotion supersedes when it was queued before it.
+_SERVING_ACTIONS = (ClaimVip, AnnounceVip, AdmitClients)
 _MYSQL_ACTIONS = (
     SetReadOnly,
     KillSessions,
@@ -74,6 +95,19 @@ _MYSQL_ACTIONS = (
     StartReplication,
     SetSemiSync,
 )
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """A batch, with how many demotions had been submitted when it was."""
+
+    batch: tuple[Action, ...]
+    demotions: int
+
+
+def _serving(action: Action) -> bool:
+    """Whether ``action`` would make this node serve clients (writable, the VIP)."""
+    return isinstance(action, _SERVING_ACTIONS) or action == SetReadOnly(False)
 
 
 def _notifies(action: Action) -> bool:
@@ -91,12 +125,20 @@ class Actor:
         vip: VipManager | None,
         post: Post,
         leases: LeaseWorker | None = None,
+        rejoiner: RejoinWorker | None = None,
         connect: Connect = Server,
+        gate: ClientGate | None = None,
     ) -> None:
         self.config, self.node, self.vip, self.post = config, node, vip, post
-        self.leases = leases
+        self.gate = gate
+        self.leases, self.rejoiner = leases, rejoiner
         self.state_dir = config.state_dir(node)
         self._durable: Durable | None = None  # as last persisted: the epoch row's source
+        # Our own writes go to our own GTID domain; positions we report leave both nodes'
+        # internal domains out, as every comparison between the nodes does (mysql.internal).
+        self.domain = config.internal_domain(node)
+        self.internal = config.internal_domains()
+        self._recorded_epoch: int | None = None
         # Demotion statements must give up fast on a hung server; the takeover wait is long.
         # Both are used rarely: a connection idle for a second is checked before use, so
         # a mysqld restarted since cannot fail the next promotion with a stale socket.
@@ -109,60 +151,84 @@ class Actor:
             ),
             idle_check=1.0,
         )
-        self._queue: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="dualbeat-actor", daemon=True)
-        self._thread.start()
+        self._demotions = 0  # handoff heads submitted so far (read by the main lane)
+        self._queue: queue.Queue[_Queued | None] = queue.Queue()
+        self._handoff: queue.Queue[_Queued | None] = queue.Queue()
         # Hooks run for up to [hooks].timeout: in their own thread, so a role-change
         # script never delays the next batch (a demotion). See ``_notifies``.
-        self._hooks: queue.Queue[tuple[Action, ...] | None] = queue.Queue()
-        self._hook_thread = threading.Thread(
-            target=self._run, args=(self._hooks, True), name="dualbeat-hooks", daemon=True
-        )
-        self._hook_thread.start()
+        self._hooks: queue.Queue[_Queued | None] = queue.Queue()
+        self._threads = [
+            threading.Thread(
+                target=self._run, args=(q, q is self._hooks), name=f"dualbeat-{name}", daemon=True
+            )
+            for name, q in (
+                ("actor", self._queue),
+                ("handoff", self._handoff),
+                ("hooks", self._hooks),
+            )
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, actions: Sequence[Action]) -> None:
-        """Lease actions go to the arbiter's own worker; the rest run as one batch."""
+        """Lease actions go to the arbiter's own worker, an automatic rejoin to its own;
+        a head of handoff steps to the handoff lane; the rest run as one batch on the
+        main lane."""
         batch = []
         for action in actions:
-            if isinstance(action, AcquireLease | RenewLease | ReleaseLease):
+            if isinstance(action, AutoRejoin):
+                if self.rejoiner is not None:
+                    self.rejoiner.submit(action)
+                else:
+                    self.post(ActionFailed(action, "no rejoin worker in this agent"))
+            elif isinstance(action, AcquireLease | RenewLease | ReleaseLease):
                 if self.leases is not None:
                     self.leases.submit(action)
                 else:
                     self.post(ActionFailed(action, "no [arbiter] configured"))
             else:
                 batch.append(action)
-        if batch:
-            self._queue.put(tuple(batch))
+        split = next(
+            (i for i, a in enumerate(batch) if not isinstance(a, _HANDOFF_ACTIONS)), len(batch)
+        )
+        head, rest = tuple(batch[:split]), tuple(batch[split:])
+        if any(isinstance(a, ShutClients | ReleaseVip) for a in head):
+            self._demotions += 1
+        if head:
+            self._handoff.put(_Queued(head, self._demotions))
+        if rest:
+            self._queue.put(_Queued(rest, self._demotions))
 
     def close(self, timeout: float = 5.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
-        self._hooks.put(None)
-        self._hook_thread.join(timeout)
+        for q in (self._queue, self._handoff, self._hooks):
+            q.put(None)
+        for thread in self._threads:
+            thread.join(timeout)
         if self.leases is not None:
             self.leases.close()
+        if self.rejoiner is not None:
+            self.rejoiner.close()
         self.fast.close()
         self.slow.close()
 
-    def _run(
-        self,
-        batches: queue.Queue[tuple[Action, ...] | None] | None = None,
-        hook_thread: bool = False,
-    ) -> None:
-        source = self._queue if batches is None else batches
-        while (batch := source.get()) is not None:
-            self._batch(batch, hook_thread=hook_thread)
+    def _run(self, lane: queue.Queue[_Queued | None], hook_thread: bool = False) -> None:
+        while (queued := lane.get()) is not None:
+            self._batch(queued, hook_thread=hook_thread)
 
-    def _batch(self, batch: tuple[Action, ...], *, hook_thread: bool = False) -> None:
-        """Run ``batch`` in order; in the actor's thread, notifying hooks are passed on to
+    def _batch(self, queued: _Queued, *, hook_thread: bool = False) -> None:
+        """Run a batch in order; in the actor's lanes, notifying hooks are passed on to
         the hook thread when reached, so a batch cut short skips its hooks too."""
         skip_all = skip_mysql = ""
-        for action in batch:
+        superseded = queued.demotions < self._demotions
+        for action in queued.batch:
+            if superseded and _serving(action):
+                self.post(ActionFailed(action, "skipped: a later demotion superseded it"))
+                continue
             if skip_all or (skip_mysql and isinstance(action, _MYSQL_ACTIONS)):
                 self.post(ActionFailed(action, f"skipped: {skip_all or skip_mysql}"))
                 continue
             if _notifies(action) and not hook_thread:
-                self._hooks.put((action,))  # reached in order; run beside the next actions
+                self._hooks.put(_Queued((action,), queued.demotions))  # run beside the rest
                 continue
             started = time.monotonic()
             try:
@@ -192,41 +258,31 @@ class Actor:
                 if on:
                     return ActionDone(action)
                 # Now the writer: the write probe's table, then the epoch row, written
-                # only now that the server takes writes anyway (never through read_only).
-                control.ensure_schema(self.fast)
+                # only now that the server takes writes anyway (never through read_only),
+                # both in our own GTID domain.
+                control.ensure_schema(self.fast, domain=self.domain)
                 return ActionDone(action, self._record_epoch())
             case KillSessions():
                 killed = control.kill_client_sessions(
                     self.fast, spare_users={self.config.mysql.user}
                 )
                 return ActionDone(action, f"killed {len(killed)} session(s)")
-            case ClaimVip():
-                if self.vip is None:
-                    return ActionDone(action, "no VIP configured")
-                assert self.config.vip is not None
-                self.vip.claim(self.config.vip.arp_count)
-                return ActionDone(action)
-            case ReleaseVip():
-                if self.vip is not None:
-                    self.vip.release()
-                return ActionDone(action)
-            case AnnounceVip():
-                if self.vip is not None:
-                    self.vip.announce(1)
-                return ActionDone(action)
+            case ClaimVip() | ShutClients() | AdmitClients() | ReleaseVip() | AnnounceVip():
+                return self._address(action)
             case PrepareTakeover(timeout=timeout, target=target):
                 wanted = str(target) if target is not None else ""
                 point = control.prepare_takeover(self.slow, timeout, target=wanted)
                 family = self.slow.dialect.gtid_family
+                unapplied = self._view(point.unapplied, family)
                 return TakeoverPrepared(
-                    executed=parse_gtid_set(point.executed, family),
-                    received=parse_gtid_set(point.received, family),
-                    unapplied=parse_gtid_set(point.unapplied, family),
-                    applied_all=point.applied_all,
+                    executed=self._view(point.executed, family),
+                    received=self._view(point.received, family),
+                    unapplied=unapplied,
+                    applied_all=point.applied_all or unapplied.is_empty(),
                 )
             case ReadPosition():
                 family = self.fast.dialect.gtid_family
-                return PositionRead(parse_gtid_set(control.executed_gtids(self.fast), family))
+                return PositionRead(self._view(control.executed_gtids(self.fast), family))
             case StopReplication():
                 control.stop_replication(self.fast)
                 return ActionDone(action)
@@ -258,8 +314,52 @@ class Actor:
                 return ActionDone(action, result.detail)
             case AcquireLease() | RenewLease() | ReleaseLease():
                 raise AssertionError("lease actions go to the lease worker")
+            case AutoRejoin():
+                raise AssertionError("an automatic rejoin goes to the rejoin worker")
             case SendBeat() | Exit():
                 # Done in order with the batch; the runtime acts on the report.
+                return ActionDone(action)
+            case _:
+                assert_never(action)
+
+    def _view(self, text: str, family: GtidFamily) -> GtidSet:
+        return client_view(parse_gtid_set(text, family), self.internal)
+
+    def _address(
+        self, action: ClaimVip | ShutClients | AdmitClients | ReleaseVip | AnnounceVip
+    ) -> Observation:
+        """The VIP and the client gate: no MySQL, milliseconds each."""
+        match action:
+            case ClaimVip(force=force, probe=probe):
+                if self.vip is None:
+                    return ActionDone(action, "no VIP configured")
+                assert self.config.vip is not None
+                if self.gate is not None:
+                    self.gate.answer_arp()  # silenced by a past release: answer again first
+                held_elsewhere = self.vip.claim(self.config.vip.arp_count, force=force, probe=probe)
+                if held_elsewhere:
+                    return ActionDone(action, f"also held by {held_elsewhere} (refusing MySQL)")
+                return ActionDone(action, "" if probe else "no ARP probe: the peer released it")
+            case ShutClients():
+                if self.gate is None:
+                    return ActionDone(action, "no client gate (no VIP configured)")
+                shut = self.gate.shut()
+                return ActionDone(action, f"destroyed {shut.destroyed} client connection(s)")
+            case AdmitClients():
+                if self.gate is not None:
+                    self.gate.open()
+                return ActionDone(action)
+            case ReleaseVip():
+                if self.vip is None:
+                    return ActionDone(action)
+                # Behind a shut gate that also silenced ARP, the address stays a moment,
+                # refusing SYNs with a reset until the new holder's gratuitous ARP.
+                silent = self.gate is not None and self.gate.is_arp_silent()
+                self.vip.release(grace=RELEASE_GRACE if silent else 0.0)
+                return ActionDone(action, f"refusing for {RELEASE_GRACE:g} s" if silent else "")
+            case AnnounceVip():
+                if self.vip is not None:
+                    self.vip.announce(1)
                 return ActionDone(action)
             case _:
                 assert_never(action)
@@ -267,13 +367,17 @@ class Actor:
     def _record_epoch(self) -> str:
         """Best effort, and only by the active, right after read_only went off: a write
         on a read-only server (the agent's account may write through it) would itself be
-        an errant transaction. The state file is what decides."""
+        an errant transaction. The state file is what decides. Once per epoch: each row
+        written is a binlogged transaction, if only in our own domain."""
         durable = self._durable or statefile.load(self.state_dir)
         if durable.last_role is not Role.ACTIVE:
             return "writable; no epoch to record"
+        if durable.epoch == self._recorded_epoch:
+            return "writable; epoch table already holds this epoch"
         takeover = json.dumps(statefile.to_json(durable)["last_takeover"], default=str)
         try:
-            control.record_epoch(self.fast, durable.epoch, self.node, takeover)
+            control.record_epoch(self.fast, durable.epoch, self.node, takeover, domain=self.domain)
         except DualbeatError as exc:
             return f"writable; epoch table not updated: {exc}"
+        self._recorded_epoch = durable.epoch
         return "writable; epoch table written"

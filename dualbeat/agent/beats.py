@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
+from dualbeat.core.advertise import advert
 from dualbeat.core.gtid import parse_reported
 from dualbeat.core.observations import PeerBeat
-from dualbeat.core.roles import Health, Role
 from dualbeat.core.state import NodeState
 from dualbeat.heartbeat.message import Beat
 
@@ -39,25 +39,24 @@ class SentTimes:
 
 
 def outgoing(cluster: str, node: str, state: NodeState, seq: int, promise: float = 0.0) -> Beat:
-    """Our heartbeat. A demoting node still says ``active`` and announces ``yielding``
-    only once its VIP is released, so the peer never takes over while clients can still
-    reach this node. ``promise`` goes out only while the core says we promise."""
-    local = state.local
+    """Our heartbeat: role, epoch and positions as ``core.advertise`` says (a demoting
+    node still says ``active``, a promoting one what it was). ``promise`` goes out only
+    while the core says we promise."""
+    local, ad = state.local, advert(state)
     return Beat(
         cluster=cluster,
         node=node,
         boot_id=state.boot_id,
         seq=seq,
         sent_at=time.time(),
-        epoch=state.durable.epoch,
-        role=Role.ACTIVE if state.demoting else state.role,
+        epoch=ad.epoch,
+        role=ad.role,
         mysql=local.health,
-        executed=str(local.executed) if local.executed is not None else "",
-        received=str(local.received) if local.received is not None else "",
+        executed=str(ad.executed) if ad.executed is not None else "",
+        received=str(ad.received) if ad.received is not None else "",
         vip_held=bool(state.vip_held),
-        # A failed server's last known state is stale: never advertise it as writable.
-        writable=bool(local.writable) and local.health is not Health.FAILED,
-        yielding=state.yielding and not state.demoting,
+        writable=ad.writable,
+        yielding=ad.yielding,
         maintenance=state.durable.maintenance,
         maintenance_version=state.durable.maintenance_version,
         promise=promise if state.evidence.promising else 0.0,

@@ -42,6 +42,9 @@ log = logging.getLogger("dualbeat.notify")
 _FENCING = {"PEER_NEWER_EPOCH", "TWO_ACTIVES_LOSE", "HOLDS_ERRANT"}
 _BY_CODE = {
     "HOLDS_ERRANT": "rejoin_needed",
+    "REJOIN_AUTO_FAILED": "rejoin_needed",
+    "REJOIN_AUTO": "rejoined",
+    "REJOIN_AUTO_RESOLVED": "rejoined",
     "TWO_ACTIVES_WIN": "split_brain_risk",
     "TWO_ACTIVES_LOSE": "split_brain_risk",
     "SEMISYNC_FELL_BACK": "semisync_fell_back",

@@ -5,6 +5,19 @@ second signal before "peer dead"), the VIP and its link: each loop runs every
 ``[monitor].interval``. The ping nodes (ipfail) every ``[ping].interval``: ICMP echo
 through icmplib's raw socket, no ``ping`` binary. A probe that hangs is bounded by its own
 timeouts and never holds up the others, nor the heartbeats on the event loop.
+
+A failed probe is confirmed quickly, not at the next slot: the first failure of a run,
+and every failure while the server's process is gone or stopped (``liveness``), is
+followed by another probe after ``CONFIRM`` seconds. A failure with the process alive
+(running, or in I/O) after the first is judged at the usual interval, so only a
+continuous failure window fails a busy server over. The process state goes into the
+observation's detail, for the record.
+
+What an idle agent does not repeat (each observation costs a decision): the peer's MySQL
+is probed only while the peer's heartbeats are late (``peer_quiet``), which is the only
+time the core reads it (a failure *after* the silence began); the VIP and its link are
+checked when the kernel reports a change (netlink), or once a second, and posted when
+they changed, or once a second.
 """
 
 from __future__ import annotations
@@ -12,12 +25,14 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import replace
 
 import icmplib
 
+from dualbeat.agent.liveness import ProcessState, ServerProcess
 from dualbeat.config import Check, Config
-from dualbeat.core.gtid import parse_reported
+from dualbeat.core.gtid import GtidSet, parse_reported
 from dualbeat.core.observations import (
     CheckRan,
     MysqlProbed,
@@ -27,12 +42,20 @@ from dualbeat.core.observations import (
     ProbeFailure,
     VipObserved,
 )
-from dualbeat.errors import DualbeatError
+from dualbeat.errors import DualbeatError, MysqlRefused
 from dualbeat.mysql.connection import Connect, Endpoint, Server
+from dualbeat.mysql.internal import client_view
 from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult, ping
 from dualbeat.vip.manager import VipManager
 
 Post = Callable[[Observation], None]
+Step = Callable[[], float | None]  # returns the delay before its next run; None: the interval
+#: Delay before a probe that confirms a failure (issue: "within ~20-50 ms").
+CONFIRM = 0.03
+#: How long a server process that could not be found is not looked up again.
+LOOKUP_BACKOFF = 30.0
+#: An unchanged VIP check is posted at most this often.
+VIP_REFRESH = 1.0
 WriteProbe = Callable[[], tuple[bool, int]]  # (write the heartbeat row?, epoch)
 
 _FAILURES = {
@@ -43,12 +66,13 @@ _FAILURES = {
 }
 
 
-def to_observation(r: ProbeResult) -> MysqlProbed:
+def to_observation(r: ProbeResult, internal: Collection[int] = ()) -> MysqlProbed:
     """The probe as the core judges it. A write probe refused because ``read_only`` is ON
     (set by hand, say) is a live server in the wrong state, not a failed one: reported
     as alive and not writable, so the active repairs it instead of failing over. A write
     probe that timed out after the reads answered is ``STALLED`` (a backup's read lock,
-    an fsync stall), not a dead server."""
+    an fsync stall), not a dead server. GTID sets leave out dualbeat's own ``internal``
+    domains, as every comparison between the nodes takes them (``mysql.internal``)."""
     read_only_refusal = r.error is ProbeErrorKind.QUERY and r.read_only is True
     if not r.ok and not read_only_refusal:
         assert r.error is not None
@@ -63,12 +87,17 @@ def to_observation(r: ProbeResult) -> MysqlProbed:
         detail=r.detail if read_only_refusal else f"{r.latency * 1000:.0f} ms",
         writable=None if r.read_only is None else not r.read_only,
         replicating=replicating,
-        executed=parse_reported(r.executed, r.gtid_family),
-        received=parse_reported(r.received, r.gtid_family),
+        executed=_view(parse_reported(r.executed, r.gtid_family), internal),
+        received=_view(parse_reported(r.received, r.gtid_family), internal),
         semisync_active=r.semisync_source,
         origin=r.origin,
         lag=r.seconds_behind,
+        io_stopped=r.io_stopped,
     )
+
+
+def _view(gtids: GtidSet | None, internal: Collection[int]) -> GtidSet | None:
+    return None if gtids is None else client_view(gtids, internal)
 
 
 class Observers:
@@ -82,9 +111,11 @@ class Observers:
         post: Post,
         write_probe: WriteProbe,
         connect: Connect = Server,
+        peer_quiet: Callable[[], bool] = lambda: True,
     ) -> None:
         self.config, self.node, self.post = config, node, post
         self.connect = connect
+        self.peer_quiet = peer_quiet
         self.interval = config.monitor.interval
         self._stop = threading.Event()
         self.last_probe: ProbeResult | None = None
@@ -111,18 +142,48 @@ class Observers:
 
     def _steps(
         self, local: Endpoint, peer: Endpoint, vip: VipManager | None, write_probe: WriteProbe
-    ) -> list[tuple[str, Callable[[], None]]]:
+    ) -> list[tuple[str, Step]]:
         probe = LocalProbe(local, connect=self.connect)
+        internal = self.config.internal_domains()
         peer_server = self.connect(peer)
+        process = ServerProcess(local.port)
+        failures = 0
+        looked_up = float("-inf")
 
-        def monitor() -> None:
+        def monitor() -> float | None:
+            nonlocal failures, looked_up
             write, epoch = write_probe()
-            self.last_probe = probe.probe(write=write, node=self.node, epoch=epoch)
-            self.post(to_observation(self.last_probe))
+            result = probe.probe(write=write, node=self.node, epoch=epoch)
+            self.last_probe = result
+            observation = to_observation(result, internal)
+            if result.ok:
+                failures = 0
+                now = time.monotonic()
+                if process.pid is None and now - looked_up >= LOOKUP_BACKOFF:
+                    looked_up = now
+                    process.find()
+                self.post(observation)
+                return None
+            if result.error not in (ProbeErrorKind.UNAVAILABLE, ProbeErrorKind.QUERY):
+                self.post(observation)
+                return None
+            failures += 1
+            state, pid = process.state(), process.pid
+            if state is ProcessState.GONE:  # restarted: look the new one up once healthy
+                process.forget()
+                looked_up = float("-inf")
+            detail = f"{observation.detail} (server process {pid}: {state.value})"
+            gone = state is ProcessState.GONE and result.error is ProbeErrorKind.UNAVAILABLE
+            self.post(replace(observation, detail=detail, gone=gone))
+            return CONFIRM if failures == 1 or state.conclusive else None
 
         def peer_sql() -> None:
+            if not self.peer_quiet():
+                return
             try:
                 ping(peer_server)
+            except MysqlRefused as exc:  # its host is up, nothing listens: see PeerSqlProbed
+                self.post(PeerSqlProbed(False, str(exc), refused=True))
             except DualbeatError as exc:
                 self.post(PeerSqlProbed(False, str(exc)))
             else:
@@ -130,12 +191,27 @@ class Observers:
 
         steps = [("monitor", monitor), ("peer-sql", peer_sql)]
         if vip is not None:
-            steps.append(("vip", lambda: self.post(VipObserved(*vip.observe()))))
+            steps.append(("vip", self._vip_step(vip)))
         for check in self.config.monitor.checks:
             steps.append((f"check-{check.name}", self._check_step(check)))
         return steps
 
-    def _check_step(self, check: Check) -> Callable[[], None]:
+    def _vip_step(self, vip: VipManager) -> Step:
+        last: VipObserved | None = None
+        posted = float("-inf")
+
+        def run() -> float:
+            nonlocal last, posted
+            observed, now = VipObserved(*vip.observe()), time.monotonic()
+            if observed != last or now - posted >= VIP_REFRESH:
+                last, posted = observed, now
+                self.post(observed)
+            vip.wait_for_change(VIP_REFRESH)
+            return 0.0
+
+        return run
+
+    def _check_step(self, check: Check) -> Step:
         def run() -> None:
             try:
                 proc = subprocess.run(
@@ -170,11 +246,13 @@ class Observers:
         detail = f"answered: {', '.join(alive)}" if alive else f"no answer from {addresses}"
         self.post(PingProbed(bool(alive), detail))
 
-    def _loop(self, step: Callable[[], None], interval: float) -> None:
+    def _loop(self, step: Step, interval: float) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
-            step()
-            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
+            delay = step()
+            if delay is None:
+                delay = max(0.0, interval - (time.monotonic() - started))
+            self._stop.wait(delay)
 
     def start(self) -> None:
         for thread in self._threads:

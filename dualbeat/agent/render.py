@@ -136,6 +136,15 @@ def _banners(st: AgentStatus) -> list[Text]:
         )
     if st.fenced_reason:
         parts.append(Text(f"FENCED: {st.fenced_reason}", style="bold red"))
+    last = st.rejoin.last
+    if last:
+        parts.append(
+            Text(
+                f"automatic rejoin ([rejoin] auto = {st.rejoin.auto}): {last.get('code')} "
+                f"at {_clock(float(last.get('ts', 0)), day=True)}: {last.get('text', '')}",
+                style="bold cyan",
+            )
+        )
     finding = "" if st.finding is None else st.finding.value
     parts.append(Text(f"finding: {finding}; VIP {vip.address} (carrier {_yes(vip.carrier)})"))
     parts.append(Text(_votes(st.lease)))

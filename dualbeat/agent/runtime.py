@@ -18,19 +18,18 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dualbeat.agent import beats, clock, control, history, statefile
 from dualbeat.agent.actor import Actor
 from dualbeat.agent.control import ControlAnswer
 from dualbeat.agent.history import History
 from dualbeat.agent.leases import LeaseWorker
-from dualbeat.agent.notify import Notifier
 from dualbeat.agent.observers import Observers
+from dualbeat.agent.rejoiner import RejoinWorker
 from dualbeat.agent.snapshot import View, snapshot
 from dualbeat.agent.status import AgentStatus
 from dualbeat.agent.watchdog import Watchdog
-from dualbeat.api.server import ApiServer
 from dualbeat.arbiter import open_arbiter
 from dualbeat.config import Config, enforce_start_rules, lease_margin
 from dualbeat.config.schema import DEFAULT_TIMING
@@ -47,17 +46,29 @@ from dualbeat.core.observations import (
     Started,
     Tick,
 )
+from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
 from dualbeat.errors import ConfigError, DualbeatError, WatchdogError
+from dualbeat.gate.nft import NftGate, spec_from_config
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
 from dualbeat.mysql import control as control_sql
 from dualbeat.mysql.connection import Endpoint, Server
+from dualbeat.ops import rejoin as rejoin_ops
 from dualbeat.vip.manager import VipManager
 
+if TYPE_CHECKING:
+    from dualbeat.agent.notify import Notifier
+    from dualbeat.api.server import ApiServer
+
 log = logging.getLogger("dualbeat.agent")
+_AUTO_REJOIN_CODES = {
+    ReasonCode.REJOIN_AUTO,
+    ReasonCode.REJOIN_AUTO_RESOLVED,
+    ReasonCode.REJOIN_AUTO_FAILED,
+}
 
 
 def core_config(config: Config, node: str) -> CoreConfig:
@@ -91,6 +102,7 @@ def core_config(config: Config, node: str) -> CoreConfig:
         fence=bool(config.fence.command),
         fence_required=config.fence.required,
         watchdog_timeout=watchdog.timeout if watchdog.enabled else 0.0,
+        rejoin_auto=config.rejoin.auto,
     )
 
 
@@ -125,6 +137,7 @@ class Agent:
         self.watchdog = _watchdog(config)
         self._drop_logged: dict[str, float] = {}
         self.recent: deque[dict[str, Any]] = deque(maxlen=50)
+        self.last_auto_rejoin: dict[str, Any] | None = None  # what status shows of it
         self.vip = VipManager(config.vip.address, config.vip.interface) if config.vip else None
         self._queue: asyncio.Queue[Observation] = asyncio.Queue()
         self._waiters: list[asyncio.Future[Decision]] = []
@@ -147,8 +160,18 @@ class Agent:
         await self.links.start()
         arbiter = self.config.arbiter
         leases = LeaseWorker(open_arbiter(arbiter), self.node, post) if arbiter else None
+        rejoiner = RejoinWorker(lambda: rejoin_ops.auto_reapply(self.config, self.node), post)
+        # The client gate guards the port clients reach through the VIP: with a VIP only.
+        gate = NftGate(spec_from_config(self.config, self.node)) if self.vip else None
         self.actor = Actor(
-            self.config, self.node, monitor_endpoint(self.config, self.node), self.vip, post, leases
+            self.config,
+            self.node,
+            monitor_endpoint(self.config, self.node),
+            self.vip,
+            post,
+            leases,
+            rejoiner,
+            gate=gate,
         )
         peer = monitor_endpoint(self.config, self.config.peer_of(self.node).name)
         self.observers = Observers(
@@ -159,13 +182,13 @@ class Agent:
             self.vip,
             post,
             self._write_probe,
+            peer_quiet=self._peer_quiet,
         )
         sock = control.socket_path(self.state_dir)
         sock.unlink(missing_ok=True)
         server = await asyncio.start_unix_server(self._serve, path=str(sock))
         os.chmod(sock, 0o600)
-        api = ApiServer(self, self.listeners) if self.config.api else None
-        notifier = Notifier(self, self.listeners) if self.config.webhooks else None
+        api, notifier = self._optional_services()
         if api is not None:
             await api.start()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -264,6 +287,12 @@ class Agent:
         if self.watchdog is not None and self.watchdog.is_open:
             self.watchdog.close(magic=True)
 
+    def _peer_quiet(self) -> bool:
+        """The peer's last heartbeat is more than two keepalives old (or never came): the
+        only time its MySQL is worth probing over SQL (see ``core.findings.peer_dead``)."""
+        heard = self.state.peer.heard_at
+        return heard is None or clock.now() - heard > 2 * self.cfg.timing.keepalive
+
     def _write_probe(self) -> tuple[bool, int]:
         s = self.state
         return (s.role is Role.ACTIVE and s.promotion is None, s.durable.epoch)
@@ -294,6 +323,20 @@ class Agent:
         self.sent_times.sent(self.seq, clock.now())
         self.links.send(beat)
 
+    def _optional_services(self) -> tuple[ApiServer | None, Notifier | None]:
+        """The HTTP API and the webhooks, each imported only when configured: the HTTP
+        stack (FastAPI, uvicorn) and httpx are most of an idle agent's memory."""
+        api = notifier = None
+        if self.config.api:
+            from dualbeat.api.server import ApiServer
+
+            api = ApiServer(self, self.listeners)
+        if self.config.webhooks:
+            from dualbeat.agent.notify import Notifier
+
+            notifier = Notifier(self, self.listeners)
+        return api, notifier
+
     # ---------------------------------------------------------------- deciding
 
     _decision_wake: float | None = None
@@ -304,6 +347,8 @@ class Agent:
         self._decision_wake = decision.wake_at
         for record in self.events.decisions(decision):
             self.recent.append(record)
+            if record.get("code") in _AUTO_REJOIN_CODES:
+                self.last_auto_rejoin = record
             for listener in self.listeners:
                 listener(record)
             print(json.dumps(record, default=str, sort_keys=True), file=sys.stderr, flush=True)
@@ -413,9 +458,11 @@ class Agent:
                 vip=str(self.config.vip.address) if self.config.vip else None,
                 arbiter=self.config.arbiter is not None,
                 auto_failback=self.cfg.failback is not None,
+                rejoin_auto=self.cfg.rejoin_auto.value,
             ),
             links=self.links.stats(),
             probe_latency=self._probe_latency(),
             recent=list(self.recent)[-10:],
             now=clock.now(),
+            last_auto_rejoin=self.last_auto_rejoin,
         )

@@ -2,7 +2,8 @@
 
 Apart from the runtime so that the event loop's module stays about the loop; a pure
 function of the state and the few facts the state does not hold (names, link counters,
-the last probe's latency, the recent decisions, the monotonic time)."""
+the last probe's latency, the recent decisions, the time now on the agent's clock, the
+boot-time one of ``agent.clock``, which also counts a suspend)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dualbeat.agent.status import (
     LinkView,
     MysqlView,
     PeerView,
+    RejoinView,
     VipView,
 )
 from dualbeat.core.state import NodeState
@@ -34,6 +36,7 @@ class View:
     vip: str | None
     arbiter: bool
     auto_failback: bool
+    rejoin_auto: str = "internal"
 
 
 def snapshot(
@@ -44,6 +47,7 @@ def snapshot(
     probe_latency: float | None,
     recent: list[dict[str, Any]],
     now: float,
+    last_auto_rejoin: dict[str, Any] | None = None,
 ) -> AgentStatus:
     p, beat = s.peer, s.peer.beat
     silent = None if p.heard_at is None else round(now - p.heard_at, 3)
@@ -107,6 +111,7 @@ def snapshot(
         last_takeover=takeover if isinstance(takeover, dict) else None,
         lease=_lease(s, view, now),
         recent=recent,
+        rejoin=RejoinView(view.rejoin_auto, s.auto_rejoin_tries, last_auto_rejoin),
     )
 
 

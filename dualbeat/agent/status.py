@@ -89,6 +89,16 @@ class LeaseView:
 
 
 @dataclass(frozen=True)
+class RejoinView:
+    """``[rejoin] auto`` and what it last did: the history record of the latest automatic
+    rejoin (``REJOIN_AUTO``) or ``--reapply`` (``REJOIN_AUTO_RESOLVED`` / ``_FAILED``)."""
+
+    auto: str = "internal"
+    tries: int = 0  # automatic --reapply runs in the current fencing
+    last: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class AgentStatus:
     node: str
     peer: str
@@ -108,6 +118,7 @@ class AgentStatus:
     last_takeover: dict[str, Any] | None = None
     lease: LeaseView = field(default_factory=LeaseView)
     recent: list[dict[str, Any]] = field(default_factory=list)
+    rejoin: RejoinView = field(default_factory=RejoinView)
 
     @property
     def active(self) -> bool:

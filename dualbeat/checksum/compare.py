@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 from dualbeat.checksum import sql
 from dualbeat.checksum.report import (
@@ -52,7 +53,7 @@ from dualbeat.mysql.control import read_only_state
 from dualbeat.mysql.dialect import Statement, ThreadState
 from dualbeat.mysql.endpoints import endpoint
 
-__all__ = ["ChecksumProgress", "checksum_pair", "checksum_servers"]
+__all__ = ["ChecksumOptions", "ChecksumProgress", "checksum_pair", "checksum_servers"]
 
 WAIT_SLICE = 0.5  # seconds; the catch-up wait re-checks the peer's applier this often
 MIN_WAIT = 0.01  # seconds; MySQL reads a zero timeout as "wait forever"
@@ -72,6 +73,20 @@ class ChecksumProgress:
 Progress = Callable[[ChecksumProgress], None]
 
 
+class ChecksumOptions(TypedDict, total=False):
+    """What to compare and how hard to try: ``checksum_servers``' keywords, which the
+    layers above it (``checksum_pair``, ``ops.pair.checksum``) pass through untouched, so
+    each is written, with its default, once."""
+
+    databases: Sequence[str]
+    tables: Sequence[str]
+    chunk_size: int
+    rechecks: int
+    catchup_timeout: float
+    list_limit: int
+    progress: Progress
+
+
 def _ignore(_: ChecksumProgress) -> None:
     """Default progress callback: say nothing."""
 
@@ -80,21 +95,14 @@ def checksum_pair(
     config: Config,
     *,
     reference: str | None = None,
-    databases: Sequence[str] = (),
-    tables: Sequence[str] = (),
-    chunk_size: int = 1000,
-    rechecks: int = 3,
-    catchup_timeout: float = 30.0,
-    list_limit: int = 10_000,
     read_timeout: float = 300.0,
-    progress: Progress = _ignore,
+    **options: Unpack[ChecksumOptions],
 ) -> ChecksumReport:
     """Compare the two servers of ``config`` and return what differs.
 
     ``reference``: the node whose key ranges are walked; default the writable node, or
-    the first node when none or both are writable. ``list_limit``: a differing chunk with
-    more rows than this on either side is reported without listing its rows.
-    ``read_timeout`` bounds one statement (a large table without a key is one statement).
+    the first node when none or both are writable. ``read_timeout`` bounds one statement
+    (a large table without a key is one statement). ``options`` as ``checksum_servers``.
     Raises the ``MysqlError`` of a server that cannot be reached or refuses the account.
     """
     a, b = (Server(endpoint(config, node.name, read_timeout=read_timeout)) for node in config.nodes)
@@ -103,17 +111,7 @@ def checksum_pair(
             writable = [s for s in (a, b) if not read_only_state(s)]
             reference = writable[0].name if len(writable) == 1 else a.name
         ref, peer = (a, b) if config.node(reference).name == a.name else (b, a)
-        return checksum_servers(
-            ref,
-            peer,
-            databases=databases,
-            tables=tables,
-            chunk_size=chunk_size,
-            rechecks=rechecks,
-            catchup_timeout=catchup_timeout,
-            list_limit=list_limit,
-            progress=progress,
-        )
+        return checksum_servers(ref, peer, **options)
 
 
 def checksum_servers(
@@ -128,7 +126,11 @@ def checksum_servers(
     list_limit: int = 10_000,
     progress: Progress = _ignore,
 ) -> ChecksumReport:
-    """``checksum_pair`` for two open servers (``reference`` walks the keys)."""
+    """``checksum_pair`` for two open servers (``reference`` walks the keys).
+
+    ``list_limit``: a differing chunk with more rows than this on either side is reported
+    without listing its rows. The defaults here are the only ones: ``checksum_pair`` and
+    ``ops.pair.checksum`` pass their ``ChecksumOptions`` through."""
     if chunk_size < 1 or rechecks < 0 or list_limit < 1:
         raise ValueError("chunk_size and list_limit must be positive, rechecks not negative")
     started = time.monotonic()

@@ -11,6 +11,7 @@ The names below are the package's public face; import them from ``dualbeat.confi
 
 from __future__ import annotations
 
+from dualbeat.config.fields import Duration, Name, parse_duration
 from dualbeat.config.loading import load, loads, local_node, locate
 from dualbeat.config.rules import (
     ARBITER_FIX,
@@ -32,7 +33,6 @@ from dualbeat.config.schema import (
     Check,
     Config,
     Credentials,
-    Duration,
     Endpoint,
     Failback,
     FenceConfig,
@@ -40,7 +40,6 @@ from dualbeat.config.schema import (
     Hooks,
     Link,
     Monitor,
-    Name,
     Node,
     PingConfig,
     Replication,
@@ -48,7 +47,6 @@ from dualbeat.config.schema import (
     Vip,
     WatchdogConfig,
     Webhook,
-    parse_duration,
 )
 
 __all__ = [

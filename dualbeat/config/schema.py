@@ -12,54 +12,26 @@ source, so a field left out of the file means what the core assumes.
 from __future__ import annotations
 
 import ipaddress
-import re
 import shlex
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
+from dualbeat.config.fields import Duration, Name, _Model
 from dualbeat.core.state import Failback as CoreFailback
-from dualbeat.core.state import Timing
+from dualbeat.core.state import RejoinAuto, Timing
 from dualbeat.errors import ConfigError
 
 #: The core's defaults, which the file's defaults repeat by reference.
 DEFAULT_TIMING = Timing()
 DEFAULT_FAILBACK = CoreFailback()
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$")
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from a number (seconds) or a string such as ``"200ms"``, ``"1.5s"``, ``"2m"``."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 200ms or 1.5s, not a boolean")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value)):
-        seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
-    else:
-        raise ValueError(f"expected a duration such as 200ms or 1.5s, got {value!r}")
-    if seconds <= 0:
-        raise ValueError(f"a duration must be positive, got {value!r}")
-    return seconds
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
 class Credentials(_Model):
@@ -195,6 +167,9 @@ class Replication(Credentials):
     semisync: bool = True
     semisync_timeout: Duration = 1.0
     apply_timeout: Duration = DEFAULT_TIMING.apply_timeout
+    # MariaDB: the GTID domain of the first node's own writes (schema, epoch row); the
+    # second node uses the next one (``Config.internal_domain``, ``mysql.internal``).
+    internal_domain_id: int = Field(9000, ge=0, le=2**32 - 2)
 
 
 class Failback(_Model):
@@ -213,6 +188,14 @@ class Failback(_Model):
         if self.min_interval < self.holddown:
             raise ValueError("min_interval must be at least holddown, or flapping is not prevented")
         return self
+
+
+class Rejoin(_Model):
+    """``auto``: how a fenced node stands by again without an operator: ``off``,
+    ``internal`` (only dualbeat's own transactions differed) or ``safe`` (also re-apply
+    lost writes that are all safe, then resync)."""
+
+    auto: RejoinAuto = RejoinAuto.INTERNAL
 
 
 class State(_Model):
@@ -265,6 +248,7 @@ WEBHOOK_EVENTS = (
     "switchover",
     "fence",
     "rejoin_needed",
+    "rejoined",
     "replication_broken",
     "semisync_fell_back",
     "split_brain_risk",
@@ -431,6 +415,7 @@ class Config(_Model):
     monitor: Monitor = Monitor()
     hooks: Hooks = Hooks()
     failback: Failback = Failback()
+    rejoin: Rejoin = Rejoin()
     state: State = State()
     api: Api | None = None
     webhooks: tuple[Webhook, ...] = ()
@@ -478,6 +463,16 @@ class Config(_Model):
             if node.name == name:
                 return node
         raise ConfigError(f"{self.source}: no node named {name!r} (nodes: {self.node_names()})")
+
+    def internal_domain(self, name: str) -> int:
+        """The MariaDB GTID domain of node ``name``'s own writes: one per node, so the two
+        never write in the same domain (a fork ``gtid_strict_mode`` would stop at)."""
+        index = self.nodes.index(self.node(name))
+        return self.replication.internal_domain_id + index
+
+    def internal_domains(self) -> frozenset[int]:
+        """Both nodes' internal domains: what every comparison between them leaves out."""
+        return frozenset(self.internal_domain(n.name) for n in self.nodes)
 
     def peer_of(self, name: str) -> Node:
         self.node(name)

@@ -13,17 +13,19 @@ from dualbeat.core import maintenance
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
+    AutoRejoin,
     ClaimVip,
     PrepareTakeover,
     ReadPosition,
     ReleaseVip,
     SetReadOnly,
-    StartReplication,
+    ShutClients,
     is_critical,
 )
-from dualbeat.core.entry import abort_promotion, demoted, finish_promotion, promoted
+from dualbeat.core.entry import abort_promotion, claimed, demoted, finish_promotion, promoted
 from dualbeat.core.evolve import evolve
-from dualbeat.core.findings import errant, failback_candidate, fresh_peer
+from dualbeat.core.findings import errant, failback_candidate, fresh_peer, rejoin_candidate
 from dualbeat.core.lease import grow_high_water
 from dualbeat.core.observations import (
     ActionDone,
@@ -70,8 +72,9 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
             reasons += more
         case PeerBeatReceived(link=link, beat=beat):
             s, actions, reasons = _heard(s, link, beat, now)
-        case PeerSqlProbed(reachable=reachable):
-            s = evolve(s, peer=evolve(s.peer, sql_reachable=reachable, sql_at=now))
+        case PeerSqlProbed(reachable=reachable, refused=refused):
+            peer = evolve(s.peer, sql_reachable=reachable, sql_refused=refused and not reachable)
+            s = evolve(s, peer=evolve(peer, sql_at=now))
         case VipObserved():
             s, more = _vip(s, obs, now)
             reasons += more
@@ -96,6 +99,7 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
         case _:
             assert_never(obs)
     s = _track_errant(cfg, s, now)
+    s = _track_clean(cfg, s, now)
     s = _track_failback(cfg, s, now)
     s, more = _expire(cfg, s, now)
     return s, actions, reasons + more
@@ -127,12 +131,27 @@ def _outcome(
         if s.demoting:
             reasons.append(demoted(s, ok=isinstance(obs, ActionDone), now=now))
         s = evolve(s, demoting=False)  # released (or failed trying): the peer may go
+    p = s.promotion
+    claiming = p is not None and p.prepared_at is not None and p.claimed_at is None
+    finishing = p is not None and p.claimed_at is not None
     match obs:
+        case ActionDone(action=AutoRejoin(), detail=detail):
+            s = evolve(s, auto_rejoin_failed=False)
+            reasons.append(Reason(ReasonCode.REJOIN_AUTO_RESOLVED, detail))
+        case ActionFailed(action=AutoRejoin(), error=error):
+            s = evolve(s, auto_rejoin_failed=True)
+            reasons.append(Reason(ReasonCode.REJOIN_AUTO_FAILED, error))
+        case ActionDone(action=ReleaseVip()):
+            s = evolve(s, vip_held=False)  # our next beat announces the release
+        case ActionDone(action=ShutClients()):
+            s = evolve(s, clients_shut=True)
+        case ActionDone(action=AdmitClients()):
+            s = evolve(s, clients_shut=False)
         case ActionDone(action=action):
-            if isinstance(action, ClaimVip) and s.promotion and s.promotion.prepared_at:
-                s, reasons = promoted(s, now)
-            elif action == SetReadOnly(False) and s.promotion and s.promotion.prepared_at:
-                s = evolve(s, promotion=evolve(s.promotion, writable_at=now))
+            if isinstance(action, ClaimVip) and claiming:
+                s, actions = claimed(cfg, s, now)
+            elif action == SetReadOnly(False) and finishing:
+                s, reasons = promoted(s, now, writable=True)
         case ActionFailed(action=action, error=error):
             reasons.append(
                 Reason(ReasonCode.ACTION_FAILED, f"{type(action).__name__} failed: {error}")
@@ -145,13 +164,16 @@ def _outcome(
                         f"promotion aborted: {type(action).__name__} failed",
                     )
                 )
+            elif action == SetReadOnly(False) and finishing:
+                # Epoch durable, VIP ours: the role is taken; the reconcile retries this.
+                s, more = promoted(s, now, writable=False)
+                reasons += more
         case TakeoverPrepared():
             promotion = s.promotion
             if s.role is not Role.ACTIVE or promotion is None or promotion.prepared_at:
                 pass
             elif promotion.strict and not obs.applied_all:
                 s, actions = abort_promotion(s, "the switchover's final position", now)
-                actions.append(StartReplication())  # keep replicating from the old active
                 reasons.append(
                     Reason(
                         ReasonCode.SWITCHOVER_ABORTED,
@@ -294,6 +316,18 @@ def _track_errant(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
     return s if s.errant_since is not None else evolve(s, errant_since=now)
 
 
+def _track_clean(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
+    """Remember since when a fenced node could rejoin by itself (``rejoin_candidate``);
+    leaving the fenced role also ends its automatic ``--reapply`` tries."""
+    if s.role is not Role.FENCED:
+        if s.clean_since is None and not s.auto_rejoin_tries and not s.auto_rejoin_failed:
+            return s
+        return evolve(s, clean_since=None, auto_rejoin_tries=0, auto_rejoin_failed=False)
+    if not rejoin_candidate(cfg, s, fresh_peer(cfg, s, now)):
+        return evolve(s, clean_since=None) if s.clean_since is not None else s
+    return s if s.clean_since is not None else evolve(s, clean_since=now)
+
+
 def _track_failback(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
     """Remember since when the preferred peer could take over (``failback_candidate``);
     any interruption (a missed beat, lag, a failed probe) starts the hold-down again."""
@@ -329,6 +363,7 @@ def _probed(
             origin=probe.origin,
             lag=probe.lag,
             stalled_since=None,
+            io_stopped=probe.io_stopped,
             received_at=now
             if old.received is not None
             and probe.received is not None
@@ -349,7 +384,7 @@ def _probed(
         local = evolve(
             local, fails=old.fails + 1, oks=0, first_failure_at=old.first_failure_at or now
         )
-        if old.health is not Health.FAILED and local.fails >= t.alert_after:
+        if old.health is not Health.FAILED and (local.fails >= t.alert_after or probe.gone):
             local = evolve(local, health=Health.FAILED)
     elif probe.failure is ProbeFailure.STALLED:
         local, stalled = _stalled(cfg, old, local, now)

@@ -32,13 +32,39 @@ class KillSessions:
 
 @dataclass(frozen=True)
 class ClaimVip:
-    """Duplicate-address check, add the VIP, gratuitous ARP burst."""
+    """Duplicate-address check, add the VIP, gratuitous ARP burst.
 
+    ``force``: add it even if another host answers the ARP probe, because that host is
+    known to refuse MySQL connections with its agent silent (its kernel still holds the
+    address; see ``findings.vip_overridable``). The gratuitous ARP moves the clients.
+    ``probe`` False skips the duplicate-address check: the peer has just told us over the
+    heartbeat that it released the VIP, and the probe's wait would leave the address
+    answering nobody. Where the old active is silent, the probe stays."""
+
+    force: bool = False
+    probe: bool = True
     critical = True
 
 
 @dataclass(frozen=True)
 class ReleaseVip:
+    critical = False
+
+
+@dataclass(frozen=True)
+class ShutClients:
+    """Shut the MySQL port to clients at the network level (new connections refused with
+    a reset, established ones destroyed) while this node still holds the VIP; the agent's
+    own and the replication connections stay allowed. Needs no MySQL: a frozen server
+    cannot delay it, and a frozen server that thaws cannot commit a client's statement."""
+
+    critical = False
+
+
+@dataclass(frozen=True)
+class AdmitClients:
+    """Open the MySQL port to clients again (the server is read-only, or we are active)."""
+
     critical = False
 
 
@@ -82,7 +108,8 @@ class StartReplication:
 
 @dataclass(frozen=True)
 class PersistState:
-    """Write the durable state (state file, fsynced; the epoch also to MySQL when writable)."""
+    """Write the durable state to the state file (fsynced). Never MySQL: a write on a
+    server that is still read-only would be an errant transaction."""
 
     durable: Durable
     critical = True
@@ -138,6 +165,17 @@ class Fence:
         return self.required
 
 
+@dataclass(frozen=True)
+class AutoRejoin:
+    """``[rejoin] auto = "safe"``: analyse this fenced node's lost writes and, when every
+    one is ``safe``, re-apply them on the active and resync this node from it (``dualbeat
+    rejoin --reapply``). Refused before any change when one is not. Runs in its own
+    worker, bounded by the workflow's timeouts; the node stands by again through
+    ``REJOIN_AUTO`` once the active holds all of ours."""
+
+    critical = False
+
+
 class HookEvent(enum.Enum):
     ROLE_CHANGE = "role_change"
     FAILOVER = "failover"
@@ -169,6 +207,8 @@ Action = (
     | KillSessions
     | ClaimVip
     | ReleaseVip
+    | ShutClients
+    | AdmitClients
     | AnnounceVip
     | PrepareTakeover
     | ReadPosition
@@ -182,6 +222,7 @@ Action = (
     | RenewLease
     | ReleaseLease
     | Fence
+    | AutoRejoin
     | Exit
 )
 

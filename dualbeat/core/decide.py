@@ -20,7 +20,9 @@ from dualbeat.core import lease, maintenance
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
     AnnounceVip,
+    AutoRejoin,
     ClaimVip,
     Exit,
     PersistState,
@@ -29,6 +31,7 @@ from dualbeat.core.actions import (
     RenewLease,
     SetReadOnly,
     SetSemiSync,
+    ShutClients,
     StartReplication,
     StopReplication,
 )
@@ -37,14 +40,23 @@ from dualbeat.core.evolve import evolve
 from dualbeat.core.findings import (
     Finding,
     assess,
+    channel_to_start,
     fresh_peer,
     handover_failed,
+    peer_released,
     silent_since,
 )
-from dualbeat.core.observations import Observation
+from dualbeat.core.observations import Observation, PeerBeat
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
-from dualbeat.core.state import CoreConfig, Decision, NodeState, Reason
+from dualbeat.core.state import (
+    AUTO_REJOIN_TRIES,
+    CoreConfig,
+    Decision,
+    NodeState,
+    Reason,
+    RejoinAuto,
+)
 from dualbeat.core.transitions import TABLE
 
 
@@ -105,6 +117,10 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
     return Decision(s, tuple(actions), tuple(reasons), _wake_at(cfg, s, now))
 
 
+#: How soon a failed automatic ``--reapply`` is tried again (``AUTO_REJOIN_TRIES`` bound it).
+AUTO_REJOIN_EVERY = 30.0
+
+
 def _promise(cfg: CoreConfig, s: NodeState) -> NodeState:
     """Record what our beats promise from now on, before any of them is sent."""
     ev = s.evidence
@@ -119,19 +135,22 @@ def _promise(cfg: CoreConfig, s: NodeState) -> NodeState:
 def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, list[Action]]:
     """Corrective actions that keep the role true; each kind at most once in flight."""
     t = cfg.timing
-    wanted: list[tuple[Action, float]] = []
+    wanted: list[tuple[Action, float]] = [(a, t.retry) for a in _client_gate(s)]
     local = s.local
     if s.promotion is None and s.role is Role.ACTIVE:
         if local.writable is False and local.health is Health.HEALTHY:
             wanted.append((SetReadOnly(False), t.retry))
         if s.vip_held is False:
-            wanted.append((ClaimVip(), t.retry))
-        elif s.vip_held and fresh_peer(cfg, s, now) is not None:
+            wanted.append((ClaimVip(probe=not peer_released(cfg, s, now)), t.retry))
+        elif s.vip_held and (fresh_peer(cfg, s, now) is not None or s.peer.sql_refused):
+            # The peer's host may answer for the address too (a refusing host whose agent
+            # died keeps it): keep the clients' ARP caches pointing here.
             wanted.append((AnnounceVip(), t.arp_refresh))
         beat = fresh_peer(cfg, s, now)
-        if (
+        if (  # the ring back from the standby: only from a healthy server, checked current
             beat is not None
             and beat.role is Role.STANDBY
+            and beat.mysql is Health.HEALTHY
             and beat.epoch == s.durable.epoch
             and local.replicating is False
             and beat.executed is not None
@@ -141,22 +160,8 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         ):
             wanted.append((StartReplication(), t.ring_retry))
     elif s.role in (Role.STANDBY, Role.FENCED):  # a STARTING node does not know enough yet
-        if local.writable:
-            wanted.append((SetReadOnly(True), t.retry))
-        if s.vip_held:
-            wanted.append((ReleaseVip(), t.retry))
-        if s.role is Role.FENCED and local.replicating:
-            wanted.append((StopReplication(), t.retry))
-        beat = fresh_peer(cfg, s, now)
-        if (
-            s.role is Role.STANDBY
-            and beat is not None
-            and beat.role is Role.ACTIVE
-            and beat.epoch > s.durable.epoch
-        ):
-            durable = evolve(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
-            s = evolve(s, durable=durable)
-            wanted.append((PersistState(durable), 0.0))
+        s, passive = _passive_wants(cfg, s, now)
+        wanted += passive
     beat = fresh_peer(cfg, s, now)
     source = (
         s.role is Role.ACTIVE
@@ -202,7 +207,84 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
             s = evolve(s, evidence=evolve(s.evidence, lease=None))
         elif isinstance(action, SetSemiSync):
             s = evolve(s, semisync_source=action.source)
+        elif isinstance(action, AutoRejoin):
+            s = evolve(s, auto_rejoin_tries=s.auto_rejoin_tries + 1)
     return (evolve(s, last_tried=tried) if actions else s), actions
+
+
+def _passive_wants(
+    cfg: CoreConfig, s: NodeState, now: float
+) -> tuple[NodeState, list[tuple[Action, float]]]:
+    """A standby or fenced node: read-only, no VIP; a fenced one does not replicate, a
+    standby starts its stopped channel and follows the active's epoch."""
+    t, local = cfg.timing, s.local
+    wanted: list[tuple[Action, float]] = []
+    if local.writable:
+        wanted.append((SetReadOnly(True), t.retry))
+    if s.vip_held:
+        wanted.append((ReleaseVip(), t.retry))
+    if s.role is Role.FENCED and local.replicating:
+        wanted.append((StopReplication(), t.retry))
+    beat = fresh_peer(cfg, s, now)
+    if channel_to_start(s, beat):
+        wanted.append((StartReplication(), t.ring_retry))
+    if s.role is Role.STANDBY and beat is not None and _adopts_epoch(s, beat):
+        durable = evolve(s.durable, epoch=beat.epoch, highest_seen=beat.epoch)
+        s = evolve(s, durable=durable)
+        wanted.append((PersistState(durable), 0.0))
+    if _reapply_due(cfg, s, now):
+        wanted.append((AutoRejoin(), AUTO_REJOIN_EVERY))
+    return s, wanted
+
+
+def _reapply_due(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """``[rejoin] auto = "safe"``: a node fenced for writes the active lacks (for
+    ``warntime``, as ``HOLDS_ERRANT``) tries ``dualbeat rejoin --reapply`` by itself, at
+    most ``AUTO_REJOIN_TRIES`` times per fencing, with a live active and a healthy server."""
+    beat = fresh_peer(cfg, s, now)
+    return (
+        cfg.rejoin_auto is RejoinAuto.SAFE
+        and s.role is Role.FENCED
+        and s.errant_since is not None
+        and now - s.errant_since >= cfg.timing.warntime
+        and not s.durable.maintenance
+        and s.auto_rejoin_tries < AUTO_REJOIN_TRIES
+        and s.local.health is Health.HEALTHY
+        and beat is not None
+        and beat.role is Role.ACTIVE
+        and beat.mysql is Health.HEALTHY
+        and beat.epoch >= s.durable.epoch
+    )
+
+
+def _adopts_epoch(s: NodeState, beat: PeerBeat) -> bool:
+    """A standby takes the peer's newer epoch as its own: from the active whose term it
+    serves, or from a passive peer whose whole (current) executed set it holds. Such a
+    node missed no write of that term, so the stale-promotion guard has nothing to guard;
+    left behind the epoch it could never be elected, while the peer defers to it as the
+    node with more data: no writer at all."""
+    if beat.epoch <= s.durable.epoch:
+        return False
+    if beat.role is Role.ACTIVE:
+        return True
+    mine, theirs = s.local.executed, beat.executed
+    return mine is not None and theirs is not None and type(mine) is type(theirs) and theirs <= mine
+
+
+def _client_gate(s: NodeState) -> list[Action]:
+    """The MySQL port open to clients on the active (shut by a demotion, or unknown since
+    the start); on a standby or fenced node, shut while its server may take writes (a
+    frozen server thawing, a restarted old active) and open once it is seen read-only.
+    A demotion in progress shuts it itself."""
+    if s.role is Role.ACTIVE and s.promotion is None:
+        return [AdmitClients()] if s.clients_shut is not False else []
+    if s.role not in (Role.STANDBY, Role.FENCED) or s.demoting:
+        return []
+    if s.local.writable and s.clients_shut is not True:
+        return [ShutClients()]
+    if s.local.writable is False and s.clients_shut is not False:
+        return [AdmitClients()]
+    return []
 
 
 def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:
@@ -288,6 +370,8 @@ def _wake_at(cfg: CoreConfig, s: NodeState, now: float) -> float | None:
         times.append(s.yielded_at + t.deadtime + t.apply_timeout)
     if s.errant_since is not None:
         times.append(s.errant_since + t.warntime)
+    if s.clean_since is not None:
+        times.append(s.clean_since + t.warntime)
     if s.failback_ready_since is not None and cfg.failback is not None:
         times.append(s.failback_ready_since + cfg.failback.holddown)
     if s.local.received_at is not None:

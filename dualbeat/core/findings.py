@@ -8,10 +8,11 @@ lets every rule be a one-line test.
 
 from __future__ import annotations
 
+from dualbeat.core.actions import AutoRejoin
 from dualbeat.core.lease import behind_high_water, lapsing
 from dualbeat.core.observations import Command, PeerBeat
 from dualbeat.core.roles import Finding, Health, Role
-from dualbeat.core.state import CoreConfig, NodeState
+from dualbeat.core.state import CoreConfig, NodeState, RejoinAuto
 
 __all__ = [
     "PROMOTING",
@@ -58,6 +59,13 @@ def silent_since(s: NodeState) -> float:
     return max(heard, s.carrier_since or heard)
 
 
+def peer_released(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """The peer told us, in a fresh beat, that it is not active and does not hold the VIP:
+    a claim needs no duplicate-address probe (the old active announced its release)."""
+    beat = fresh_peer(cfg, s, now)
+    return beat is not None and beat.role is not Role.ACTIVE and not beat.vip_held
+
+
 def peer_dead(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     """Both signals agree: silent on every link for deadtime, and the SQL probe failed
     *after* the silence began, so an old result cannot condemn a peer that came back.
@@ -72,6 +80,40 @@ def peer_dead(cfg: CoreConfig, s: NodeState, now: float) -> bool:
     return peer.sql_at is not None and peer.sql_at > since and peer.sql_reachable is False
 
 
+def vip_overridable(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """Whether a promotion may add the VIP although another host answers ARP for it: the
+    peer is silent and its host *refused* our SQL probe since the silence began. Its
+    mysqld is gone (no session survives it, nothing listens), so the address it still
+    holds leads clients only to a refusal; our gratuitous ARP moves them here. A peer
+    that answers nothing may be hung or cut off with clients still writing: never."""
+    p = s.peer
+    return (
+        fresh_peer(cfg, s, now) is None
+        and p.sql_refused
+        and p.sql_at is not None
+        and p.sql_at > silent_since(s)
+    )
+
+
+def resumable(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None, now: float) -> bool:
+    """A restarted agent whose server is the running active (its state file says active,
+    the server is writable and healthy, no newer epoch seen) and whose peer, heard or
+    silent for initdead, does not claim the role: it carries on as active. A promotion
+    would stop its ring channel, raise the epoch and overwrite the takeover record for
+    nothing. A rebooted host's server starts read-only, so it never resumes: it is
+    elected like any starting node. Waiting for the peer costs nothing: a starting node
+    leaves its server and the VIP as they are."""
+    d, local = s.durable, s.local
+    return (
+        (beat is not None or now - s.started_at >= cfg.timing.initdead)
+        and d.last_role is Role.ACTIVE
+        and local.health is Health.HEALTHY
+        and bool(local.writable)
+        and d.epoch >= d.highest_seen
+        and not (beat is not None and (beat.role is Role.ACTIVE or beat.epoch > d.epoch))
+    )
+
+
 def errant(s: NodeState, beat: PeerBeat) -> bool:
     """We *wrote* transactions the active peer lacks: unreplicated writes of an old active,
     or writes on a passive node. Only our own transactions count: the active's latest
@@ -80,6 +122,75 @@ def errant(s: NodeState, beat: PeerBeat) -> bool:
     if mine is None or theirs is None or origin is None or type(mine) is not type(theirs):
         return False
     return bool((mine - theirs).originated_by(origin))
+
+
+def lacks_nothing_of_ours(s: NodeState, beat: PeerBeat) -> bool:
+    """The peer holds every transaction we wrote, by our healthy probe's position and its
+    beat's: a deposed active that may stand by at once, since no client's write of ours
+    is at stake (dualbeat's own writes are in internal domains the agent leaves out of
+    both positions, ``mysql.internal``). Unknown positions count as a loss: fence.
+
+    A position a little stale errs safe: a write of ours the probe had not seen yet shows
+    at the next probe, and the standby is fenced for it (``HOLDS_ERRANT``)."""
+    mine, theirs = s.local.executed, beat.executed
+    return (
+        s.local.health is Health.HEALTHY
+        and s.local.fails == 0  # the latest probe read the position
+        and s.local.origin is not None
+        and mine is not None
+        and theirs is not None
+        and type(mine) is type(theirs)
+        and not errant(s, beat)
+    )
+
+
+def rejoin_candidate(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None) -> bool:
+    """Fenced, ``[rejoin] auto`` on, and the fresh active (at our epoch or later) holds
+    every transaction of ours by both healthy positions: nothing a review could find.
+    Never while our own ``AutoRejoin`` runs (it rewrites our GTID history), in
+    maintenance, or over an operator's command (which is judged instead). Nor after our
+    own ``AutoRejoin`` failed: it may have stopped between two steps of the rebuild (a
+    GTID history reset, the copy's position not yet set), where a position looks clean
+    and is not; only a run that completes (or an operator) clears that."""
+    return (
+        s.role is Role.FENCED
+        and cfg.rejoin_auto is not RejoinAuto.OFF
+        and not s.durable.maintenance
+        and s.command is None
+        and not s.auto_rejoin_failed
+        and AutoRejoin not in s.in_flight
+        and beat is not None
+        and beat.role is Role.ACTIVE
+        and beat.epoch >= s.durable.epoch
+        and lacks_nothing_of_ours(s, beat)
+    )
+
+
+def auto_rejoin_due(cfg: CoreConfig, s: NodeState, now: float) -> bool:
+    """``rejoin_candidate`` has held for ``warntime`` (``clean_since``): a position read
+    between two steps of a rebuild (its GTID history just reset) never rejoins a node."""
+    return (
+        s.clean_since is not None
+        and now - s.clean_since >= cfg.timing.warntime
+        and rejoin_candidate(cfg, s, fresh_peer(cfg, s, now))
+    )
+
+
+def channel_to_start(s: NodeState, beat: PeerBeat | None) -> bool:
+    """A standby whose channel is stopped whole (its I/O thread too) while it hears the
+    active: a server started with ``skip_slave_start``, or a deposed active, replicates
+    only when told, and the agent tells it. A channel stopped in part (a delayed SQL
+    thread) is left as it is, and nothing starts while we hold writes the active lacks."""
+    return (
+        s.role is Role.STANDBY
+        and s.promotion is None
+        and beat is not None
+        and beat.role is Role.ACTIVE
+        and beat.epoch >= s.durable.epoch
+        and s.local.health is Health.HEALTHY
+        and s.local.io_stopped is True
+        and s.errant_since is None
+    )
 
 
 def failback_candidate(cfg: CoreConfig, s: NodeState, beat: PeerBeat | None) -> bool:
@@ -201,12 +312,15 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
     if s.role is Role.STARTING and s.local.health is Health.UNKNOWN:
         return Finding.NOT_PROBED
     if beat and beat.role is Role.ACTIVE and s.role is Role.ACTIVE and beat.epoch > s.durable.epoch:
-        return Finding.PEER_NEWER_EPOCH
+        stand_by = cfg.rejoin_auto is not RejoinAuto.OFF and lacks_nothing_of_ours(s, beat)
+        return Finding.SUPERSEDED if stand_by else Finding.PEER_NEWER_EPOCH
     if s.role is Role.ACTIVE and lapsing(cfg, s, now):
         return Finding.LEASE_EXPIRED
     if s.command is Command.REJOINED:
         accepted = s.role is Role.FENCED and s.errant_since is None and beat is not None
         return Finding.REJOIN_ACCEPTED if accepted else Finding.REJOIN_REFUSED
+    if auto_rejoin_due(cfg, s, now):
+        return Finding.REJOIN_AUTO
     if s.errant_since is not None and now - s.errant_since >= cfg.timing.warntime:
         return Finding.HOLDS_ERRANT
     if s.local.health is Health.FAILED or s.local.failed_checks(cfg.timing.alert_after):
@@ -223,6 +337,8 @@ def assess(cfg: CoreConfig, s: NodeState, now: float) -> Finding:
         return _takeover(s, beat, now)
     if s.carrier is False and s.carrier_down >= CARRIER_SAMPLES:
         return Finding.LINK_DOWN
+    if s.role is Role.STARTING and resumable(cfg, s, beat, now):
+        return Finding.RESUMED
     if beat is not None:
         return _with_peer(cfg, s, beat, now)
     if s.role is Role.ACTIVE and cfg.ping and s.evidence.ping_fails >= PING_ROUNDS:

@@ -54,6 +54,12 @@ class MysqlProbed:
     semisync_active: bool | None = None  # the source currently waits for replica acks
     origin: str | None = None  # this server's own GTID origin: server_id (MariaDB) or uuid
     lag: int | None = None  # seconds behind its source; None when unknown or not replicating
+    # The I/O thread is stopped, not merely reconnecting: nobody started the channel
+    # (skip_slave_start after a restart, a deposed active) or somebody stopped it whole.
+    io_stopped: bool | None = None
+    # The probe failed *and* the server's process is gone: dead for sure, no need to wait
+    # for ``alert_after`` failures (a hung or stopped server still gets its window).
+    gone: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,10 +104,15 @@ class PeerBeatReceived:
 
 @dataclass(frozen=True)
 class PeerSqlProbed:
-    """Whether the peer's MySQL answered over SQL (the second signal before 'peer dead')."""
+    """Whether the peer's MySQL answered over SQL (the second signal before 'peer dead').
+
+    ``refused``: it did not, and the peer's host refused the connection (a reset, not
+    silence): the host is up and nothing listens on the MySQL port, so nothing can write
+    there. A peer that answers nothing at all (hung, cut off) may still serve clients."""
 
     reachable: bool
     detail: str = ""
+    refused: bool = False
 
 
 @dataclass(frozen=True)

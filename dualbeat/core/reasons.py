@@ -22,6 +22,7 @@ class ReasonCode(enum.StrEnum):
     SHUTDOWN_HANDOVER = "SHUTDOWN_HANDOVER"
     SHUTDOWN_DEFERRED = "SHUTDOWN_DEFERRED"
     PEER_NEWER_EPOCH = "PEER_NEWER_EPOCH"
+    SUPERSEDED = "SUPERSEDED"
     MAINTENANCE_REFUSED = "MAINTENANCE_REFUSED"
     HOLDS_ERRANT = "HOLDS_ERRANT"
     LOCAL_FAILED = "LOCAL_FAILED"
@@ -34,6 +35,7 @@ class ReasonCode(enum.StrEnum):
     SWITCHOVER_REFUSED = "SWITCHOVER_REFUSED"
     REJOIN_ACCEPTED = "REJOIN_ACCEPTED"
     REJOIN_REFUSED = "REJOIN_REFUSED"
+    REJOIN_AUTO = "REJOIN_AUTO"
     LINK_DOWN = "LINK_DOWN"
     PEER_YIELDED = "PEER_YIELDED"
     TWO_ACTIVES_WIN = "TWO_ACTIVES_WIN"
@@ -52,6 +54,7 @@ class ReasonCode(enum.StrEnum):
     ISOLATED = "ISOLATED"
     AWAIT_LEASE = "AWAIT_LEASE"
     BEHIND_HIGH_WATER = "BEHIND_HIGH_WATER"
+    RESUMED = "RESUMED"
     # Events folded in by ``absorb`` and the role-entry steps.
     STARTED = "STARTED"
     MYSQL_UNKNOWN = "MYSQL_UNKNOWN"
@@ -81,6 +84,8 @@ class ReasonCode(enum.StrEnum):
     MAINTENANCE_ON = "MAINTENANCE_ON"
     MAINTENANCE_OFF = "MAINTENANCE_OFF"
     ROLE_ADOPTED = "ROLE_ADOPTED"
+    REJOIN_AUTO_RESOLVED = "REJOIN_AUTO_RESOLVED"
+    REJOIN_AUTO_FAILED = "REJOIN_AUTO_FAILED"
     # Written to the history by the CLI, not by ``decide``.
     REJOIN_REPORT = "REJOIN_REPORT"
 
@@ -120,7 +125,10 @@ DOCS: dict[ReasonCode, str] = {
     C.SHUTDOWN_HANDOVER: "the active agent is stopping and hands over to a caught-up standby",
     C.SHUTDOWN_DEFERRED: "stopping once safe: the standby catches up, or the peer's promotion "
     "after our handover finishes",
-    C.PEER_NEWER_EPOCH: "we are active but the peer took over at a later epoch: we step down",
+    C.PEER_NEWER_EPOCH: "we are active, the peer took over at a later epoch, and it lacks "
+    "writes of ours: fenced for the review",
+    C.SUPERSEDED: "we are active, the peer took over at a later epoch, and it lacks nothing "
+    "of ours (dualbeat's own writes aside): standing by without a review",
     C.MAINTENANCE_REFUSED: "an operator command refused: automation is paused",
     C.HOLDS_ERRANT: "we hold transactions the active peer lacks: fenced for analysis",
     C.LOCAL_FAILED: "our MySQL (or an extra check) failed alert_after probes in a row",
@@ -133,6 +141,8 @@ DOCS: dict[ReasonCode, str] = {
     C.SWITCHOVER_REFUSED: "a switchover refused: no live active to switch over from",
     C.REJOIN_ACCEPTED: "fenced, and nothing of ours is missing on the active: standby again",
     C.REJOIN_REFUSED: "a rejoin refused: not fenced, or still holding writes the active lacks",
+    C.REJOIN_AUTO: "fenced, and the active holds every transaction of ours ([rejoin] auto): "
+    "standby again without an operator",
     C.LINK_DOWN: "the VIP interface has no carrier",
     C.PEER_YIELDED: "the active peer gave up its role: taking over now",
     C.TWO_ACTIVES_WIN: "both nodes active at one epoch; we win the tie and stay",
@@ -151,6 +161,7 @@ DOCS: dict[ReasonCode, str] = {
     C.ISOLATED: "active, and the peer and every ping node are silent: demoting",
     C.AWAIT_LEASE: "a promotion is due: taking the arbiter key first",
     C.BEHIND_HIGH_WATER: "restarted alone behind the GTID high water: waiting for the peer",
+    C.RESUMED: "restarted under our own running active server: active again, same epoch",
     C.STARTED: "the agent started, in the role its state file allows",
     C.MYSQL_UNKNOWN: "the local MySQL's state is unknown",
     C.MYSQL_HEALTHY: "the local MySQL passed rise probes in a row",
@@ -181,6 +192,10 @@ DOCS: dict[ReasonCode, str] = {
     C.MAINTENANCE_ON: "maintenance mode on: automation paused on both nodes",
     C.MAINTENANCE_OFF: "maintenance mode off: automation resumes",
     C.ROLE_ADOPTED: "paused at start: took the role the servers show, changing nothing",
+    C.REJOIN_AUTO_RESOLVED: "[rejoin] auto = safe: the lost writes were all safe, re-applied "
+    "on the active, and this node was resynced from it (the record is linked)",
+    C.REJOIN_AUTO_FAILED: "[rejoin] auto = safe could not resolve this fencing (a conflict, "
+    "or a step failed: the record says where); an operator runs dualbeat rejoin",
     C.REJOIN_REPORT: "a lost-writes analysis (dualbeat rejoin) was written; links the report",
 }
 

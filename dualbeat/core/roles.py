@@ -47,6 +47,7 @@ class Finding(enum.StrEnum):
     SHUTDOWN_HANDOVER = "shutdown_handover"  # stopping active with a caught-up standby
     SHUTDOWN_DEFERRED = "shutdown_deferred"  # stopping once a handover can finish safely
     PEER_NEWER_EPOCH = "peer_newer_epoch"  # we are active but the peer took over later
+    SUPERSEDED = "superseded"  # ...and lacks nothing of ours (our own writes aside)
     MAINTENANCE_REFUSED = "maintenance_refused"  # an operator command while automation is paused
     HOLDS_ERRANT = "holds_errant"  # we hold transactions the active peer lacks
     LOCAL_FAILED = "local_failed"  # our MySQL (or an extra check) failed
@@ -59,6 +60,7 @@ class Finding(enum.StrEnum):
     SWITCHOVER_REFUSED = "switchover_refused"  # no live active to switch over from
     REJOIN_ACCEPTED = "rejoin_accepted"  # fenced, and nothing of ours is missing any more
     REJOIN_REFUSED = "rejoin_refused"  # not fenced, or we still hold writes the active lacks
+    REJOIN_AUTO = "rejoin_auto"  # fenced, the active holds all of ours: [rejoin] auto
     LINK_DOWN = "link_down"  # the VIP interface lost carrier
     PEER_YIELDED = "peer_yielded"  # the active peer gave up: take over now
     TWO_ACTIVES_WIN = "two_actives_win"  # both active, same epoch, we win the tie
@@ -77,6 +79,7 @@ class Finding(enum.StrEnum):
     ISOLATED = "isolated"  # active: the peer and every ping node are silent
     AWAIT_LEASE = "await_lease"  # promotion is due: taking the arbiter key first
     BEHIND_HIGH_WATER = "behind_high_water"  # restarted alone behind the GTID high water: waiting
+    RESUMED = "resumed"  # restarted while our own server is the running active: carry on
 
     @property
     def refused(self) -> bool:

@@ -6,13 +6,14 @@ and a bug can never come from a view mutated behind the core's back.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from dualbeat.core.actions import Action
 from dualbeat.core.durable import Durable
 from dualbeat.core.gtid import GtidSet
-from dualbeat.core.observations import Command, PeerBeat, ShutdownRequested
+from dualbeat.core.observations import Command, PeerBeat, ShutdownRequested, TakeoverPrepared
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Finding, Health, Role
 
@@ -33,6 +34,25 @@ class Timing:
     lease_ttl: float = 3.0  # the arbiter lease; renewed every ttl/3
     lease_margin: float = 0.5  # demote this long before the last promise or lease ends
     write_stall: float = 30.0  # reads answer, writes stall this long: only then failed
+
+
+class RejoinAuto(enum.Enum):
+    """``[rejoin] auto``: how a fenced node may stand by again without an operator.
+
+    ``OFF``: never (a deposed active is fenced for review even when it lacks nothing);
+    ``INTERNAL``: when the active holds every client transaction of ours (our only extra
+    ones are dualbeat's own, which live in internal domains); ``SAFE``: also when the
+    lost client transactions are all ``safe`` row changes, re-applied on the active and
+    then resynced by the agent (``dualbeat rejoin --reapply``). A conflict never is."""
+
+    OFF = "off"
+    INTERNAL = "internal"
+    SAFE = "safe"
+
+
+#: How many automatic ``--reapply`` attempts one fencing gets (a conflict fails at once,
+#: before anything changes; a failure after a change leaves a record saying where).
+AUTO_REJOIN_TRIES = 2
 
 
 @dataclass(frozen=True)
@@ -60,12 +80,23 @@ class CoreConfig:
     fence: bool = False  # a fence hook runs before a promotion over a silent peer
     fence_required: bool = False  # ...and must succeed
     watchdog_timeout: float = 0.0  # 0: no watchdog; else kicked while a vote lasts longer
+    rejoin_auto: RejoinAuto = RejoinAuto.INTERNAL
 
     @property
     def promise(self) -> float:
         """How long after hearing the active a standby promises not to take over: deadtime,
-        the silence after which it would anyway (so the promise costs no failover time)."""
-        return self.timing.deadtime
+        the silence after which it would anyway (so the promise costs no failover time).
+
+        With a watchdog, at least its timeout plus warntime: the active kicks only while
+        its last vote outlasts the timeout, and with the arbiter down the peer's promise
+        is that vote, renewed every beat but always some beats old when it arrives. A
+        shorter promise would stop the kicks and reset a healthy active. It costs no
+        failover time either: the config keeps the timeout under the lease TTL, and the
+        standby needs the key, free only once the lease ran out."""
+        t = self.timing
+        if not self.watchdog_timeout:
+            return t.deadtime
+        return max(t.deadtime, self.watchdog_timeout + t.warntime)
 
 
 @dataclass(frozen=True)
@@ -83,6 +114,7 @@ class LocalView:
     semisync_active: bool | None = None
     origin: str | None = None
     lag: int | None = None
+    io_stopped: bool | None = None  # see ``MysqlProbed.io_stopped``
     received_at: float | None = None  # when the received set last grew: the source is alive
     stalled_since: float | None = None  # reads answer, the heartbeat write stalls (since)
 
@@ -96,6 +128,7 @@ class PeerView:
     heard_at: float | None = None
     links: Mapping[str, float] = field(default_factory=dict)
     sql_reachable: bool | None = None
+    sql_refused: bool = False  # the last SQL probe was refused by the peer's host
     sql_at: float | None = None
     seq: int = 0  # the highest beat sequence heard in this peer boot (our beats echo it)
     promise_until: float | None = None  # the peer will not take over before (our clock)
@@ -124,14 +157,20 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Promotion:
-    """A promotion in flight: ``applying`` until TakeoverPrepared, then ``finishing``."""
+    """A promotion in flight, in three steps: apply what was received (until
+    ``prepared_at``), claim the VIP (until ``claimed_at``), then the new epoch, durably,
+    and writable. Until it ends the beats still say ``was`` at ``was_epoch``: a takeover
+    that may yet abort must not make the peer give up its role (see ``advertise``)."""
 
     finding: Finding
     decided_at: float
     evidence_since: float
     peer_beat: PeerBeat | None
+    was: Role = Role.STANDBY
+    was_epoch: int = 0
+    prepared: TakeoverPrepared | None = None
     prepared_at: float | None = None
-    writable_at: float | None = None  # read_only turned off (phase timings)
+    claimed_at: float | None = None  # the VIP is ours (phase timings)
     epoch: int = 0
     strict: bool = False  # a switchover: roll back rather than promote with a loss
 
@@ -148,6 +187,7 @@ class NodeState:
     local: LocalView = field(default_factory=LocalView)
     peer: PeerView = field(default_factory=PeerView)
     vip_held: bool | None = None
+    clients_shut: bool | None = None  # the client gate, as last reported; None: unknown
     carrier: bool | None = None
     carrier_since: float | None = None  # when the VIP link last got carrier back
     carrier_down: int = 0  # VIP checks in a row without carrier
@@ -158,6 +198,9 @@ class NodeState:
     yielded_at: float = 0.0
     final_executed: GtidSet | None = None  # our executed set after a handover's read-only
     errant_since: float | None = None  # since when we hold writes the active lacks
+    clean_since: float | None = None  # fenced, and since when the active holds all of ours
+    auto_rejoin_tries: int = 0  # automatic --reapply runs in this fencing
+    auto_rejoin_failed: bool = False  # the last one failed: it may have stopped half-way
     failback_ready_since: float | None = None  # since when the preferred peer could take over
     wants_takeover: bool = False
     command: Command | None = None

@@ -18,6 +18,7 @@ _STARTING: dict[F, Row] = {
     F.SHUTDOWN_HANDOVER: (R.STARTING, "stopping before a role was taken"),
     F.SHUTDOWN_DEFERRED: (R.STARTING, "stopping once the handover is safe"),
     F.PEER_NEWER_EPOCH: (R.STARTING, "not active: nothing to resolve"),
+    F.SUPERSEDED: (R.STARTING, "not active: nothing to resolve"),
     F.MAINTENANCE_REFUSED: (R.STARTING, _PAUSED),
     F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed at start-up: standing by, never promoting"),
@@ -30,6 +31,7 @@ _STARTING: dict[F, Row] = {
     F.SWITCHOVER_REFUSED: (R.STARTING, "switchover refused: no live active to switch from"),
     F.REJOIN_ACCEPTED: (R.STARTING, "not fenced: nothing to rejoin"),
     F.REJOIN_REFUSED: (R.STARTING, "not fenced: nothing to rejoin"),
+    F.REJOIN_AUTO: (R.STARTING, "not fenced: nothing to rejoin"),
     F.LINK_DOWN: (R.STANDBY, "the VIP interface has no carrier: cannot serve"),
     F.PEER_YIELDED: (R.ACTIVE, "the peer yielded: taking over"),
     F.TWO_ACTIVES_WIN: (R.STARTING, "not active: nothing to resolve"),
@@ -47,6 +49,7 @@ _STARTING: dict[F, Row] = {
     F.LEASE_EXPIRED: (R.STARTING, "not active: holds no lease"),
     F.ISOLATED: (R.STARTING, "not active"),
     F.AWAIT_LEASE: (R.STARTING, "we would take over: taking the arbiter key first"),
+    F.RESUMED: (R.ACTIVE, "restarted under our own running active server: resuming the role"),
     F.BEHIND_HIGH_WATER: (
         R.STARTING,
         "restarted alone behind the GTID high water: waiting for the peer or "
@@ -63,6 +66,7 @@ _STANDBY: dict[F, Row] = {
         "then we stay up, so that there is a writer)",
     ),
     F.PEER_NEWER_EPOCH: (R.STANDBY, "not active: nothing to resolve"),
+    F.SUPERSEDED: (R.STANDBY, "not active: nothing to resolve"),
     F.MAINTENANCE_REFUSED: (R.STANDBY, _PAUSED),
     F.HOLDS_ERRANT: (R.FENCED, "we hold transactions the active lacks: fenced until reviewed"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: a failed standby never promotes"),
@@ -75,6 +79,7 @@ _STANDBY: dict[F, Row] = {
     F.SWITCHOVER_REFUSED: (R.STANDBY, "switchover refused: no live active to switch from"),
     F.REJOIN_ACCEPTED: (R.STANDBY, "not fenced: nothing to rejoin"),
     F.REJOIN_REFUSED: (R.STANDBY, "not fenced: nothing to rejoin"),
+    F.REJOIN_AUTO: (R.STANDBY, "not fenced: nothing to rejoin"),
     F.LINK_DOWN: (R.STANDBY, "the VIP interface has no carrier: cannot serve"),
     F.PEER_YIELDED: (R.ACTIVE, "the peer yielded: taking over at once"),
     F.TWO_ACTIVES_WIN: (R.STANDBY, "not active: nothing to resolve"),
@@ -97,6 +102,7 @@ _STANDBY: dict[F, Row] = {
     F.ISOLATED: (R.STANDBY, "not active"),
     F.AWAIT_LEASE: (R.STANDBY, "we would take over: taking the arbiter key first"),
     F.BEHIND_HIGH_WATER: (R.STANDBY, "not starting"),
+    F.RESUMED: (R.STANDBY, "not starting"),
 }
 
 _ACTIVE: dict[F, Row] = {
@@ -107,7 +113,14 @@ _ACTIVE: dict[F, Row] = {
         "stopping once the standby has caught up: a handover now would time out its apply "
         "and leave no writer",
     ),
-    F.PEER_NEWER_EPOCH: (R.FENCED, "the peer took over with a newer epoch: fencing ourselves"),
+    F.PEER_NEWER_EPOCH: (
+        R.FENCED,
+        "the peer took over with a newer epoch and lacks writes of ours: fencing ourselves",
+    ),
+    F.SUPERSEDED: (
+        R.STANDBY,
+        "the peer took over with a newer epoch and lacks nothing of ours: standing by",
+    ),
     F.MAINTENANCE_REFUSED: (R.ACTIVE, _PAUSED),
     F.HOLDS_ERRANT: (R.ACTIVE, "active: errant check applies to passive nodes"),
     F.LOCAL_FAILED: (R.STANDBY, "our MySQL failed: yielding to the peer"),
@@ -124,6 +137,7 @@ _ACTIVE: dict[F, Row] = {
     F.SWITCHOVER_REFUSED: (R.ACTIVE, "already active"),
     F.REJOIN_ACCEPTED: (R.ACTIVE, "not fenced: nothing to rejoin"),
     F.REJOIN_REFUSED: (R.ACTIVE, "not fenced: nothing to rejoin"),
+    F.REJOIN_AUTO: (R.ACTIVE, "not fenced: nothing to rejoin"),
     F.LINK_DOWN: (R.STANDBY, "the VIP interface lost carrier: yielding"),
     F.PEER_YIELDED: (R.ACTIVE, "already active"),
     F.TWO_ACTIVES_WIN: (R.ACTIVE, "both active at one epoch: we win the tie, the peer fences"),
@@ -146,6 +160,7 @@ _ACTIVE: dict[F, Row] = {
     F.ISOLATED: (R.STANDBY, "the peer and every ping node are silent: we are the isolated one"),
     F.AWAIT_LEASE: (R.ACTIVE, "already active"),
     F.BEHIND_HIGH_WATER: (R.ACTIVE, "already active"),
+    F.RESUMED: (R.ACTIVE, "already active"),
 }
 
 _FENCED_TEXT = "fenced: waiting for the lost-writes review (dualbeat status shows why)"
@@ -157,6 +172,11 @@ _FENCED: dict[F, Row] = dict.fromkeys(F, (R.FENCED, _FENCED_TEXT)) | {
         R.STANDBY,
         "rejoin accepted: nothing of ours is missing on the "
         "active; replicating from it again as the standby",
+    ),
+    F.REJOIN_AUTO: (
+        R.STANDBY,
+        "[rejoin] auto: the active holds every transaction of ours (dualbeat's own aside); "
+        "replicating from it again as the standby, no operator needed",
     ),
     F.REJOIN_REFUSED: (
         R.FENCED,

@@ -29,6 +29,7 @@ from dualbeat.errors import (
     MysqlError,
     MysqlMisconfigured,
     MysqlQueryError,
+    MysqlRefused,
     MysqlUnavailable,
 )
 from dualbeat.mysql.dialect import Dialect, ServerVersion, Statement
@@ -77,6 +78,10 @@ def classify(node: str, exc: BaseException) -> MysqlError:
         return MysqlUnavailable(
             node, str(exc.args[1] if len(exc.args) > 1 else exc) or "connection closed"
         )
+    if isinstance(exc, ConnectionRefusedError) or isinstance(
+        getattr(exc, "original_exception", None), ConnectionRefusedError
+    ):
+        return MysqlRefused(node, str(exc) or "connection refused")
     if isinstance(exc, pymysql.err.MySQLError) and exc.args and isinstance(exc.args[0], int):
         code: int = exc.args[0]
         message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)

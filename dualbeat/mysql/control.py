@@ -71,14 +71,20 @@ WAIT_SLICE = 0.5  # seconds; a takeover wait re-checks the SQL thread this often
 MIN_WAIT = 0.01  # seconds; shortest server-side wait ever sent
 
 
-def ensure_schema(server: SqlServer) -> None:
+def _internal(server: SqlServer, domain: int | None) -> list[Statement]:
+    return [] if domain is None else server.dialect.internal_writes(domain)
+
+
+def ensure_schema(server: SqlServer, *, domain: int | None = None) -> None:
     """Create dualbeat's database and tables if missing.
 
     Binlogged on purpose, so the schema reaches the peer by replication: run it on the
     writable node only (on the read-only one it would be refused, or, for an account that
-    may write through ``read_only``, become an errant transaction).
+    may write through ``read_only``, become an errant transaction). ``domain``: the GTID
+    domain of dualbeat's own writes (``Dialect.internal_writes``), so that this write is
+    never taken for a client's.
     """
-    server.execute(*SCHEMA)
+    server.execute(*_internal(server, domain), *SCHEMA)
 
 
 # --- read-only ----------------------------------------------------------------------------
@@ -349,14 +355,19 @@ def configure_semisync(server: SqlServer, *, source: bool, timeout_ms: int) -> b
 # --- epoch --------------------------------------------------------------------------------
 
 
-def record_epoch(server: SqlServer, epoch: int, node: str, takeover_json: str) -> None:
+def record_epoch(
+    server: SqlServer, epoch: int, node: str, takeover_json: str, *, domain: int | None = None
+) -> None:
     """Upsert the one ``dualbeat.epoch`` row: the epoch, who holds it, and the takeover
     point as JSON. Binlogged, so the peer learns the epoch durably too. ``takeover_json``
-    must be valid JSON (a ValueError otherwise: a programming error, not a server one)."""
+    must be valid JSON (a ValueError otherwise: a programming error, not a server one).
+    ``domain``: as for ``ensure_schema``."""
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
     json.loads(takeover_json)
-    server.execute(Statement(_RECORD_EPOCH, (epoch, node, takeover_json)))
+    server.execute(
+        *_internal(server, domain), Statement(_RECORD_EPOCH, (epoch, node, takeover_json))
+    )
 
 
 def read_epoch(server: SqlServer) -> int | None:

@@ -17,14 +17,8 @@ contains a bare ``%``.
 
 from __future__ import annotations
 
-import enum
-import math
-import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
 
-from dualbeat.errors import UsageError
 from dualbeat.mysql.replica_status import (
     BinlogStatus,
     GtidFamily,
@@ -36,6 +30,16 @@ from dualbeat.mysql.replica_status import (
     parse_variable_rows,
     to_int,
 )
+from dualbeat.mysql.statement import (
+    Statement,
+    check_endpoint,
+    identifier,
+    placeholders,
+    seconds,
+)
+from dualbeat.mysql.version import Flavor, ServerVersion
+
+_HEARTBEAT_MAX = 4294967  # seconds; both flavours reject larger MASTER_HEARTBEAT_PERIOD
 
 __all__ = [
     "BinlogStatus",
@@ -48,106 +52,6 @@ __all__ = [
     "Statement",
     "ThreadState",
 ]
-
-SUPPORTED = "MariaDB 10.6 or later, and MySQL 5.7, 8.0, 8.4 or later"
-
-_VERSION_RE = re.compile(r"(\d+)\.(\d+)\.(\d+)")
-# MariaDB 10+ prefixes its handshake version with "5.5.5-" for clients and replicas that
-# read a one-digit major version; PyMySQL's ``server_version`` keeps it, ``@@version`` not.
-_HANDSHAKE_PREFIX_RE = re.compile(r"^5\.5\.5-(?=\d+\.\d+\.\d+)")
-_IDENTIFIER_RE = re.compile(r"[a-z0-9_]{1,64}")
-_HEARTBEAT_MAX = 4294967  # seconds; both flavours reject larger MASTER_HEARTBEAT_PERIOD
-
-
-class Flavor(enum.Enum):
-    MARIADB = "mariadb"
-    MYSQL = "mysql"
-
-
-@dataclass(frozen=True)
-class ServerVersion:
-    """A supported server version; ``raw`` is the string the server reported."""
-
-    flavor: Flavor
-    major: int
-    minor: int
-    patch: int
-    raw: str
-
-    @classmethod
-    def parse(cls, version: str, version_comment: str = "") -> ServerVersion:
-        """Parse ``@@version`` (plus ``@@version_comment`` as a flavour hint).
-
-        Raises ``UsageError`` for a version that cannot be read or is not supported: the
-        tool would otherwise issue statements the server does not know.
-        """
-        raw = version.strip()
-        is_mariadb = "mariadb" in raw.lower() or "mariadb" in version_comment.lower()
-        text = _HANDSHAKE_PREFIX_RE.sub("", raw, count=1) if is_mariadb else raw
-        match = _VERSION_RE.match(text)
-        if match is None:
-            raise UsageError(
-                f"cannot read the server version {raw!r}: expected it to start with "
-                f"MAJOR.MINOR.PATCH; dualbeat supports {SUPPORTED}"
-            )
-        major, minor, patch = (int(part) for part in match.groups())
-        flavor = Flavor.MARIADB if is_mariadb else Flavor.MYSQL
-        parsed = cls(flavor, major, minor, patch, raw)
-        minimum = (10, 6) if is_mariadb else (5, 7)
-        if (major, minor) < minimum:
-            raise UsageError(
-                f"{parsed} (server reports {raw!r}) is not supported: dualbeat supports {SUPPORTED}"
-            )
-        return parsed
-
-    def at_least(self, major: int, minor: int = 0, patch: int = 0) -> bool:
-        return (self.major, self.minor, self.patch) >= (major, minor, patch)
-
-    def __str__(self) -> str:
-        name = "MariaDB" if self.flavor is Flavor.MARIADB else "MySQL"
-        return f"{name} {self.major}.{self.minor}.{self.patch}"
-
-
-@dataclass(frozen=True)
-class Statement:
-    """SQL text plus the arguments PyMySQL escapes into it client-side.
-
-    ``args`` is left out of ``repr`` because it may hold a replication password.
-    """
-
-    sql: str
-    args: tuple[object, ...] = field(default=(), repr=False)
-
-
-def _identifier(name: str) -> str:
-    if not isinstance(name, str) or _IDENTIFIER_RE.fullmatch(name) is None:
-        raise ValueError(f"not a system variable name: {name!r} (expected [a-z0-9_]+)")
-    return name
-
-
-def _placeholders(count: int) -> str:
-    return ", ".join(["%s"] * count)
-
-
-def _seconds(value: float, what: str, maximum: float | None = None) -> Decimal:
-    """Seconds as a millisecond-precision Decimal: PyMySQL writes it as a plain literal
-    (``1.500``) where a float would become ``1.5e0``."""
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError(f"{what} must be a number of seconds, got {value!r}")
-    if not math.isfinite(value) or value < 0 or (maximum is not None and value > maximum):
-        raise ValueError(f"{what} out of range: {value!r}")
-    return Decimal(value).quantize(Decimal("0.001"))
-
-
-def _check_endpoint(host: str, port: int, user: str, connect_retry: int) -> None:
-    if not host or any(ch in host for ch in "\0\n\r"):
-        raise ValueError(f"invalid replication source host {host!r}")
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-        raise ValueError(f"invalid replication source port {port!r}")
-    if not user:
-        raise ValueError("replication user must not be empty")
-    if isinstance(connect_retry, bool) or not isinstance(connect_retry, int) or connect_retry < 1:
-        raise ValueError(f"connect_retry must be a positive integer, got {connect_retry!r}")
 
 
 class Dialect:
@@ -233,8 +137,8 @@ class Dialect:
         ``heartbeat_period`` (seconds) should be well below ``slave_net_timeout`` so that a
         silent source is noticed quickly. The password travels only in ``args``.
         """
-        _check_endpoint(host, port, user, connect_retry)
-        heartbeat = _seconds(heartbeat_period, "heartbeat_period", _HEARTBEAT_MAX)
+        check_endpoint(host, port, user, connect_retry)
+        heartbeat = seconds(heartbeat_period, "heartbeat_period", _HEARTBEAT_MAX)
         return Statement(
             self._change_source_sql, (host, port, user, password, connect_retry, heartbeat)
         )
@@ -272,7 +176,7 @@ class Dialect:
             raise ValueError(f"gtids must be a string, got {gtids!r}")
         return Statement(
             f"SELECT {self._wait_function}(%s, %s) AS result",
-            (gtids, _seconds(timeout, "timeout")),
+            (gtids, seconds(timeout, "timeout")),
         )
 
     @staticmethod
@@ -325,7 +229,7 @@ class Dialect:
         return Statement(
             f"SELECT 1 AS alive, {origin} AS origin, @@GLOBAL.read_only AS read_only, "
             f"{super_read_only} AS super_read_only, "
-            f"@@GLOBAL.{_identifier(self._executed_gtids_var)} AS executed, "
+            f"@@GLOBAL.{identifier(self._executed_gtids_var)} AS executed, "
             f"(SELECT VARIABLE_VALUE FROM {self._global_status_table} "
             "WHERE VARIABLE_NAME = %s) AS semisync_source",
             (self.semisync_source_status_var,),
@@ -346,7 +250,7 @@ class Dialect:
             raise ValueError("installed_plugins needs at least one plugin name")
         return Statement(
             "SELECT PLUGIN_NAME FROM information_schema.PLUGINS "
-            f"WHERE PLUGIN_STATUS = 'ACTIVE' AND PLUGIN_NAME IN ({_placeholders(len(names))})",
+            f"WHERE PLUGIN_STATUS = 'ACTIVE' AND PLUGIN_NAME IN ({placeholders(len(names))})",
             tuple(names),
         )
 
@@ -373,7 +277,7 @@ class Dialect:
         the next I/O thread start: restart it.
         """
         statements = [
-            Statement(f"INSTALL PLUGIN {_identifier(name)} SONAME '{library}'")
+            Statement(f"INSTALL PLUGIN {identifier(name)} SONAME '{library}'")
             for name, library in self.semisync_plugins(source, replica)
             if name not in installed
         ]
@@ -426,6 +330,17 @@ class Dialect:
         reset = "RESET BINARY LOGS AND GTIDS" if self.version.at_least(8, 4) else "RESET MASTER"
         return [Statement(reset), self.set_global("gtid_purged", position)]
 
+    def internal_writes(self, domain: int) -> list[Statement]:
+        """Statements that send this session's binlogged writes to GTID ``domain``: the
+        agent's own writes (schema, epoch row) stay apart from client transactions, so
+        the comparison between the nodes can ignore them. MariaDB only (a session
+        ``gtid_domain_id``, which needs SUPER); on MySQL nothing yet (8.4 could tag them)."""
+        if self.gtid_family != "mariadb":
+            return []
+        if isinstance(domain, bool) or not isinstance(domain, int) or not 0 <= domain < 2**32:
+            raise ValueError(f"not a GTID domain id: {domain!r}")
+        return [Statement("SET SESSION gtid_domain_id = %s", (domain,))]
+
     def global_variables(self, names: Sequence[str]) -> Statement:
         return _show_where_in("SHOW GLOBAL VARIABLES", names)
 
@@ -439,7 +354,7 @@ class Dialect:
 
     def set_global(self, name: str, value: object) -> Statement:
         """``SET GLOBAL name = value``: the name is validated, the value is an argument."""
-        return Statement(f"SET GLOBAL {_identifier(name)} = %s", (value,))
+        return Statement(f"SET GLOBAL {identifier(name)} = %s", (value,))
 
     # --- sessions ---------------------------------------------------------------------
 
@@ -473,7 +388,7 @@ class Dialect:
 def _show_where_in(show: str, names: Sequence[str]) -> Statement:
     if isinstance(names, str) or not names:
         raise ValueError(f"{show} needs a non-empty list of names, got {names!r}")
-    return Statement(f"{show} WHERE Variable_name IN ({_placeholders(len(names))})", tuple(names))
+    return Statement(f"{show} WHERE Variable_name IN ({placeholders(len(names))})", tuple(names))
 
 
 class MariaDBDialect(Dialect):

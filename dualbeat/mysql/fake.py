@@ -379,6 +379,18 @@ def _upsert(s: FakeServer, se: FakeSession, m: re.Match[str], a: tuple[object, .
     return []
 
 
+@_on(r"SELECT MAX\(epoch\) AS epoch FROM dualbeat\.epoch")
+def _epoch(s: FakeServer, se: FakeSession, m: re.Match[str], a: tuple[object, ...]) -> list[Row]:
+    rows = s.tables.get("dualbeat.epoch")
+    if rows is None:
+        raise s._error(se, ER_NO_SUCH_TABLE, "Table 'dualbeat.epoch' doesn't exist")
+    return [{"epoch": max((r[0] for r in rows.values()), default=None, key=_int_or_zero)}]
+
+
+def _int_or_zero(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
 @_on(r"SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE FROM information_schema\.PROCESSLIST .*")
 def _list(s: FakeServer, se: FakeSession, m: re.Match[str], a: tuple[object, ...]) -> list[Row]:
     return s._processlist(se)

@@ -97,6 +97,7 @@ class ProbeResult:
     executed: str = ""
     received: str = ""
     semisync_source: bool | None = None
+    io_stopped: bool | None = None  # the I/O thread stopped (not connecting); None: no replica
     gtid_family: GtidFamily | None = None
     origin: str | None = None  # server_id (MariaDB) or server_uuid (MySQL): our own GTIDs
 
@@ -140,6 +141,7 @@ class _Seen:
     received: str = ""
     semisync_source: bool | None = None
     origin: str | None = None
+    io_stopped: bool | None = None
 
 
 def _running(state: ThreadState) -> bool:
@@ -200,6 +202,7 @@ class LocalProbe:
         replica = d.parse_replica_status(server.query(d.replica_status()))
         if replica is not None:
             seen.io_running = _running(replica.io_state)
+            seen.io_stopped = replica.io_state is ThreadState.STOPPED
             seen.sql_running = _running(replica.sql_state)
             seen.seconds_behind = replica.seconds_behind
             seen.received = replica.retrieved_gtids

@@ -42,6 +42,8 @@ VARIABLES = (
     "gtid_executed",
     "gtid_purged",
     "report_host",
+    "skip_slave_start",
+    "skip_replica_start",
 )
 
 _SYSTEM_SCHEMAS = frozenset(

@@ -25,6 +25,7 @@ class ExitCode(enum.IntEnum):
     LAB = 5
     VIP = 6
     NO_AGENT = 7
+    DEPENDENCY = 8
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ EXIT_CODES: dict[ExitCode, Outcome] = {
     ExitCode.NO_AGENT: Outcome(
         "no local agent answers (`status`, `standby`, `takeover`, `maintenance`, `switchover`)",
         503,
+    ),
+    ExitCode.DEPENDENCY: Outcome(
+        "a hook or fence command, the arbiter or the watchdog failed", 503
     ),
 }
 

@@ -4,15 +4,15 @@ difference: ``ExitCode.CHECK_FAILED``), so no shell decides that on its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Unpack
 
-from dualbeat.checksum.compare import ChecksumProgress, checksum_pair
+from dualbeat.checksum.compare import ChecksumOptions, checksum_pair
 from dualbeat.checksum.report import ChecksumReport
 from dualbeat.config import Config
 from dualbeat.ops.outcome import ExitCode
 from dualbeat.ops.port import Progress, quiet
-from dualbeat.repl.check import Finding, Status, worst
+from dualbeat.repl.check import CheckResult, Status, worst
 from dualbeat.repl.inspect import inspect_pair
 from dualbeat.repl.setup import SetupReport, setup_pair
 
@@ -39,7 +39,7 @@ def setup(
 
 @dataclass(frozen=True)
 class Checked:
-    findings: tuple[Finding, ...]
+    findings: tuple[CheckResult, ...]
 
     @property
     def outcome(self) -> ExitCode:
@@ -62,21 +62,7 @@ class Compared:
 
 
 def checksum(
-    config: Config,
-    *,
-    reference: str | None = None,
-    databases: Sequence[str] = (),
-    tables: Sequence[str] = (),
-    chunk_size: int = 1000,
-    progress: Callable[[ChecksumProgress], None] = lambda _: None,
+    config: Config, *, reference: str | None = None, **options: Unpack[ChecksumOptions]
 ) -> Compared:
     """Compare the data of both servers chunk by chunk, reading only."""
-    report = checksum_pair(
-        config,
-        reference=reference,
-        databases=databases,
-        tables=tables,
-        chunk_size=chunk_size,
-        progress=progress,
-    )
-    return Compared(report)
+    return Compared(checksum_pair(config, reference=reference, **options))

@@ -20,7 +20,7 @@ from dualbeat.core.state import Reason
 from dualbeat.errors import ConfigError, DualbeatError, RefusedError
 from dualbeat.ops.port import AgentPort, Progress, command, quiet, wait_status
 from dualbeat.rejoin.analysis import analyze, save
-from dualbeat.rejoin.report import Analysis
+from dualbeat.rejoin.report import Analysis, Conflict
 from dualbeat.rejoin.resolve import CopyProgress, Resolution, resolve
 
 #: How long a refused ``rejoined`` is retried: the agent decides on its latest probe and
@@ -79,6 +79,40 @@ def resolve_and_accept(
     return Resolved(result, rows)
 
 
+#: Binary-log reads of an automatic rejoin give up after this long.
+AUTO_BINLOG_TIMEOUT = 120.0
+
+
+def auto_reapply(config: Config, node: str, progress: Progress = quiet) -> str:
+    """``[rejoin] auto = "safe"``, run by NODE's own agent: ``--reapply`` when every lost
+    transaction is ``safe``, refused before any change otherwise (a conflict never
+    resolves itself). The analysis, the record and the history entries are the ones an
+    operator's ``dualbeat rejoin NODE --reapply`` writes; NODE's agent then lets it stand
+    by (``REJOIN_AUTO``) once the active holds everything of NODE's. Returns what it did."""
+    analysis = analyze(config, node, timeout=AUTO_BINLOG_TIMEOUT)
+    path = keep(config, analysis, progress)
+    unsafe = [t.gtid for t in analysis.transactions if set(t.classes) != {Conflict.SAFE}]
+    if unsafe:
+        raise RefusedError(
+            f"{len(unsafe)} of {analysis.missing_count} lost transaction(s) are not all "
+            f"safe row changes (first: {unsafe[0]}); report {path}: an operator decides"
+        )
+    result = resolve(
+        config,
+        node,
+        mode="reapply",
+        binlog_timeout=AUTO_BINLOG_TIMEOUT,
+        say=progress,
+        all_or_nothing=True,
+    )
+    record_report(config, result.analysis, result.analysis_path, progress)
+    copied = f"{result.copy.bytes} bytes copied" if result.copy else "nothing copied"
+    return (
+        f"re-applied {len(result.applied)} safe transaction(s) on {result.active}, "
+        f"{copied}; record {result.record_path}"
+    )
+
+
 def record_report(
     config: Config, analysis: Analysis, path: Path, progress: Progress = quiet
 ) -> None:
@@ -96,6 +130,20 @@ def record_report(
         history.record(config.state_dir(analysis.node), analysis.node, reason)
     except (OSError, DualbeatError) as exc:
         progress(f"warning: the report is not linked from the history: {exc}")
+
+
+def _rejoined(port: AgentPort, node: str, retry_for: float) -> None:
+    deadline = time.monotonic() + retry_for
+    while True:
+        try:
+            answer = command(port, {"cmd": "rejoined"}, f"{node}'s agent refused")
+            break
+        except RefusedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.25)
+    if answer.finding != Finding.REJOIN_ACCEPTED:
+        raise RefusedError(f"{node}'s agent is {answer.role} ({answer.finding}): try again")
 
 
 def accept(
@@ -117,17 +165,10 @@ def accept(
             f"{node} still holds transactions the active lacks (listed above): re-apply them "
             f"on the active or rebuild {node}, then run --accept again"
         )
-    deadline = time.monotonic() + retry_for
-    while True:
-        try:
-            answer = command(port, {"cmd": "rejoined"}, f"{node}'s agent refused")
-            break
-        except RefusedError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.25)
-    if answer.finding != Finding.REJOIN_ACCEPTED:
-        raise RefusedError(f"{node}'s agent is {answer.role} ({answer.finding}): try again")
+    if port.status().role is Role.STANDBY:
+        progress(f"{node} already stands by ([rejoin] auto let it)")
+    else:
+        _rejoined(port, node, retry_for)
     standing_by = wait_status(
         port,
         lambda st: st.role is Role.STANDBY and bool(st.mysql.replicating),

@@ -33,6 +33,7 @@ from dualbeat.mysql.binlog.text import RowEvent, Transaction
 from dualbeat.mysql.binlog.values import Column, Flavor, TableDef, Value, comparable, from_binlog
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.endpoints import endpoint
+from dualbeat.mysql.internal import client_view
 from dualbeat.rejoin.report import (
     Analysis,
     Classifier,
@@ -79,7 +80,10 @@ class _Analyser:
         mine, theirs = lookup.server_state(self.fenced), lookup.server_state(self.act)
         node_set = parse_gtid_set(mine.executed, self.family)
         active_set = parse_gtid_set(theirs.executed, self.family)
-        difference = node_set - active_set
+        # dualbeat's own writes (schema, epoch row) are in its internal domains: never a
+        # client's lost write, never a conflict to review (``mysql.internal``).
+        internal = self.config.internal_domains()
+        difference = client_view(node_set, internal) - client_view(active_set, internal)
         missing = difference.originated_by(mine.origin)
         other = difference - missing
         if theirs.read_only:

@@ -30,12 +30,19 @@ from dualbeat.mysql import tools
 from dualbeat.mysql.connection import Server
 from dualbeat.rejoin import sql
 
-__all__ = ["Copy", "copy_data", "dump_position", "save_binlogs"]
+__all__ = ["Copy", "PositionScan", "copy_data", "dump_position", "save_binlogs"]
 
 _CHUNK = 1 << 16
-_HEADER = 1 << 20  # the position is in the dump's first lines
-_MARIADB_POSITION = re.compile(r"gtid_slave_pos\s*=\s*'([^']*)'", re.IGNORECASE)
-_MYSQL_POSITION = re.compile(r"GTID_PURGED\s*=\s*(?:/\*!\d+\s*'\+'\s*\*/\s*)?'([^']*)'", re.I)
+# The statement that names the copy's GTID position, at the start of a line: MariaDB's
+# ``-- SET GLOBAL gtid_slave_pos='...'`` (10.11 prints it at the *end* of the dump), MySQL's
+# ``SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ '...'`` (its set may span lines).
+_STARTS = {
+    "mariadb": re.compile(rb"(?:--\s*)?SET\s+GLOBAL\s+gtid_slave_pos\s*=", re.IGNORECASE),
+    "mysql": re.compile(rb"(?:--\s*|/\*\s*)?SET\s+@@GLOBAL\.GTID_PURGED\s*=", re.IGNORECASE),
+}
+_VALUE = re.compile(rb"=\s*(?:/\*!\d+\s*'\+'\s*\*/\s*)?'([^']*)'")
+_DECIDE = 64  # bytes of a line that tell whether it starts the position statement
+_LONGEST_STATEMENT = 1 << 20  # no GTID position is longer; a longer "statement" is data
 
 
 @dataclass(frozen=True)
@@ -45,11 +52,59 @@ class Copy:
     bytes: int
 
 
-def dump_position(header: str, family: str) -> str | None:
-    """The GTID position a dump was taken at, from its header comments."""
-    pattern = _MARIADB_POSITION if family == "mariadb" else _MYSQL_POSITION
-    found = pattern.search(header)
-    return None if found is None else "".join(found.group(1).split())
+class PositionScan:
+    """Finds the dump's GTID position statement wherever the dump writes it, as the dump
+    streams by, in bounded memory.
+
+    Only a statement that begins a line counts: the dump's data never begins a line (the
+    dump escapes newlines inside strings), so a look-alike inside a row is ignored. Kept
+    in memory: the head of the current line until it is known not to start the statement
+    (``_DECIDE`` bytes), and the statement itself. Where the dump names a position twice
+    the last one wins.
+    """
+
+    def __init__(self, family: str) -> None:
+        self._start = _STARTS["mariadb" if family == "mariadb" else "mysql"]
+        self._line = bytearray()  # the current line's head, or the statement being read
+        self._skip = False  # the rest of the current line cannot hold the statement
+        self._in_statement = False
+        self.position: str | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        pos = 0
+        while pos < len(chunk):
+            newline = chunk.find(b"\n", pos)
+            end = len(chunk) if newline < 0 else newline + 1
+            if not self._skip:
+                self._line += chunk[pos:end]
+                self._check(line_ended=newline >= 0)
+            if newline >= 0 and not self._in_statement:
+                self._line.clear()
+                self._skip = False
+            pos = end
+
+    def _check(self, line_ended: bool) -> None:
+        if not self._in_statement:
+            if self._start.match(self._line) is None:
+                if line_ended or len(self._line) >= _DECIDE:
+                    self._line.clear()
+                    self._skip = not line_ended
+                return
+            self._in_statement = True
+        found = _VALUE.search(self._line)
+        if found is not None:
+            self.position = "".join(found.group(1).decode("utf-8", "replace").split())
+        if found is not None or len(self._line) > _LONGEST_STATEMENT:
+            self._in_statement = False
+            self._line.clear()
+            self._skip = not line_ended
+
+
+def dump_position(text: str, family: str) -> str | None:
+    """The GTID position a dump was taken at, wherever in ``text`` the dump states it."""
+    scan = PositionScan(family)
+    scan.feed(text.encode())
+    return scan.position
 
 
 def _tail(stream: IO[bytes]) -> str:
@@ -128,7 +183,7 @@ def copy_data(
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=load_err,
         )  # fmt: skip
         assert dump.stdout is not None and load.stdin is not None
-        pump = _Pump(dump.stdout, load.stdin, lambda n: progress(n, estimate))
+        pump = _Pump(dump.stdout, load.stdin, lambda n: progress(n, estimate), family)
         thread = threading.Thread(target=pump.run, name="copy", daemon=True)
         thread.start()
         thread.join()
@@ -138,18 +193,25 @@ def copy_data(
             raise MysqlQueryError(target.name, f"loading the copy failed: {detail}")
         if dumped != 0:
             raise MysqlQueryError(source.name, f"the dump failed: {_tail(dump_err)}")
-    position = dump_position(pump.header.decode("utf-8", "replace"), family)
+    position = pump.scan.position
     if position is None:
         raise MysqlQueryError(source.name, "the dump does not say which GTID position it holds")
     return Copy(databases, position, pump.done)
 
 
 class _Pump:
-    """Streams the dump into the loader, unlogged, keeping the header and a byte count."""
+    """Streams the dump into the loader, unlogged, finding its GTID position on the way
+    (``scan``) and counting bytes."""
 
-    def __init__(self, src: IO[bytes], dst: IO[bytes], progress: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        src: IO[bytes],
+        dst: IO[bytes],
+        progress: Callable[[int], None],
+        family: str,
+    ) -> None:
         self.src, self.dst, self.progress = src, dst, progress
-        self.header = b""
+        self.scan = PositionScan(family)
         self.done = 0
         self.error = ""
 
@@ -157,8 +219,7 @@ class _Pump:
         try:
             self.dst.write(sql.LOAD_PROLOGUE)
             while chunk := self.src.read(_CHUNK):
-                if len(self.header) < _HEADER:
-                    self.header += chunk[: _HEADER - len(self.header)]
+                self.scan.feed(chunk)
                 self.dst.write(chunk)
                 self.done += len(chunk)
                 self.progress(self.done)

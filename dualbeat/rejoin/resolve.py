@@ -17,14 +17,22 @@ Order, chosen so that every step is safe to retry and nothing is lost unseen:
 
 The caller (the CLI) then runs the ``--accept`` step: NODE's agent un-fences it, and the
 pair is checksummed.
+
+A failure at any step stops the workflow with NODE still fenced. Before the error goes up,
+``say`` tells what state each server was left in and how to continue, and the same goes
+into ``<time>-<mode>-stopped.json``. Running the same command again is always safe: the
+analysis is redone from NODE's binary logs (a partial copy never touches them: the load
+is unlogged), re-applied rows match the active and are not applied twice, the copy drops
+and re-creates every database, and the positions are set, not advanced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,11 +40,12 @@ from typing import Any
 from dualbeat.agent import control
 from dualbeat.config import Config
 from dualbeat.core.roles import Role
-from dualbeat.errors import RefusedError
+from dualbeat.errors import DualbeatError, RefusedError
 from dualbeat.mysql import control as mysql_control
 from dualbeat.mysql import lookup
 from dualbeat.mysql.binlog.values import TableDef
 from dualbeat.mysql.connection import Server
+from dualbeat.mysql.dialect import Statement
 from dualbeat.mysql.endpoints import endpoint
 from dualbeat.rejoin import reapply, rebuild
 from dualbeat.rejoin.analysis import analyze, report_dir, save
@@ -46,6 +55,16 @@ __all__ = ["Resolution", "resolve"]
 
 Say = Callable[[str], None]
 CopyProgress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Where a failed rejoin stopped: the step, the state it left, and how to go on."""
+
+    step: str
+    left: str
+    resume: str
+    error: str
 
 
 @dataclass
@@ -60,6 +79,7 @@ class Resolution:
     applied: list[reapply.Applied] = field(default_factory=list)
     copy: rebuild.Copy | None = None
     record_path: Path | None = None
+    stopped: Stop | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -79,6 +99,7 @@ class Resolution:
                 if self.copy
                 else None
             ),
+            "stopped": vars(self.stopped) if self.stopped else None,
         }
 
 
@@ -116,9 +137,13 @@ def resolve(
     binlog_timeout: float = 300.0,
     say: Say = lambda _: None,
     copy_progress: CopyProgress = lambda _d, _t: None,
+    all_or_nothing: bool = False,
 ) -> Resolution:
     """Run steps 1-7 of the module docstring; raises before changing anything when a
-    guard fails, and stops at the first failing step (NODE then stays fenced)."""
+    guard fails, and stops at the first failing step (NODE then stays fenced).
+    ``all_or_nothing`` (the automatic rejoin): a transaction that would not be re-applied
+    stops the workflow before anything is re-applied or copied, instead of being
+    discarded (a conflict never resolves itself)."""
     name = config.node(node).name
     active = _guard(config, name)
     with (
@@ -130,26 +155,92 @@ def resolve(
         result = Resolution(name, active, mode, analysis, save(analysis, config))
         say(f"analysis: {analysis.missing_count} transaction(s) of {name}'s that {active} lacks")
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(analysis.created_at))
+        step = _Steps(config, result, stamp, say)
+        again = f"run `dualbeat rejoin {name} --{mode}` again"
+        untouched = f"{name} unchanged (fenced, read-only, its binary logs in place)"
         if analysis.missing_count:
             dest = report_dir(config, name) / f"{stamp}-binlogs"
-            result.saved_binlogs = rebuild.save_binlogs(
-                fenced, analysis.binlog_files, dest, binlog_timeout
-            )
+            with step("saving the binary logs", untouched, again):
+                result.saved_binlogs = rebuild.save_binlogs(
+                    fenced, analysis.binlog_files, dest, binlog_timeout
+                )
             say(f"saved a copy of {name}'s binary logs holding them: {dest}")
         if mode == "reapply":
-            _reapply(act, analysis, include, result, say)
-        mysql_control.stop_replication(fenced)
+            with step(
+                f"re-applying on {active}",
+                f"{untouched}; the transactions reported re-applied above are on {active}",
+                f"{again}: a re-applied row now matches {active} and is not applied twice",
+            ):
+                _reapply(act, analysis, include, result, say, all_or_nothing=all_or_nothing)
+            again = f"run `dualbeat rejoin {name} --discard` (what was re-applied stays)"
+        with step(f"stopping {name}'s replication", untouched, again):
+            mysql_control.stop_replication(fenced)
         say(f"copying {active}'s data onto {name} (unlogged there) ...")
-        result.copy = rebuild.copy_data(act, fenced, copy_progress)
-        fenced.execute(*fenced.dialect.restart_history(result.copy.position))
-        say(f"{name} rebuilt at {active}'s position {result.copy.position}")
-        _replicate_from(act, result.copy.position)
+        with step(
+            f"copying {active}'s data",
+            f"{name} fenced, not replicating, its databases partly replaced by {active}'s; "
+            "its binary logs and GTID history unchanged",
+            f"{again}: the copy starts over",
+        ):
+            result.copy = rebuild.copy_data(act, fenced, copy_progress)
+        position = result.copy.position
+        with step(
+            f"restarting {name}'s GTID history",
+            f"{name} holds {active}'s data at {position}; its GTID history may be half reset",
+            f"{again} (it copies again), or on {name}: "
+            + "; ".join(_shown(st) for st in fenced.dialect.restart_history(position)),
+        ):
+            fenced.execute(*fenced.dialect.restart_history(position))
+        say(f"{name} rebuilt at {active}'s position {position}")
+        with step(
+            f"repositioning {active}'s channel from {name}",
+            f"{name} rebuilt at {position}; {active}'s channel from {name} is stopped or "
+            "at its old position",
+            f"{again}, or on {active}: STOP SLAVE; SET GLOBAL gtid_slave_pos = "
+            f"'{position}'; START SLAVE",
+        ):
+            _replicate_from(act, position)
         say(f"{active} replicates from {name} again, from that position")
         result.record_path = _record(config, name, stamp, result)
     return result
 
 
-def _reapply(act: Server, analysis: Analysis, include: bool, result: Resolution, say: Say) -> None:
+def _shown(stmt: Statement) -> str:
+    """A statement as an operator would type it (our values are GTID positions)."""
+    return stmt.sql.replace("%s", "{!r}").format(*stmt.args) if stmt.args else stmt.sql
+
+
+class _Steps:
+    """Runs one step of ``resolve``: on a failure, records and says where it stopped."""
+
+    def __init__(self, config: Config, result: Resolution, stamp: str, say: Say) -> None:
+        self.config, self.result, self.stamp, self.say = config, result, stamp, say
+
+    @contextlib.contextmanager
+    def __call__(self, step: str, left: str, resume: str) -> Iterator[None]:
+        try:
+            yield
+        except (DualbeatError, OSError) as exc:
+            r = self.result
+            r.stopped = Stop(step, left, resume, str(exc))
+            self.say(f"stopped while {step}: {exc}")
+            self.say(f"left: {left}; {r.node} stays fenced")
+            self.say(f"to continue: {resume}")
+            with contextlib.suppress(OSError):
+                r.record_path = _record(self.config, r.node, self.stamp, r)
+                self.say(f"record: {r.record_path}")
+            raise
+
+
+def _reapply(
+    act: Server,
+    analysis: Analysis,
+    include: bool,
+    result: Resolution,
+    say: Say,
+    *,
+    all_or_nothing: bool = False,
+) -> None:
     tables: dict[str, TableDef] = {}
     for qualified in analysis.tables:
         schema, _, table = qualified.partition(".")
@@ -157,6 +248,12 @@ def _reapply(act: Server, analysis: Analysis, include: bool, result: Resolution,
         if found is not None:
             tables[qualified] = found
     result.plan = reapply.plan(analysis, tables, include=include)
+    if all_or_nothing and result.plan.skipped:
+        first = result.plan.skipped[0]
+        raise RefusedError(
+            f"{len(result.plan.skipped)} lost transaction(s) cannot be re-applied safely "
+            f"({first.gtid}: {first.why}): an operator decides (dualbeat rejoin --analyze)"
+        )
     for skipped in result.plan.skipped:
         say(f"not re-applied (discarded, saved): {skipped.gtid}: {skipped.why}")
     result.applied = reapply.apply(
@@ -184,7 +281,10 @@ def _replicate_from(act: Server, position: str) -> None:
 
 
 def _record(config: Config, node: str, stamp: str, result: Resolution) -> Path:
-    path = report_dir(config, node) / f"{stamp}-{result.mode}.json"
+    """``<stamp>-<mode>.json``, or ``<stamp>-<mode>-stopped.json`` for a failed rejoin."""
+    stopped = "-stopped" if result.stopped else ""
+    path = report_dir(config, node) / f"{stamp}-{result.mode}{stopped}.json"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(result.to_json(), f, indent=2)

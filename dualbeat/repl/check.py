@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from dualbeat.config import SafetyWarning
 from dualbeat.mysql.dialect import ThreadState
+from dualbeat.mysql.internal import client_view
 from dualbeat.mysql.snapshot import ServerSnapshot
 
 
@@ -23,7 +24,10 @@ class Status(enum.IntEnum):
 
 
 @dataclass(frozen=True)
-class Finding:
+class CheckResult:
+    """What one rule of ``repl check`` says about one node (or the pair, or the config).
+    Not to be confused with ``dualbeat.core.roles.Finding``, the agent's verdict on a cycle."""
+
     check: str
     node: str
     status: Status
@@ -50,6 +54,9 @@ class Pair:
     max_lag: float
     # ``config.safety_warnings``; None: not judged (no config at hand)
     safety: tuple[SafetyWarning, ...] | None = None
+    # MariaDB GTID domains of dualbeat's own writes (``Config.internal_domains``): left
+    # out of every comparison, and no server may use one as its gtid_domain_id
+    internal_domains: frozenset[int] = frozenset()
 
     def both(self) -> tuple[ServerSnapshot, ServerSnapshot]:
         return (self.active, self.passive)
@@ -58,7 +65,7 @@ class Pair:
         return self.passive if snap is self.active else self.active
 
 
-Rule = Callable[[Pair], Iterator[Finding]]
+Rule = Callable[[Pair], Iterator[CheckResult]]
 RULES: list[Rule] = []
 
 
@@ -67,26 +74,26 @@ def rule(fn: Rule) -> Rule:
     return fn
 
 
-def check_pair(pair: Pair) -> list[Finding]:
+def check_pair(pair: Pair) -> list[CheckResult]:
     """All findings, in rule order."""
     return [finding for fn in RULES for finding in fn(pair)]
 
 
-def worst(findings: list[Finding]) -> Status:
+def worst(findings: list[CheckResult]) -> Status:
     return max((f.status for f in findings), default=Status.OK)
 
 
 def _setting(
     check: str, snap: ServerSnapshot, ok: bool, detail: str, bad: Status, hint: str
-) -> Finding:
-    return Finding(check, snap.node, Status.OK if ok else bad, detail, "" if ok else hint)
+) -> CheckResult:
+    return CheckResult(check, snap.node, Status.OK if ok else bad, detail, "" if ok else hint)
 
 
 @rule
-def server_ids(pair: Pair) -> Iterator[Finding]:
+def server_ids(pair: Pair) -> Iterator[CheckResult]:
     a, p = pair.active.number("server_id"), pair.passive.number("server_id")
     ok = a is not None and p is not None and a != p and 0 not in (a, p)
-    yield Finding(
+    yield CheckResult(
         "server_id",
         "pair",
         Status.OK if ok else Status.FAIL,
@@ -96,7 +103,7 @@ def server_ids(pair: Pair) -> Iterator[Finding]:
 
 
 @rule
-def binary_log(pair: Pair) -> Iterator[Finding]:
+def binary_log(pair: Pair) -> Iterator[CheckResult]:
     for s in pair.both():
         on = bool(s.flag("log_bin"))
         yield _setting(
@@ -130,7 +137,7 @@ def binary_log(pair: Pair) -> Iterator[Finding]:
 
 
 @rule
-def auto_increment(pair: Pair) -> Iterator[Finding]:
+def auto_increment(pair: Pair) -> Iterator[CheckResult]:
     a, p = pair.active, pair.passive
     inc_a, inc_p = a.number("auto_increment_increment"), p.number("auto_increment_increment")
     off_a, off_p = a.number("auto_increment_offset"), p.number("auto_increment_offset")
@@ -145,7 +152,7 @@ def auto_increment(pair: Pair) -> Iterator[Finding]:
         and off_p is not None
         and off_a % inc_a != off_p % inc_a
     )
-    yield Finding(
+    yield CheckResult(
         "auto_increment",
         "pair",
         Status.OK if ok else Status.FAIL,
@@ -158,7 +165,7 @@ def auto_increment(pair: Pair) -> Iterator[Finding]:
 
 
 @rule
-def durability(pair: Pair) -> Iterator[Finding]:
+def durability(pair: Pair) -> Iterator[CheckResult]:
     for s in pair.both():
         yield _setting(
             "sync_binlog",
@@ -188,12 +195,12 @@ def durability(pair: Pair) -> Iterator[Finding]:
 
 
 @rule
-def gtid_mode(pair: Pair) -> Iterator[Finding]:
+def gtid_mode(pair: Pair) -> Iterator[CheckResult]:
     a, p = pair.both()
     if a.is_mariadb:
         da, dp = a.number("gtid_domain_id"), p.number("gtid_domain_id")
         ok = da is not None and da != dp
-        yield Finding(
+        yield CheckResult(
             "gtid_domain_id",
             "pair",
             Status.OK if ok else Status.WARN,
@@ -203,6 +210,19 @@ def gtid_mode(pair: Pair) -> Iterator[Finding]:
             else "give each server its own gtid_domain_id so a write on the "
             "passive shows up as its own domain and never collides in strict mode",
         )
+        for s in pair.both():
+            own = s.number("gtid_domain_id")
+            if own is not None and own in pair.internal_domains:
+                yield CheckResult(
+                    "gtid_domain_id",
+                    s.node,
+                    Status.FAIL,
+                    f"gtid_domain_id={own} is one of dualbeat's own domains "
+                    f"{sorted(pair.internal_domains)}",
+                    "client writes there would be taken for dualbeat's own and never "
+                    "fence a node: change the server's gtid_domain_id or "
+                    "[replication].internal_domain_id",
+                )
     else:
         for s in pair.both():
             ok = (s.var("gtid_mode") or "").upper() == "ON" and bool(
@@ -221,7 +241,7 @@ def gtid_mode(pair: Pair) -> Iterator[Finding]:
 
 
 @rule
-def net_timeout(pair: Pair) -> Iterator[Finding]:
+def net_timeout(pair: Pair) -> Iterator[CheckResult]:
     for s in pair.both():
         value = s.number("replica_net_timeout", "slave_net_timeout")
         ok = value is not None and value <= 20
@@ -236,13 +256,46 @@ def net_timeout(pair: Pair) -> Iterator[Finding]:
         )
 
 
+_AUTOSTART_HINT = (
+    "add skip_slave_start to my.cnf ([mariadbd]; skip_replica_start on MySQL 8.0.26+) and "
+    "restart: without it a restarted server starts replicating by itself, even from a "
+    "fenced peer whose transactions nobody reviewed; dualbeat starts replication itself"
+)
+
+
 @rule
-def replication_threads(pair: Pair) -> Iterator[Finding]:
+def replica_autostart(pair: Pair) -> Iterator[CheckResult]:
+    """Replication must start only when the agent decides (issue 12 item 6). MySQL shows
+    the setting as a variable; MariaDB 10.x accepts it only as an option and shows it
+    nowhere over SQL, so there the check can only remind."""
+    for s in pair.both():
+        on = s.flag("skip_replica_start", "skip_slave_start")
+        if on is None:
+            yield CheckResult(
+                "skip_slave_start",
+                s.node,
+                Status.WARN,
+                "not readable over SQL on this server (MariaDB shows no such variable)",
+                "make sure my.cnf sets skip_slave_start: " + _AUTOSTART_HINT.split(": ", 1)[1],
+            )
+        else:
+            yield _setting(
+                "skip_slave_start",
+                s,
+                on,
+                f"skip_slave_start={s.var('skip_replica_start', 'skip_slave_start')}",
+                Status.FAIL,
+                _AUTOSTART_HINT,
+            )
+
+
+@rule
+def replication_threads(pair: Pair) -> Iterator[CheckResult]:
     for s in pair.both():
         peer = pair.peer(s)
         r = s.replica
         if r is None:
-            yield Finding(
+            yield CheckResult(
                 "replication",
                 s.node,
                 Status.FAIL,
@@ -252,7 +305,7 @@ def replication_threads(pair: Pair) -> Iterator[Finding]:
             continue
         want = pair.addresses.get(peer.node)
         if want is not None and (r.source_host, r.source_port) != want:
-            yield Finding(
+            yield CheckResult(
                 "replication_source",
                 s.node,
                 Status.FAIL,
@@ -261,11 +314,11 @@ def replication_threads(pair: Pair) -> Iterator[Finding]:
                 "run `dualbeat repl setup` to point it at the peer",
             )
         else:
-            yield Finding(
+            yield CheckResult(
                 "replication_source", s.node, Status.OK, f"from {r.source_host}:{r.source_port}"
             )
         if not r.auto_position:
-            yield Finding(
+            yield CheckResult(
                 "gtid_auto_position",
                 s.node,
                 Status.FAIL,
@@ -274,7 +327,7 @@ def replication_threads(pair: Pair) -> Iterator[Finding]:
                 "MASTER_AUTO_POSITION=1 (MySQL); `dualbeat repl setup` does it",
             )
         io_ok = r.io_state is ThreadState.RUNNING
-        yield Finding(
+        yield CheckResult(
             "io_thread",
             s.node,
             Status.OK if io_ok else Status.FAIL,
@@ -286,7 +339,7 @@ def replication_threads(pair: Pair) -> Iterator[Finding]:
             "(connectivity, replication user and password, binlogs purged on the source)",
         )
         sql_ok = r.sql_state is ThreadState.RUNNING
-        yield Finding(
+        yield CheckResult(
             "sql_thread",
             s.node,
             Status.OK if sql_ok else Status.FAIL,
@@ -300,7 +353,7 @@ def replication_threads(pair: Pair) -> Iterator[Finding]:
         if io_ok and sql_ok:
             lag = r.seconds_behind
             lag_ok = lag is not None and lag <= pair.max_lag
-            yield Finding(
+            yield CheckResult(
                 "lag",
                 s.node,
                 Status.OK if lag_ok else Status.WARN,
@@ -313,22 +366,26 @@ def replication_threads(pair: Pair) -> Iterator[Finding]:
 
 
 @rule
-def errant_transactions(pair: Pair) -> Iterator[Finding]:
+def errant_transactions(pair: Pair) -> Iterator[CheckResult]:
     """Transactions the passive *wrote* that the active lacks. Only the passive's own
     origin counts: on a busy pair the passive may already have applied the active's
-    newest writes, which the active's (earlier) snapshot does not show yet."""
-    errant = pair.passive.executed - pair.active.executed
+    newest writes, which the active's (earlier) snapshot does not show yet. dualbeat's own
+    writes (its internal domains) never count: they are not a client's."""
+    internal = pair.internal_domains
+    errant = client_view(pair.passive.executed, internal) - client_view(
+        pair.active.executed, internal
+    )
     if pair.passive.origin is not None:
         errant = errant.originated_by(pair.passive.origin)
     if not errant:
-        yield Finding(
+        yield CheckResult(
             "errant_transactions",
             pair.passive.node,
             Status.OK,
             f"no transactions missing on {pair.active.node}",
         )
         return
-    yield Finding(
+    yield CheckResult(
         "errant_transactions",
         pair.passive.node,
         Status.FAIL,
@@ -339,10 +396,10 @@ def errant_transactions(pair: Pair) -> Iterator[Finding]:
 
 
 @rule
-def read_only(pair: Pair) -> Iterator[Finding]:
+def read_only(pair: Pair) -> Iterator[CheckResult]:
     a, p = pair.both()
     if a.writable and p.writable:
-        yield Finding(
+        yield CheckResult(
             "writers",
             "pair",
             Status.FAIL,
@@ -350,7 +407,7 @@ def read_only(pair: Pair) -> Iterator[Finding]:
             f"SET GLOBAL read_only=ON on {p.node} now: two writers diverge",
         )
     elif not a.writable and not p.writable:
-        yield Finding(
+        yield CheckResult(
             "writers",
             "pair",
             Status.WARN,
@@ -358,7 +415,7 @@ def read_only(pair: Pair) -> Iterator[Finding]:
             "start the dualbeat agent, or `dualbeat repl setup` to pick the active",
         )
     else:
-        yield Finding("writers", "pair", Status.OK, f"only {a.node} is writable")
+        yield CheckResult("writers", "pair", Status.OK, f"only {a.node} is writable")
     yield _setting(
         "passive_read_only",
         p,
@@ -369,7 +426,7 @@ def read_only(pair: Pair) -> Iterator[Finding]:
         f"SET GLOBAL read_only=ON on {p.node}",
     )
     if p.var("super_read_only") is not None and not p.flag("super_read_only"):
-        yield Finding(
+        yield CheckResult(
             "passive_super_read_only",
             p.node,
             Status.WARN,
@@ -379,7 +436,7 @@ def read_only(pair: Pair) -> Iterator[Finding]:
 
 
 @rule
-def semisync(pair: Pair) -> Iterator[Finding]:
+def semisync(pair: Pair) -> Iterator[CheckResult]:
     for s in pair.both():
         source_on = any(
             k.endswith(("master_enabled", "source_enabled")) and v.upper() == "ON"
@@ -408,19 +465,19 @@ def semisync(pair: Pair) -> Iterator[Finding]:
                 "the passive must acknowledge as a semi-sync replica "
                 "(rpl_semi_sync_slave_enabled=ON, then restart its I/O thread)"
             )
-        yield Finding(
+        yield CheckResult(
             "semi_sync", s.node, Status.OK if ok else Status.WARN, detail, "" if ok else hint
         )
 
 
 @rule
-def two_writers(pair: Pair) -> Iterator[Finding]:
+def two_writers(pair: Pair) -> Iterator[CheckResult]:
     """Faults the configuration leaves open to two writers (classic mode: no arbiter)."""
     if pair.safety is None:
         return
     for warning in pair.safety:
-        yield Finding("two_writers", "config", Status.WARN, warning.risk, warning.fix)
+        yield CheckResult("two_writers", "config", Status.WARN, warning.risk, warning.fix)
     if not pair.safety:
-        yield Finding(
+        yield CheckResult(
             "two_writers", "config", Status.OK, "an [arbiter] breaks ties between the nodes"
         )

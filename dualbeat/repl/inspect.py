@@ -5,10 +5,10 @@ from __future__ import annotations
 from dualbeat.config import Config, safety_warnings
 from dualbeat.mysql import snapshot
 from dualbeat.mysql.endpoints import servers
-from dualbeat.repl.check import Finding, Pair, check_pair
+from dualbeat.repl.check import CheckResult, Pair, check_pair
 
 
-def inspect_pair(config: Config, *, active: str | None = None) -> list[Finding]:
+def inspect_pair(config: Config, *, active: str | None = None) -> list[CheckResult]:
     """Snapshot both servers and run every rule.
 
     Without ``active``, the writable server is judged as the active; with none or both
@@ -30,5 +30,6 @@ def inspect_pair(config: Config, *, active: str | None = None) -> list[Finding]:
             addresses=addresses,
             max_lag=config.replication.max_lag,
             safety=tuple(safety_warnings(config)),
+            internal_domains=config.internal_domains(),
         )
     )

@@ -340,6 +340,7 @@ def _setup(
             partial(active_server.execute, *active_server.dialect.set_read_only(False)),
         )
     if not dry_run:
-        control.ensure_schema(active_server)  # idempotent; replicates to the passive
+        # idempotent; in the active's own GTID domain; replicates to the passive
+        control.ensure_schema(active_server, domain=config.internal_domain(active_name))
         progress(f"{active_name}: dualbeat schema present (heartbeat and epoch tables)")
     return report

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dualbeat.config import Config
-from dualbeat.repl.check import Finding, Status
+from dualbeat.repl.check import CheckResult, Status
 from dualbeat.repl.inspect import inspect_pair
 
 # The checks that must be OK before a switchover, and why each matters. Replication checks
@@ -36,10 +36,10 @@ _TARGET_ONLY = {"io_thread", "sql_thread", "lag", "replication"}
 class Preflight:
     active: str
     target: str
-    findings: tuple[Finding, ...]
+    findings: tuple[CheckResult, ...]
 
     @property
-    def blockers(self) -> list[Finding]:
+    def blockers(self) -> list[CheckResult]:
         return [
             f
             for f in self.findings

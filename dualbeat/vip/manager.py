@@ -24,9 +24,13 @@ timeout, ``announce`` at most ``(count - 1) * interval``.
 from __future__ import annotations
 
 import errno
+import logging
 import os
+import select
+import socket
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Interface
 from socket import AF_INET
@@ -44,6 +48,11 @@ IFF_LOWER_UP = 0x10000
 # "UNKNOWN" is what drivers without operstate support report (dummy, some virtual NICs);
 # they still set IFF_LOWER_UP when the link is usable.
 _USABLE_OPERSTATES = frozenset({"UP", "UNKNOWN"})
+
+log = logging.getLogger("dualbeat.vip")
+_NETLINK_ROUTE = 0
+_RTMGRP_LINK = 0x1
+_RTMGRP_IPV4_IFADDR = 0x10
 
 DEFAULT_PROBE_TIMEOUT = 0.2
 DEFAULT_ARP_INTERVAL = 0.05
@@ -88,6 +97,9 @@ class VipManager:
         self.interface = interface
         self._closed = False
         self._observer: Any = None  # observe()'s IPRoute, opened on first use
+        self._events: socket.socket | None = None  # wait_for_change()'s, likewise
+        self._lock = threading.Lock()
+        self._pending: threading.Timer | None = None  # removes a released VIP after its grace
 
     @property
     def ip(self) -> IPv4Address:
@@ -99,10 +111,12 @@ class VipManager:
     # ------------------------------------------------------------------ state
 
     def held(self) -> bool:
-        """Whether the VIP is on the interface (with any prefix length); False if it is missing."""
+        """Whether the VIP is on the interface (with any prefix length); False if it is
+        missing, or released and only waiting out its grace."""
         with self._netlink("read addresses of") as ipr:
             link = self._link(ipr)
-            return link is not None and bool(self._held_prefixes(ipr, link))
+            held = link is not None and bool(self._held_prefixes(ipr, link))
+        return held and not self.releasing
 
     def carrier(self) -> bool:
         """Whether the interface is administratively up *and* has carrier; False if missing.
@@ -125,20 +139,51 @@ class VipManager:
                 self._observer = IPRoute()
             link = self._link(self._observer)
             held = link is not None and bool(self._held_prefixes(self._observer, link))
+            held = held and not self.releasing
             return held, _has_carrier(link)
         except (NetlinkError, OSError) as exc:
             self._close_observer()
             raise VipError(f"cannot read the state of {self.interface}: {_strerror(exc)}") from exc
 
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until the kernel reports a link or IPv4 address change in this network
+        namespace, or ``timeout`` passes; whether one came. Lets the agent re-``observe``
+        only when something changed (plus a slow refresh) instead of five times a second:
+        decoding a link dump was most of an idle agent's CPU. For the observing thread
+        only; the raw socket is opened on first use, in that thread's namespace."""
+        if self._closed:
+            raise VipError(f"{self!r} is closed")
+        try:
+            if self._events is None:
+                events = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_ROUTE)
+                events.bind((0, _RTMGRP_LINK | _RTMGRP_IPV4_IFADDR))
+                events.setblocking(False)
+                self._events = events
+            ready, _, _ = select.select([self._events], [], [], timeout)
+            if not ready:
+                return False
+            with suppress(BlockingIOError):
+                while self._events.recv(65536):  # the content does not matter: drain it
+                    pass
+            return True
+        except OSError as exc:
+            self._close_observer()
+            raise VipError(f"cannot watch {self.interface} for changes: {_strerror(exc)}") from exc
+
     def _close_observer(self) -> None:
         if self._observer is not None:
             self._observer.close()
             self._observer = None
+        if self._events is not None:
+            self._events.close()
+            self._events = None
 
     # ------------------------------------------------------------------ address
 
     def add(self) -> None:
-        """Put the VIP on the interface; already there (any prefix length) is success."""
+        """Put the VIP on the interface; already there (any prefix length) is success
+        (a released VIP still in its grace is taken back)."""
+        self._cancel_pending()
         with self._netlink("add the VIP to") as ipr:
             link = self._require_link(ipr)
             if self._held_prefixes(ipr, link):
@@ -212,27 +257,71 @@ class VipManager:
 
     # ------------------------------------------------------------------ the agent's verbs
 
-    def claim(self, arp_count: int) -> None:
-        """Probe, add, announce: ``VipConflict`` (and nothing added) if another host answers.
+    def claim(self, arp_count: int, *, force: bool = False, probe: bool = True) -> str | None:
+        """Probe, add, announce: ``VipConflict`` (and nothing added) if another host answers,
+        unless ``force`` (that host is known to refuse MySQL: see ``core.findings.
+        vip_overridable``); then the MAC that also answers is returned, else None.
 
         The probe waits 100 ms: a neighbour on the segment answers ARP in well under a
-        millisecond, and every millisecond here is write downtime during a failover."""
-        other = self.conflict(timeout=0.1)
-        if other is not None:
+        millisecond, and every millisecond here is write downtime during a failover.
+        ``probe=False`` skips it, for a claim right after the old holder announced over the
+        heartbeat that it released the address: the wait would be 100 ms of silence."""
+        other = self.conflict(timeout=0.1) if probe else None
+        if other is not None and not force:
             raise VipConflict(
                 f"{self.ip} is already answered for by {other} on {self.interface}; "
                 "not adding it here, which would put the VIP on two hosts"
             )
         self.add()
         self.announce(arp_count, interval=0.02)
+        return other
 
-    def release(self) -> None:
-        """Remove the VIP (idempotent). No ARP: the next holder's announcement moves clients."""
-        self.remove()
+    def release(self, grace: float = 0.0) -> None:
+        """Give the VIP up (idempotent). No ARP: the next holder's announcement moves clients.
+
+        With ``grace`` > 0 the address stays on the interface that long, *released*: only
+        for a host that no longer answers ARP for it and refuses its MySQL port with a
+        reset (the client gate), so a client whose neighbour entry still points here
+        gets a refusal it can retry instead of silence until the new holder's gratuitous
+        ARP. ``observe`` and ``held`` report it as not held; a ``claim`` takes it back."""
+        if grace <= 0:
+            self._cancel_pending()
+            self.remove()
+            return
+        with self._lock:
+            if self._pending is None:
+                self._pending = threading.Timer(grace, self._expire)
+                self._pending.daemon = True
+                self._pending.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._pending is None or self._pending is not threading.current_thread():
+                return
+            self._pending = None
+            try:
+                self.remove()
+            except VipError as exc:  # the reconcile removes it on the next check
+                log.warning("could not remove the released VIP after its grace: %s", exc)
+
+    def _cancel_pending(self) -> None:
+        with self._lock:
+            if self._pending is not None:
+                self._pending.cancel()
+                self._pending = None
+
+    @property
+    def releasing(self) -> bool:
+        """The VIP is released but still on the interface for its grace."""
+        return self._pending is not None
 
     def close(self) -> None:
         """Closes ``observe``'s socket (nothing else stays open between calls); later
-        calls fail loudly."""
+        calls fail loudly. A released VIP still in its grace is removed now: nobody
+        would remove it once the agent is gone."""
+        if self.releasing:
+            self._cancel_pending()
+            self.remove()
         self._closed = True
         self._close_observer()
 

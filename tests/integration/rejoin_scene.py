@@ -76,8 +76,11 @@ def replicate_baseline(info: LabInfo, tmp_path: Path) -> None:
     )
 
 
-def old_active_returns(info: LabInfo, log: Path) -> None:
-    """db1 writes alone, dies, db2 takes over and changes the planted rows, db1 returns."""
+def old_active_returns(
+    info: LabInfo, log: Path, *, conflict: bool = True, expect_fenced: bool = True
+) -> None:
+    """db1 writes alone, dies, db2 takes over and (``conflict``) changes the planted rows,
+    db1 returns (``expect_fenced``: and is seen fenced)."""
     for node in ("db1", "db2"):  # db1's commits must not wait for db2, nor reach its tables
         sql(
             info,
@@ -110,11 +113,13 @@ def old_active_returns(info: LabInfo, log: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
-    sql(  # the new active changes the planted rows: the lost changes now conflict
-        info,
-        "db2",
-        "UPDATE app.planted SET v = 'db2' WHERE id = 1",
-        "INSERT INTO app.planted VALUES (2, 'db2')",
-    )
+    if conflict:
+        sql(  # the new active changes the planted rows: the lost changes now conflict
+            info,
+            "db2",
+            "UPDATE app.planted SET v = 'db2' WHERE id = 1",
+            "INSERT INTO app.planted VALUES (2, 'db2')",
+        )
     lab.up(STATE)  # restarts the killed mariadbd only
-    wait_for(lambda: role(info, "db1") == "fenced", 30, "db1 to come back fenced")
+    if expect_fenced:
+        wait_for(lambda: role(info, "db1") == "fenced", 30, "db1 to come back fenced")

@@ -20,7 +20,7 @@ from dualbeat.errors import MysqlQueryError, RefusedError
 from dualbeat.mysql.connection import Endpoint, Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat.mysql.endpoints import endpoint
-from dualbeat.repl.check import Finding, Status
+from dualbeat.repl.check import CheckResult, Status
 from dualbeat.repl.inspect import inspect_pair
 from dualbeat.repl.setup import setup_pair
 from dualbeat_lab.sandbox import lab
@@ -41,7 +41,7 @@ def admin(config: Config, node: str) -> Server:
     return Server(endpoint(config, node, admin=True))
 
 
-def check(config: Config) -> dict[tuple[str, str], Finding]:
+def check(config: Config) -> dict[tuple[str, str], CheckResult]:
     with inside("client"):
         return {(f.check, f.node): f for f in inspect_pair(config)}
 

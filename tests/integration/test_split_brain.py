@@ -171,7 +171,7 @@ def test_after_a_full_restart_the_behind_node_does_not_become_active(
         timeout=30,
     )
     assert refused.returncode == 4, refused.stderr
-    assert "lacking the high water" in refused.stderr + refused.stdout
+    assert "lacking the high-water mark" in refused.stderr + refused.stdout
     time.sleep(2)
     status = agents.status(info, behind)
     assert status is not None and status["role"] == "starting"

@@ -106,6 +106,36 @@ def test_remove_takes_the_vip_off_whatever_its_prefix(pair: Pair) -> None:
     assert _addresses(A) == ["10.99.0.1/24"]
 
 
+def test_wait_for_change_wakes_on_an_address_or_a_carrier_change(pair: Pair) -> None:
+    with inside(A), VipManager(VIP, "eth0") as vip:
+        assert not vip.wait_for_change(0.05)  # nothing changes: the timeout
+        ip("addr", "add", "10.99.0.100/32", "dev", "eth0", ns=A)
+        assert vip.wait_for_change(5)
+        assert not vip.wait_for_change(0.05)  # drained
+        ip("link", "set", "eth0", "down", ns=B)  # our carrier goes
+        assert vip.wait_for_change(5)
+        assert vip.observe() == (True, False)
+
+
+def test_a_release_with_grace_keeps_the_address_a_moment_reported_as_not_held(
+    pair: Pair,
+) -> None:
+    with inside(A), VipManager(VIP, "eth0") as vip:
+        vip.add()
+        vip.release(grace=0.5)
+        assert vip.releasing and not vip.held() and vip.observe() == (False, True)
+        assert "10.99.0.100/24" in _addresses(A)  # still answering (the gate's resets)
+        wait_for(lambda: "10.99.0.100/24" not in _addresses(A), 5, "the grace to end", 0.05)
+        assert not vip.releasing
+        vip.add()
+        vip.release(grace=0.3)
+        vip.add()  # a claim during the grace takes it back
+        time.sleep(0.5)
+        assert vip.held() and "10.99.0.100/24" in _addresses(A)
+        vip.release(grace=5.0)
+    assert "10.99.0.100/24" not in _addresses(A)  # close() does not leave it behind
+
+
 def test_carrier_follows_both_ends_of_the_link(pair: Pair) -> None:
     with inside(A):
         vip = VipManager(VIP, "eth0")

@@ -91,6 +91,7 @@ class Driver:
         executed: str = "1-1-10",
         failure: ProbeFailure | None = None,
         replicating: bool | None = True,
+        io_stopped: bool | None = None,
     ) -> Decision:
         if not ok:
             return self.feed(
@@ -101,6 +102,7 @@ class Driver:
                 ok=True,
                 writable=writable,
                 replicating=replicating,
+                io_stopped=io_stopped,
                 executed=gtids(executed),
                 received=gtids(executed),
                 origin=self.cfg.node.removeprefix("db"),  # db1 is server 1, db2 server 2

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field, replace
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
+    AdmitClients,
+    AutoRejoin,
     ClaimVip,
     Exit,
     KillSessions,
@@ -40,9 +42,11 @@ from dualbeat.core.actions import (
     ReleaseVip,
     RenewLease,
     SetReadOnly,
+    ShutClients,
     StartReplication,
     StopReplication,
 )
+from dualbeat.core.advertise import advert
 from dualbeat.core.decide import decide
 from dualbeat.core.durable import Durable
 from dualbeat.core.gtid import MariadbGtidSet
@@ -63,8 +67,8 @@ from dualbeat.core.observations import (
     Tick,
     VipObserved,
 )
-from dualbeat.core.roles import Health, Role
-from dualbeat.core.state import CoreConfig, NodeState, Timing
+from dualbeat.core.roles import Role
+from dualbeat.core.state import CoreConfig, NodeState, RejoinAuto, Timing
 
 NAMES = ("db1", "db2")
 CLIENTS = ("w1", "w2")  # two writers on the ``client`` host
@@ -106,6 +110,7 @@ class Node:
     agent_up: bool = True
     paused_until: float = 0.0
     vip: bool = False
+    gated: bool = False  # the client gate shut: no client session reaches its server
     boot: int = 0
     next_probe: float = 0.0
     next_beat: float = 0.0
@@ -132,12 +137,15 @@ class World:
         arbiter: bool = False,
         ping: bool = False,
         chaos: bool = False,
+        rejoin_auto: RejoinAuto = RejoinAuto.INTERNAL,
+        watchdog: float = WATCHDOG,
+        timing: Timing | None = None,
     ) -> None:
         self.rng = random.Random(seed)
         self.now = 0.0
         self.loss, self.chaos = loss, chaos
         self.arbiter = arbiter
-        timing = Timing(initdead=3.0)  # shorter than the default 10 s: faster seeds
+        timing = timing or Timing(initdead=3.0)  # initdead shorter than 10 s: faster seeds
         self.nodes = {
             name: Node(
                 name,
@@ -148,7 +156,8 @@ class World:
                     timing=timing,
                     arbiter=arbiter,
                     ping=ping,
-                    watchdog_timeout=WATCHDOG if arbiter else 0.0,
+                    watchdog_timeout=watchdog if arbiter else 0.0,
+                    rejoin_auto=rejoin_auto,
                 ),
                 Mysql(server_id=i + 1, writable=(i == 0)),
             )
@@ -161,6 +170,7 @@ class World:
         self.sessions: dict[str, str | None] = dict.fromkeys(CLIENTS)
         self.log: list[str] = []
         self.cut: set[frozenset[str]] = set()  # host pairs that cannot talk
+        self.dropped: set[tuple[str, str]] = set()  # (src, dst): IP dropped one way, ARP passes
         self.arb_up = True
         self.lease: Lease | None = None
         self.promoted: list[int] = []  # epochs of PROMOTED reasons, in order
@@ -172,6 +182,14 @@ class World:
     def link(self, a: str, b: str) -> bool:
         return frozenset((a, b)) not in self.cut
 
+    def reach(self, src: str, dst: str) -> bool:
+        """An IP packet gets from ``src`` to ``dst`` (``link`` is the layer below: ARP)."""
+        return self.link(src, dst) and (src, dst) not in self.dropped
+
+    def both_ways(self, a: str, b: str) -> bool:
+        """A TCP exchange (SQL, replication) needs both directions."""
+        return self.reach(a, b) and self.reach(b, a)
+
     def peer(self, node: Node) -> Node:
         return self.nodes[node.cfg.peer]
 
@@ -180,7 +198,7 @@ class World:
 
     def _send(self, src: str, dst: str, obs: _Wire) -> None:
         """A datagram: lost, delayed, duplicated, or cut by a partition."""
-        if not self.link(src, dst) or self.rng.random() < self.loss:
+        if not self.reach(src, dst) or self.rng.random() < self.loss:
             return
         copies = 2 if self.chaos and self.rng.random() < 0.05 else 1
         for _ in range(copies):
@@ -215,8 +233,16 @@ class World:
             case KillSessions():
                 m.sessions = 0
                 self._drop_sessions(node.name)
-            case ClaimVip():
-                if peer.vip and self.link(node.name, peer.name):  # the ARP probe is answered
+            case ShutClients():  # the kernel's doing: works on a dead or frozen server too
+                node.gated = True
+                m.sessions = 0
+                self._drop_sessions(node.name)
+            case AdmitClients():
+                node.gated = False
+            case ClaimVip(force=force, probe=probe):
+                # the ARP probe (skipped after the peer announced its release)
+                answered = probe and peer.vip and self.link(node.name, peer.name)
+                if answered and not force:
                     return ActionFailed(action, "VIP answered by the peer")
                 node.vip = True
             case ReleaseVip():
@@ -235,7 +261,21 @@ class World:
                 return self._arbiter(node, action, at)
             case Exit():
                 node.agent_up = False
+            case AutoRejoin():
+                return self._auto_rejoin(node, peer, action)
         return ActionDone(action)
+
+    def _auto_rejoin(self, node: Node, active: Node, action: AutoRejoin) -> Observation:
+        """``rejoin --reapply`` with every lost write safe (the model's writes are inserts
+        of fresh keys): they land on the active, and the node becomes its copy."""
+        if not (node.mysql.up and active.mysql.up and self.link(node.name, active.name)):
+            return ActionFailed(action, "a server is unreachable")
+        for domain, seq in node.mysql.seqs.items():
+            if active.mysql.seqs.get(domain, 0) < seq:
+                active.mysql.seqs[domain] = seq
+        node.mysql.seqs = dict(active.mysql.seqs)
+        self.log.append(f"{self.now:7.2f} {node.name} AUTO-REJOIN re-applied on {active.name}")
+        return ActionDone(action, "re-applied")
 
     def _arbiter(
         self, node: Node, action: AcquireLease | RenewLease | ReleaseLease, sent: float
@@ -353,7 +393,9 @@ class World:
         # here (a third fewer decisions).
         if node.state.vip_held is not node.vip:
             self._feed(node, VipObserved(held=node.vip, carrier=True))
-        self._feed(node, PeerSqlProbed(peer.mysql.up and self.link(node.name, peer.name)))
+        reached = self.both_ways(node.name, peer.name)
+        refused = reached and not peer.mysql.alive  # its host resets the connection
+        self._feed(node, PeerSqlProbed(peer.mysql.up and reached, refused=refused))
         ping = self.link(node.name, "gw")
         if node.cfg.ping and (node.state.evidence.ping_ok is not ping or not ping):
             self._feed(node, PingProbed(ping))  # every lost round counts (PING_ROUNDS)
@@ -362,20 +404,20 @@ class World:
         s, peer = node.state, self.peer(node)
         node.seq += 1
         node.sent[node.seq] = self.now
-        ev = s.evidence
+        ev, ad = s.evidence, advert(s)
         promise = node.cfg.promise if ev.promising else 0.0
         for link in ("lan", "hb"):
             beat = PeerBeat(
                 node=node.name,
                 boot_id=node.boot,
-                epoch=s.durable.epoch,
-                role=Role.ACTIVE if s.demoting else s.role,
+                epoch=ad.epoch,
+                role=ad.role,
                 mysql=s.local.health,
-                writable=bool(s.local.writable) and s.local.health is not Health.FAILED,
+                writable=ad.writable,
                 vip_held=node.vip,
-                yielding=s.yielding and not s.demoting,
-                executed=s.local.executed,
-                received=s.local.received,
+                yielding=ad.yielding,
+                executed=ad.executed,
+                received=ad.received,
                 wants_takeover=s.wants_takeover,
                 seq=node.seq,
                 promise_until=None,
@@ -401,7 +443,7 @@ class World:
                 node.mysql.up
                 and src.mysql.up
                 and node.mysql.applying
-                and self.link(node.name, src.name)
+                and self.both_ways(node.name, src.name)
             ):
                 for domain, seq in src.mysql.seqs.items():
                     if node.mysql.seqs.get(domain, 0) < seq:
@@ -416,6 +458,7 @@ class World:
                 if server is not None:
                     server.mysql.sessions = max(0, server.mysql.sessions - 1)
                 holders = [n for n in self.nodes.values() if n.vip and self.link("client", n.name)]
+                holders = [n for n in holders if not n.gated]  # a shut gate refuses at once
                 self.sessions[client] = None
                 if len(holders) == 1 and holders[0].mysql.up:
                     self.sessions[client] = holders[0].name
@@ -432,7 +475,8 @@ class World:
 
     def _serves(self, node: Node) -> bool:
         m = node.mysql
-        return m.up and m.writable and m.sessions > 0 and self.link("client", node.name)
+        reach = self.link("client", node.name) and not node.gated
+        return m.up and m.writable and m.sessions > 0 and reach
 
     # ------------------------------------------------------------ checks
 
@@ -495,6 +539,10 @@ class World:
     def partition(self, a: str, b: str) -> None:
         self.cut.add(frozenset((a, b)))
 
+    def drop(self, src: str, dst: str) -> None:
+        """One-way loss: IP from ``src`` to ``dst`` is dropped; ARP still passes."""
+        self.dropped.add((src, dst))
+
     def isolate(self, host: str) -> None:
         for other in ("db1", "db2", "arb", "gw", "client"):
             if other != host:
@@ -502,6 +550,7 @@ class World:
 
     def heal(self) -> None:
         self.cut.clear()
+        self.dropped.clear()
         self.arb_up = True
 
 

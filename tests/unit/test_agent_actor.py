@@ -3,6 +3,7 @@ server, the report it posts, and how a failure skips the rest of a batch."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -192,3 +193,33 @@ def test_semisync_source_side_follows_the_role_and_is_idempotent(world: World) -
     assert run(actor, posts, [SetSemiSync(source=True)]) == [
         ActionDone(SetSemiSync(source=True), "unchanged")
     ]
+
+
+def test_the_agents_own_writes_stay_out_of_the_servers_domain(world: World) -> None:
+    """Issue 12 item 1: the schema and the epoch row, written by a promoting node, go to
+    dualbeat's own GTID domain (the default's first: db1 is the first node), so a node
+    holding no other extra transaction is never taken for an errant one."""
+    actor, db1, posts = world
+    durable = Durable(epoch=2, highest_seen=2, last_role=Role.ACTIVE)
+    run(actor, posts, [PersistState(durable), SetReadOnly(False)])
+    assert db1.tables["dualbeat.epoch"][1][:2] == (2, "db1")
+    assert db1.executed.domains() == (9000,)
+
+
+def test_persisting_the_state_writes_nothing_to_the_server(world: World) -> None:
+    """The active persists its state often (the high-water mark): none of it may become a
+    transaction on the server, in any domain."""
+    actor, db1, posts = world
+    first = Durable(epoch=4, last_role=Role.ACTIVE)
+    run(actor, posts, [PersistState(first), SetReadOnly(False)])
+    db1.fail_on("INSERT INTO dualbeat.epoch", 1114, "The table 'epoch' is full")
+    [_, again] = run(actor, posts, [PersistState(evolve_mark(first, "1-1-9")), SetReadOnly(False)])
+    assert again == ActionDone(SetReadOnly(False), "writable; epoch table already holds this epoch")
+    [_, newer] = run(
+        actor, posts, [PersistState(Durable(epoch=5, last_role=Role.ACTIVE)), SetReadOnly(False)]
+    )
+    assert isinstance(newer, ActionDone) and "epoch table not updated" in newer.detail
+
+
+def evolve_mark(durable: Durable, mark: str) -> Durable:
+    return dataclasses.replace(durable, high_water=mark)

@@ -129,3 +129,31 @@ def test_peer_sql_tells_a_refusing_peer_from_an_answering_one(tmp_path: Path) ->
     assert isinstance(refused, PeerSqlProbed) and not refused.reachable
     assert "Connection refused" in refused.detail and "db2" in refused.detail
     assert servers.db1.log == []  # the peer step never touches the local server
+
+
+def test_the_core_never_sees_dualbeats_own_transactions(tmp_path: Path) -> None:
+    """Issue 12 item 1: both nodes' internal domains (9000, 9001 by default) are left out
+    of what the probe reports, so the errant check compares client transactions only."""
+    servers = Servers()
+    servers.db1.executed = MariadbGtidSet.parse("1-1-10,2-2-4,9000-1-3,9001-2-8")
+    servers.db1.replica = FakeReplica()
+    servers.db1.replicate("2-2-4,9001-2-8")
+    seen = probe(tmp_path, servers)
+    assert seen.executed == MariadbGtidSet.parse("1-1-10,2-2-4")
+    assert seen.received == MariadbGtidSet.parse("2-2-4")
+
+
+@pytest.mark.parametrize(
+    ("io", "stopped"),
+    [
+        (ThreadState.STOPPED, True),
+        (ThreadState.CONNECTING, False),  # reconnecting on its own: not a stopped channel
+        (ThreadState.RUNNING, False),
+    ],
+)
+def test_a_stopped_io_thread_is_told_from_a_reconnecting_one(
+    tmp_path: Path, io: ThreadState, stopped: bool
+) -> None:
+    servers = Servers()
+    servers.db1.replica = FakeReplica(io=io, sql=ThreadState.STOPPED)
+    assert probe(tmp_path, servers).io_stopped is stopped

@@ -89,7 +89,8 @@ def test_active_demotes_before_both_the_lease_and_the_promise_end() -> None:
     assert d.role() is Role.STANDBY
     assert d.state.finding == Finding.LEASE_EXPIRED.value
     first = kinds(d)[:4]
-    assert first[:2] == ["SetReadOnly", "KillSessions"] and "ReleaseVip" in kinds(d)
+    # No client write after the gate; the VIP goes before any MySQL step.
+    assert first[:2] == ["ShutClients", "ReleaseVip"] and "SetReadOnly" in kinds(d)
 
 
 def test_arbiter_outage_alone_keeps_an_active_that_hears_its_peer() -> None:

@@ -132,6 +132,7 @@ def test_active_whose_mysql_fails_releases_the_vip_first_then_yields() -> None:
     decision = d.probe(ok=False)
     assert d.role() is Role.STANDBY and d.state.yielding and d.state.demoting
     names = kinds(decision.actions)
+    assert names[0] == "ShutClients"
     assert names.index("ReleaseVip") < names.index("SetReadOnly") < names.index("KillSessions")
     assert SendBeat() in decision.actions
     assert "MYSQL_FAILED" in d.codes() and "LOCAL_FAILED" in d.codes()
@@ -144,6 +145,7 @@ def test_handover_makes_mysql_read_only_before_releasing_the_vip() -> None:
     d.hear(peer_beat(Role.STANDBY, epoch=1))
     decision = d.feed(OperatorRequested(Command.STANDBY))
     names = kinds(decision.actions)
+    assert names[0] == "ShutClients"
     assert names.index("SetReadOnly") < names.index("KillSessions") < names.index("ReleaseVip")
 
 
@@ -189,22 +191,27 @@ def test_peer_dead_needs_silence_and_sql_unreachable() -> None:
     )
 
 
-def test_promotion_raises_epoch_durably_before_writable_then_vip() -> None:
+def test_promotion_claims_vip_then_raises_epoch_durably_before_writable() -> None:
+    """Issue 13 finding 3: read_only stays on (and the epoch unchanged) until the VIP
+    claim is confirmed; then the new epoch is durable before the server is writable."""
     d = standby_of_db1()
     d.at(2.0)
     d.peer_sql(False)
     prepared = d.feed(
         TakeoverPrepared(gtids("1-1-19"), gtids("1-1-20"), gtids("1-1-20..20"), applied_all=False)
     )
-    names = kinds(prepared.actions)
-    assert names.index("PersistState") < names.index("SetReadOnly") < names.index("ClaimVip")
-    persist = next(a for a in prepared.actions if isinstance(a, PersistState))
+    assert kinds(prepared.actions) == ["ClaimVip"]
+    assert d.state.durable.epoch == 1
+    assert "APPLY_TIMEOUT" in [r.code for r in prepared.reasons]
+    claimed = d.feed(ActionDone(ClaimVip()))
+    names = kinds(claimed.actions)
+    assert names.index("PersistState") < names.index("SetReadOnly")
+    persist = next(a for a in claimed.actions if isinstance(a, PersistState))
     record = persist.durable.last_takeover
     assert persist.durable.epoch == 2 and record is not None
     assert record.peer_executed == "1-1-20" and record.unapplied == "1-1-20..20"
     assert record.old_active == "db1" and record.new_active == "db2"
-    assert SetReadOnly(False) in prepared.actions
-    assert "APPLY_TIMEOUT" in [r.code for r in prepared.reasons]
+    assert SetReadOnly(False) in claimed.actions
     d.settle()
     promoted = next(r for dec in d.decisions for r in dec.reasons if r.code == "PROMOTED")
     assert promoted.evidence["epoch"] == 2
@@ -274,9 +281,17 @@ def test_returning_node_without_errant_writes_becomes_standby() -> None:
 
 def test_stale_active_fences_itself_on_a_newer_epoch() -> None:
     d = promoted_active()  # epoch 1
+    d.probe(writable=True, executed="1-1-11")  # a write of ours the new active lacks
     decision = d.hear(peer_beat(Role.ACTIVE, epoch=2))
     assert d.role() is Role.FENCED and d.state.finding == Finding.PEER_NEWER_EPOCH.value
-    assert kinds(decision.actions)[:3] == ["SetReadOnly", "KillSessions", "ReleaseVip"]
+    # The gate and the VIP first: nothing before the release waits on MySQL.
+    assert kinds(decision.actions)[:5] == [
+        "ShutClients",
+        "ReleaseVip",
+        "SendBeat",
+        "SetReadOnly",
+        "KillSessions",
+    ]
 
 
 def test_vip_removed_by_someone_is_added_back_once() -> None:
@@ -537,3 +552,30 @@ def test_a_restarting_active_agent_is_not_deposed_before_its_first_probe() -> No
     d.at(0.4)  # its first probe: the server is writable and holds the VIP
     d.hear(peer_beat(Role.STARTING, node="db2", epoch=2, writable=True, vip_held=True))
     assert d.role() is Role.STANDBY and d.state.finding == Finding.NOT_ELECTED.value
+
+
+def test_a_standby_holding_every_write_of_a_newer_term_adopts_its_epoch_and_is_elected() -> None:
+    """Both nodes stand by; the peer was active in a term we never heard (it lost its
+    lease while we were cut off) and is at that newer epoch; we hold all of its writes
+    and more. We take its epoch (we missed no write of that term) and, holding more, are
+    elected; without it neither node would ever be active (we behind an epoch, the peer
+    deferring to our data). Found by the arbiter simulator, seed 1259."""
+    d = standby_of_db1()
+    d.at(0.3)
+    d.hear(peer_beat(Role.STANDBY, node="db1", epoch=2, executed="1-1-15,2-2-3"))
+    d.probe(executed="1-1-20,2-2-3")
+    assert d.state.durable.epoch == 2  # adopted: no longer behind an epoch seen
+    d.settle(executed="1-1-20,2-2-3")
+    d.probe(executed="1-1-20,2-2-3")
+    d.settle(executed="1-1-20,2-2-3")
+    assert d.role() is Role.ACTIVE and "ELECTED" in d.codes() and "PROMOTED" in d.codes()
+    assert d.state.durable.epoch == 3
+
+
+def test_a_standby_lacking_writes_of_a_newer_term_keeps_its_epoch() -> None:
+    d = standby_of_db1()
+    d.at(0.3)
+    d.hear(peer_beat(Role.STANDBY, node="db1", epoch=2, executed="1-1-15,2-2-4"))
+    d.probe(executed="1-1-20,2-2-3")
+    assert d.state.durable.epoch == 1
+    assert d.role() is Role.STANDBY

@@ -709,3 +709,11 @@ def test_every_statement_renders_through_pymysql(raw: str) -> None:
     for statement in every_statement(dialect(raw)):
         assert statement.sql.count("%s") == len(statement.args), statement.sql
         render(statement)
+
+
+def test_internal_writes_set_the_sessions_domain_on_mariadb_only() -> None:
+    [stmt] = dialect(MARIADB_10_11).internal_writes(9000)
+    assert (stmt.sql, stmt.args) == ("SET SESSION gtid_domain_id = %s", (9000,))
+    assert dialect("8.4.0").internal_writes(9000) == []
+    with pytest.raises(ValueError, match="GTID domain"):
+        dialect(MARIADB_10_11).internal_writes(2**32)

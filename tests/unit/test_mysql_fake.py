@@ -39,3 +39,12 @@ def test_an_unknown_statement_fails_loudly() -> None:
 def test_only_mariadb_is_modelled() -> None:
     with pytest.raises(ValueError, match="MariaDB only"):
         FakeServer(version="8.0.36")
+
+
+def test_the_epoch_read_back_is_the_highest_written() -> None:
+    db = FakeServer(read_only=False)
+    assert control.read_epoch(db) is None
+    control.record_epoch(db, 6, "db1", "{}")
+    assert control.read_epoch(db) == 6
+    del db.tables["dualbeat.epoch"]
+    assert control.read_epoch(db) is None  # the schema was never created

@@ -15,7 +15,14 @@ from dualbeat.agent.status import AgentStatus
 from dualbeat.checksum.report import ChecksumReport
 from dualbeat.config import Config
 from dualbeat.core.roles import Role
-from dualbeat.errors import AgentUnreachable, RefusedError, UsageError
+from dualbeat.errors import (
+    AgentUnreachable,
+    ArbiterUnavailable,
+    HookFailed,
+    RefusedError,
+    UsageError,
+    WatchdogError,
+)
 from dualbeat.ops import handover, maintenance, rejoin
 from dualbeat.ops.outcome import ExitCode, exit_code, http_status
 from tests.unit.test_api import API, STATUS, make_config
@@ -37,13 +44,17 @@ class FakePort:
         self.answers = answers
         self.state = AgentStatus.from_json(copy.deepcopy(status))
         self.sent: list[dict[str, Any]] = []
+        self.stands_by_on_accept = False
 
     def status(self) -> AgentStatus:
         return self.state
 
     def send(self, payload: dict[str, Any]) -> ControlAnswer:
         self.sent.append(payload)
-        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if self.stands_by_on_accept and answer.finding == "rejoin_accepted":
+            self.state = replace(self.state, role=Role.STANDBY)
+        return answer
 
 
 @pytest.fixture
@@ -56,8 +67,19 @@ def equal(config: Config) -> ChecksumReport:
 
 
 def standing_by(port: FakePort) -> FakePort:
-    port.state = replace(port.state, role=Role.STANDBY)
+    """Fenced, and a standby once its agent accepts the rejoin."""
+    port.state = replace(port.state, role=Role.FENCED)
+    port.stands_by_on_accept = True
     return port
+
+
+def test_accept_of_a_node_the_automatic_rejoin_let_stand_by_asks_nothing(config: Config) -> None:
+    """``[rejoin] auto`` may have let the node stand by before the operator's --accept:
+    the agent would refuse a node that is not fenced; the pair is checksummed anyway."""
+    port = FakePort([REFUSED])
+    port.state = replace(port.state, role=Role.STANDBY)
+    assert rejoin.accept(config, port, "db1", False, compare=equal) == 0
+    assert port.sent == []
 
 
 def test_accept_retries_a_refusal_the_agent_takes_back(config: Config) -> None:
@@ -103,3 +125,9 @@ def test_one_row_of_the_table_per_error() -> None:
     assert (exit_code(RefusedError("x")), http_status(RefusedError("x"))) == (ExitCode.REFUSED, 409)
     assert (exit_code(UsageError("x")), http_status(UsageError("x"))) == (ExitCode.BAD_CONFIG, 400)
     assert http_status(AgentUnreachable("x")) == 503
+
+
+def test_a_failing_helper_of_the_agent_is_not_a_failed_check() -> None:
+    """A hook, the arbiter or the watchdog failing is not "a check found a FAIL" (exit 1)."""
+    for error in (HookFailed("x"), ArbiterUnavailable("x"), WatchdogError("x")):
+        assert (exit_code(error), http_status(error)) == (ExitCode.DEPENDENCY, 503)

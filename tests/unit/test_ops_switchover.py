@@ -28,7 +28,7 @@ from dualbeat.cli import cli
 from dualbeat.cli.operate import Seams
 from dualbeat.config import Config
 from dualbeat.ops.outcome import EXIT_CODES, ExitCode
-from dualbeat.repl.check import Finding, Status
+from dualbeat.repl.check import CheckResult, Status
 from dualbeat.repl.switchover import Preflight
 from tests.unit.test_api import API, AUTH, FakeAgent, make_config
 from tests.unit.test_config import BASE
@@ -36,7 +36,7 @@ from tests.unit.test_config import BASE
 
 def lagging(config: Config, active: str, target: str) -> Preflight:
     """The pre-checks of a pair whose standby is two minutes behind."""
-    lag = Finding("lag", target, Status.FAIL, "120 s behind", "wait for it to catch up")
+    lag = CheckResult("lag", target, Status.FAIL, "120 s behind", "wait for it to catch up")
     return Preflight(active, target, (lag,))
 
 

@@ -11,7 +11,7 @@ from dualbeat.config import SafetyWarning
 from dualbeat.core.gtid import MariadbGtidSet, MysqlGtidSet
 from dualbeat.mysql.dialect import ReplicaStatus, ServerVersion, ThreadState
 from dualbeat.mysql.snapshot import ServerSnapshot
-from dualbeat.repl.check import Finding, Pair, Status, check_pair, worst
+from dualbeat.repl.check import CheckResult, Pair, Status, check_pair, worst
 from dualbeat.repl.setup import divergence
 
 GOOD_VARS = {
@@ -24,6 +24,7 @@ GOOD_VARS = {
     "relay_log_recovery": "ON",
     "slave_net_timeout": "10",
     "gtid_strict_mode": "ON",
+    "skip_slave_start": "ON",
 }
 SEMI_ON = {
     "rpl_semi_sync_master_enabled": "ON",
@@ -93,7 +94,7 @@ def healthy_pair(**passive: Any) -> Pair:
     )
 
 
-def by_check(findings: list[Finding], check: str, node: str | None = None) -> Finding:
+def by_check(findings: list[CheckResult], check: str, node: str | None = None) -> CheckResult:
     return next(f for f in findings if f.check == check and (node is None or f.node == node))
 
 
@@ -116,6 +117,8 @@ def test_healthy_pair_is_all_ok() -> None:
         ({"sync_binlog": "0"}, "sync_binlog", Status.WARN),
         ({"innodb_flush_log_at_trx_commit": "2"}, "innodb_flush_log_at_trx_commit", Status.WARN),
         ({"relay_log_recovery": "OFF"}, "relay_log_recovery", Status.WARN),
+        ({"skip_slave_start": "OFF"}, "skip_slave_start", Status.FAIL),
+        ({"skip_replica_start": "OFF"}, "skip_slave_start", Status.FAIL),
         ({"gtid_domain_id": "1"}, "gtid_domain_id", Status.WARN),
         ({"slave_net_timeout": "60"}, "slave_net_timeout", Status.WARN),
         ({"read_only": "OFF"}, "writers", Status.FAIL),
@@ -288,3 +291,27 @@ def test_two_writer_risks_of_the_config_are_warnings() -> None:
         check_pair(dataclasses.replace(healthy_pair(), safety=())), "two_writers"
     ).status is (Status.OK)
     assert not [f for f in check_pair(healthy_pair()) if f.check == "two_writers"]
+
+
+def test_autostart_that_cannot_be_read_over_sql_is_a_reminder() -> None:
+    pair = healthy_pair()
+    hidden = {k: v for k, v in pair.passive.variables.items() if k != "skip_slave_start"}
+    pair = dataclasses.replace(pair, passive=dataclasses.replace(pair.passive, variables=hidden))
+    found = by_check(check_pair(pair), "skip_slave_start", "db2")
+    assert found.status is Status.WARN and "my.cnf" in found.hint
+
+
+def test_dualbeats_own_transactions_on_the_passive_are_not_errant() -> None:
+    """Issue 12 item 1: an old active's epoch row, in its internal domain, is no reason to
+    refuse a switchover or to fail the check."""
+    pair = dataclasses.replace(
+        healthy_pair(executed="1-1-10,2-2-3,9001-2-4"), internal_domains=frozenset({9000, 9001})
+    )
+    assert by_check(check_pair(pair), "errant_transactions").status is Status.OK
+    unfiltered = dataclasses.replace(pair, internal_domains=frozenset())
+    assert by_check(check_pair(unfiltered), "errant_transactions").status is Status.FAIL
+
+
+def test_a_server_domain_that_is_dualbeats_own_fails() -> None:
+    pair = dataclasses.replace(healthy_pair(), internal_domains=frozenset({2, 3}))
+    assert by_check(check_pair(pair), "gtid_domain_id", "db2").status is Status.FAIL

@@ -337,16 +337,8 @@ def from_server(raw: object, column: Column) -> Value:
                 return _enum(column, int(text))
             case Family.SET:
                 return _labels(column, int(text))
-            case Family.FLOAT:
-                return _single(float(text))
-            case Family.DOUBLE:
-                return float(text)
-            case Family.DECIMAL | Family.TIMESTAMP:
-                return _scaled(text, column.scale)
-            case Family.DATE | Family.TIME | Family.DATETIME:
-                return text
-            case _:
-                return {"raw": text}
+            case _:  # numbers, dates and times: as the binlog's unquoted literal reads
+                return _scalar(text, fam, column)
     except ValueError:
         return {"raw": text}
 

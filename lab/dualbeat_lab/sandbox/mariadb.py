@@ -148,6 +148,7 @@ def render_my_cnf(lab: Lab, host: Host) -> str:
         ("relay_log_recovery", "ON"),
         ("slave_net_timeout", 10),
         ("read_only", "ON"),  # every server starts read-only; dualbeat makes one writable
+        ("skip_slave_start", "ON"),  # replication starts when the agent decides, never at boot
         ("character_set_server", "utf8mb4"),
         ("collation_server", "utf8mb4_general_ci"),
         ("innodb_buffer_pool_size", "64M"),

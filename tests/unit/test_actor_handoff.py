@@ -1,0 +1,109 @@
+"""The actor's handoff lane: a demotion's gate and VIP release never wait behind a MySQL
+statement still hanging on a frozen server, and what it supersedes does not run late."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dualbeat.agent.actor import Actor
+from dualbeat.core.actions import (
+    AdmitClients,
+    ClaimVip,
+    ReleaseVip,
+    SendBeat,
+    SetReadOnly,
+    SetSemiSync,
+    ShutClients,
+)
+from dualbeat.core.observations import ActionDone, ActionFailed
+from dualbeat.gate.fake import FakeGate
+from dualbeat.mysql.connection import Endpoint
+from dualbeat.mysql.dialect import Statement
+from tests.unit.agent_world import Posts, Servers, config, endpoint
+
+
+class Frozen:
+    """Sessions whose statements hang until ``thaw`` (a SIGSTOPped mysqld, bounded)."""
+
+    def __init__(self, servers: Servers) -> None:
+        self.servers = servers
+        self.frozen = False
+        self.thawed = threading.Event()
+
+    def connect(self, ep: Endpoint, *, idle_check: float | None = None) -> Any:
+        session = self.servers.connect(ep, idle_check=idle_check)
+        outer = self
+
+        class Session:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(session, name)
+
+            def query(self, stmt: Statement) -> Any:
+                if outer.frozen:
+                    assert outer.thawed.wait(10), "the test never thawed the server"
+                return session.query(stmt)
+
+        return Session()
+
+
+World = tuple[Actor, Frozen, FakeGate, Posts]
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    servers, posts, gate = Servers(), Posts(), FakeGate()
+    frozen = Frozen(servers)
+    cfg = config(tmp_path)
+    actor = Actor(cfg, "db1", endpoint("db1"), None, posts, connect=frozen.connect, gate=gate)
+    yield actor, frozen, gate, posts
+    frozen.thawed.set()
+    actor.close()
+
+
+def test_the_release_runs_while_a_statement_hangs_on_the_frozen_server(world: World) -> None:
+    actor, frozen, gate, posts = world
+    frozen.frozen = True
+    actor.submit([SetSemiSync(True)])  # hangs on the main lane
+    gate.connections = 2
+    actor.submit([ShutClients(), ReleaseVip(), SendBeat(), SetReadOnly(True)])
+    assert posts.take(3) == [
+        ActionDone(ShutClients(), "destroyed 2 client connection(s)"),
+        ActionDone(ReleaseVip()),
+        ActionDone(SendBeat()),
+    ]
+    assert gate.is_shut()
+    frozen.thawed.set()
+    rest = posts.take(2)
+    assert [type(o.action) for o in rest if isinstance(o, ActionDone | ActionFailed)] == [
+        SetSemiSync,
+        SetReadOnly,
+    ]
+
+
+def test_serving_steps_queued_before_a_demotion_are_skipped(world: World) -> None:
+    actor, frozen, gate, posts = world
+    frozen.frozen = True
+    actor.submit([SetSemiSync(True)])
+    actor.submit([SetReadOnly(False), AdmitClients(), ClaimVip()])  # a promotion, queued
+    actor.submit([ShutClients(), ReleaseVip()])  # then the demotion
+    assert posts.take(2) == [
+        ActionDone(ShutClients(), "destroyed 0 client connection(s)"),
+        ActionDone(ReleaseVip()),
+    ]
+    frozen.thawed.set()
+    late = posts.take(4)[1:]
+    assert all(isinstance(o, ActionFailed) and "superseded" in o.error for o in late), late
+    assert gate.is_shut()  # AdmitClients never ran
+
+
+def test_admit_opens_the_gate(world: World) -> None:
+    actor, _, gate, posts = world
+    gate.shut()
+    actor.submit([AdmitClients()])
+    assert posts.take(1) == [ActionDone(AdmitClients())]
+    assert not gate.is_shut()
