@@ -21,6 +21,7 @@ from dualbeat.core.actions import (
     ReleaseVip,
     SetReadOnly,
     ShutClients,
+    StopReplication,
     is_critical,
 )
 from dualbeat.core.entry import abort_promotion, claimed, demoted, finish_promotion, promoted
@@ -147,6 +148,8 @@ def _outcome(
             s = evolve(s, clients_shut=True)
         case ActionDone(action=AdmitClients()):
             s = evolve(s, clients_shut=False)
+        case ActionDone(action=StopReplication()):
+            s = evolve(s, local=evolve(s.local, channel_ran=False))  # our own stop
         case ActionDone(action=action):
             if isinstance(action, ClaimVip) and claiming:
                 s, actions = claimed(cfg, s, now)
@@ -364,6 +367,7 @@ def _probed(
             lag=probe.lag,
             stalled_since=None,
             io_stopped=probe.io_stopped,
+            channel_ran=old.channel_ran or probe.replicating is True,
             received_at=now
             if old.received is not None
             and probe.received is not None
@@ -382,7 +386,11 @@ def _probed(
             )
     elif probe.failure in (ProbeFailure.UNAVAILABLE, ProbeFailure.QUERY):
         local = evolve(
-            local, fails=old.fails + 1, oks=0, first_failure_at=old.first_failure_at or now
+            local,
+            fails=old.fails + 1,
+            oks=0,
+            first_failure_at=old.first_failure_at or now,
+            channel_ran=False,  # a restart may follow: skip_slave_start leaves it to us
         )
         if old.health is not Health.FAILED and (local.fails >= t.alert_after or probe.gone):
             local = evolve(local, health=Health.FAILED)

@@ -139,6 +139,9 @@ def demote(
         promotion=None,
         demoting=was_active,
         final_executed=None,
+        # A new role, a new duty: a channel that stopped while we were active is ours to
+        # start again (``channel_to_start``), not an operator's stop to respect.
+        local=evolve(s.local, channel_ran=False),
         yielding=yielding,
         yielded_at=now if yielding else s.yielded_at,
     )

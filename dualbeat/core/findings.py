@@ -180,7 +180,8 @@ def channel_to_start(s: NodeState, beat: PeerBeat | None) -> bool:
     """A standby whose channel is stopped whole (its I/O thread too) while it hears the
     active: a server started with ``skip_slave_start``, or a deposed active, replicates
     only when told, and the agent tells it. A channel stopped in part (a delayed SQL
-    thread) is left as it is, and nothing starts while we hold writes the active lacks."""
+    thread), or stopped whole after it was seen running (an operator's STOP SLAVE), is
+    left as it is, and nothing starts while we hold writes the active lacks."""
     return (
         s.role is Role.STANDBY
         and s.promotion is None
@@ -189,6 +190,7 @@ def channel_to_start(s: NodeState, beat: PeerBeat | None) -> bool:
         and beat.epoch >= s.durable.epoch
         and s.local.health is Health.HEALTHY
         and s.local.io_stopped is True
+        and not s.local.channel_ran
         and s.errant_since is None
     )
 

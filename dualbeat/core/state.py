@@ -115,6 +115,10 @@ class LocalView:
     origin: str | None = None
     lag: int | None = None
     io_stopped: bool | None = None  # see ``MysqlProbed.io_stopped``
+    # The channel was seen running since the server's last failure or our own stop: a
+    # channel stopped after that was stopped by someone else (an operator's STOP SLAVE),
+    # and the agent leaves it stopped (``replication_broken``) instead of undoing it.
+    channel_ran: bool = False
     received_at: float | None = None  # when the received set last grew: the source is alive
     stalled_since: float | None = None  # reads answer, the heartbeat write stalls (since)
 

@@ -18,6 +18,7 @@ from typing import Any
 import pymysql
 import pytest
 
+from dualbeat.errors import MysqlQueryError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat_lab.sandbox import agents, faults
@@ -45,6 +46,22 @@ def _client(info: LabInfo, read_timeout: float | None) -> pymysql.connections.Co
         )
 
 
+def _write_when_writable(conn: pymysql.connections.Connection[Any], sql: str) -> None:
+    """A promotion claims the VIP while still read-only and turns read_only off just
+    after (issue 13 finding 3): a client that lands in that moment gets error 1290 and
+    retries, as it would any error. Bounded by ``PROMPT``."""
+    deadline = time.monotonic() + PROMPT
+    while True:
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+            return
+        except pymysql.OperationalError as exc:
+            if exc.args[0] != 1290 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _reconnect(info: LabInfo) -> pymysql.connections.Connection[Any]:
     """Through the VIP, retrying a refusal at once, as an application would: until the
     new holder's gratuitous ARP, the old active answers with a reset, never silence."""
@@ -64,6 +81,14 @@ def _rows(info: LabInfo, node: str) -> set[int]:
     return {int(r["id"]) for r in rows}
 
 
+def _table_on(info: LabInfo, node: str) -> bool:
+    """The table has replicated to ``node`` (empty): not there yet is not an error."""
+    try:
+        return _rows(info, node) == set()
+    except MysqlQueryError:
+        return False
+
+
 def _server_id(conn: pymysql.connections.Connection[Any]) -> int:
     with conn.cursor() as cur:
         cur.execute("SELECT @@server_id")
@@ -80,7 +105,7 @@ def test_a_client_blocked_on_a_frozen_active_recovers_and_nothing_commits_after_
     blocked = _client(pair, read_timeout=None)  # the driver's default: wait forever
     with blocked.cursor() as cur:
         cur.execute("CREATE TABLE handoff (id INT PRIMARY KEY, note VARCHAR(40))")
-    wait_for(lambda: _rows(pair, new) == set(), 10, "the table to reach the standby")
+    wait_for(lambda: _table_on(pair, new), 10, "the table to reach the standby")
     assert _server_id(blocked) == pair.node(old).server_id
     outcome: list[object] = []
 
@@ -106,8 +131,7 @@ def test_a_client_blocked_on_a_frozen_active_recovers_and_nothing_commits_after_
         again = _reconnect(pair)
         assert time.time() - frozen_at < PROMPT + 1.0
         assert _server_id(again) == pair.node(new).server_id
-        with again.cursor() as cur:
-            cur.execute("INSERT INTO handoff VALUES (2, 'after the handoff')")
+        _write_when_writable(again, "INSERT INTO handoff VALUES (2, 'after the handoff')")
         again.close()
         faults.thaw_mysqld(pair.lab, old)
         thawed = True

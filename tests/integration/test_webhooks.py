@@ -15,6 +15,7 @@ import pytest
 
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Server
+from dualbeat.mysql.dialect import Statement
 from dualbeat_lab.sandbox import agents, faults
 from dualbeat_lab.sandbox.lab import LabInfo
 from tests.integration.labtools import inside, wait_for
@@ -89,7 +90,10 @@ def test_webhooks_for_broken_replication_and_the_failover(
 
     wait_for(steadily_replicating(info, "db2", 1.0), 15, "db2 replicating steadily")
     with Server(info.node("db2").root_endpoint()) as db2:
-        control.stop_replication(db2)  # the standby stops replicating: an operator's slip
+        # The standby's SQL thread stops (an operator's slip, a failed statement): the
+        # agent restarts only a channel stopped whole (skip_slave_start), never a stopped
+        # SQL thread, so this stays broken until someone looks.
+        db2.execute(Statement("STOP SLAVE SQL_THREAD"))
         broken = wait_for(lambda: [b for b in receiver.bodies
                                    if b["event"] == "replication_broken"], 10,
                           "the replication_broken webhook")  # fmt: skip
