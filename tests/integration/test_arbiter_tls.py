@@ -21,6 +21,7 @@ import requests
 
 from dualbeat.arbiter import ArbiterUnavailable, open_arbiter
 from dualbeat.config import ArbiterConfig
+from tests.integration.labtools import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -65,13 +66,13 @@ def start_etcd(d: Path, *tls: str, scheme: str = "https") -> tuple[str, subproce
         stdout=subprocess.DEVNULL,
         stderr=(d / "etcd.log").open("w"),
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", client)) == 0:
-                break
-        time.sleep(0.2)
+    wait_for(lambda: _listening(client), 30, f"etcd listening on 127.0.0.1:{client}", step=0.2)
     return url, proc
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="module")
