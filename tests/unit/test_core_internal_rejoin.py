@@ -6,28 +6,16 @@ position is unknown, is fenced for the review."""
 from __future__ import annotations
 
 from dualbeat.core.actions import Action, StartReplication
-from dualbeat.core.observations import MysqlProbed
 from dualbeat.core.roles import Finding, Role
 from dualbeat.core.state import Decision
-from tests.unit.core_driver import Driver, gtids, peer_beat, promoted_active
+from tests.unit.core_driver import Driver, peer_beat, promoted_active
 
 NEW_ACTIVE = "1-1-10,2-2-3"  # db2 took over with db1's 1-1-10 and wrote 2-2-1..3
 
 
 def stopped_channel(d: Driver, executed: str) -> Decision:
     """db1's probe: its channel from db2 stopped whole since it took over."""
-    position = gtids(executed)
-    return d.feed(
-        MysqlProbed(
-            ok=True,
-            writable=False,
-            replicating=False,
-            executed=position,
-            received=position,
-            origin="1",
-            io_stopped=True,
-        )
-    )
+    return d.probe(writable=False, replicating=False, executed=executed, io_stopped=True)
 
 
 def depose(ours: str | None) -> tuple[Driver, list[Role], list[Action]]:

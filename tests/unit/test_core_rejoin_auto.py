@@ -15,12 +15,11 @@ from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
     Command,
-    MysqlProbed,
     OperatorRequested,
 )
 from dualbeat.core.roles import Finding, Role
 from dualbeat.core.state import CoreConfig, Decision, RejoinAuto
-from tests.unit.core_driver import DB1, Driver, gtids, peer_beat, promoted_active
+from tests.unit.core_driver import DB1, Driver, peer_beat, promoted_active
 
 NEW_ACTIVE = "1-1-10,2-2-3"  # db2 took over with db1's 1-1-10 and wrote 2-2-1..3
 
@@ -45,18 +44,7 @@ def run(d: Driver, ours: str, theirs: str, until: float, step: float = 0.5) -> l
 
 def probe(d: Driver, ours: str) -> Decision:
     """db1's probe: read-only, its channel from db2 stopped whole."""
-    position = gtids(ours)
-    return d.feed(
-        MysqlProbed(
-            ok=True,
-            writable=False,
-            replicating=False,
-            executed=position,
-            received=position,
-            origin="1",
-            io_stopped=True,
-        )
-    )
+    return d.probe(writable=False, replicating=False, executed=ours, io_stopped=True)
 
 
 def fenced(auto: RejoinAuto, ours: str) -> Driver:
