@@ -55,21 +55,30 @@ def status(info: LabInfo, node: str) -> dict[str, Any] | None:
         return None
 
 
+def _serving(view: dict[str, Any]) -> bool:
+    """Active in deed, not only in intent: a promotion's first step already reports the
+    role ``active`` (with ``promoting``), and the claim of the VIP may still fail."""
+    return bool(
+        view["role"] == "active"
+        and view["vip"]["held"]
+        and view["mysql"]["writable"]
+        and not view["promoting"]
+    )
+
+
+def serving(info: LabInfo, node: str) -> bool:
+    """Whether ``node`` is active, writable, holding the VIP and done promoting."""
+    view = status(info, node)
+    return view is not None and _serving(view)
+
+
 def settled(info: LabInfo, *, standby: bool = False) -> str | None:
     """The active node's name once exactly one node is active, writable and holding the
     VIP, and the other is not active (with ``standby``: is a standby); else None.
 
     An agent that does not answer counts as not active (it may have been killed)."""
     views = {n.name: status(info, n.name) for n in info.nodes}
-    actives = [
-        name
-        for name, v in views.items()
-        if v
-        and v["role"] == "active"
-        and v["vip"]["held"]
-        and v["mysql"]["writable"]
-        and not v["promoting"]
-    ]
+    actives = [name for name, v in views.items() if v and _serving(v)]
     others = [v for name, v in views.items() if name not in actives]
     if len(actives) != 1 or any(v and v["role"] == "active" for v in others):
         return None
