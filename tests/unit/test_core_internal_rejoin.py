@@ -6,6 +6,7 @@ position is unknown, is fenced for the review."""
 from __future__ import annotations
 
 from dualbeat.core.actions import Action, StartReplication
+from dualbeat.core.advertise import advert
 from dualbeat.core.roles import Finding, Role
 from dualbeat.core.state import Decision
 from tests.unit.core_driver import Driver, peer_beat, promoted_active
@@ -64,3 +65,19 @@ def test_a_superseded_active_demotes_as_a_fenced_one_would() -> None:
         "SetReadOnly",
         "KillSessions",
     ]
+
+
+def test_a_superseded_active_never_says_active_at_the_new_active_s_epoch() -> None:
+    """Until its VIP is released a deposed active still says ``active`` (``demoting``),
+    and must say it at the epoch it served at: ``active`` at the peer's epoch is a tie of
+    two actives, which the preferred node wins, fencing the new active (seen in
+    test_internal_writes after an isolation healed)."""
+    d = promoted_active()  # epoch 1, 1-1-10
+    d.hear(peer_beat(Role.ACTIVE, epoch=2, executed=NEW_ACTIVE))
+    seen = [advert(d.state)]
+    d.at(20.5)
+    stopped_channel(d, "1-1-10")  # the next probe, the VIP not released yet
+    seen.append(advert(d.state))
+    d.hear(peer_beat(Role.ACTIVE, epoch=2, executed=NEW_ACTIVE))
+    seen.append(advert(d.state))
+    assert all(a.epoch == 1 for a in seen if a.role is Role.ACTIVE), seen
