@@ -296,7 +296,8 @@ def _lease_answer(s: NodeState, obs: LeaseAnswered) -> tuple[NodeState, list[Rea
     seen = obs.holder_epoch
     if seen is not None and seen > s.durable.highest_seen:
         d = evolve(s.durable, highest_seen=seen)
-        if s.role is not Role.ACTIVE:  # like a beat from the active: its term is ours too
+        # Like a beat from the active: its term is ours too (once no longer saying active).
+        if s.role is not Role.ACTIVE and not s.demoting:
             d = evolve(d, epoch=max(d.epoch, seen))
         s = evolve(s, durable=d)
     return evolve(s, evidence=ev), reasons

@@ -1,7 +1,8 @@
 """What our heartbeat tells the peer about us: one rule, for the agent and the simulator.
 
-Rule 1: a node says ``active`` from the moment it may serve until it can serve no more:
-        a demoting node says so until its VIP is released; a promoting node says what it
+Rule 1: a node says ``active`` from the moment it may serve until it can serve no more,
+        at the epoch it serves at: a demoting node says so until its VIP is released (and
+        adopts no newer epoch until then); a promoting node says what it
         was, at the epoch it had, until it holds the VIP at its new epoch (a takeover
         that may yet abort must not make a serving peer give up its role).
 Rule 2: GTID sets go out only while current: read by the last probe, which succeeded.

@@ -262,8 +262,10 @@ def _adopts_epoch(s: NodeState, beat: PeerBeat) -> bool:
     serves, or from a passive peer whose whole (current) executed set it holds. Such a
     node missed no write of that term, so the stale-promotion guard has nothing to guard;
     left behind the epoch it could never be elected, while the peer defers to it as the
-    node with more data: no writer at all."""
-    if beat.epoch <= s.durable.epoch:
+    node with more data: no writer at all. Not while demoting: until its VIP is released
+    the node still says ``active``, and at the peer's epoch that is a tie of two actives
+    the preferred node wins (``advert``)."""
+    if s.demoting or beat.epoch <= s.durable.epoch:
         return False
     if beat.role is Role.ACTIVE:
         return True
