@@ -49,11 +49,12 @@ sim: $(VENV)/.installed
 
 # Seeded chaos on a fresh sandbox pair (root): faults under three writers, then the checker.
 # Exits 1 on a violation; the same SEED replays the same schedule. The lab is shared: lock it.
+# ARBITER=1: a lab with an arbiter (the witness runs etcd).
 SEED ?= 1
 DURATION ?= 300
 chaos: deps
 	flock /tmp/dualbeat-sandbox.lock $(BIN)/python -m dualbeat_lab.chaos --seed $(SEED) \
-		--duration $(DURATION) --json chaos-$(SEED).json
+		--duration $(DURATION) --json chaos-$(SEED).json $(if $(ARBITER),--arbiter)
 
 down:
 	$(BIN)/dualbeat sandbox down

@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the full result here")
     parser.add_argument("--out-dir", type=Path, help="writer logs (default /var/tmp/...)")
     parser.add_argument("--plan", action="store_true", help="print the schedule and exit")
-    parser.add_argument("--witness", action="store_true", help="with --plan: a lab with an arbiter")
+    parser.add_argument("--arbiter", action="store_true",
+                        help="a lab with an arbiter: the witness host runs etcd, the agents "
+                        "take its lease, and the schedule also cuts db1 from db2")  # fmt: skip
     parser.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
     args = parser.parse_args(argv)
     opts = run.Options(
@@ -106,13 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     if args.plan:
-        hosts = ["client", "db1", "db2"] + (["witness"] if args.witness else [])
-        steps = schedule.build(args.seed, args.duration, hosts, arbiter=args.witness)
+        hosts = ["client", "db1", "db2"] + (["witness"] if args.arbiter else [])
+        steps = schedule.build(args.seed, args.duration, hosts, arbiter=args.arbiter)
         print("\n".join(s.render() for s in steps))
         return 0
     try:
         lab.down(DEFAULT_STATE_DIR)
-        info = provision(DEFAULT_STATE_DIR, _err)
+        info = provision(DEFAULT_STATE_DIR, _err, arbiter=args.arbiter)
     except DualbeatError as exc:
         _err(f"error: {exc}")
         return exc.exit_code
