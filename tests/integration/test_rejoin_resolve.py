@@ -6,6 +6,8 @@ acknowledged writer rows (safe) and planted changes (conflicts) that db2 lacks."
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,12 +32,12 @@ from tests.integration.rejoin_scene import (
 pytestmark = pytest.mark.integration
 
 
-def rejoin(info: LabInfo, *args: str) -> subprocess.CompletedProcess[str]:
+def rejoin(info: LabInfo, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``dualbeat rejoin db1 ARGS`` where db1's agent runs."""
     return subprocess.run(
         ["ip", "netns", "exec", "db1", sys.executable, "-m", "dualbeat", "rejoin", "db1",
          *args, "-c", str(info.config_path)],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
 
 
@@ -155,4 +157,42 @@ def test_discard_rebuilds_the_node_from_the_active(pair: LabInfo, tmp_path: Path
     assert done["copy"]["position"] and "app" in done["copy"]["databases"]
     analysis = json.loads(Path(done["analysis"]).read_text())
     saved_copy_holds(info, done["saved_binlogs"], [t["gtid"] for t in analysis["transactions"]])
+    replicating_both_ways(info)
+
+
+def test_a_second_rejoin_of_the_node_is_refused_while_one_runs(
+    pair: LabInfo, tmp_path: Path
+) -> None:
+    """Two rejoins of one node at once (an operator's beside the agent's automatic one, or
+    two operators) would each stop, copy over and reposition the same server, the second
+    dropping databases under the first's load. The second is refused before it changes
+    anything, and the first, held just after its analysis, then completes."""
+    info = pair
+    scene(info, tmp_path)
+    first = subprocess.Popen(
+        ["ip", "netns", "exec", "db1", sys.executable, "-m", "dualbeat", "rejoin", "db1",
+         "--reapply", "-c", str(info.config_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert first.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in first.stdout:  # held once its analysis is saved, before any change
+            seen.append(line)
+            if "analysis:" in line:
+                os.killpg(first.pid, signal.SIGSTOP)
+                break
+        else:
+            raise AssertionError("the first rejoin ended before its analysis:\n" + "".join(seen))
+        try:
+            second = rejoin(info, "--reapply", timeout=120)
+        except subprocess.TimeoutExpired:
+            second = None
+        assert second is not None, "the second rejoin did not end: it waited on the first"
+        assert second.returncode == 4, second.stdout + second.stderr
+        assert "another rejoin of db1" in second.stderr, second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    rest, _ = first.communicate(timeout=300)
+    assert first.returncode == 0, "".join(seen) + rest
     replicating_both_ways(info)
