@@ -3,8 +3,9 @@ make it a copy of the active that replicates both ways again.
 
 Order, chosen so that every step is safe to retry and nothing is lost unseen:
 
-1. Guards: NODE's agent says NODE is fenced and its peer is active; over SQL, NODE is
-   read-only and the active writable. Never rebuild a node that may be taking writes.
+1. Guards: NODE's agent says NODE is fenced and its peer is active; no other rejoin of
+   NODE runs (a lock in NODE's server); over SQL, NODE is read-only and the active
+   writable. Never rebuild a node that may be taking writes.
 2. A fresh analysis, saved (the row images of every lost transaction).
 3. A byte-exact copy of NODE's binary logs holding them, saved beside the analysis:
    from here on the originals may go, and the copy is replayable with the binlog tool.
@@ -48,6 +49,7 @@ from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat.mysql.endpoints import endpoint
 from dualbeat.rejoin import reapply, rebuild
+from dualbeat.rejoin import sql as rejoin_sql
 from dualbeat.rejoin.analysis import analyze, report_dir, save
 from dualbeat.rejoin.report import Analysis
 
@@ -121,6 +123,26 @@ def _guard(config: Config, node: str) -> str:
     return active
 
 
+@contextlib.contextmanager
+def _exclusive(config: Config, node: str) -> Iterator[None]:
+    """Hold NODE's rejoin lock for the whole workflow, or refuse before any step: two
+    rejoins of one node (an operator's beside the agent's automatic one, or two operators)
+    would each stop, copy over and reposition the same server. The lock lives in NODE's
+    server, which every rejoin of NODE reaches wherever it runs, on a connection of its own
+    that runs nothing else (a failed statement would reconnect and silently drop it)."""
+    with Server(endpoint(config, node, admin=True)) as server:
+        if int(str(server.query(rejoin_sql.TAKE_LOCK)[0]["got"])) != 1:
+            holder = server.query(rejoin_sql.LOCK_HOLDER)[0]["holder"]
+            raise RefusedError(
+                f"another rejoin of {node} is running (the session {holder} on {node}'s "
+                f"server holds the lock {rejoin_sql.REJOIN_LOCK!r}): the agent's automatic "
+                "rejoin ([rejoin] auto) or another `dualbeat rejoin`; nothing was changed. "
+                f"Wait for it (its record appears under {report_dir(config, node)}), "
+                "then run this again"
+            )
+        yield
+
+
 def _check_servers(fenced: Server, act: Server) -> None:
     if not mysql_control.read_only_state(fenced):
         raise RefusedError(f"{fenced.name} is writable: it must be fenced (read-only) first")
@@ -147,6 +169,7 @@ def resolve(
     name = config.node(node).name
     active = _guard(config, name)
     with (
+        _exclusive(config, name),
         Server(endpoint(config, name, admin=True)) as fenced,
         Server(endpoint(config, active, admin=True)) as act,
     ):

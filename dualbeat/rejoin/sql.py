@@ -17,7 +17,10 @@ __all__ = [
     "BEGIN",
     "COMMIT",
     "LOAD_PROLOGUE",
+    "LOCK_HOLDER",
+    "REJOIN_LOCK",
     "SYSTEM_SCHEMAS",
+    "TAKE_LOCK",
     "data_size",
     "delete_row",
     "update_row",
@@ -31,6 +34,13 @@ SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 # node being rebuilt (it would come back to the active as errant transactions).
 LOAD_PROLOGUE = b"SET SESSION sql_log_bin = 0;\n"
 BEGIN = Statement("START TRANSACTION")
+#: One rejoin of a node at a time: a named lock on the node's own server, taken without
+#: waiting (column ``got``: 1 taken, 0 held by another session) and released by the server
+#: when the session that took it ends, however the workflow ends. Not binlogged.
+REJOIN_LOCK = "dualbeat_rejoin"
+TAKE_LOCK = Statement("SELECT GET_LOCK(%s, 0) AS got", (REJOIN_LOCK,))
+#: The connection id of the session holding the lock (column ``holder``; NULL: free).
+LOCK_HOLDER = Statement("SELECT IS_USED_LOCK(%s) AS holder", (REJOIN_LOCK,))
 COMMIT = Statement("COMMIT")
 
 
