@@ -57,8 +57,11 @@ def test_finding_01_a_restarted_agent_resumes_as_active(pair: LabInfo) -> None:
     assert agents.wait_settled(pair, lambda _m: None) == "db1"
     after = agents.status(pair, "db1")
     assert after is not None
+    # The status shows the new role as soon as it is decided; its event reaches the
+    # history file a moment later (seen missing under load in a full run).
+    wait_for(lambda: "RESUMED" in codes_after(pair, "db1", started), 10, "RESUMED in the history")
     codes = codes_after(pair, "db1", started)
-    assert "RESUMED" in codes and "PROMOTED" not in codes, codes
+    assert "PROMOTED" not in codes, codes
     assert after["epoch"] == before["epoch"]
     assert after["last_takeover"] == before["last_takeover"]
     # Its ring channel runs (the restarted agent issued no stop; the unit tests assert no
