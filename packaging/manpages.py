@@ -22,7 +22,12 @@ def product(group: click.Group) -> click.Group:
     """The group without the commands other packages plug in (the lab's ``sandbox``): the
     pages document what the package installs, whatever this venv has beside it."""
     plugins = {entry.name for entry in entry_points(group="dualbeat.commands")}
-    commands = {name: cmd for name, cmd in group.commands.items() if name not in plugins}
+    ctx = click.Context(group)  # the group loads its commands when asked: every one, here
+    commands = {
+        name: cmd
+        for name in group.list_commands(ctx)
+        if name not in plugins and (cmd := group.get_command(ctx, name)) is not None
+    }
     return click.Group(
         group.name,
         commands=commands,

@@ -56,7 +56,6 @@ from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
 from dualbeat.mysql import control as control_sql
 from dualbeat.mysql.connection import Endpoint, Server
-from dualbeat.ops import rejoin as rejoin_ops
 from dualbeat.vip.manager import VipManager
 
 if TYPE_CHECKING:
@@ -160,7 +159,7 @@ class Agent:
         await self.links.start()
         arbiter = self.config.arbiter
         leases = LeaseWorker(open_arbiter(arbiter), self.node, post) if arbiter else None
-        rejoiner = RejoinWorker(lambda: rejoin_ops.auto_reapply(self.config, self.node), post)
+        rejoiner = RejoinWorker(self._auto_rejoin, post)
         # The client gate guards the port clients reach through the VIP: with a VIP only.
         gate = NftGate(spec_from_config(self.config, self.node)) if self.vip else None
         self.actor = Actor(
@@ -322,6 +321,14 @@ class Agent:
         )
         self.sent_times.sent(self.seq, clock.now())
         self.links.send(beat)
+
+    def _auto_rejoin(self) -> str:
+        """Reapply a returning node's own writes (``[rejoin] auto``), on the rejoin worker."""
+        # Imported on the first rejoin: binlog analysis and checksums are ~40 modules an
+        # agent that never rejoins does not need to hold in memory.
+        from dualbeat.ops import rejoin as rejoin_ops
+
+        return rejoin_ops.auto_reapply(self.config, self.node)
 
     def _optional_services(self) -> tuple[ApiServer | None, Notifier | None]:
         """The HTTP API and the webhooks, each imported only when configured: the HTTP

@@ -13,21 +13,68 @@ Other packages add command groups through the ``dualbeat.commands`` entry point 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import importlib
+from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 import click
 
 from dualbeat import __version__
-from dualbeat.cli import agent, checksum, operate, rejoin, repl, setup
-from dualbeat.cli.common import EXIT_CODES
+from dualbeat.ops.outcome import help_epilog
 
 ENTRY_POINTS = "dualbeat.commands"
 
+#: Every product command: its name and the ``module:attribute`` that defines it.
+COMMANDS = {
+    "init": "dualbeat.cli.setup:init",
+    "check-config": "dualbeat.cli.setup:check_config",
+    "repl": "dualbeat.cli.repl:repl",
+    "checksum": "dualbeat.cli.checksum:checksum",
+    "rejoin": "dualbeat.cli.rejoin:rejoin",
+    "agent": "dualbeat.cli.agent:agent",
+    "status": "dualbeat.cli.agent:status",
+    "history": "dualbeat.cli.agent:history",
+    "fsm": "dualbeat.cli.agent:fsm",
+    "maintenance": "dualbeat.cli.operate:maintenance",
+    "standby": "dualbeat.cli.operate:standby",
+    "takeover": "dualbeat.cli.operate:takeover",
+    "switchover": "dualbeat.cli.operate:switchover",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one is run or listed (click's "lazily
+    loading subcommands" pattern).
+
+    Why: ``dualbeat agent`` runs for months, and every module it imports stays in its
+    memory (issue 14: at most 50 MB RSS idle). Importing every command file would load the
+    workflows and renderings of ``repl``, ``checksum`` and ``rejoin`` (binlog decoding,
+    rich tables) into an agent that never uses them. ``--help`` lists them all, so it still
+    imports them all; ``commands`` holds those loaded so far."""
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
 
 @click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
-    epilog=EXIT_CODES,
+    epilog=help_epilog(),
 )
 @click.version_option(__version__, prog_name="dualbeat")
 def cli() -> None:
@@ -50,24 +97,6 @@ def cli() -> None:
     """
 
 
-for _command in (
-    setup.init,
-    setup.check_config,
-    repl.repl,
-    checksum.checksum,
-    rejoin.rejoin,
-    agent.agent,
-    agent.status,
-    agent.history,
-    agent.fsm,
-    operate.maintenance,
-    operate.standby,
-    operate.takeover,
-    operate.switchover,
-):
-    cli.add_command(_command)
-
-
 def add_plugins(group: click.Group, points: Iterable[EntryPoint] | None = None) -> None:
     """Add the command groups other installed packages register (``dualbeat.commands``).
 
@@ -81,8 +110,9 @@ def add_plugins(group: click.Group, points: Iterable[EntryPoint] | None = None) 
             click.echo(f"dualbeat: warning: {ENTRY_POINTS} {point.value}: {exc}", err=True)
             continue
         name = getattr(command, "name", None) or point.name
-        if not isinstance(command, click.Command) or name in group.commands:
-            why = "would replace a command" if name in group.commands else "is not a command"
+        taken = name in group.list_commands(click.Context(group))  # loaded or not yet
+        if not isinstance(command, click.Command) or taken:
+            why = "would replace a command" if taken else "is not a command"
             click.echo(f"dualbeat: warning: {ENTRY_POINTS} {point.value} {why}", err=True)
             continue
         group.add_command(command, name)

@@ -4,6 +4,8 @@ command groups added by other packages through entry points."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import click
 from click.testing import CliRunner
 
 from dualbeat import errors
-from dualbeat.cli import ENTRY_POINTS, add_plugins, cli
+from dualbeat.cli import COMMANDS, ENTRY_POINTS, add_plugins, cli
 from dualbeat.ops.outcome import EXIT_CODES, ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,3 +75,27 @@ def test_entry_point_groups_are_added_and_cannot_replace_a_command() -> None:
     add_plugins(group, points)
     assert sorted(group.commands) == ["hello", "status"]
     assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"
+
+
+def test_each_lazy_command_is_named_as_it_is_listed() -> None:
+    ctx = click.Context(cli)
+    for name in COMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.name == name, name
+
+
+def test_the_agent_does_not_load_the_other_commands_workflows() -> None:
+    """What ``dualbeat agent`` holds in memory for months: its own command and the runtime,
+    not the binlog analysis, checksums and setup that other commands and a rejoin use."""
+    probe = (
+        "import sys, click, dualbeat.cli as c, dualbeat.agent.runtime\n"
+        "c.cli.get_command(click.Context(c.cli), 'agent')\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert "dualbeat.cli.agent" in loaded
+    heavy = ("dualbeat.rejoin", "dualbeat.checksum", "dualbeat.repl", "dualbeat.mysql.binlog")
+    assert [m for m in loaded if m.startswith(heavy) or m.startswith("dualbeat.ops.rejoin")] == []
+    assert "dualbeat.cli.rejoin" not in loaded and "rich.table" not in loaded
