@@ -83,6 +83,23 @@ def test_one_node_acquires_the_other_is_refused_release_frees(db1: Arbiter, db2:
     assert holder("db1", db1) == "db2"
 
 
+def test_a_released_epoch_is_never_granted_to_the_other_node(db1: Arbiter, db2: Arbiter) -> None:
+    """Releasing the key deletes it with its epoch; the floor beside it keeps that epoch,
+    so db2 (which may never have heard of db1's term) is refused at it and told it."""
+    with inside("db1"):
+        assert db1.acquire("db1", 1) is not None
+        db1.release()
+    with inside("db2"):
+        assert db2.acquire("db2", 1) is None
+        view = db2.view()
+        assert (view.holder, view.epoch) == (None, 1)
+        grant = db2.acquire("db2", 2)
+    assert grant is not None and (grant.holder, grant.epoch) == ("db2", 2)
+    with inside("db1"):
+        assert db1.acquire("db1", 2) is None
+        assert (db1.view().holder, db1.view().epoch) == ("db2", 2)
+
+
 def test_lease_expiry_frees_the_key_after_ttl(db1: Arbiter, db2: Arbiter) -> None:
     with inside("db1"):
         grant = db1.acquire("db1", 1)

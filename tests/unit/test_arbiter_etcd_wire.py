@@ -10,22 +10,23 @@ from typing import Any
 import pytest
 from etcd3gw.exceptions import ConnectionFailedError, Etcd3Exception
 
-from dualbeat.arbiter import ArbiterUnavailable, Grant
+from dualbeat.arbiter import ArbiterUnavailable, Grant, View
 from dualbeat.arbiter import etcd_wire as wire
 from dualbeat.arbiter.etcd import EtcdArbiter, _describe
 from dualbeat.config import ArbiterConfig
 
 KEY = "/dualbeat/orders/active"
+FLOOR = "/dualbeat/orders/active/epoch"
 
 
 def enc(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def kv(node: str, epoch: int, lease: int = 7, mod: int = 12) -> dict[str, Any]:
+def kv(node: str, epoch: int, lease: int = 7, mod: int = 12, key: str = KEY) -> dict[str, Any]:
     value = enc(json.dumps({"node": node, "epoch": epoch}))
     return {
-        "key": enc(KEY),
+        "key": enc(key),
         "value": value,
         "lease": str(lease),
         "create_revision": "10",
@@ -216,3 +217,82 @@ def test_clients_ignore_proxy_settings_of_the_environment() -> None:
         "https://[2001:db8::5]:2379/v3/kv/range",
     ]
     arbiter.close()
+
+
+# ---------------------------------------------------------------- the epoch floor
+
+
+def floor_kv(node: str, epoch: int, mod: int = 30) -> dict[str, Any]:
+    return {**kv(node, epoch, mod=mod, key=FLOOR), "lease": "0"}
+
+
+def reads(key: dict[str, Any] | None, floor: dict[str, Any] | None) -> dict[str, Any]:
+    """A txn answer whose branch read the key and the floor (absent ones read as empty)."""
+    return {
+        "header": {"revision": "40"},
+        "responses": [
+            {"response_range": {"kvs": [key]} if key else {}},
+            {"response_range": {"kvs": [floor]} if floor else {}},
+        ],
+    }
+
+
+def test_the_floor_key_sits_under_the_active_key() -> None:
+    assert wire.floor_key(KEY) == FLOOR
+
+
+def test_take_body_guesses_both_keys_absent_and_puts_both() -> None:
+    body = wire.take_body(KEY, None, None, "db1", 1, 99)
+    assert body["compare"] == [
+        {"key": enc(KEY), "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
+        {"key": enc(FLOOR), "target": "CREATE", "result": "EQUAL", "create_revision": "0"},
+    ]
+    key_put, floor_put = (op["request_put"] for op in body["success"])
+    assert key_put["key"] == enc(KEY) and key_put["lease"] == "99"
+    assert floor_put["key"] == enc(FLOOR) and "lease" not in floor_put  # no lease ends it
+    assert json.loads(base64.b64decode(floor_put["value"])) == {"node": "db1", "epoch": 1}
+    assert body["failure"] == [
+        {"request_range": {"key": enc(KEY)}},
+        {"request_range": {"key": enc(FLOOR)}},
+    ]
+
+
+def test_take_body_holds_only_if_both_keys_are_still_as_read() -> None:
+    current = wire.range_kv({"kvs": [kv("db1", 3, mod=42)]})
+    floor = wire.range_kv({"kvs": [floor_kv("db1", 3, mod=41)]})
+    body = wire.take_body(KEY, current, floor, "db1", 4, 99)
+    assert body["compare"] == [
+        {"key": enc(KEY), "target": "MOD", "result": "EQUAL", "mod_revision": "42"},
+        {"key": enc(FLOOR), "target": "MOD", "result": "EQUAL", "mod_revision": "41"},
+    ]
+
+
+def test_acquire_refuses_a_free_key_at_another_nodes_spent_epoch() -> None:
+    arb = Scripted([{"ID": "5", "TTL": "3"}, reads(None, floor_kv("db1", 1)), {}])
+    assert arb.acquire("db2", 1) is None
+    assert [p for p, _ in arb.sent] == ["/lease/grant", "/kv/txn", "/lease/revoke"]
+    assert enc(FLOOR) in [c["key"] for c in arb.sent[1][1]["compare"]]
+
+
+def test_acquire_above_the_floor_raises_it_with_the_key() -> None:
+    arb = Scripted(
+        [{"ID": "5", "TTL": "3"}, reads(None, floor_kv("db1", 1, mod=30)), {"succeeded": True}]
+    )
+    grant = arb.acquire("db2", 2)
+    assert grant is not None and (grant.holder, grant.epoch) == ("db2", 2)
+    retry = arb.sent[2][1]
+    assert retry["compare"][1]["mod_revision"] == "30"
+    floor_put = retry["success"][1]["request_put"]
+    assert json.loads(base64.b64decode(floor_put["value"])) == {"node": "db2", "epoch": 2}
+
+
+def test_acquire_retakes_its_own_spent_epoch() -> None:
+    """The floor's node re-taking its term (an active whose lease lapsed) is no new term."""
+    arb = Scripted([{"ID": "5", "TTL": "3"}, reads(None, floor_kv("db1", 1)), {"succeeded": True}])
+    assert arb.acquire("db1", 1) is not None
+
+
+def test_view_of_a_free_key_names_the_floor_epoch() -> None:
+    arb = Scripted([reads(None, floor_kv("db1", 1))])
+    assert arb.view() == View(holder=None, epoch=1, revision=40)
+    assert arb.sent[0][0] == "/kv/txn"

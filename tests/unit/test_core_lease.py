@@ -352,3 +352,23 @@ def test_forced_takeover_in_arbiter_mode_waits_for_the_key() -> None:
     assert any(isinstance(a, AcquireLease) for a in d.decisions[-1].actions)
     grant(d, 14.0, epoch=2)
     assert d.role() is Role.ACTIVE
+
+
+def test_a_free_key_refused_at_a_spent_epoch_is_asked_for_at_the_next() -> None:
+    """The arbiter keeps the highest epoch it granted after the key is gone (its floor):
+    a term no beat showed us still counts once the arbiter names it, so the retry asks
+    for floor + 1 and two terms never share an epoch."""
+    d = Driver(ARB2)
+    d.start()
+    d.healthy()
+    d.at(1.0)
+    d.hear(peer_beat(Role.STANDBY, node="db1", epoch=0))
+    d.at(3.0)
+    d.peer_sql(False)
+    assert d.state.finding == Finding.AWAIT_LEASE.value
+    assert AcquireLease(1) in d.actions()
+    d.feed(LeaseAnswered(AcquireLease(1), None, None, 1))  # free, but epoch 1 was spent
+    assert d.role() is Role.STANDBY
+    assert d.state.durable.highest_seen == 1
+    d.at(3.6)
+    assert AcquireLease(2) in d.actions()

@@ -19,6 +19,8 @@ import os
 
 import pytest
 
+from dualbeat.core.actions import AcquireLease, ReleaseLease
+from dualbeat.core.observations import LeaseAnswered
 from dualbeat.core.roles import Role
 from tests.unit.sim import World, failures
 
@@ -206,3 +208,30 @@ def test_finding_16_the_checks_flag_two_servers_acknowledging_writes() -> None:
     db1.mysql.writable, db1.mysql.sessions, db1.vip = False, 0, True  # VIP on both
     with pytest.raises(Violation, match="VIP on both"):
         _check(w, epochs)
+
+
+def test_the_witness_never_grants_a_spent_epoch_again() -> None:
+    """Releasing (or letting expire) the key must not forget its epoch: db2 may never have
+    heard of db1's term, and a second grant at the same epoch makes two terms with one
+    epoch. The witness refuses it and names the epoch; the next one up is granted."""
+    w = World(11, arbiter=True, chaos=False, loss=0.0)
+    db1, db2 = w.nodes["db1"], w.nodes["db2"]
+    ttl = db1.cfg.timing.lease_ttl
+    assert w._arbiter(db1, AcquireLease(1), 0.0) == LeaseAnswered(AcquireLease(1), ttl)
+    w._arbiter(db1, ReleaseLease(), 0.1)
+    refused = w._arbiter(db2, AcquireLease(1), 0.2)
+    assert refused == LeaseAnswered(AcquireLease(1), None, None, 1)
+    assert w._arbiter(db2, AcquireLease(2), 0.3) == LeaseAnswered(AcquireLease(2), 0.3 + ttl)
+    # Expiry forgets the key, not the epoch; a node re-taking its own term is welcome.
+    assert w._arbiter(db1, AcquireLease(2), 0.4 + ttl) == LeaseAnswered(
+        AcquireLease(2), None, None, 2
+    )
+    assert w._arbiter(db2, AcquireLease(2), 0.5 + ttl) == LeaseAnswered(
+        AcquireLease(2), 0.5 + 2 * ttl
+    )
+
+
+def test_seed_23712_a_promotion_the_standby_never_heard_of() -> None:
+    """The run that found it: db1 promoted at epoch 1 and was cut off before db2 heard a
+    beat of that term; after the heal db1 released the key, and db2 took it at epoch 1."""
+    run(23712)
