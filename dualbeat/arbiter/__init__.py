@@ -3,7 +3,7 @@ make two writers. ``open_arbiter`` returns the engine named by ``[arbiter].kind`
 
 from __future__ import annotations
 
-from dualbeat.arbiter.types import Arbiter, ArbiterUnavailable, Grant, View
+from dualbeat.arbiter.types import Arbiter, ArbiterUnavailable, Floor, Grant, View
 from dualbeat.config import ArbiterConfig
 
 
@@ -14,4 +14,4 @@ def open_arbiter(cfg: ArbiterConfig) -> Arbiter:
     return EtcdArbiter(cfg)
 
 
-__all__ = ["Arbiter", "ArbiterUnavailable", "Grant", "View", "open_arbiter"]
+__all__ = ["Arbiter", "ArbiterUnavailable", "Floor", "Grant", "View", "open_arbiter"]

@@ -11,7 +11,28 @@ from typing import Protocol
 
 from dualbeat.errors import ArbiterUnavailable
 
-__all__ = ["Arbiter", "ArbiterUnavailable", "Grant", "View"]
+__all__ = ["Arbiter", "ArbiterUnavailable", "Floor", "Grant", "View"]
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The highest epoch the arbiter ever granted, and to whom; kept beside the key and
+    never leased, so a release or an expiry deletes the key but not the epoch.
+
+    Why: a node that promotes advertises its old epoch until its promotion completes, so
+    a term cut off at once may never reach the peer in a beat. Without the floor, the
+    peer would later find the key free and take it at that same epoch: two terms, one
+    epoch, and two actives that tie. With it, the refusal names the epoch and the peer
+    asks again one above it.
+    """
+
+    node: str
+    epoch: int
+
+    def admits(self, node: str, epoch: int) -> bool:
+        """A new term above the floor, or the floor's own node re-taking its term (an
+        active whose lease lapsed); never another node at or below it."""
+        return epoch > self.epoch or (epoch == self.epoch and node == self.node)
 
 
 @dataclass(frozen=True)
@@ -32,7 +53,9 @@ class Grant:
 
 @dataclass(frozen=True)
 class View:
-    """Who the arbiter says holds the key now (``None`` when nobody does)."""
+    """Who the arbiter says holds the key now (``None`` when nobody does), and the
+    highest epoch it knows: the holder's, or the floor's when that is higher or nobody
+    holds the key (``None`` when it never granted one)."""
 
     holder: str | None
     epoch: int | None
@@ -43,9 +66,10 @@ class Arbiter(Protocol):
     """Blocking calls, each bounded by the configured timeout; used by one thread."""
 
     def acquire(self, node: str, epoch: int) -> Grant | None:
-        """Take the key for ``node`` (or re-attach if it already names ``node``).
+        """Take the key for ``node`` (or re-attach if it already names ``node``), and
+        raise the floor to ``epoch`` with it.
 
-        ``None`` when another node holds it.
+        ``None`` when another node holds it or the floor does not admit ``epoch``.
         """
         ...
 

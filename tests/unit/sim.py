@@ -5,10 +5,11 @@ Each node runs the real ``decide``. The world gives it the observations the agen
 probes of a model MySQL, VIP checks, the peer's SQL reachability, ping nodes, heartbeats
 and arbiter answers through a network that drops, delays, duplicates and partitions
 messages. Actions take effect on the model after a random delay (the arbiter's on the
-arbiter, when the request gets there). Hosts: ``db1``, ``db2``, ``arb`` (the witness: a
-lease store with a TTL on the world clock), ``gw`` (the ping node) and ``client`` (a
-pair of writers, each holding one session, reconnecting through the VIP when it fails; a
-session stays on its server as long as that server takes writes, VIP or not).
+arbiter, when the request gets there). Hosts: ``db1``, ``db2``, ``arb`` (the witness,
+``sim_witness``: a lease store with a TTL and an epoch floor on the world clock), ``gw``
+(the ping node) and ``client`` (a pair of writers, each holding one session, reconnecting
+through the VIP when it fails; a session stays on its server as long as that server
+takes writes, VIP or not).
 
 Faults follow a seeded schedule (see ``test_core_simulation`` and ``test_core_sim_arbiter``);
 a failing seed prints the command that reruns it alone.
@@ -54,7 +55,6 @@ from dualbeat.core.lease import may_kick
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
-    LeaseAnswered,
     MysqlProbed,
     Observation,
     PeerBeat,
@@ -69,6 +69,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, NodeState, RejoinAuto, Timing
+from tests.unit.sim_witness import Witness
 
 NAMES = ("db1", "db2")
 CLIENTS = ("w1", "w2")  # two writers on the ``client`` host
@@ -121,13 +122,6 @@ class Node:
     reboot_at: float | None = None  # reset by the watchdog: the agent starts again then
 
 
-@dataclass
-class Lease:
-    holder: str
-    epoch: int
-    expires: float
-
-
 class World:
     def __init__(
         self,
@@ -172,7 +166,7 @@ class World:
         self.cut: set[frozenset[str]] = set()  # host pairs that cannot talk
         self.dropped: set[tuple[str, str]] = set()  # (src, dst): IP dropped one way, ARP passes
         self.arb_up = True
-        self.lease: Lease | None = None
+        self.witness = Witness()
         self.promoted: list[int] = []  # epochs of PROMOTED reasons, in order
         for node in self.nodes.values():
             self._start(node)
@@ -280,30 +274,11 @@ class World:
     def _arbiter(
         self, node: Node, action: AcquireLease | RenewLease | ReleaseLease, sent: float
     ) -> Observation:
-        """The witness, a lease store on the world clock. The request and the answer each
-        cross the network; a lost one is a timeout. ``valid_until`` counts from the send."""
+        """The witness (``sim_witness``) behind the network: the request and the answer
+        each cross it, and a lost one is a timeout."""
         if not (self.arb_up and self.link(node.name, "arb")) or self.rng.random() < self.loss:
             return ActionFailed(action, "arbiter unavailable")
-        ttl = node.cfg.timing.lease_ttl
-        lease = self.lease if self.lease and self.lease.expires > sent else None
-        answer: Observation
-        match action:
-            case AcquireLease(epoch=epoch):
-                if lease is None or lease.holder == node.name:
-                    self.lease = Lease(node.name, epoch, sent + ttl)
-                    answer = LeaseAnswered(action, sent + ttl)
-                else:
-                    answer = LeaseAnswered(action, None, lease.holder, lease.epoch)
-            case RenewLease():
-                if lease is not None and lease.holder == node.name:
-                    self.lease = replace(lease, expires=sent + ttl)
-                    answer = LeaseAnswered(action, sent + ttl)
-                else:
-                    answer = LeaseAnswered(action, None)
-            case ReleaseLease():
-                if lease is not None and lease.holder == node.name:
-                    self.lease = None
-                answer = ActionDone(action)
+        answer = self.witness.answer(node.name, action, sent, node.cfg.timing.lease_ttl)
         if self.rng.random() < self.loss:  # the answer was lost: the caller times out
             return ActionFailed(action, "arbiter unavailable")
         return answer
