@@ -1,11 +1,12 @@
-"""The arbiter on etcd: a key ``/dualbeat/<cluster>/active`` attached to a lease.
+"""The arbiter on etcd: a key ``/dualbeat/<cluster>/active`` attached to a lease, and its
+floor ``<key>/epoch`` (the highest epoch granted; see ``dualbeat.arbiter.Floor``).
 
 Talks to etcd's documented v3 JSON gateway (``/v3/lease/grant``, ``/v3/lease/keepalive``,
 ``/v3/kv/txn``, ``/v3/kv/range``, ``/v3/lease/revoke``; etcd 3.4 or newer) through
 ``etcd3gw``, OpenStack's maintained synchronous client for that gateway: it gives a pooled
 HTTP session per endpoint, URL building and error mapping. The transaction bodies are ours
-(``etcd_wire``) because taking the key must read the current holder in the same
-transaction, which etcd3gw's ``create`` does not.
+(``etcd_wire``) because taking the key must compare it and the floor, write both, and
+read both when the compare fails, in one transaction, which etcd3gw's ``create`` does not.
 
 Every public call has one budget, ``[arbiter].timeout``, spent across the endpoints in
 turn (the one that answered last goes first); when it runs out the call raises
@@ -25,10 +26,11 @@ from etcd3gw.exceptions import ConnectionFailedError, ConnectionTimeoutError, Et
 
 from dualbeat.agent import clock as agent_clock
 from dualbeat.arbiter import etcd_wire as wire
-from dualbeat.arbiter.types import ArbiterUnavailable, Grant, View
+from dualbeat.arbiter.types import ArbiterUnavailable, Floor, Grant, View
 from dualbeat.config import ArbiterConfig
 
 Clock = Callable[[], float]
+TAKE_TRIES = 3  # a guess, a judged try, and one more after a race lost to the peer
 
 
 def _client(endpoint: str, cfg: ArbiterConfig) -> Etcd3Client:
@@ -98,13 +100,7 @@ class EtcdArbiter:
             self._post("/lease/grant", wire.grant_body(self._cfg.ttl), deadline)
         )
         try:
-            body = self._post(
-                "/kv/txn", wire.create_body(self._cfg.key, node, epoch, lease), deadline
-            )
-            ok, current = wire.txn_outcome(body)
-            if not ok and current is not None and current.holder == node:
-                reattach = wire.reattach_body(self._cfg.key, current, node, epoch, lease)
-                ok, current = wire.txn_outcome(self._post("/kv/txn", reattach, deadline))
+            ok = self._take(node, epoch, lease, deadline)
         except ArbiterUnavailable:
             self._revoke(lease, deadline)
             raise
@@ -139,11 +135,12 @@ class EtcdArbiter:
 
     def view(self) -> View:
         deadline = self._clock() + self._cfg.timeout
-        body = self._post("/kv/range", wire.range_body(self._cfg.key), deadline)
-        kv = wire.range_kv(body)
+        body = self._post("/kv/txn", wire.read_body(self._cfg.key), deadline)
+        _, kv, floor = wire.txn_reads(body)
+        epochs = [x.epoch for x in (kv, floor) if x is not None]
         return View(
             holder=kv.holder if kv else None,
-            epoch=kv.epoch if kv else None,
+            epoch=max(epochs) if epochs else None,
             revision=wire.revision(body),
         )
 
@@ -152,6 +149,23 @@ class EtcdArbiter:
             client.session.close()
 
     # ------------------------------------------------------------ plumbing
+
+    def _take(self, node: str, epoch: int, lease: int, deadline: float) -> bool:
+        """Put the key on ``lease`` and raise the floor, in one transaction that holds
+        only while both keys are as judged here: first guessed absent, then as the last
+        failed try read them. ``TAKE_TRIES`` bounds a race with the peer doing the same."""
+        key: wire.KeyValue | None = None
+        floor: wire.KeyValue | None = None
+        for _ in range(TAKE_TRIES):
+            if key is not None and key.holder != node:
+                return False
+            if floor is not None and not Floor(floor.holder, floor.epoch).admits(node, epoch):
+                return False
+            body = wire.take_body(self._cfg.key, key, floor, node, epoch, lease)
+            ok, key, floor = wire.txn_reads(self._post("/kv/txn", body, deadline))
+            if ok:
+                return True
+        return False
 
     def _grant(self, sent: float, ttl: float) -> Grant:
         # etcd may raise a short TTL to its minimum; the configured one is never longer.

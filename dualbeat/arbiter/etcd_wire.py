@@ -1,5 +1,8 @@
 """etcd v3 JSON gateway messages: the request bodies dualbeat sends and the answers it reads.
 
+Two keys: the active key, on the holder's lease, and its floor (``floor_key``), the
+highest epoch ever granted, on no lease. Both hold ``{"epoch": N, "node": "db1"}``.
+
 Pure functions, no I/O, so every shape is unit-tested. The gateway speaks protobuf JSON:
 keys and values are base64, 64-bit integers are JSON strings, and fields holding their
 default (``false``, ``0``, empty) are left out, so every read here has a default.
@@ -50,31 +53,38 @@ def range_body(key: str) -> Body:
     return {"key": b64(key)}
 
 
-def create_body(key: str, node: str, epoch: int, lease: int) -> Body:
-    """Put the key on ``lease`` only if it does not exist; otherwise read it, atomically."""
+def floor_key(key: str) -> str:
+    """Where the floor lives (``dualbeat.arbiter.Floor``): under the active key, never
+    on a lease, so a release or an expiry deletes the key and leaves the floor."""
+    return f"{key}/epoch"
+
+
+def take_body(
+    key: str,
+    current: KeyValue | None,
+    floor: KeyValue | None,
+    node: str,
+    epoch: int,
+    lease: int,
+) -> Body:
+    """Put the key on ``lease`` and raise the floor to (``node``, ``epoch``), only if
+    both keys are still as the caller judged them: ``None`` for absent (create revision
+    0: a value compare always fails on a missing key), else unchanged since read (mod
+    revision). Otherwise read both, atomically, to judge again."""
+    floor_key_ = floor_key(key)
     return {
-        "compare": [
-            {"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
+        "compare": [_unchanged(key, current), _unchanged(floor_key_, floor)],
+        "success": [
+            {"request_put": _put(key, node, epoch, lease)},
+            {"request_put": {"key": b64(floor_key_), "value": b64(holder_value(node, epoch))}},
         ],
-        "success": [{"request_put": _put(key, node, epoch, lease)}],
-        "failure": [{"request_range": range_body(key)}],
+        "failure": read_body(key)["success"],
     }
 
 
-def reattach_body(key: str, current: KeyValue, node: str, epoch: int, lease: int) -> Body:
-    """Move a key that already names us onto our new lease, if it is still that same key."""
-    return {
-        "compare": [
-            {
-                "key": b64(key),
-                "target": "MOD",
-                "result": "EQUAL",
-                "mod_revision": str(current.mod_revision),
-            }
-        ],
-        "success": [{"request_put": _put(key, node, epoch, lease)}],
-        "failure": [{"request_range": range_body(key)}],
-    }
+def read_body(key: str) -> Body:
+    """The key and its floor in one read: a txn without compares runs its success ops."""
+    return {"success": [{"request_range": range_body(k)} for k in (key, floor_key(key))]}
 
 
 def auth_body(user: str, password: str) -> Body:
@@ -88,6 +98,17 @@ def auth_token(body: Body) -> str:
     if not isinstance(token, str) or not token:
         raise ValueError(f"etcd's authenticate answer has no token: {body!r:.200}")
     return token
+
+
+def _unchanged(key: str, kv: KeyValue | None) -> Body:
+    if kv is None:
+        return {"key": b64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
+    return {
+        "key": b64(key),
+        "target": "MOD",
+        "result": "EQUAL",
+        "mod_revision": str(kv.mod_revision),
+    }
 
 
 def _put(key: str, node: str, epoch: int, lease: int) -> Body:
@@ -150,12 +171,10 @@ def range_kv(body: Body) -> KeyValue | None:
     )
 
 
-def txn_outcome(body: Body) -> tuple[bool, KeyValue | None]:
-    """(succeeded, current key from the failure branch) from a txn answer."""
-    succeeded = bool(body.get("succeeded", False))
-    if succeeded:
-        return True, None
-    for response in body.get("responses") or []:
-        if "response_range" in response:
-            return False, range_kv(response["response_range"])
-    return False, None
+def txn_reads(body: Body) -> tuple[bool, KeyValue | None, KeyValue | None]:
+    """(succeeded, key, floor) from a ``take_body`` or ``read_body`` answer; the key and
+    floor are those its ranges read (``None``: absent, or not read)."""
+    ranges = [r["response_range"] for r in body.get("responses") or [] if "response_range" in r]
+    key = range_kv(ranges[0]) if ranges else None
+    floor = range_kv(ranges[1]) if len(ranges) > 1 else None
+    return bool(body.get("succeeded", False)), key, floor

@@ -308,6 +308,9 @@ class ArbiterConfig(_Model):
 
     ``ttl`` is an etcd lease TTL, which etcd counts in whole seconds; the holder renews it
     every ttl/3, so each request (bounded by ``timeout``) must fit in that third.
+    Beside ``key``, ``<key>/epoch`` (on no lease) keeps the highest epoch ever granted, so
+    a released or expired key never lets a second term start at the same epoch; with
+    etcd authentication, grant the user both (``--prefix`` on ``key``).
     """
 
     kind: Literal["etcd"] = "etcd"

@@ -35,27 +35,6 @@ def kv(node: str, epoch: int, lease: int = 7, mod: int = 12, key: str = KEY) -> 
     }
 
 
-def test_create_body_puts_only_if_absent_and_reads_holder_otherwise() -> None:
-    body = wire.create_body(KEY, "db1", 4, 99)
-    assert body["compare"] == [
-        {"key": enc(KEY), "target": "CREATE", "result": "EQUAL", "create_revision": "0"}
-    ]
-    put = body["success"][0]["request_put"]
-    assert put["key"] == enc(KEY) and put["lease"] == "99"
-    assert json.loads(base64.b64decode(put["value"])) == {"node": "db1", "epoch": 4}
-    assert body["failure"] == [{"request_range": {"key": enc(KEY)}}]
-
-
-def test_reattach_body_moves_the_same_key_onto_the_new_lease() -> None:
-    current = wire.range_kv({"kvs": [kv("db1", 3, lease=5, mod=42)]})
-    assert current is not None
-    body = wire.reattach_body(KEY, current, "db1", 4, 99)
-    assert body["compare"] == [
-        {"key": enc(KEY), "target": "MOD", "result": "EQUAL", "mod_revision": "42"}
-    ]
-    assert body["success"][0]["request_put"]["lease"] == "99"
-
-
 def test_lease_bodies_send_64_bit_ids_as_strings() -> None:
     assert wire.grant_body(3.0) == {"TTL": 3, "ID": 0}
     assert wire.lease_body(7587862083216445710) == {"ID": "7587862083216445710"}
@@ -93,17 +72,20 @@ def test_a_foreign_value_in_the_key_is_reported_not_guessed(value: str) -> None:
         wire.range_kv({"kvs": [{**kv("db1", 1), "value": value}]})
 
 
-def test_txn_outcome() -> None:
-    assert wire.txn_outcome({"succeeded": True, "responses": [{"response_put": {}}]}) == (
+def test_txn_reads_the_key_and_the_floor_of_either_branch() -> None:
+    assert wire.txn_reads({"succeeded": True, "responses": [{"response_put": {}}] * 2}) == (
         True,
         None,
+        None,
     )
-    failed = {"responses": [{"response_range": {"kvs": [kv("db2", 3)]}}]}
-    ok, holder = wire.txn_outcome(failed)
-    assert not ok and holder is not None and holder.holder == "db2"
-    # The key vanished between the compare and... nothing: a failed compare on an absent
-    # key cannot happen, but an empty range must still read as "not ours".
-    assert wire.txn_outcome({"responses": [{"response_range": {}}]}) == (False, None)
+    failed = {"responses": [{"response_range": {"kvs": [kv("db2", 3)]}}, {"response_range": {}}]}
+    ok, key, floor = wire.txn_reads(failed)
+    assert not ok and key is not None and key.holder == "db2" and floor is None
+    read = wire.txn_reads({"succeeded": True, "responses": [{"response_range": {}}] * 2})
+    assert read == (True, None, None)
+    assert wire.read_body(KEY) == {
+        "success": [{"request_range": {"key": enc(KEY)}}, {"request_range": {"key": enc(FLOOR)}}]
+    }
 
 
 def test_describe_keeps_endpoint_failures_short() -> None:
