@@ -372,3 +372,20 @@ def test_a_free_key_refused_at_a_spent_epoch_is_asked_for_at_the_next() -> None:
     assert d.state.durable.highest_seen == 1
     d.at(3.6)
     assert AcquireLease(2) in d.actions()
+
+
+def test_a_restarted_active_takes_the_key_at_its_own_epoch() -> None:
+    """A resume opens no term (no promotion, same epoch), so it asks for the key at that
+    epoch, as its re-take after a lapsed lease will. Asking one above left the arbiter's
+    floor over its own term, and refused that re-take forever (seed 4392)."""
+    d = Driver(ARB1)
+    d.start(Durable(epoch=1, highest_seen=1, last_role=Role.ACTIVE))
+    d.healthy(writable=True)
+    d.at(1.0)
+    d.hear(dataclasses.replace(peer_beat(Role.STANDBY, epoch=1), seq=1, promise_until=None))
+    assert d.state.finding == Finding.AWAIT_LEASE.value
+    asked = [a for a in d.actions() if isinstance(a, AcquireLease)]
+    assert asked and set(asked) == {AcquireLease(1)}
+    grant(d, 6.0, epoch=1)
+    assert d.role() is Role.ACTIVE and "RESUMED" in d.codes()
+    assert d.state.durable.epoch == 1

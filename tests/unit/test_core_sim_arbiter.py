@@ -235,3 +235,10 @@ def test_seed_23712_a_promotion_the_standby_never_heard_of() -> None:
     """The run that found it: db1 promoted at epoch 1 and was cut off before db2 heard a
     beat of that term; after the heal db1 released the key, and db2 took it at epoch 1."""
     run(23712)
+
+
+def test_seed_4392_a_resumed_active_retakes_its_own_key() -> None:
+    """Both agents restarted; db1 resumed under its running server, taking the key at
+    epoch 2 while its term stayed at 1. Its lease lapsed, and the floor (db1, 2) refused
+    its re-take at 1: told epoch 2, it could never promote again, and db2 waited on it."""
+    run(4392)
