@@ -44,6 +44,7 @@ from dualbeat.core.findings import (
     fresh_peer,
     handover_failed,
     peer_released,
+    resumable,
     silent_since,
 )
 from dualbeat.core.observations import Observation, PeerBeat
@@ -177,7 +178,7 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         changed = source is not s.semisync_source
         wanted.append((SetSemiSync(source), 0.0 if changed else t.ring_retry))
     if cfg.arbiter:
-        wanted += _lease_actions(cfg, s)
+        wanted += _lease_actions(cfg, s, now)
     if (
         s.high_water_dirty
         and s.high_water is not None
@@ -289,10 +290,15 @@ def _client_gate(s: NodeState) -> list[Action]:
     return []
 
 
-def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:
+def _lease_actions(cfg: CoreConfig, s: NodeState, now: float) -> list[tuple[Action, float]]:
     """The active renews its lease every TTL/3 (or takes its key again after losing it); a
     node due to promote takes the key; a node that holds it otherwise gives it up, once
-    its demotion has released the VIP."""
+    its demotion has released the VIP.
+
+    The key carries the term's epoch: the next one for a promotion, ours for a resume
+    and a re-take. The arbiter refuses another node at or below the highest epoch it
+    granted, and grants its own node that epoch again; a resume asking one above would
+    leave that epoch over our own term and have the re-take refused."""
     t, ev = cfg.timing, s.evidence
     renew_every, retry = t.lease_ttl / 3, t.lease_ttl / 6
     if s.role is Role.ACTIVE:
@@ -300,6 +306,8 @@ def _lease_actions(cfg: CoreConfig, s: NodeState) -> list[tuple[Action, float]]:
             return [(RenewLease(), renew_every)]
         return [(AcquireLease(s.durable.epoch), retry)]
     if s.finding is Finding.AWAIT_LEASE:
+        if s.role is Role.STARTING and resumable(cfg, s, fresh_peer(cfg, s, now), now):
+            return [(AcquireLease(s.durable.epoch), retry)]
         return [(AcquireLease(max(s.durable.epoch, s.durable.highest_seen) + 1), retry)]
     if ev.lease is not None and not s.demoting and AcquireLease not in s.in_flight:
         return [(ReleaseLease(), 0.0)]
