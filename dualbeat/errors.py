@@ -12,6 +12,7 @@ peer: a wrong password must never look like a dead server.
     ├── VipError                     the VIP could not be added, removed or announced (exit 6)
     │   └── VipConflict              another host already answers for the VIP
     ├── GateError                    the MySQL port could not be shut to or opened for clients
+    │                                (exit 6, like the VIP: the host's network refused us)
     ├── AgentUnreachable             no local agent answers on the control socket (exit 7)
     ├── HookFailed                   a hook or fence command failed, timed out or did not run
     │                                (exit 8, like the next two: what the agent relies on)

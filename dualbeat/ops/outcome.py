@@ -23,7 +23,7 @@ class ExitCode(enum.IntEnum):
     MYSQL = 3
     REFUSED = 4
     LAB = 5
-    VIP = 6
+    NETWORK = 6
     NO_AGENT = 7
     DEPENDENCY = 8
 
@@ -43,7 +43,11 @@ EXIT_CODES: dict[ExitCode, Outcome] = {
     ExitCode.MYSQL: Outcome("a MySQL server could not be reached or refused us", 503),
     ExitCode.REFUSED: Outcome("refused: the command would lose data or break a safety rule", 409),
     ExitCode.LAB: Outcome("the lab (`dualbeat sandbox`, when installed) failed", 500),
-    ExitCode.VIP: Outcome("the VIP could not be added, removed or announced", 500),
+    ExitCode.NETWORK: Outcome(
+        "the VIP could not be added, removed or announced, or the client gate (nftables) "
+        "could not be shut or opened",
+        500,
+    ),
     ExitCode.NO_AGENT: Outcome(
         "no local agent answers (`status`, `standby`, `takeover`, `maintenance`, `switchover`)",
         503,
