@@ -51,6 +51,14 @@ def role(info: LabInfo, node: str) -> str | None:
 
 
 def test_fenced_passive_rejoins_once_its_write_is_on_the_active(pair: LabInfo) -> None:
+    # The operator stops the active's channel from db2 only once it runs: until then the
+    # agent starts it itself (its promotion stopped it), which undid this STOP SLAVE and
+    # let db2's write reach db1 (once in a full run).
+    wait_for(
+        lambda: (st := agents.status(pair, "db1")) is not None and st["mysql"]["replicating"],
+        30,
+        "db1's channel from db2 running",
+    )
     root(pair, "db1", "CREATE TABLE app.kv (k INT PRIMARY KEY, v TEXT)", "STOP SLAVE")
     root(pair, "db2", "INSERT INTO app.kv VALUES (1, 'written on the passive')")  # as root
     wait_for(lambda: role(pair, "db2") == "fenced", 15, "db2 to fence itself")
