@@ -29,6 +29,8 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
+import pytest
+
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
@@ -545,3 +547,17 @@ def failures(one: Callable[[int], str | None], seeds: Iterable[int]) -> list[str
     workers = min(os.cpu_count() or 1, 4)
     with multiprocessing.get_context("fork").Pool(workers) as pool:
         return [f for f in pool.imap_unordered(one, seeds, chunksize=25) if f]
+
+
+def assert_seeds_pass(one: Callable[[int], str | None], seeds: range, test_file: str) -> None:
+    """Run ``one`` over ``seeds`` (``failures``); on any failure, fail the test naming how
+    many, three of them, and the command that replays the first with its event log
+    (``DUALBEAT_SIM_SEED``, the module's ``-k replay`` test)."""
+    failed = failures(one, seeds)
+    if failed:
+        seed = min(int(f.split()[1].rstrip(":")) for f in failed)
+        pytest.fail(
+            f"{len(failed)} of {len(seeds)} seeds failed, e.g. {sorted(failed)[:3]}\n"
+            f"rerun the first with its event log:\n  DUALBEAT_SIM_SEED={seed} python3 -m "
+            f"pytest -q {test_file} -k replay"
+        )

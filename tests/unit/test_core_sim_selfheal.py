@@ -23,7 +23,7 @@ import pytest
 
 from dualbeat.core.roles import Role
 from dualbeat.core.state import RejoinAuto
-from tests.unit.sim import World, failures
+from tests.unit.sim import World, assert_seeds_pass
 from tests.unit.test_core_simulation import check
 
 SEEDS = range(int(os.environ.get("DUALBEAT_SIM_SELFHEAL_SEEDS", "150")))
@@ -119,14 +119,7 @@ def _one_safe(seed: int) -> str | None:
 
 @pytest.mark.parametrize("one", [_one, _one_safe], ids=["internal", "safe"])
 def test_seeds(one: Callable[[int], str | None]) -> None:
-    failed = failures(one, SEEDS)
-    if failed:
-        seed = min(int(f.split()[1].rstrip(":")) for f in failed)
-        pytest.fail(
-            f"{len(failed)} of {len(SEEDS)} seeds failed, e.g. {sorted(failed)[:3]}\n"
-            f"rerun the first with its event log:\n  DUALBEAT_SIM_SEED={seed} python3 -m "
-            "pytest -q tests/unit/test_core_sim_selfheal.py -k replay"
-        )
+    assert_seeds_pass(one, SEEDS, "tests/unit/test_core_sim_selfheal.py")
 
 
 def test_replay() -> None:

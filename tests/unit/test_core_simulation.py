@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
-from tests.unit.sim import World, failures
+from tests.unit.sim import World, assert_seeds_pass
 
 # `make sim` runs more; a failing seed reruns alone with DUALBEAT_SIM_SEED (see test_seeds).
 SEEDS = range(int(os.environ.get("DUALBEAT_SIM_CLASSIC_SEEDS", "200")))
@@ -89,14 +87,7 @@ def _one(seed: int) -> str | None:
 
 def test_seeds() -> None:
     """All seeds in a process pool; a failure names the command that replays its seed."""
-    failed = failures(_one, SEEDS)
-    if failed:
-        seed = min(int(f.split()[1].rstrip(":")) for f in failed)
-        pytest.fail(
-            f"{len(failed)} of {len(SEEDS)} seeds failed, e.g. {sorted(failed)[:3]}\n"
-            f"rerun the first with its event log:\n  DUALBEAT_SIM_SEED={seed} python3 -m "
-            "pytest -q tests/unit/test_core_simulation.py -k replay"
-        )
+    assert_seeds_pass(_one, SEEDS, "tests/unit/test_core_simulation.py")
 
 
 def test_replay() -> None:
