@@ -5,6 +5,7 @@ and that a dead server is still judged dead."""
 from __future__ import annotations
 
 from dualbeat.core.actions import SetReadOnly
+from dualbeat.core.evolve import evolve
 from dualbeat.core.observations import MysqlProbed, ProbeFailure
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Health, Role
@@ -27,6 +28,14 @@ def test_read_only_set_by_hand_on_the_active_is_repaired_and_said_so() -> None:
     assert [r.code for r in seen.reasons] == [ReasonCode.READ_ONLY_REPAIRED]
     again = d.probe(writable=False)  # said once, not at every probe while it lasts
     assert ReasonCode.READ_ONLY_REPAIRED not in [r.code for r in again.reasons]
+
+
+def test_read_only_set_by_hand_in_maintenance_is_left_alone() -> None:
+    d = promoted_active()
+    d.state = evolve(d.state, durable=evolve(d.state.durable, maintenance=True))
+    seen = d.probe(writable=False)
+    assert SetReadOnly(False) not in seen.actions
+    assert ReasonCode.READ_ONLY_REPAIRED not in [r.code for r in seen.reasons]
 
 
 def test_read_timeouts_scattered_through_a_write_stall_do_not_add_up_to_a_failure() -> None:
