@@ -261,3 +261,13 @@ def test_a_disturbance_is_placed_from_the_start_of_the_soak_load() -> None:
         "held_s": 5.012,
         "detail": "held",
     }
+
+
+def test_arp_answerers_not_sampled_in_older_runs_are_said_so_not_zero() -> None:
+    old = [result("dualbeat", "kill", 1, 0.2, two_vip_holders_s=2.0)]
+    new = [result("dualbeat", "kill", 1, 0.2, two_vip_holders_s=2.0, two_arp_answerers_s=0.0)]
+    assert aggregate(old)["kill"]["dualbeat"]["two_arp_answerers_s_max"] is None
+    assert aggregate(new)["kill"]["dualbeat"]["two_arp_answerers_s_max"] == 0.0
+    assert RunResult.from_json(old[0].as_json()) == old[0]
+    table = markdown_table(aggregate([*old, result("keepalived", "kill", 1, 2.0)]))
+    assert "not sampled" in table
