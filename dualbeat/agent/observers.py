@@ -28,8 +28,6 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import replace
 
-import icmplib
-
 from dualbeat.agent.liveness import ProcessState, ServerProcess
 from dualbeat.config import Check, Config
 from dualbeat.core.gtid import GtidSet, parse_reported
@@ -234,7 +232,11 @@ class Observers:
 
     def _ping(self) -> None:
         """One echo to each ping node, in parallel, within the interval; reachable if any
-        answers. An error (no route, no permission) counts as no answer, with its text."""
+        answers. An error (no route, no permission) counts as no answer, with its text.
+        icmplib is imported here, by the ping thread: a node without ``[ping]`` never
+        holds it in memory."""
+        import icmplib
+
         addresses = [str(a) for a in self.config.ping.nodes]
         timeout = max(0.2, min(1.0, self.config.ping.interval * 0.8))
         try:
