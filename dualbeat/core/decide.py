@@ -225,7 +225,11 @@ def _passive_wants(
     t, local = cfg.timing, s.local
     wanted: list[tuple[Action, float]] = []
     if local.writable:
-        wanted.append((SetReadOnly(True), t.retry))
+        # A server that just answers again (a thawed freeze: its first ``rise`` probes)
+        # is retried at the keepalive, not at the failed try's slot: until it is
+        # read-only it is a second writable server. Later, a failing try waits its slot.
+        back = 0 < local.oks <= t.rise
+        wanted.append((SetReadOnly(True), t.keepalive if back else t.retry))
     if s.vip_held:
         wanted.append((ReleaseVip(), t.retry))
     if s.role is Role.FENCED and local.replicating:

@@ -4,6 +4,7 @@ statement still hanging on a frozen server, and what it supersedes does not run 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from dualbeat.agent.actor import Actor
 from dualbeat.core.actions import (
     AdmitClients,
     ClaimVip,
+    KillSessions,
     ReleaseVip,
     SendBeat,
     SetReadOnly,
@@ -21,6 +23,7 @@ from dualbeat.core.actions import (
     ShutClients,
 )
 from dualbeat.core.observations import ActionDone, ActionFailed
+from dualbeat.gate.base import Shut
 from dualbeat.gate.fake import FakeGate
 from dualbeat.mysql.connection import Endpoint
 from dualbeat.mysql.dialect import Statement
@@ -107,3 +110,54 @@ def test_admit_opens_the_gate(world: World) -> None:
     actor.submit([AdmitClients()])
     assert posts.take(1) == [ActionDone(AdmitClients())]
     assert not gate.is_shut()
+
+
+class SlowGate(FakeGate):
+    """A shut that takes a while (nft and the socket destroy: tens of ms on a real host)."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    def shut(self) -> Shut:
+        time.sleep(0.2)
+        done = super().shut()
+        self.log.append("gate shut")
+        return done
+
+
+class RecordingVip:
+    def __init__(self, gate: FakeGate, log: list[str]) -> None:
+        self.gate, self.log = gate, log
+
+    def release(self, grace: float = 0.0) -> None:
+        self.log.append(f"release grace={grace:g} arp_silent={self.gate.is_arp_silent()}")
+
+
+def test_a_handover_s_mysql_steps_and_release_wait_for_the_gate(tmp_path: Path) -> None:
+    """Found in the compare bench (2026-12-05, switchover run 3: a 0.53 s write gap): a
+    handover's head (the gate) runs on the handoff lane and its MySQL steps and release on
+    the main lane. The main lane did not wait for the gate: sessions were killed while
+    clients could still reconnect, and the release found no silenced ARP, dropped the
+    address at once, and a client connecting then waited its whole connect timeout."""
+    log: list[str] = []
+    servers, posts = Servers(), Posts()
+    gate = SlowGate(log)
+    vip = RecordingVip(gate, log)
+    actor = Actor(
+        config(tmp_path), "db1", endpoint("db1"), vip, posts,  # type: ignore[arg-type]
+        connect=servers.connect, gate=gate,
+    )  # fmt: skip
+    try:
+        actor.submit([ShutClients(), SetReadOnly(True), KillSessions(), ReleaseVip(), SendBeat()])
+        taken = posts.take(5)
+        assert {type(o.action) for o in taken if isinstance(o, ActionDone)} >= {
+            ShutClients,
+            SetReadOnly,
+            ReleaseVip,
+        }, taken
+        assert log == ["gate shut", "release grace=2 arp_silent=True"], log
+        done = [type(o.action) for o in taken if isinstance(o, ActionDone | ActionFailed)]
+        assert done.index(ShutClients) < done.index(SetReadOnly), done
+    finally:
+        actor.close()

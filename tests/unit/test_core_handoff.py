@@ -15,6 +15,7 @@ from dualbeat.core.actions import (
 )
 from dualbeat.core.observations import (
     ActionDone,
+    ActionFailed,
     Command,
     MysqlProbed,
     OperatorRequested,
@@ -102,6 +103,24 @@ def test_the_gate_stays_shut_while_a_thawed_server_is_writable_and_opens_once_re
     assert AdmitClients() in read_only.actions
     d.feed(ActionDone(AdmitClients()))
     assert d.state.clients_shut is False
+
+
+def test_a_thawed_writable_server_is_made_read_only_at_its_first_answer() -> None:
+    """Found in the compare bench (2026-12-05): after a 20 s freeze both servers were
+    writable for 1.5 s (behind the shut gate, so no client could write, but a second
+    writable server all the same). The ``SET GLOBAL read_only`` sent while the server
+    was frozen runs at the thaw and fails (a lock wait on the statements the thaw lets
+    finish); the next try waited for the retry slot of the failed one (1 s) instead of
+    following at once, now that the server answers."""
+    d = failed_active()
+    d.settle()
+    tried = d.at(19.3)  # a try while frozen: it will hang until the thaw
+    assert SetReadOnly(True) in tried.actions
+    d.at(20.0)
+    d.probe(writable=True)  # thawed: answers, still writable; the try is in flight
+    d.at(20.01)
+    failed = d.feed(ActionFailed(SetReadOnly(True), "Lock wait timeout exceeded"))
+    assert SetReadOnly(True) in failed.actions
 
 
 def test_a_writable_standby_whose_gate_is_open_shuts_it() -> None:
