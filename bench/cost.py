@@ -4,10 +4,11 @@
 
 Issue 14 item 5 asks for dualbeat's idle cost beside keepalived's, measured from outside in
 the same run. For each stack (dualbeat, keepalived as the guides configure it, keepalived
-tuned: ``sidebyside.STACKS``), one after the other in one invocation: a fresh lab, the
-stack started and settled, ``--warmup`` seconds left alone, then ``--seconds`` of
-measurement. Per host, over every process of the stack there (the agent; keepalived's
-parent and its VRRP child):
+tuned: ``sidebyside.STACKS``; and ``dualbeat-noapi``, dualbeat with the lab's ``[api]``
+section taken out of its configuration, as on a node that serves no HTTP), one after the
+other in one invocation: a fresh lab, the stack started and settled, ``--warmup`` seconds
+left alone, then ``--seconds`` of measurement. Per host, over every process of the stack
+there (the agent; keepalived's parent and its VRRP child):
 
 * CPU as % of one core: ``utime + stime + cutime + cstime`` from ``/proc/PID/stat`` at the
   start and the end of the window, over its length. The children's times count because
@@ -36,7 +37,7 @@ from typing import Any
 from dualbeat_lab.sandbox import agents, keepalived, lab
 from dualbeat_lab.sandbox.lab import LabInfo
 from dualbeat_lab.sandbox.provision import provision
-from dualbeat_lab.sandbox.sidebyside import STACKS
+from dualbeat_lab.sandbox.sidebyside import STACKS, DualbeatStack, Stack
 
 STATE = Path("/var/lib/dualbeat-sandbox")
 LAB_LOCK = Path("/tmp/dualbeat-sandbox.lock")
@@ -110,11 +111,36 @@ def measure(roots: dict[str, int], seconds: float) -> dict[str, HostCost]:
     return out
 
 
+def without_table(toml: str, table: str) -> str:
+    """``toml`` without ``[table]``: its header and every line up to the next header."""
+    kept, skipping = [], False
+    for line in toml.splitlines(keepends=True):
+        if line.lstrip().startswith("["):
+            skipping = line.strip() == f"[{table}]"
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)
+
+
+class _DualbeatNoApi(DualbeatStack):
+    """dualbeat on a node without ``[api]``: the HTTP stack is never imported."""
+
+    name = "dualbeat-noapi"
+
+    def start(self, info: LabInfo, progress: Callable[[str], None]) -> str:
+        path = info.config_path
+        path.write_text(without_table(path.read_text(), "api"))
+        return super().start(info, progress)
+
+
+COST_STACKS: dict[str, Callable[[], Stack]] = {**STACKS, "dualbeat-noapi": _DualbeatNoApi}
+
+
 def _roots(stack: str, info: LabInfo) -> dict[str, int]:
     """The stack's main process on each host (the agent; keepalived's parent)."""
     find: Callable[[str], int | None] = (
         (lambda node: agents.running_pid(info, node))
-        if stack == "dualbeat"
+        if stack.startswith("dualbeat")
         else (lambda node: keepalived.running_pid(info.lab, node))
     )
     roots = {n.name: find(n.name) for n in info.nodes}
@@ -143,7 +169,7 @@ def measure_all(
 ) -> None:
     """Each stack in turn on a fresh lab; its per-host cost into ``doc["stacks"]``."""
     for name in names:
-        stack = STACKS[name]()
+        stack = COST_STACKS[name]()
         lab.down(STATE)
         progress(f"{name}: fresh lab")
         info = provision(STATE, lambda _m: None, with_agents=False)
@@ -161,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seconds", type=float, default=30.0, help="measurement window")
     parser.add_argument("--warmup", type=float, default=5.0, help="idle seconds before it")
-    parser.add_argument("--stack", action="append", choices=list(STACKS), help="default: all")
+    parser.add_argument("--stack", action="append", choices=list(COST_STACKS), help="default: all")
     parser.add_argument(
         "--caller-holds-lock",
         action="store_true",
@@ -184,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.caller_holds_lock:
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            measure_all(args.stack or list(STACKS), args, doc, progress)
+            measure_all(args.stack or list(COST_STACKS), args, doc, progress)
         finally:
             lab.down(STATE)
             if not args.caller_holds_lock:

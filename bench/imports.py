@@ -7,10 +7,11 @@ Issue 14 item 5 asks for at most 50 MB RSS per host for an idle agent. Most of a
 agent's memory is the code it imported, and that is fixed once its loops start, so this
 measures it without a lab, MySQL or root. Each run is a fresh interpreter that imports
 exactly what ``dualbeat agent`` has imported when it calls ``Agent(...).run()``: the
-``dualbeat`` command group (``dualbeat.cli``, with the ``dualbeat.commands`` plugins this
-environment installs: the lab's ``sandbox``, in a dev venv), the ``agent`` command's file,
-then the modules the command imports in its body. ``--without-plugins`` makes the child's
-``entry_points`` return none of that group, as on a server where the lab is not installed.
+``dualbeat`` command group (``dualbeat.cli``), the ``agent`` command's file, then the
+modules the command imports in its body. The group loads the ``dualbeat.commands``
+plugins (the lab's ``sandbox``, in a dev venv) only for a command that is not its own,
+so they are not among them; ``--without-plugins`` makes the child's ``entry_points``
+return none of that group, as on a server where the lab is not installed, to show it.
 Each child reports:
 
 * ``rss_kb``: ``VmRSS`` from ``/proc/self/status`` (what ``ps`` and ``bench/cost.py`` show);

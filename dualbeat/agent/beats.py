@@ -3,15 +3,20 @@
 The lease promise crosses here (see ``dualbeat.core.lease``): our beat echoes the peer's
 highest beat and promises ``promise`` seconds from its receipt; the peer's promise is
 anchored on our own send time of the beat it echoes, kept in ``SentTimes``.
+
+The peer's GTID texts are parsed through a small cache: on an idle pair they come back
+unchanged beat after beat, and parsing them was the biggest part of handling a beat
+(GTID sets are immutable, so one parsed set serves every beat that carries its text).
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 
 from dualbeat.core.advertise import advert
-from dualbeat.core.gtid import parse_reported
+from dualbeat.core.gtid import GtidSet, parse_reported
 from dualbeat.core.observations import PeerBeat
 from dualbeat.core.state import NodeState
 from dualbeat.heartbeat.message import Beat
@@ -70,6 +75,11 @@ def outgoing(cluster: str, node: str, state: NodeState, seq: int, promise: float
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _gtids(text: str, family: str | None) -> GtidSet | None:
+    return parse_reported(text, family)
+
+
 def incoming(
     beat: Beat, family: str | None, promise_until: float | None = None, *, our_boot: int
 ) -> PeerBeat:
@@ -88,10 +98,10 @@ def incoming(
         writable=beat.writable,
         vip_held=beat.vip_held,
         yielding=beat.yielding and beat.ack_boot == our_boot,
-        executed=parse_reported(beat.executed, family),
-        received=parse_reported(beat.received, family),
+        executed=_gtids(beat.executed, family),
+        received=_gtids(beat.received, family),
         wants_takeover=beat.wants_takeover,
-        final=parse_reported(beat.final, family),
+        final=_gtids(beat.final, family),
         replicating=beat.replicating,
         lag=None if beat.lag < 0 else beat.lag,
         semisync=beat.semisync,

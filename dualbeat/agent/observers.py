@@ -22,13 +22,12 @@ they changed, or once a second.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Collection
 from dataclasses import replace
-
-import icmplib
 
 from dualbeat.agent.liveness import ProcessState, ServerProcess
 from dualbeat.config import Check, Config
@@ -87,8 +86,8 @@ def to_observation(r: ProbeResult, internal: Collection[int] = ()) -> MysqlProbe
         detail=r.detail if read_only_refusal else f"{r.latency * 1000:.0f} ms",
         writable=None if r.read_only is None else not r.read_only,
         replicating=replicating,
-        executed=_view(parse_reported(r.executed, r.gtid_family), internal),
-        received=_view(parse_reported(r.received, r.gtid_family), internal),
+        executed=_client_gtids(r.executed, r.gtid_family, frozenset(internal)),
+        received=_client_gtids(r.received, r.gtid_family, frozenset(internal)),
         semisync_active=r.semisync_source,
         origin=r.origin,
         lag=r.seconds_behind,
@@ -96,7 +95,12 @@ def to_observation(r: ProbeResult, internal: Collection[int] = ()) -> MysqlProbe
     )
 
 
-def _view(gtids: GtidSet | None, internal: Collection[int]) -> GtidSet | None:
+@functools.lru_cache(maxsize=8)
+def _client_gtids(text: str, family: str | None, internal: frozenset[int]) -> GtidSet | None:
+    """The reported set as the core compares it. Cached: on an idle server the same texts
+    come back probe after probe, and parsing them (and taking dualbeat's own domains out)
+    was most of the monitor's work besides the SQL; GTID sets are immutable."""
+    gtids = parse_reported(text, family)
     return None if gtids is None else client_view(gtids, internal)
 
 
@@ -234,7 +238,11 @@ class Observers:
 
     def _ping(self) -> None:
         """One echo to each ping node, in parallel, within the interval; reachable if any
-        answers. An error (no route, no permission) counts as no answer, with its text."""
+        answers. An error (no route, no permission) counts as no answer, with its text.
+        icmplib is imported here, by the ping thread: a node without ``[ping]`` never
+        holds it in memory."""
+        import icmplib
+
         addresses = [str(a) for a in self.config.ping.nodes]
         timeout = max(0.2, min(1.0, self.config.ping.interval * 0.8))
         try:

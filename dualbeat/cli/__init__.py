@@ -51,16 +51,29 @@ class LazyGroup(click.Group):
     memory (issue 14: at most 50 MB RSS idle). Importing every command file would load the
     workflows and renderings of ``repl``, ``checksum`` and ``rejoin`` (binlog decoding,
     rich tables) into an agent that never uses them. ``--help`` lists them all, so it still
-    imports them all; ``commands`` holds those loaded so far."""
+    imports them all; ``commands`` holds those loaded so far.
+
+    The plugins (``add_plugins``) are loaded only when a name is not a product command,
+    or when the commands are listed: loading one imports its code (the lab's is 3 MB of
+    the agent's memory in the sandbox, where a server has none)."""
 
     def __init__(self, *args: Any, lazy: Mapping[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.lazy = dict(lazy)
+        self._plugins_added = False
+
+    def _add_plugins(self) -> None:
+        if not self._plugins_added:
+            self._plugins_added = True
+            add_plugins(self)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugins()
         return sorted({*self.commands, *self.lazy})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name not in self.lazy:
+            self._add_plugins()
         if cmd_name not in self.commands and cmd_name in self.lazy:
             module, _, attribute = self.lazy[cmd_name].partition(":")
             command = getattr(importlib.import_module(module), attribute)
@@ -116,9 +129,6 @@ def add_plugins(group: click.Group, points: Iterable[EntryPoint] | None = None) 
             click.echo(f"dualbeat: warning: {ENTRY_POINTS} {point.value} {why}", err=True)
             continue
         group.add_command(command, name)
-
-
-add_plugins(cli)
 
 
 def main() -> None:

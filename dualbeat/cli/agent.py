@@ -8,14 +8,8 @@ from typing import Any
 
 import click
 
-from dualbeat.cli.common import (
-    config_option,
-    err,
-    handle_errors,
-    node_for,
-    node_option,
-    out,
-)
+from dualbeat.cli import common
+from dualbeat.cli.common import config_option, handle_errors, node_for, node_option
 from dualbeat.config import load, local_node
 from dualbeat.errors import UsageError
 
@@ -100,7 +94,7 @@ def status(
     if as_json:
         click.echo(json.dumps(shown.to_json(), indent=2))
     else:
-        out.print(render_status(shown))
+        common.out.print(render_status(shown))
 
 
 def _watch(state_dir: Path, name: str, interval: float) -> None:
@@ -123,7 +117,7 @@ def _watch(state_dir: Path, name: str, interval: float) -> None:
         return render_watch(name, status, error, events, interval=interval, now=time.time())
 
     try:
-        with Live(frame(), console=out, auto_refresh=False, screen=False) as live:
+        with Live(frame(), console=common.out, auto_refresh=False, screen=False) as live:
             while True:
                 time.sleep(interval)
                 live.update(frame(), refresh=True)
@@ -180,17 +174,17 @@ def history(
     state_dir = config.state_dir(name)
     found = store.read(state_dir, since=cutoff, limit=limit)
     if found.damaged:
-        err.print(f"{found.damaged} damaged line(s) skipped in {state_dir}", highlight=False)
+        common.err.print(f"{found.damaged} damaged line(s) skipped in {state_dir}", highlight=False)
     if as_json:
         for event in found.events:
             click.echo(json.dumps(event, sort_keys=True, ensure_ascii=False))
         return
     if not found.events:
-        out.print(
+        common.out.print(
             f"no events in {state_dir / store.FILENAME}" + (f" since {since}" if since else "")
         )
         return
-    out.print(render_history(found.events, f"{name} ({state_dir})"))
+    common.out.print(render_history(found.events, f"{name} ({state_dir})"))
 
 
 @click.command()

@@ -8,21 +8,34 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from dualbeat.config import Config, load, local_node
 from dualbeat.errors import DualbeatError
 from dualbeat.ops.outcome import exit_code, help_epilog
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 DEFAULT_CONFIG = "/etc/dualbeat/dualbeat.toml"
 EXIT_CODES = help_epilog()
+_CONSOLES: dict[str, Console] = {}
+
+
+def __getattr__(name: str) -> Console:
+    """``out`` and ``err``, the two rich consoles, made on first use: ``dualbeat agent``
+    prints through neither unless it cannot start, and rich's console is about 40
+    modules (1 MB) that it would otherwise hold for months."""
+    if name not in ("out", "err"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _CONSOLES:
+        from rich.console import Console
+
+        _CONSOLES[name] = Console(stderr=name == "err", soft_wrap=True)
+    return _CONSOLES[name]
 
 
 def handle_errors(fn: F) -> F:
@@ -33,8 +46,11 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except DualbeatError as exc:
+            from rich.markup import escape
+
             # The message is text, not markup: it may quote config sections like [arbiter].
-            err.print(f"[bold red]dualbeat: error:[/] {escape(str(exc))}", highlight=False)
+            message = f"[bold red]dualbeat: error:[/] {escape(str(exc))}"
+            __getattr__("err").print(message, highlight=False)
             sys.exit(exit_code(exc))
 
     return wrapper  # type: ignore[return-value]
@@ -44,7 +60,7 @@ def progress_printer(prefix: str = "") -> Callable[[str], None]:
     """The ops layer's progress callback for a terminal: one dim line on standard error."""
 
     def show(message: str) -> None:
-        err.print(f"[dim]{prefix}[/]{message}", highlight=False)
+        __getattr__("err").print(f"[dim]{prefix}[/]{message}", highlight=False)
 
     return show
 

@@ -58,7 +58,7 @@ def test_no_command_file_is_over_400_lines() -> None:
 
 def test_sandbox_comes_only_from_the_lab() -> None:
     """``dualbeat sandbox`` is there only when the lab is installed, and is the lab's."""
-    sandbox = cli.commands.get("sandbox")
+    sandbox = cli.get_command(click.Context(cli), "sandbox")
     if sandbox is not None:
         assert sandbox.callback is not None
         assert sandbox.callback.__module__.startswith("dualbeat_lab."), sandbox.callback
@@ -98,4 +98,6 @@ def test_the_agent_does_not_load_the_other_commands_workflows() -> None:
     assert "dualbeat.cli.agent" in loaded
     heavy = ("dualbeat.rejoin", "dualbeat.checksum", "dualbeat.repl", "dualbeat.mysql.binlog")
     assert [m for m in loaded if m.startswith(heavy) or m.startswith("dualbeat.ops.rejoin")] == []
+    # Nor rich (it prints only when the agent cannot start) or a plugin (the lab's).
+    assert [m for m in loaded if m.startswith(("rich", "dualbeat_lab"))] == []
     assert "dualbeat.cli.rejoin" not in loaded and "rich.table" not in loaded
