@@ -14,13 +14,16 @@ from collections.abc import Sequence
 from dualbeat.mysql.dialect import Statement
 
 __all__ = [
+    "ANSWERS",
     "BEGIN",
     "COMMIT",
+    "DATADIR",
     "LOAD_PROLOGUE",
     "LOCK_HOLDER",
     "REJOIN_LOCK",
     "SYSTEM_SCHEMAS",
     "TAKE_LOCK",
+    "binlog_gtid_pos",
     "data_size",
     "delete_row",
     "update_row",
@@ -42,6 +45,15 @@ TAKE_LOCK = Statement("SELECT GET_LOCK(%s, 0) AS got", (REJOIN_LOCK,))
 #: The connection id of the session holding the lock (column ``holder``; NULL: free).
 LOCK_HOLDER = Statement("SELECT IS_USED_LOCK(%s) AS holder", (REJOIN_LOCK,))
 COMMIT = Statement("COMMIT")
+#: The backup method: the node's datadir and binary-log name (columns ``d``, ``b``), and
+#: whether a server answers at all.
+DATADIR = Statement("SELECT @@datadir AS d, @@log_bin_basename AS b")
+ANSWERS = Statement("SELECT 1 AS one")
+
+
+def binlog_gtid_pos(file: str, offset: int) -> Statement:
+    """The GTID position at ``offset`` of binary log ``file`` (column ``p``; MariaDB)."""
+    return Statement("SELECT BINLOG_GTID_POS(%s, %s) AS p", (file, offset))
 
 
 def _marks(count: int) -> str:
