@@ -252,3 +252,9 @@ def test_a_swap_not_begun_moves_the_data_aside_first(tmp_path: Path) -> None:
     backup.finish_swap(data, None)
     assert (data / "aria_log.00000001").exists() and not (data / "bin.000001").exists()
     assert (backup.paths(data)[1] / "bin.000001").exists()
+
+
+def test_the_agent_looks_for_the_journal_where_the_rejoin_writes_it(tmp_path: Path) -> None:
+    from dualbeat.agent.observers import REJOIN_JOURNAL
+
+    assert journal.path(tmp_path / "rejoin") == tmp_path.joinpath(*REJOIN_JOURNAL)
