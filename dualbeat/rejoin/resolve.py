@@ -24,11 +24,13 @@ A failure at any step stops the workflow with NODE still fenced. Before the erro
 ``say`` tells what state each server was left in and how to continue, and the same goes
 into ``<time>-<mode>-stopped.json``. Running the same command again is always safe, even
 after a kill -9 that wrote nothing: the analysis is redone from NODE's binary logs (a
-partial copy never touches them: the load is unlogged), re-applied rows match the active
-and are not applied twice, the copy drops and re-creates every database, a flashback is
-one transaction whose rows say whether it was applied, the journal (``journal``) makes a
-resumed rejoin finish with the method and position it began with (and start a server
-that a physical rebuild left stopped), and the positions are set, not advanced.
+partial copy never touches them: the load is unlogged), each re-applied transaction
+commits with a marker row on the active (``dualbeat.reapplied``) and is never applied
+twice (what follows it is then re-applied, not taken for a conflict), the copy drops and
+re-creates every database, a flashback is one transaction whose rows say whether it was
+applied, the journal (``journal``) makes a resumed rejoin finish with the method and
+position it began with (and start a server that a physical rebuild left stopped), and
+the positions are set, not advanced.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from typing import Any
 from dualbeat.agent import control
 from dualbeat.config import Config
 from dualbeat.core.roles import Role
-from dualbeat.errors import DualbeatError, RefusedError
+from dualbeat.errors import DualbeatError, MysqlQueryError, RefusedError
 from dualbeat.mysql import control as mysql_control
 from dualbeat.mysql import lookup
 from dualbeat.mysql.binlog.values import TableDef
@@ -207,7 +209,8 @@ def resolve(
         fenced = stack.enter_context(Server(endpoint(config, name, admin=True)))
         act = stack.enter_context(Server(endpoint(config, active, admin=True)))
         _check_servers(fenced, act)
-        analysis = analyze(config, name, timeout=binlog_timeout)
+        done = _reapplied(act, resuming.stamp) if resuming and mode == "reapply" else frozenset()
+        analysis = analyze(config, name, timeout=binlog_timeout, reapplied=done)
         result = Resolution(name, active, mode, analysis, save(analysis, config))
         say(f"analysis: {analysis.missing_count} transaction(s) of {name}'s that {active} lacks")
         stamp = (
@@ -231,21 +234,26 @@ def resolve(
                 directory / f"{stamp}-flashback.sql", method, resuming, binlog_timeout,
             )  # fmt: skip
         say(f"method {result.choice.why}")
+        log = resuming or journal.Journal(result.choice.method, mode, stamp)
         if mode == "reapply":
             with step(
                 f"re-applying on {active}",
                 f"{untouched}; the transactions reported re-applied above are on {active}",
-                f"{again}: a re-applied row now matches {active} and is not applied twice",
+                f"{again}: each re-applied transaction left a marker row "
+                f"(dualbeat.reapplied) and is not applied twice",
             ):
-                _reapply(act, analysis, include, result, say, all_or_nothing=all_or_nothing)
-            again = f"run `dualbeat rejoin {name} --discard` (what was re-applied stays)"
+                _reapply(
+                    act, analysis, include, result, say,
+                    marker=(log.stamp, config.internal_domain(active)),
+                    before_changes=lambda: journal.write(directory, log),
+                    done=done,
+                    all_or_nothing=all_or_nothing,
+                )  # fmt: skip
         with step(f"stopping {name}'s replication", untouched, again):
             mysql_control.stop_replication(fenced)
         work = resync.Resync(
-            config, fenced, act, analysis, directory,
-            resuming or journal.Journal(result.choice.method, mode, stamp),
-            say, copy_progress, script,
-        )  # fmt: skip
+            config, fenced, act, analysis, directory, log, say, copy_progress, script
+        )
         how = result.choice.method.value
         with step(
             f"making {name} a copy of {active} ({how})",
@@ -323,15 +331,23 @@ def _reapply(
     result: Resolution,
     say: Say,
     *,
+    marker: tuple[str, int],
+    before_changes: Callable[[], object],
+    done: frozenset[str] = frozenset(),
     all_or_nothing: bool = False,
 ) -> None:
+    """Re-apply what the plan allows; ``marker``: the rejoin's stamp for the marker rows
+    and the active's internal GTID domain, where their table is created; ``done``: what
+    an interrupted run of this rejoin re-applied (by its marker rows);
+    ``before_changes`` runs once before the first change (the journal: a rerun must
+    know this rejoin's stamp)."""
     tables: dict[str, TableDef] = {}
     for qualified in analysis.tables:
         schema, _, table = qualified.partition(".")
         found = lookup.describe(act, schema, table)
         if found is not None:
             tables[qualified] = found
-    result.plan = reapply.plan(analysis, tables, include=include)
+    result.plan = reapply.plan(analysis, tables, include=include, done=done)
     if all_or_nothing and result.plan.skipped:
         first = result.plan.skipped[0]
         raise RefusedError(
@@ -340,9 +356,30 @@ def _reapply(
         )
     for skipped in result.plan.skipped:
         say(f"not re-applied (discarded, saved): {skipped.gtid}: {skipped.why}")
+    for gtid in result.plan.done:
+        say(f"already re-applied by the interrupted run: {gtid}")
+    if not result.plan.steps:
+        return
+    before_changes()
+    stamp, domain = marker
+    with Server(act.endpoint) as own:  # a session of its own: its GTID domain is dualbeat's
+        own.execute(*own.dialect.internal_writes(domain), rejoin_sql.REAPPLIED_TABLE)
     result.applied = reapply.apply(
-        act, result.plan, lambda a: say(f"re-applied {a.gtid} on {act.name} as {a.new_gtid}")
+        act,
+        result.plan,
+        stamp,
+        lambda a: say(f"re-applied {a.gtid} on {act.name} as {a.new_gtid}"),
     )
+
+
+def _reapplied(act: Server, stamp: str) -> frozenset[str]:
+    """The lost transactions an interrupted run of rejoin ``stamp`` re-applied (its marker
+    rows on the active; none when it never got that far)."""
+    try:
+        rows = act.query(rejoin_sql.reapplied(stamp))
+    except MysqlQueryError:  # no marker table yet: nothing was re-applied
+        return frozenset()
+    return frozenset(str(r["gtid"]) for r in rows)
 
 
 def _replicate_from(act: Server, position: str) -> None:

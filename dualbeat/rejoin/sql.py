@@ -20,12 +20,15 @@ __all__ = [
     "DATADIR",
     "LOAD_PROLOGUE",
     "LOCK_HOLDER",
+    "REAPPLIED_TABLE",
     "REJOIN_LOCK",
     "SYSTEM_SCHEMAS",
     "TAKE_LOCK",
     "binlog_gtid_pos",
     "data_size",
     "delete_row",
+    "mark_reapplied",
+    "reapplied",
     "update_row",
     "user_schemas",
     "where",
@@ -49,6 +52,29 @@ COMMIT = Statement("COMMIT")
 #: whether a server answers at all.
 DATADIR = Statement("SELECT @@datadir AS d, @@log_bin_basename AS b")
 ANSWERS = Statement("SELECT 1 AS one")
+
+
+#: One row per lost transaction re-applied on the active, committed in the same
+#: transaction as its changes: whether it was applied is then never in doubt, even when
+#: the rejoin is killed a moment after the commit. ``rejoin`` is the rejoin's time stamp
+#: (one per rejoin, kept by its journal across reruns), ``gtid`` the lost transaction's.
+REAPPLIED_TABLE = Statement(
+    "CREATE TABLE IF NOT EXISTS dualbeat.reapplied (rejoin VARCHAR(32) NOT NULL, "
+    "gtid VARCHAR(100) NOT NULL, ts DATETIME(6) NOT NULL, PRIMARY KEY (rejoin, gtid)) "
+    "ENGINE=InnoDB"
+)
+
+
+def mark_reapplied(rejoin: str, gtid: str) -> Statement:
+    return Statement(
+        "INSERT INTO dualbeat.reapplied (rejoin, gtid, ts) VALUES (%s, %s, NOW(6))",
+        (rejoin, gtid),
+    )
+
+
+def reapplied(rejoin: str) -> Statement:
+    """The lost transactions rejoin ``rejoin`` re-applied (column ``gtid``)."""
+    return Statement("SELECT gtid FROM dualbeat.reapplied WHERE rejoin = %s", (rejoin,))
 
 
 def binlog_gtid_pos(file: str, offset: int) -> Statement:

@@ -68,7 +68,7 @@ def test_200_mb_rejoins_by_each_method_resume_after_a_kill_at_every_step(pair: L
     fenced, active = resync.lose_writes(info, LOST_ROWS, "r1")
     out = killed_then_resumed(
         info, fenced, ("--reapply", "--method", "flashback"),
-        [("reverting", 0.0), ("rebuilt at", 0.0), ("replicates from", 0.0)],
+        [("re-applied", 0.0), ("reverting", 0.0), ("rebuilt at", 0.0), ("replicates from", 0.0)],
     )  # fmt: skip
     done = record(info, fenced, "reapply")
     assert done["method"]["method"] == "flashback", out
