@@ -23,7 +23,8 @@ Exit codes:
   2  bad configuration or usage, binlog tool missing, report not writable
   3  a MySQL server could not be reached, refused us, or a binlog read failed
   4  refused: --accept with writes still missing, --reapply/--discard on a node
-     that is not fenced or without a live active, checksums differ after a rejoin
+     that is not fenced or without a live active, a --method that is not possible
+     (the reason is given), checksums differ after a rejoin
   7  NODE's agent does not answer (--accept, --reapply, --discard)"""
 
 
@@ -60,7 +61,7 @@ Exit codes:
     type=click.Choice(["flashback", "dump", "backup"]),
     default=None,
     help="With --reapply/--discard: how NODE becomes a copy of the active (default: "
-    "chosen, see below).",
+    "chosen and explained; see step 3 above).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
@@ -117,8 +118,10 @@ def rejoin(
         1. a fresh analysis is saved, and a byte-exact copy of NODE's binary logs that
            hold the lost transactions (STATE_DIR/rejoin/<time>-binlogs/);
         2. --reapply only: each transaction whose rows are all safe is re-applied on the
-           active, whole, in commit order, as a new transaction there (--include adds the
-           conflicting ones: NODE's version wins); the rest is reported as discarded;
+           active, whole, in commit order, as a new transaction there with a marker
+           row (dualbeat.reapplied: never applied twice, even by a rerun); --include
+           adds the conflicting ones (NODE's version wins); the rest is reported as
+           discarded;
         3. NODE is made a copy of the active by one of three methods (--method), then
            its GTID history restarts at the position that copy stands at:
              flashback  NODE's lost transactions are reverted on NODE itself

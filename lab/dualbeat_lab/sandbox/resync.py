@@ -133,6 +133,11 @@ class Run:
     code: int | None  # None: killed
     output: str
     seconds: float
+    lines: tuple[tuple[float, str], ...] = ()  # (seconds since the start, line)
+
+    def at(self, text: str) -> float | None:
+        """When the first line holding ``text`` came out (None: never)."""
+        return next((s for s, line in self.lines if text in line), None)
 
 
 def rejoin(info: LabInfo, node: str, *args: str, kill_at: str | None = None,
@@ -147,13 +152,13 @@ def rejoin(info: LabInfo, node: str, *args: str, kill_at: str | None = None,
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, env=env)  # fmt: skip
     assert proc.stdout is not None
-    lines: list[str] = []
+    lines: list[tuple[float, str]] = []
     killed = False
     timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
     timer.start()
     try:
         for line in proc.stdout:
-            lines.append(line)
+            lines.append((time.monotonic() - started, line))
             if kill_at is not None and kill_at in line:
                 time.sleep(kill_after)
                 killed = proc.poll() is None
@@ -163,7 +168,8 @@ def rejoin(info: LabInfo, node: str, *args: str, kill_at: str | None = None,
         proc.wait()
     finally:
         timer.cancel()
-    return Run(None if killed else proc.returncode, "".join(lines), time.monotonic() - started)
+    text = "".join(line for _, line in lines)
+    return Run(None if killed else proc.returncode, text, time.monotonic() - started, tuple(lines))
 
 
 def replicating_both_ways(info: LabInfo) -> bool:
