@@ -267,7 +267,7 @@ def resolve(
         with step(
             f"restarting {name}'s GTID history",
             f"{name} holds {active}'s data at {position}; its GTID history may be half reset",
-            f"{again} (it copies again), or on {name}: "
+            f"{again} (it resumes with the same position), or on {name}: "
             + "; ".join(_shown(st) for st in fenced.dialect.restart_history(position)),
         ):
             fenced.execute(*fenced.dialect.restart_history(position))

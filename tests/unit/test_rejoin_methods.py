@@ -258,3 +258,60 @@ def test_the_agent_looks_for_the_journal_where_the_rejoin_writes_it(tmp_path: Pa
     from dualbeat.agent.observers import REJOIN_JOURNAL
 
     assert journal.path(tmp_path / "rejoin") == tmp_path.joinpath(*REJOIN_JOURNAL)
+
+
+class _Server:
+    name = "db1"
+
+
+def resync_for(tmp_path: Path, analysis: Analysis, log: journal.Journal) -> Any:
+    from dualbeat.rejoin.resync import Resync
+
+    return Resync(
+        object(),  # type: ignore[arg-type]
+        _Server(),  # type: ignore[arg-type]
+        _Server(),  # type: ignore[arg-type]
+        analysis,
+        tmp_path,
+        log,
+        lambda _m: None,
+        lambda _d, _t: None,
+        tmp_path / "revert.sql",
+    )
+
+
+@pytest.mark.parametrize(
+    ("state", "reverts"),
+    [(flashback.RowState.PENDING, 1), (flashback.RowState.REVERTED, 0)],
+)
+def test_a_flashback_runs_once_whatever_run_gets_there(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, state: flashback.RowState, reverts: int
+) -> None:
+    """The journal holds the position before the revert; the rows decide whether to revert."""
+    applied: list[Path] = []
+    monkeypatch.setattr(flashback, "node_row_state", lambda *_a: state)
+    monkeypatch.setattr(flashback, "revert", lambda _s, path, timeout: applied.append(path))
+    work = resync_for(tmp_path, lost(*TWO), journal.Journal(Method.FLASHBACK, "discard", "s"))
+    assert work.run() == "1-1-10,2-2-5,9000-1-6"
+    assert len(applied) == reverts
+    assert journal.load(tmp_path) == work.log and work.log.position == "1-1-10,2-2-5,9000-1-6"
+
+
+def test_a_flashback_over_rows_someone_else_changed_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(flashback, "node_row_state", lambda *_a: flashback.RowState.MIXED)
+    monkeypatch.setattr(flashback, "revert", lambda *_a, **_k: pytest.fail("reverted"))
+    work = resync_for(tmp_path, lost(*TWO), journal.Journal(Method.FLASHBACK, "discard", "s"))
+    with pytest.raises(RefusedError, match="something else changed them"):
+        work.run()
+
+
+def test_a_resumed_flashback_after_the_history_restart_reuses_the_recorded_position(
+    tmp_path: Path,
+) -> None:
+    """NODE's history was already restarted: nothing is lost any more, and the position
+    is the one recorded, not one recomputed from the reset server."""
+    log = journal.Journal(Method.FLASHBACK, "discard", "s", position="1-1-10,2-2-5")
+    work = resync_for(tmp_path, lost(missing="", node_executed="1-1-10"), log)
+    assert work.run() == "1-1-10,2-2-5"
