@@ -200,7 +200,8 @@ def resolve(
     guard fails, and stops at the first failing step (NODE then stays fenced).
     ``all_or_nothing`` (the automatic rejoin): a transaction that would not be re-applied
     stops the workflow before anything is re-applied or copied, instead of being
-    discarded (a conflict never resolves itself). ``method``: None chooses (``method``)."""
+    discarded (a conflict never resolves itself), and the backup method (which stops
+    NODE's server) is never chosen. ``method``: None chooses (``method``)."""
     name = config.node(node).name
     active = _guard(config, name)
     directory = report_dir(config, name)
@@ -232,6 +233,7 @@ def resolve(
             result.choice, script = resync.plan(
                 config, act, analysis, result.saved_binlogs,
                 directory / f"{stamp}-flashback.sql", method, resuming, binlog_timeout,
+                automatic=all_or_nothing,
             )  # fmt: skip
         say(f"method {result.choice.why}")
         log = resuming or journal.Journal(result.choice.method, mode, stamp)

@@ -120,10 +120,13 @@ def plan(
     requested: Method | None,
     resuming: journal.Journal | None,
     timeout: float,
+    *,
+    automatic: bool = False,
 ) -> tuple[Choice, Path | None]:
     """The method (``method.choose``) and, for a flashback, its revert script: made now,
     before any change, so that a tool that cannot select exactly the lost transactions
-    refuses the method instead of failing half way."""
+    refuses the method instead of failing half way. ``automatic`` (the agent's own
+    rejoin): never the backup, which stops the server under the agent watching it."""
     refusal = flashback.refusal(analysis)
     script = None
     if refusal is None and analysis.missing_count:
@@ -133,7 +136,11 @@ def plan(
             refusal = str(exc)
     facts = Facts(
         flashback_refusal=refusal,
-        backup_refusal=backup.refusal(config, analysis.flavor),
+        backup_refusal=(
+            "an automatic rejoin never stops a server: run it yourself with --method backup"
+            if automatic
+            else backup.refusal(config, analysis.flavor)
+        ),
         rows=sum(len(t.rows) for t in analysis.transactions),
         data_bytes=rebuild.data_size(act),
         backup_above=config.rejoin.backup_above_mb << 20,

@@ -6,6 +6,7 @@ already ran, the one-transaction revert script, the journal a resumed rejoin rea
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -315,3 +316,22 @@ def test_a_resumed_flashback_after_the_history_restart_reuses_the_recorded_posit
     log = journal.Journal(Method.FLASHBACK, "discard", "s", position="1-1-10,2-2-5")
     work = resync_for(tmp_path, lost(missing="", node_executed="1-1-10"), log)
     assert work.run() == "1-1-10,2-2-5"
+
+
+def test_the_automatic_rejoin_never_picks_the_backup(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The agent's own rejoin ([rejoin] auto = "safe") would stop the server it watches."""
+    from dualbeat.rejoin import rebuild, resync
+
+    monkeypatch.setattr(rebuild, "data_size", lambda _s: 1 << 40)
+    many = lost(txn("1-1-11", *(row("insert", None, {"id": i, "v": "a"}) for i in range(20_000))))
+    config = SimpleNamespace(rejoin=Rejoin(backup_above_mb=0))
+    monkeypatch.setattr(flashback, "script", lambda *_a: tmp_path / "r.sql")
+    choice, _script = resync.plan(
+        config,  # type: ignore[arg-type]
+        _Server(),  # type: ignore[arg-type]
+        many, [], tmp_path / "r.sql", None, None, 1.0, automatic=True,
+    )  # fmt: skip
+    assert choice.method is Method.DUMP
+    assert "an automatic rejoin never stops a server" in choice.why
