@@ -233,16 +233,19 @@ def start_server(config: Config, node: str, endpoint: Endpoint, say: Say) -> Non
         time.sleep(0.5)
 
 
-def resume(config: Config, node: str, endpoint: Endpoint, journal: Journal, say: Say) -> None:
+def resume(config: Config, node: str, endpoint: Endpoint, journal: Journal, say: Say) -> Journal:
     """A previous backup rejoin left NODE's server stopped: finish the swap if it had
-    begun, and start the server, so this run can go on."""
+    begun, and start the server, so this run can go on. Returns the journal as it now
+    stands (swapped, when a half swap was finished)."""
     if not journal.server_stopped or _answers(endpoint):
-        return
+        return journal
     assert journal.datadir is not None
     say(f"the interrupted rejoin left {node}'s server stopped: finishing and starting it")
     if journal.swapped or paths(Path(journal.datadir))[1].exists():
         finish_swap(Path(journal.datadir), journal.binlog)
+        journal = journal.but(swapped=True)
     start_server(config, node, endpoint, say)
+    return journal
 
 
 def discard_old(datadir: Path) -> None:

@@ -157,5 +157,7 @@ def before_connecting(config: Config, node: str, say: Say) -> journal.Journal | 
     if found is not None:
         say(f"resuming the interrupted {found.method.value} rejoin of {node} ({found.stamp})")
         if found.method is Method.BACKUP:
-            backup.resume(config, node, endpoint(config, node, admin=True), found, say)
+            now = backup.resume(config, node, endpoint(config, node, admin=True), found, say)
+            if now != found:
+                found = journal.write(directory, now)
     return found

@@ -335,3 +335,18 @@ def test_the_automatic_rejoin_never_picks_the_backup(
     )  # fmt: skip
     assert choice.method is Method.DUMP
     assert "an automatic rejoin never stops a server" in choice.why
+
+
+def test_a_resumed_backup_finishes_a_half_swap_and_starts_the_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data = datadirs(tmp_path)
+    data.rename(backup.paths(data)[1])  # killed between the two renames, server down
+    started: list[str] = []
+    monkeypatch.setattr(backup, "_answers", lambda _e: False)
+    monkeypatch.setattr(backup, "start_server", lambda _c, node, _e, _s: started.append(node))
+    log = journal.Journal(
+        Method.BACKUP, "discard", "s", "1-1-5", str(data), "bin", server_stopped=True
+    )
+    now = backup.resume(object(), "db1", object(), log, lambda _m: None)  # type: ignore[arg-type]
+    assert now.swapped and started == ["db1"] and (data / "bin.000001").exists()
