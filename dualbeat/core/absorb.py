@@ -377,6 +377,9 @@ def _probed(
         )
         if old.health is not Health.HEALTHY and local.oks >= t.rise:
             local = evolve(local, health=Health.HEALTHY)
+        repairs = s.role is Role.ACTIVE and not (s.promotion or s.durable.maintenance)
+        if repairs and probe.writable is False and old.writable is not False:
+            reasons.append(_read_only_by_hand(local))
         if old.semisync_active and probe.semisync_active is False and s.role is Role.ACTIVE:
             reasons.append(
                 Reason(
@@ -426,10 +429,12 @@ def _stalled(
     cfg: CoreConfig, old: LocalView, local: LocalView, now: float
 ) -> tuple[LocalView, list[Reason]]:
     """Reads answer, the heartbeat write timed out: a backup's FLUSH TABLES WITH READ
-    LOCK, an fsync stall. Alive, so no failure by itself (nor proof of health: the count
-    stays); only a stall lasting ``write_stall`` fails the server."""
+    LOCK, an fsync stall. Alive, so no failure: the reads that answered end a failure
+    window (read timeouts scattered through a long lock under load are not ``alert_after``
+    in a row), though not proof of health (no ``oks``); only a stall lasting
+    ``write_stall`` fails the server."""
     since = old.stalled_since if old.stalled_since is not None else now
-    local = evolve(local, oks=0, stalled_since=since)
+    local = evolve(local, oks=0, fails=0, first_failure_at=None, stalled_since=since)
     reasons = []
     if old.stalled_since is None:
         reasons.append(
@@ -443,6 +448,16 @@ def _stalled(
     if now - since >= cfg.timing.write_stall and old.health is not Health.FAILED:
         local = evolve(local, health=Health.FAILED)
     return local, reasons
+
+
+def _read_only_by_hand(local: LocalView) -> Reason:
+    """The active's server turned read-only under it (``read_only`` set by hand, say): the
+    reconcile step makes it writable again, and the history says so, once."""
+    return Reason(
+        ReasonCode.READ_ONLY_REPAIRED,
+        "the active's MySQL reports read_only ON (set by hand?): an active takes writes, so "
+        f"dualbeat sets it OFF again; no failover: {local.last_detail}",
+    )
 
 
 def _health_reason(old: LocalView, new: LocalView) -> Reason:

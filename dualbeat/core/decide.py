@@ -106,6 +106,10 @@ def decide(cfg: CoreConfig, state: NodeState, obs: Observation, now: float) -> D
     if target is not s.role:
         s, entered = enter(cfg, s, target, finding, text, now)
         actions += entered
+        # In flight from here on: the reconcile below must not ask for them again. A
+        # second ``ReleaseVip`` behind the entry's MySQL steps would run on the main lane
+        # before the handoff lane has shut the gate, and drop the address at once.
+        s = evolve(s, in_flight=s.in_flight | {type(a) for a in entered})
     if finding is Finding.SHUTDOWN:
         s = evolve(s, exiting=True)
         actions.append(Exit())

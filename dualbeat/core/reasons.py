@@ -63,6 +63,7 @@ class ReasonCode(enum.StrEnum):
     MYSQL_BUSY = "MYSQL_BUSY"
     MYSQL_MISCONFIGURED = "MYSQL_MISCONFIGURED"
     WRITES_STALLED = "WRITES_STALLED"
+    READ_ONLY_REPAIRED = "READ_ONLY_REPAIRED"
     SEMISYNC_FELL_BACK = "SEMISYNC_FELL_BACK"
     CHECK_FAILED = "CHECK_FAILED"
     PEER_HEARD = "PEER_HEARD"
@@ -170,6 +171,8 @@ DOCS: dict[ReasonCode, str] = {
     C.MYSQL_MISCONFIGURED: "our own MySQL access is misconfigured: an alarm, never a failover",
     C.WRITES_STALLED: "the local MySQL answers reads but the heartbeat write stalls (a backup "
     "lock, an fsync stall): no failover before write_stall",
+    C.READ_ONLY_REPAIRED: "the active's MySQL turned read-only under it (set by hand?): set "
+    "writable again, no failover",
     C.SEMISYNC_FELL_BACK: "semi-sync fell back to asynchronous replication on the active",
     C.CHECK_FAILED: "an extra [[monitor.checks]] command failed alert_after times",
     C.PEER_HEARD: "the first heartbeat from the peer since the agent started",

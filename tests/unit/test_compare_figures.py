@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dualbeat_lab.errors import SandboxError
+from dualbeat_lab.sandbox.disturb import Disturbance
 from dualbeat_lab.sandbox.figures import (
     RunResult,
     Sample,
@@ -248,3 +249,25 @@ def test_usage_cpu_percent_of_one_core_and_rss() -> None:
     assert u["cpu_percent_max"] == 4.0
     assert u["rss_mb"] == {"min": 40.0, "median": 41.0, "max": 42.0}
     assert usage(samples[:1], hz=100)["cpu_percent_avg"] is None
+
+
+def test_a_disturbance_is_placed_from_the_start_of_the_soak_load() -> None:
+    d = Disturbance("backup_lock", "db1", started=1000.5, held_s=5.01234, detail="held")
+    assert d.as_json(origin=990.0) == {
+        "name": "backup_lock",
+        "node": "db1",
+        "at_s": 10.5,
+        "at": "00:16:40",  # UTC, like the agents' event times
+        "held_s": 5.012,
+        "detail": "held",
+    }
+
+
+def test_arp_answerers_not_sampled_in_older_runs_are_said_so_not_zero() -> None:
+    old = [result("dualbeat", "kill", 1, 0.2, two_vip_holders_s=2.0)]
+    new = [result("dualbeat", "kill", 1, 0.2, two_vip_holders_s=2.0, two_arp_answerers_s=0.0)]
+    assert aggregate(old)["kill"]["dualbeat"]["two_arp_answerers_s_max"] is None
+    assert aggregate(new)["kill"]["dualbeat"]["two_arp_answerers_s_max"] == 0.0
+    assert RunResult.from_json(old[0].as_json()) == old[0]
+    table = markdown_table(aggregate([*old, result("keepalived", "kill", 1, 2.0)]))
+    assert "not sampled" in table

@@ -53,6 +53,25 @@ def test_a_failed_active_shuts_clients_and_releases_the_vip_before_any_mysql_ste
     assert d.state.vip_held is False and not d.state.demoting  # the next beat says released
 
 
+def test_a_demotion_releases_the_vip_once_and_only_behind_the_gate() -> None:
+    """Found in a kill -9 drill (2026-12-05): the demotion's own reconcile, in the same
+    decision, asked again for ``SetReadOnly`` and ``ReleaseVip`` (the node was a standby
+    that still held the VIP). That second release ran on the main lane while the handoff
+    lane was still shutting the gate, found no silenced ARP, and removed the address at
+    once: a client that connected then heard nothing for its whole connect timeout (the
+    silent hole of issue 14 item 1). Every step a role entry asks for is in flight for
+    the rest of that decision."""
+    d = promoted_active()
+    d.hear(peer_beat(Role.STANDBY, epoch=1))
+    for _ in range(3):
+        d.probe(ok=False)
+    assert d.role() is Role.STANDBY
+    actions = kinds(d.decisions[-1].actions)
+    assert actions.count("ReleaseVip") == 1, actions
+    assert actions.count("SetReadOnly") == 1, actions
+    assert actions.index("ReleaseVip") < actions.index("SetReadOnly"), actions
+
+
 def test_a_handover_reads_its_final_position_before_the_release_but_after_the_gate() -> None:
     d = promoted_active()
     d.hear(peer_beat(Role.STANDBY, epoch=1))

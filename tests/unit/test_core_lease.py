@@ -122,7 +122,7 @@ def test_standby_promises_only_to_an_active_peer_and_keeps_its_promise() -> None
     # The peer stepped down unasked, and we hold more than it: we would win the election.
     d.hear(peer_beat(Role.STANDBY, node="db1", epoch=1, executed="1-1-5"))
     assert not d.state.evidence.promising
-    d.at(1.5)  # but we promised until 2.0
+    d.at(0.5 + DB2.timing.deadtime - 0.25)  # but we promised until 0.5 + deadtime
     assert d.role() is Role.STANDBY
     assert d.state.finding == Finding.CANNOT_PROMOTE.value
 

@@ -399,7 +399,7 @@ def test_standby_that_wrote_itself_is_fenced() -> None:
     d = standby_of_db1()
     d.probe(executed="1-1-20,2-2-1")  # something wrote on the passive (server 2)
     d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
-    d.at(1.0)
+    d.at(0.8)  # errant past warntime, the active heard within deadtime
     d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
     assert d.role() is Role.FENCED and d.state.finding == Finding.HOLDS_ERRANT.value
 
@@ -518,7 +518,7 @@ def test_rejoin_is_accepted_only_once_nothing_of_ours_is_missing() -> None:
     d = standby_of_db1()
     d.probe(executed="1-1-20,2-2-1")  # an errant write on the passive
     d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
-    d.at(1.0)
+    d.at(0.8)  # errant past warntime, the active heard within deadtime
     d.hear(peer_beat(Role.ACTIVE, node="db1", epoch=1, executed="1-1-20"))
     assert d.role() is Role.FENCED
     d.feed(OperatorRequested(Command.REJOINED))

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dualbeat.errors import MysqlError
+from dualbeat.gate import ruleset
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.control import read_only_state
 from dualbeat_lab.errors import SandboxError
@@ -339,6 +340,22 @@ def _read(path: Path) -> str:
 def holds_vip(lab: Lab, node: str) -> bool:
     """True when the VIP is on one of ``node``'s interfaces."""
     return any(lab.vip in addrs for addrs in netns.addresses(node).values())
+
+
+def answers_arp_for_vip(lab: Lab, node: str) -> bool:
+    """True when ``node`` holds the VIP *and* answers ARP for it: what moves clients.
+
+    A releasing dualbeat node keeps the address for a moment behind its client gate, with
+    ARP for it silenced (the gate's ``arp dualbeat`` table), so a client whose neighbour
+    entry still points there gets a reset instead of silence. It is then on two hosts'
+    interfaces while only the new holder answers for it; this tells the two apart. No
+    other stack has that table, so for them it is ``holds_vip``."""
+    if not holds_vip(lab, node):
+        return False
+    listed = netns.run_in(
+        node, ["nft", "list", "table", "arp", ruleset.TABLE], check=False, timeout=2.0
+    )
+    return listed.returncode != 0
 
 
 def writable(lab: Lab, node: str, timeout: float = 1.0) -> bool | None:

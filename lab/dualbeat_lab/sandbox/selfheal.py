@@ -160,6 +160,9 @@ def run(
         proc.wait(10)
     ok = wait_until(lambda: redundant(info), timeout)
     redundant_s = round(time.time() - healed, 3) if ok else None
+    # The servers may be redundant before the agents say who serves (a restarted agent
+    # resumes within initdead): the writes are counted against the settled active.
+    wait_until(lambda: agents.settled(info) is not None, timeout)
     new = agents.settled(info)
     writes = writer.load_log(log)
     acked = {w.seq for w in writes if w.acked}

@@ -8,11 +8,13 @@ timeline arithmetic (``timeline``) and the same lost-write check (``drill.presen
 
 Measured besides the writer's RTO and longest gap:
 
-* two **samplers** per node (every ``SAMPLE_PERIOD``): does the node hold the VIP (its
-  addresses), and does its server answer ``read_only`` OFF (through its socket, so a
-  partition cannot hide it). ``figures.overlap_seconds`` turns them into the time with two
-  VIP holders and with two writable servers. A server that does not answer is sampled as
-  not writable (it takes no write then);
+* three **samplers** per node (every ``SAMPLE_PERIOD``): does the node hold the VIP (its
+  addresses), does it answer ARP for it (``keepalived.answers_arp_for_vip``: a releasing
+  dualbeat node keeps the address a moment, ARP silenced, to refuse late clients), and does
+  its server answer ``read_only`` OFF (through its socket, so a partition cannot hide it).
+  ``figures.overlap_seconds`` turns them into the time with the VIP on two hosts, with two
+  hosts answering ARP for it, and with two writable servers. A server that does not
+  answer is sampled as not writable (it takes no write then);
 * after the fault is undone, the pair is **repaired** the stack's usual way and the app
   data compared with ``dualbeat checksum``'s engine (``checksum_servers``, with catch-up):
   differing rows mean the two servers diverged.
@@ -182,13 +184,15 @@ class Samplers:
         self._threads = [
             threading.Thread(target=self._loop, args=(n.name, kind), daemon=True)
             for n in info.nodes
-            for kind in ("vip", "writable")
+            for kind in ("vip", "arp", "writable")
         ]
 
     def _probe(self, node: str, kind: str) -> bool:
         lab_ = self.info.lab
         if kind == "vip":
             return keepalived.holds_vip(lab_, node)
+        if kind == "arp":
+            return keepalived.answers_arp_for_vip(lab_, node)
         return keepalived.writable(lab_, node, timeout=0.3) is True
 
     def _loop(self, node: str, kind: str) -> None:
@@ -343,6 +347,7 @@ def run_once(
         else round(timeline.longest_gap.seconds, 3),
         acked_lost=len(lost),
         two_vip_holders_s=round(overlap_seconds(samplers.samples, "vip"), 3),
+        two_arp_answerers_s=round(overlap_seconds(samplers.samples, "arp"), 3),
         two_writable_s=round(overlap_seconds(samplers.samples, "writable"), 3),
         checksum_equal=None,
         differing_rows=None,

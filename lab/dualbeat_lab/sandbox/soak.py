@@ -11,7 +11,13 @@ none). Load, all at once for ``duration`` seconds:
 * a long-running query on the active (``SELECT SLEEP(...)`` for half the soak);
 * a replication lag spike on the standby: its SQL thread stopped for ``lag_hold``
   seconds, then one large transaction on the active (``big_rows`` rows of 200 bytes)
-  that the standby must apply after it started again.
+  that the standby must apply after it started again;
+* three disturbances of the live active, one after the other at their own moments
+  (``DISTURB_AT``, fractions of ``duration``; ``dualbeat_lab.sandbox.disturb`` says how
+  each is made): a backup's ``FLUSH TABLES WITH READ LOCK`` held ``lock_hold`` seconds,
+  an fsync stall of ``stall_hold`` seconds, and ``read_only`` set ON by hand. sysbench
+  ignores error 1290 (read-only) besides its defaults: the app may meet the hand-set
+  read-only until the agent repairs it, which is the disturbance, not a broken load.
 
 Before the load, and during it, each agent's CPU (``utime + stime`` from
 ``/proc/<pid>/stat``, as % of one core) and RSS (``VmRSS``) are sampled every second.
@@ -26,7 +32,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,12 +41,16 @@ from dualbeat.errors import MysqlError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat_lab.errors import SandboxError
-from dualbeat_lab.sandbox import agents
+from dualbeat_lab.sandbox import agents, disturb
 from dualbeat_lab.sandbox.drill import VIP_HOST
 from dualbeat_lab.sandbox.figures import summary
 from dualbeat_lab.sandbox.lab import LabInfo, Progress
 from dualbeat_lab.sandbox.timeline import PROMOTED, lab_event_paths, load_events
 
+#: When each disturbance of the active begins, as a fraction of the soak (after the lag spike).
+DISTURB_AT = {"backup_lock": 0.45, "fsync_stall": 0.65, "read_only_by_hand": 0.85}
+REPAIR_WITHIN = 10.0  # seconds the agent has to set a hand-set read_only OFF again
+SYSBENCH_IGNORE = "1213,1020,1205,1290"  # sysbench's defaults, and read-only (see above)
 SYSBENCH_TABLES = 2
 SYSBENCH_TABLE_SIZE = 10_000
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -131,7 +141,8 @@ def _sysbench(info: LabInfo, *args: str) -> list[str]:
         "ip", "netns", "exec", info.client_namespace, "sysbench", "oltp_read_write",
         f"--mysql-host={VIP_HOST}", "--mysql-user=app",
         f"--mysql-password={info.secrets.password('app')}", "--mysql-db=app",
-        f"--tables={SYSBENCH_TABLES}", f"--table-size={SYSBENCH_TABLE_SIZE}", *args,
+        f"--tables={SYSBENCH_TABLES}", f"--table-size={SYSBENCH_TABLE_SIZE}",
+        f"--mysql-ignore-errors={SYSBENCH_IGNORE}", *args,
     ]  # fmt: skip
 
 
@@ -166,6 +177,8 @@ class SoakResult:
     sysbench_ok: bool
     sysbench_tail: str
     steps: list[str]
+    started: float
+    disturbances: list[disturb.Disturbance]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -178,7 +191,49 @@ class SoakResult:
             "sysbench_ok": self.sysbench_ok,
             "sysbench_tail": self.sysbench_tail,
             "steps": self.steps,
+            "disturbances": [d.as_json(self.started) for d in self.disturbances],
         }
+
+
+def _lag_spike(
+    info: LabInfo, active: str, standby: str, hold: float, rows: int, step: Progress
+) -> None:
+    """The standby's SQL thread stopped ``hold`` seconds, then one ``rows``-row transaction
+    on the active for it to apply once started again."""
+    _sql(info, standby, "STOP SLAVE SQL_THREAD")
+    step(f"{standby}: SQL thread stopped for {hold:g} s")
+    time.sleep(hold)
+    try:
+        _sql(info, active, f"INSERT INTO app.soak_big SELECT seq, REPEAT('x', 200) "
+                           f"FROM app.seq_1_to_{rows}")  # fmt: skip
+        step(f"{active}: one transaction of {rows} rows")
+    finally:
+        _sql(info, standby, "START SLAVE SQL_THREAD")
+    step(f"{standby}: SQL thread started (lag spike)")
+
+
+def _disturb(
+    info: LabInfo,
+    active: str,
+    started: float,
+    duration: float,
+    lock_hold: float,
+    stall_hold: float,
+    step: Progress,
+) -> list[disturb.Disturbance]:
+    """The disturbances of the active, each at its ``DISTURB_AT`` moment (or as soon as the
+    one before has ended), one at a time."""
+    disturbers: dict[str, Callable[[], disturb.Disturbance]] = {
+        "backup_lock": lambda: disturb.backup_lock(info, active, lock_hold),
+        "fsync_stall": lambda: disturb.fsync_stall(info, active, stall_hold),
+        "read_only_by_hand": lambda: disturb.read_only_by_hand(info, active, REPAIR_WITHIN),
+    }
+    done = []
+    for name, at in DISTURB_AT.items():
+        time.sleep(max(0.0, started + at * duration - time.time()))
+        done.append(disturbers[name]())
+        step(f"{name} on {active}: {done[-1].detail}")
+    return done
 
 
 def run(
@@ -189,6 +244,8 @@ def run(
     big_rows: int = 200_000,
     threads: int = 4,
     baseline: float = 10.0,
+    lock_hold: float = 5.0,
+    stall_hold: float = 5.0,
     progress: Progress = lambda _m: None,
 ) -> SoakResult:
     """Soak a settled pair for ``duration`` seconds; count failovers and agent usage."""
@@ -208,6 +265,7 @@ def run(
     if prepare.returncode != 0:
         raise SandboxError(f"sysbench prepare failed: {prepare.stderr.strip()[-500:]}")
     _sql(info, active, "CREATE TABLE IF NOT EXISTS app.soak_big (id INT PRIMARY KEY, pad TEXT)")
+    disturb.prepare(info, active)
     pids = {n.name: pid for n in info.nodes if (pid := agents.running_pid(info, n.name))}
     with Watcher(pids) as idle:
         time.sleep(baseline)
@@ -241,16 +299,8 @@ def run(
             long_query.start()
             step(f"long query on {active}: SELECT SLEEP({duration / 2:.0f})")
             time.sleep(duration / 4)
-            _sql(info, standby, "STOP SLAVE SQL_THREAD")
-            step(f"{standby}: SQL thread stopped for {lag_hold:g} s")
-            time.sleep(lag_hold)
-            try:
-                _sql(info, active, f"INSERT INTO app.soak_big SELECT seq, REPEAT('x', 200) "
-                                   f"FROM app.seq_1_to_{big_rows}")  # fmt: skip
-                step(f"{active}: one transaction of {big_rows} rows")
-            finally:
-                _sql(info, standby, "START SLAVE SQL_THREAD")
-            step(f"{standby}: SQL thread started (lag spike)")
+            _lag_spike(info, active, standby, lag_hold, big_rows, step)
+            disturbances = _disturb(info, active, started, duration, lock_hold, stall_hold, step)
             for proc in load:
                 proc.wait(timeout=max(0.0, started + duration + 60 - time.time()))
             step("load finished")
@@ -274,4 +324,6 @@ def run(
         sysbench_ok=load[0].returncode == 0,
         sysbench_tail=tail,
         steps=steps,
+        started=started,
+        disturbances=disturbances,
     )
