@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import assert_never
 
 from dualbeat.agent import hooks, statefile
@@ -81,9 +81,6 @@ log = logging.getLogger("dualbeat.actor")
 #: How long a released VIP stays, ARP-silent behind the shut gate, refusing clients with a
 #: reset (the new holder's gratuitous ARP normally moves them within ~0.2 s).
 RELEASE_GRACE = 2.0
-#: Bound on the main lane's wait for its decision's handoff steps (each is bounded and
-#: takes milliseconds: a stuck ``nft`` must not stall the MySQL steps for ever).
-HEAD_WAIT = 5.0
 Post = Callable[[Observation], None]
 # Never touch MySQL and take milliseconds: may run ahead of the main lane.
 _HANDOFF_ACTIONS = (ShutClients, ReleaseVip, SendBeat)
@@ -102,13 +99,10 @@ _MYSQL_ACTIONS = (
 
 @dataclass(frozen=True)
 class _Queued:
-    """A batch, with how many demotions had been submitted when it was; ``done`` is set
-    once it ran, ``after`` is the head of its decision that must have run first."""
+    """A batch, with how many demotions had been submitted when it was."""
 
     batch: tuple[Action, ...]
     demotions: int
-    done: threading.Event = field(default_factory=threading.Event)
-    after: threading.Event | None = None
 
 
 def _serving(action: Action) -> bool:
@@ -200,16 +194,10 @@ class Actor:
         head, rest = tuple(batch[:split]), tuple(batch[split:])
         if any(isinstance(a, ShutClients | ReleaseVip) for a in head):
             self._demotions += 1
-        # The rest of one decision runs after its head, never beside it: a handover's
-        # MySQL steps and release come after its gate is shut (sessions killed while
-        # clients could reconnect, or a release that finds ARP not yet silenced, would
-        # undo what the gate is for). The head takes milliseconds and never touches MySQL.
-        first = _Queued(head, self._demotions) if head else None
-        if first is not None:
-            self._handoff.put(first)
+        if head:
+            self._handoff.put(_Queued(head, self._demotions))
         if rest:
-            after = None if first is None else first.done
-            self._queue.put(_Queued(rest, self._demotions, after=after))
+            self._queue.put(_Queued(rest, self._demotions))
 
     def close(self, timeout: float = 5.0) -> None:
         for q in (self._queue, self._handoff, self._hooks):
@@ -225,12 +213,7 @@ class Actor:
 
     def _run(self, lane: queue.Queue[_Queued | None], hook_thread: bool = False) -> None:
         while (queued := lane.get()) is not None:
-            if queued.after is not None and not queued.after.wait(HEAD_WAIT):
-                log.warning("the handoff steps before this batch took over %g s", HEAD_WAIT)
-            try:
-                self._batch(queued, hook_thread=hook_thread)
-            finally:
-                queued.done.set()
+            self._batch(queued, hook_thread=hook_thread)
 
     def _batch(self, queued: _Queued, *, hook_thread: bool = False) -> None:
         """Run a batch in order; in the actor's lanes, notifying hooks are passed on to
