@@ -57,13 +57,10 @@ def handle_errors(fn: F) -> F:
 
 
 def progress_printer(prefix: str = "") -> Callable[[str], None]:
-    """The ops layer's progress callback for a terminal: one dim line on standard error.
-    The message is text, not markup: it may name config keys such as [rejoin] auto."""
+    """The ops layer's progress callback for a terminal: one dim line on standard error."""
 
     def show(message: str) -> None:
-        from rich.markup import escape
-
-        __getattr__("err").print(f"[dim]{escape(prefix)}[/]{escape(message)}", highlight=False)
+        __getattr__("err").print(f"[dim]{prefix}[/]{message}", highlight=False)
 
     return show
 
