@@ -342,16 +342,15 @@ def holds_vip(lab: Lab, node: str) -> bool:
     return any(lab.vip in addrs for addrs in netns.addresses(node).values())
 
 
-def answers_arp_for_vip(lab: Lab, node: str) -> bool:
-    """True when ``node`` holds the VIP *and* answers ARP for it: what moves clients.
+def answers_arp(node: str) -> bool:
+    """Whether ``node`` answers ARP for the VIP it holds (call it only when it holds it):
+    what moves clients.
 
     A releasing dualbeat node keeps the address for a moment behind its client gate, with
     ARP for it silenced (the gate's ``arp dualbeat`` table), so a client whose neighbour
     entry still points there gets a reset instead of silence. It is then on two hosts'
     interfaces while only the new holder answers for it; this tells the two apart. No
-    other stack has that table, so for them it is ``holds_vip``."""
-    if not holds_vip(lab, node):
-        return False
+    other stack has that table, so for them a holder always answers."""
     listed = netns.run_in(
         node, ["nft", "list", "table", "arp", ruleset.TABLE], check=False, timeout=2.0
     )

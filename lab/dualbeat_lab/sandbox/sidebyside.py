@@ -8,8 +8,8 @@ timeline arithmetic (``timeline``) and the same lost-write check (``drill.presen
 
 Measured besides the writer's RTO and longest gap:
 
-* three **samplers** per node (every ``SAMPLE_PERIOD``): does the node hold the VIP (its
-  addresses), does it answer ARP for it (``keepalived.answers_arp_for_vip``: a releasing
+* three **samples** per node (every ``SAMPLE_PERIOD``, two threads): does it hold the VIP (its
+  addresses), does it answer ARP for it (``keepalived.answers_arp``: a releasing
   dualbeat node keeps the address a moment, ARP silenced, to refuse late clients), and does
   its server answer ``read_only`` OFF (through its socket, so a partition cannot hide it).
   ``figures.overlap_seconds`` turns them into the time with the VIP on two hosts, with two
@@ -173,7 +173,8 @@ STACKS: dict[str, Callable[[], Stack]] = {
 
 
 class Samplers:
-    """Per node, one thread sampling the VIP and one sampling ``read_only`` until stopped."""
+    """Per node, one thread sampling the VIP (held, and answering ARP for it) and one
+    sampling ``read_only`` until stopped."""
 
     def __init__(self, info: LabInfo, period: float = SAMPLE_PERIOD) -> None:
         self.info = info
@@ -184,26 +185,29 @@ class Samplers:
         self._threads = [
             threading.Thread(target=self._loop, args=(n.name, kind), daemon=True)
             for n in info.nodes
-            for kind in ("vip", "arp", "writable")
+            for kind in ("vip", "writable")
         ]
 
-    def _probe(self, node: str, kind: str) -> bool:
+    def _probe(self, node: str, kind: str) -> dict[str, bool]:
+        """The sampled values, by kind: the VIP thread reads the addresses once for both
+        of its kinds (one ``ip`` per period, not two) and asks ``nft`` only when held."""
         lab_ = self.info.lab
         if kind == "vip":
-            return keepalived.holds_vip(lab_, node)
-        if kind == "arp":
-            return keepalived.answers_arp_for_vip(lab_, node)
-        return keepalived.writable(lab_, node, timeout=0.3) is True
+            held = keepalived.holds_vip(lab_, node)
+            return {"vip": held, "arp": held and keepalived.answers_arp(node)}
+        return {kind: keepalived.writable(lab_, node, timeout=0.3) is True}
 
     def _loop(self, node: str, kind: str) -> None:
+        kinds = ("vip", "arp") if kind == "vip" else (kind,)
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                value = self._probe(node, kind)
+                values = self._probe(node, kind)
             except (SandboxError, OSError):
-                value = False
+                values = dict.fromkeys(kinds, False)
+            at = time.time()
             with self._lock:
-                self.samples.append(Sample(time.time(), node, kind, value))
+                self.samples += [Sample(at, node, k, v) for k, v in values.items()]
             self._stop.wait(max(0.0, self.period - (time.monotonic() - started)))
 
     def __enter__(self) -> Samplers:
