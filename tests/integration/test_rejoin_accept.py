@@ -22,6 +22,18 @@ def root(info: LabInfo, node: str, *statements: str) -> None:
         server.execute(*(Statement(sql) for sql in statements))
 
 
+def has_table(info: LabInfo, node: str, schema: str, table: str) -> bool:
+    with Server(info.node(node).root_endpoint()) as server:
+        rows = server.query(
+            Statement(
+                "SELECT 1 FROM information_schema.tables"
+                " WHERE table_schema = %s AND table_name = %s",
+                (schema, table),
+            )
+        )
+    return bool(rows)
+
+
 def rejoin(info: LabInfo, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
@@ -60,6 +72,8 @@ def test_fenced_passive_rejoins_once_its_write_is_on_the_active(pair: LabInfo) -
         "db1's channel from db2 running",
     )
     root(pair, "db1", "CREATE TABLE app.kv (k INT PRIMARY KEY, v TEXT)", "STOP SLAVE")
+    # db2 applies the table asynchronously: inserting before it has would fail (it did, in CI).
+    wait_for(lambda: has_table(pair, "db2", "app", "kv"), 15, "app.kv replicated to db2")
     root(pair, "db2", "INSERT INTO app.kv VALUES (1, 'written on the passive')")  # as root
     wait_for(lambda: role(pair, "db2") == "fenced", 15, "db2 to fence itself")
 
