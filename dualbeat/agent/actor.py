@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import assert_never
 
 from dualbeat.agent import hooks, statefile
@@ -81,6 +81,9 @@ log = logging.getLogger("dualbeat.actor")
 #: How long a released VIP stays, ARP-silent behind the shut gate, refusing clients with a
 #: reset (the new holder's gratuitous ARP normally moves them within ~0.2 s).
 RELEASE_GRACE = 2.0
+#: Bound on a demotion's main-lane wait for its gate (each handoff step is bounded and
+#: takes milliseconds: a stuck ``nft`` must not stall the MySQL steps for ever).
+HEAD_WAIT = 5.0
 Post = Callable[[Observation], None]
 # Never touch MySQL and take milliseconds: may run ahead of the main lane.
 _HANDOFF_ACTIONS = (ShutClients, ReleaseVip, SendBeat)
@@ -99,10 +102,13 @@ _MYSQL_ACTIONS = (
 
 @dataclass(frozen=True)
 class _Queued:
-    """A batch, with how many demotions had been submitted when it was."""
+    """A batch, with how many demotions had been submitted when it was; ``done`` is set
+    once it ran, ``after`` is the head of its decision that must have run first."""
 
     batch: tuple[Action, ...]
     demotions: int
+    done: threading.Event = field(default_factory=threading.Event)
+    after: threading.Event | None = None
 
 
 def _serving(action: Action) -> bool:
@@ -194,10 +200,18 @@ class Actor:
         head, rest = tuple(batch[:split]), tuple(batch[split:])
         if any(isinstance(a, ShutClients | ReleaseVip) for a in head):
             self._demotions += 1
-        if head:
-            self._handoff.put(_Queued(head, self._demotions))
+        first = _Queued(head, self._demotions) if head else None
+        if first is not None:
+            self._handoff.put(first)
         if rest:
-            self._queue.put(_Queued(rest, self._demotions))
+            # The rest of a demotion runs after its gate is shut, never beside it: a
+            # handover's MySQL steps and release would otherwise race the gate (sessions
+            # killed while clients can still reconnect, a release that finds ARP not yet
+            # silenced and drops the address at once). The head takes milliseconds and
+            # never touches MySQL; other heads (a beat) need no such order.
+            gated = first is not None and any(isinstance(a, ShutClients) for a in head)
+            after = first.done if gated and first is not None else None
+            self._queue.put(_Queued(rest, self._demotions, after=after))
 
     def close(self, timeout: float = 5.0) -> None:
         for q in (self._queue, self._handoff, self._hooks):
@@ -213,7 +227,12 @@ class Actor:
 
     def _run(self, lane: queue.Queue[_Queued | None], hook_thread: bool = False) -> None:
         while (queued := lane.get()) is not None:
-            self._batch(queued, hook_thread=hook_thread)
+            if queued.after is not None and not queued.after.wait(HEAD_WAIT):
+                log.warning("the handoff steps before this batch took over %g s", HEAD_WAIT)
+            try:
+                self._batch(queued, hook_thread=hook_thread)
+            finally:
+                queued.done.set()
 
     def _batch(self, queued: _Queued, *, hook_thread: bool = False) -> None:
         """Run a batch in order; in the actor's lanes, notifying hooks are passed on to

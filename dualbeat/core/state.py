@@ -22,7 +22,7 @@ from dualbeat.core.roles import Finding, Health, Role
 class Timing:
     keepalive: float = 0.2
     warntime: float = 0.6
-    deadtime: float = 1.5
+    deadtime: float = 1.0
     initdead: float = 10.0
     alert_after: int = 3
     rise: int = 2

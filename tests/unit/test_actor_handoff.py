@@ -134,12 +134,6 @@ class RecordingVip:
         self.log.append(f"release grace={grace:g} arp_silent={self.gate.is_arp_silent()}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open bug: the fix (fbf16da, the rest of a decision waits for its handoff head) "
-    "broke the SIGTERM handover (test_failover::test_sigterm_on_the_active_hands_over) "
-    "and was reverted; the release can still run before the gate is shut",
-)
 def test_a_handover_s_mysql_steps_and_release_wait_for_the_gate(tmp_path: Path) -> None:
     """Found in the compare bench (2026-12-05, switchover run 3: a 0.53 s write gap): a
     handover's head (the gate) runs on the handoff lane and its MySQL steps and release on
