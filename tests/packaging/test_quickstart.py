@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from dualbeat.agent.actor import RELEASE_GRACE
 from tests.packaging.hosts import Host, destroy, make_pair
 
 pytestmark = pytest.mark.integration
@@ -178,7 +179,10 @@ def test_the_readme_quick_start_works_as_written(hosts: dict[str, Host]) -> None
 
     db1.run(f"dualbeat switchover --to db2 -c {CONFIG}", timeout=120)
     wait(lambda: settled(db1, "db2"), 60, "db2 active after the switchover")
-    assert holds_vip(db2) and not holds_vip(db1)
+    # The old active keeps the released address, ARP-silent and refusing, for the
+    # release's grace (actor.RELEASE_GRACE) while clients move; then it is gone.
+    assert holds_vip(db2)
+    wait(lambda: not holds_vip(db1), RELEASE_GRACE + 3, "the VIP gone from db1")
 
     # kill -9 of db2's own mariadbd: the pid from its pid file, checked to live in db2's
     # network namespace (the machine's other MariaDB servers share the pid namespace).
