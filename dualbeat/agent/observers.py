@@ -56,6 +56,9 @@ LOOKUP_BACKOFF = 30.0
 #: An unchanged VIP check is posted at most this often.
 VIP_REFRESH = 1.0
 WriteProbe = Callable[[], tuple[bool, int]]  # (write the heartbeat row?, epoch)
+#: A rejoin of this node is under way while this file of its state directory exists
+#: (``dualbeat.rejoin.journal``; named here so the agent loads no rejoin code).
+REJOIN_JOURNAL = ("rejoin", "in-progress.json")
 
 _FAILURES = {
     ProbeErrorKind.UNAVAILABLE: ProbeFailure.UNAVAILABLE,
@@ -153,6 +156,7 @@ class Observers:
         process = ServerProcess(local.port)
         failures = 0
         looked_up = float("-inf")
+        rejoining = self.config.state_dir(self.node).joinpath(*REJOIN_JOURNAL)
 
         def monitor() -> float | None:
             nonlocal failures, looked_up
@@ -160,6 +164,13 @@ class Observers:
             result = probe.probe(write=write, node=self.node, epoch=epoch)
             self.last_probe = result
             observation = to_observation(result, internal)
+            if result.ok and rejoining.exists():
+                # A rejoin rewrites this node's GTID history and data in several steps;
+                # a position read between two of them looks clean and is not. Unknown
+                # keeps the node fenced and never rejoins it by itself.
+                observation = replace(
+                    observation, executed=None, detail=f"{observation.detail}; rejoin under way"
+                )
             if result.ok:
                 failures = 0
                 now = time.monotonic()

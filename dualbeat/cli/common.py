@@ -57,10 +57,13 @@ def handle_errors(fn: F) -> F:
 
 
 def progress_printer(prefix: str = "") -> Callable[[str], None]:
-    """The ops layer's progress callback for a terminal: one dim line on standard error."""
+    """The ops layer's progress callback for a terminal: one dim line on standard error.
+    The message is text, not markup: it may name config keys such as [rejoin] auto."""
 
     def show(message: str) -> None:
-        __getattr__("err").print(f"[dim]{prefix}[/]{message}", highlight=False)
+        from rich.markup import escape
+
+        __getattr__("err").print(f"[dim]{escape(prefix)}[/]{escape(message)}", highlight=False)
 
     return show
 

@@ -14,6 +14,7 @@ from dualbeat.config import Config, load
 from dualbeat.errors import UsageError
 from dualbeat.ops import rejoin as ops
 from dualbeat.ops.outcome import ExitCode
+from dualbeat.rejoin.method import Method
 
 REJOIN_EXIT_CODES = """\b
 Exit codes:
@@ -22,7 +23,8 @@ Exit codes:
   2  bad configuration or usage, binlog tool missing, report not writable
   3  a MySQL server could not be reached, refused us, or a binlog read failed
   4  refused: --accept with writes still missing, --reapply/--discard on a node
-     that is not fenced or without a live active, checksums differ after a rejoin
+     that is not fenced or without a live active, a --method that is not possible
+     (the reason is given), checksums differ after a rejoin
   7  NODE's agent does not answer (--accept, --reapply, --discard)"""
 
 
@@ -54,6 +56,13 @@ Exit codes:
     is_flag=True,
     help="Rebuild NODE from the active; its lost transactions are saved, then dropped.",
 )
+@click.option(
+    "--method",
+    type=click.Choice(["flashback", "dump", "backup"]),
+    default=None,
+    help="With --reapply/--discard: how NODE becomes a copy of the active (default: "
+    "chosen and explained; see step 3 above).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
     "--binlog-timeout",
@@ -72,6 +81,7 @@ def rejoin(
     reapply: bool,
     include: bool,
     discard: bool,
+    method: str | None,
     as_json: bool,
     binlog_timeout: float,
     limit: int,
@@ -108,14 +118,38 @@ def rejoin(
         1. a fresh analysis is saved, and a byte-exact copy of NODE's binary logs that
            hold the lost transactions (STATE_DIR/rejoin/<time>-binlogs/);
         2. --reapply only: each transaction whose rows are all safe is re-applied on the
-           active, whole, in commit order, as a new transaction there (--include adds the
-           conflicting ones: NODE's version wins); the rest is reported as discarded;
-        3. NODE is rebuilt from the active: a logical copy (mariadb-dump | mariadb, with
-           NODE's binary log off, progress on standard error), then its GTID history
-           restarts at the copy's position;
+           active, whole, in commit order, as a new transaction there with a marker
+           row (dualbeat.reapplied: never applied twice, even by a rerun); --include
+           adds the conflicting ones (NODE's version wins); the rest is reported as
+           discarded;
+        3. NODE is made a copy of the active by one of three methods (--method), then
+           its GTID history restarts at the position that copy stands at:
+             flashback  NODE's lost transactions are reverted on NODE itself
+                        (mariadb-binlog --flashback over the saved copy, applied as one
+                        transaction with NODE's binary log off); nothing is copied, so
+                        it takes seconds whatever the data size. Possible only on
+                        MariaDB when every lost transaction is complete, row-based with
+                        full images, without DDL, on tables with a primary key, and the
+                        newest of NODE's history in its GTID domain; otherwise refused
+                        with the reason. A flashback already applied is seen in the
+                        rows themselves and never applied twice.
+             dump       a logical copy (mariadb-dump | mariadb, NODE's binary log off);
+                        needs only the SQL ports, time grows with the data.
+             backup     a physical copy with mariadb-backup, for large data: needs
+                        [rejoin] backup_command (puts a backup of the active in
+                        {target} on this host), server_stop_command and
+                        server_start_command (NODE's server is stopped while its
+                        datadir is replaced); refused until they are set.
+           Without --method: a rejoin interrupted earlier is finished with its method;
+           else flashback when possible and at most 10,000 row changes; else backup
+           when configured and the active holds at least [rejoin] backup_above_mb;
+           else dump. The choice is printed in one line and recorded.
         4. the active replicates from NODE again from that position, and the --accept step
            follows: NODE stands by, replicates, and the pair is checksummed.
-      A record of what was applied, discarded and saved: STATE_DIR/rejoin/<time>-<mode>.json.
+      A record of what was applied, discarded and saved, and the method with why:
+      STATE_DIR/rejoin/<time>-<mode>.json. A failed or killed run is safe to run again:
+      it says what state it left and continues where it stopped
+      (STATE_DIR/rejoin/in-progress.json holds the method and position meanwhile).
     They use the [admin] account (the [mysql] one without it): it writes on the active
     and loads NODE with its binary log off, so it needs SUPER-level rights there.
     """
@@ -128,9 +162,12 @@ def rejoin(
         raise UsageError("say what to do: one of --analyze, --accept, --reapply, --discard")
     if include and not reapply:
         raise UsageError("--include only makes sense with --reapply")
+    if method and not (reapply or discard):
+        raise UsageError("--method only makes sense with --reapply or --discard")
     config = load(config_path)
     if reapply or discard:
-        _resolve(config, node, modes[0], include, binlog_timeout)
+        chosen = Method(method) if method else None
+        _resolve(config, node, modes[0], include, binlog_timeout, chosen)
         return
     analysis = run_analysis(config, node, timeout=binlog_timeout)
     if as_json:
@@ -147,7 +184,14 @@ def rejoin(
         sys.exit(ExitCode.CHECK_FAILED)
 
 
-def _resolve(config: Config, node: str, mode: str, include: bool, binlog_timeout: float) -> None:
+def _resolve(
+    config: Config,
+    node: str,
+    mode: str,
+    include: bool,
+    binlog_timeout: float,
+    method: Method | None,
+) -> None:
     from rich import progress as bar
 
     bars = bar.Progress(
@@ -167,19 +211,23 @@ def _resolve(config: Config, node: str, mode: str, include: bool, binlog_timeout
             mode=mode,
             include=include,
             binlog_timeout=binlog_timeout,
+            method=method,
             progress=progress_printer(f"rejoin {node}: "),
             copy_progress=lambda done, total: bars.update(
                 task, completed=done, total=max(done, total)
             ),
         )
     result = done.resolution
+    if result.choice:
+        out.print(f"method {result.choice.why}", highlight=False, markup=False)
+    how = result.choice.method.value if result.choice else Method.DUMP.value
     applied = len(result.applied)
     skipped = len(result.plan.skipped) if result.plan else 0
     out.print(
         f"{node}: {applied} transaction(s) re-applied on {result.active}, {skipped} "
         f"discarded; record: {result.record_path}"
         if mode == "reapply"
-        else f"{node} rebuilt from {result.active}; record: {result.record_path}",
+        else f"{node} rebuilt from {result.active} ({how}); record: {result.record_path}",
         highlight=False,
     )
     _accepted(result.node, done.rows)

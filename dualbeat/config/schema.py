@@ -25,8 +25,9 @@ from pydantic import (
 )
 
 from dualbeat.config.fields import Duration, Name, _Model
+from dualbeat.config.rejoin import Rejoin
 from dualbeat.core.state import Failback as CoreFailback
-from dualbeat.core.state import RejoinAuto, Timing
+from dualbeat.core.state import Timing
 from dualbeat.errors import ConfigError
 
 #: The core's defaults, which the file's defaults repeat by reference.
@@ -188,14 +189,6 @@ class Failback(_Model):
         if self.min_interval < self.holddown:
             raise ValueError("min_interval must be at least holddown, or flapping is not prevented")
         return self
-
-
-class Rejoin(_Model):
-    """``auto``: how a fenced node stands by again without an operator: ``off``,
-    ``internal`` (only dualbeat's own transactions differed) or ``safe`` (also re-apply
-    lost writes that are all safe, then resync)."""
-
-    auto: RejoinAuto = RejoinAuto.INTERNAL
 
 
 class State(_Model):

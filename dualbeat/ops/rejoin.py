@@ -20,6 +20,7 @@ from dualbeat.core.state import Reason
 from dualbeat.errors import ConfigError, DualbeatError, RefusedError
 from dualbeat.ops.port import AgentPort, Progress, command, quiet, wait_status
 from dualbeat.rejoin.analysis import analyze, save
+from dualbeat.rejoin.method import Method
 from dualbeat.rejoin.report import Analysis, Conflict
 from dualbeat.rejoin.resolve import CopyProgress, Resolution, resolve
 
@@ -57,6 +58,7 @@ def resolve_and_accept(
     mode: str,
     include: bool,
     binlog_timeout: float,
+    method: Method | None = None,
     progress: Progress = quiet,
     copy_progress: CopyProgress = lambda _d, _t: None,
 ) -> Resolved:
@@ -66,6 +68,7 @@ def resolve_and_accept(
         config,
         node,
         mode=mode,
+        method=method,
         include=include,
         binlog_timeout=binlog_timeout,
         say=progress,

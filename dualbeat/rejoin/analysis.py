@@ -48,24 +48,36 @@ __all__ = ["analyze", "report_dir", "save"]
 
 
 def analyze(
-    config: Config, node: str, *, timeout: float = binlog.DEFAULT_TIMEOUT, tool: str | None = None
+    config: Config,
+    node: str,
+    *,
+    timeout: float = binlog.DEFAULT_TIMEOUT,
+    tool: str | None = None,
+    reapplied: frozenset[str] = frozenset(),
 ) -> Analysis:
-    """Analyse ``node`` (the returning one) against the other node (the active)."""
+    """Analyse ``node`` (the returning one) against the other node (the active);
+    ``reapplied``: see ``report.Classifier``."""
     name = config.node(node).name
     active = config.peer_of(name).name
     with (
         Server(endpoint(config, name, admin=True)) as fenced,
         Server(endpoint(config, active, admin=True)) as act,
     ):
-        return _Analyser(config, fenced, act, timeout, tool).run()
+        return _Analyser(config, fenced, act, timeout, tool, reapplied).run()
 
 
 class _Analyser:
     def __init__(
-        self, config: Config, fenced: Server, act: Server, timeout: float, tool: str | None
+        self,
+        config: Config,
+        fenced: Server,
+        act: Server,
+        timeout: float,
+        tool: str | None,
+        reapplied: frozenset[str] = frozenset(),
     ) -> None:
         self.config, self.fenced, self.act = config, fenced, act
-        self.timeout, self.tool = timeout, tool
+        self.timeout, self.tool, self.reapplied = timeout, tool, reapplied
         self.family = fenced.dialect.gtid_family
         if act.dialect.gtid_family != self.family:
             raise UsageError(
@@ -108,7 +120,7 @@ class _Analyser:
                 f"{read.unread.count()} missing transaction(s) are in none of "
                 f"{self.fenced.name}'s binary logs (purged?): {read.unread}"
             )
-        classifier = Classifier(self._lookup)
+        classifier = Classifier(self._lookup, self.reapplied)
         transactions = tuple(self._transaction(t, classifier) for t in read.transactions)
         return Analysis(
             cluster=self.config.cluster,

@@ -59,11 +59,13 @@ class Skipped:
 class Plan:
     steps: tuple[Step, ...]
     skipped: tuple[Skipped, ...]
+    done: tuple[str, ...] = ()  # re-applied by an interrupted run of the same rejoin
 
     def to_json(self) -> dict[str, object]:
         return {
             "reapply": [s.gtid for s in self.steps],
             "skipped": [{"gtid": s.gtid, "why": s.why} for s in self.skipped],
+            "already_reapplied": list(self.done),
         }
 
 
@@ -71,12 +73,22 @@ class _NotWritable(Exception):
     """A row this module cannot turn back into a statement (the message says why)."""
 
 
-def plan(analysis: Analysis, tables: Mapping[str, TableDef], *, include: bool) -> Plan:
+def plan(
+    analysis: Analysis,
+    tables: Mapping[str, TableDef],
+    *,
+    include: bool,
+    done: frozenset[str] = frozenset(),
+) -> Plan:
     """What to re-apply on the active; ``tables`` are the active's definitions by
-    ``schema.table``."""
+    ``schema.table``; ``done``: what an interrupted run of this rejoin re-applied."""
     steps: list[Step] = []
     skipped: list[Skipped] = []
+    already: list[str] = []
     for txn in analysis.transactions:
+        if txn.gtid in done:
+            already.append(txn.gtid)
+            continue
         why = _refusal(txn, include)
         if why is None:
             try:
@@ -85,7 +97,7 @@ def plan(analysis: Analysis, tables: Mapping[str, TableDef], *, include: bool) -
             except _NotWritable as exc:
                 why = str(exc)
         skipped.append(Skipped(txn.gtid, why))
-    return Plan(tuple(steps), tuple(skipped))
+    return Plan(tuple(steps), tuple(skipped), tuple(already))
 
 
 def _refusal(txn: LostTransaction, include: bool) -> str | None:
@@ -168,16 +180,21 @@ class Applied:
 
 
 def apply(
-    server: Server, the_plan: Plan, progress: Callable[[Applied], None] = lambda _: None
+    server: Server,
+    the_plan: Plan,
+    rejoin: str,
+    progress: Callable[[Applied], None] = lambda _: None,
 ) -> list[Applied]:
-    """Run each step as one transaction on the active, in order. On a failure that
+    """Run each step as one transaction on the active, in order, with its marker row
+    (``sql.mark_reapplied``: rejoin ``rejoin`` re-applied it). On a failure that
     transaction is rolled back and the error raised; the ones before it stay applied,
     and the caller has heard of each through ``progress``."""
     done: list[Applied] = []
     for step in the_plan.steps:
         # A failing statement closes the connection (``Server.query``), and the server
         # rolls the open transaction back with it: nothing half-applied stays.
-        server.execute(sql.BEGIN, *step.statements, sql.COMMIT)
+        mark = sql.mark_reapplied(rejoin, step.gtid)
+        server.execute(sql.BEGIN, *step.statements, mark, sql.COMMIT)
         rows = server.query(server.dialect.last_gtid())
         applied = Applied(step.gtid, str(rows[0]["gtid"] or "") if rows else "")
         done.append(applied)

@@ -30,7 +30,15 @@ from dualbeat.mysql import tools
 from dualbeat.mysql.connection import Server
 from dualbeat.rejoin import sql
 
-__all__ = ["Copy", "PositionScan", "copy_data", "dump_position", "save_binlogs"]
+__all__ = [
+    "Copy",
+    "PositionScan",
+    "copy_data",
+    "data_size",
+    "databases",
+    "dump_position",
+    "save_binlogs",
+]
 
 _CHUNK = 1 << 16
 # The statement that names the copy's GTID position, at the start of a line: MariaDB's
@@ -137,13 +145,20 @@ def save_binlogs(server: Server, files: tuple[str, ...], dest: Path, timeout: fl
     return saved
 
 
-def _databases(server: Server) -> tuple[str, ...]:
+def databases(server: Server) -> tuple[str, ...]:
+    """``server``'s non-system databases (what a copy moves)."""
     return tuple(str(r["name"]) for r in server.query(sql.user_schemas()))
 
 
 def _estimate(server: Server, databases: tuple[str, ...]) -> int:
     rows = server.query(sql.data_size(databases))
     return int(str(rows[0]["n"])) if rows else 0
+
+
+def data_size(server: Server) -> int:
+    """The bytes of data in ``server``'s non-system databases (what a copy moves)."""
+    names = databases(server)
+    return _estimate(server, names) if names else 0
 
 
 def copy_data(
@@ -154,10 +169,10 @@ def copy_data(
     bytes streamed so far and the source's data size (a dump is text: it may exceed it)."""
     flavor = source.dialect.version.flavor
     family = source.dialect.gtid_family
-    databases = _databases(source)
-    if not databases:
+    names = databases(source)
+    if not names:
         raise UsageError(f"{source.name} has no databases to copy")
-    estimate = _estimate(source, databases)
+    estimate = _estimate(source, names)
     dump_tool = tools.find_tool("dump", flavor, "the node is rebuilt with it")
     client_tool = tools.find_tool("client", flavor, "the copy is loaded with it")
     position_flags = (
@@ -173,7 +188,7 @@ def copy_data(
             [
                 dump_tool, *tools.connection_args(source.endpoint, src_opts, flavor),
                 "--single-transaction", *position_flags, "--routines", "--events", "--triggers",
-                "--hex-blob", "--add-drop-database", "--databases", *databases,
+                "--hex-blob", "--add-drop-database", "--databases", *names,
             ],
             stdout=subprocess.PIPE, stderr=dump_err,
         )  # fmt: skip
@@ -196,7 +211,7 @@ def copy_data(
     position = pump.scan.position
     if position is None:
         raise MysqlQueryError(source.name, "the dump does not say which GTID position it holds")
-    return Copy(databases, position, pump.done)
+    return Copy(names, position, pump.done)
 
 
 class _Pump:

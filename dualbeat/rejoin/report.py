@@ -127,10 +127,14 @@ class Classifier:
     """Classifies row changes in log order, remembering which rows lost changes touched.
 
     ``lookup(table, key)`` returns the active's current row for a primary key (canonical
-    values) or None; it is called at most twice per change."""
+    values) or None; it is called at most twice per change. ``reapplied``: transactions
+    an interrupted run of the same rejoin already re-applied on the active (its marker
+    rows say so): the active holds their result, so they and what follows them count as
+    safe instead of as conflicts with themselves."""
 
-    def __init__(self, lookup: Lookup) -> None:
+    def __init__(self, lookup: Lookup, reapplied: frozenset[str] = frozenset()) -> None:
         self._lookup = lookup
+        self._reapplied = reapplied
         self._touched: dict[str, tuple[Conflict, str]] = {}
 
     def classify(
@@ -148,7 +152,9 @@ class Classifier:
         if first is None:
             raise ValueError(f"{kind} of {table} in {gtid} without a key")
         ident = _key_id(table, first)
-        if ident in self._touched:
+        if gtid in self._reapplied:
+            verdict = Verdict(Conflict.SAFE, note="re-applied on the active by an earlier run")
+        elif ident in self._touched:
             conflict, origin = self._touched[ident]
             verdict = Verdict(conflict, note="follows an earlier lost change", follows=origin)
         else:

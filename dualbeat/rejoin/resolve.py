@@ -10,8 +10,9 @@ Order, chosen so that every step is safe to retry and nothing is lost unseen:
 3. A byte-exact copy of NODE's binary logs holding them, saved beside the analysis:
    from here on the originals may go, and the copy is replayable with the binlog tool.
 4. ``--reapply`` only: the chosen transactions re-applied on the active (``reapply``).
-5. NODE rebuilt from the active (``rebuild``): its replication stopped, the active's data
-   copied over, its GTID history restarted at the copy's position.
+5. NODE made a copy of the active by the method chosen (``method``, ``resync``): its lost
+   transactions reverted in place (flashback), or the active's data copied over (dump,
+   backup); then its GTID history restarted at the position that copy stands at.
 6. The active's channel from NODE pointed at that same position and started, so the
    pair replicates both ways (NODE's own channel is started by its agent on ``--accept``).
 7. A record of what happened (``<time>-reapply.json`` / ``-discard.json``).
@@ -21,15 +22,21 @@ pair is checksummed.
 
 A failure at any step stops the workflow with NODE still fenced. Before the error goes up,
 ``say`` tells what state each server was left in and how to continue, and the same goes
-into ``<time>-<mode>-stopped.json``. Running the same command again is always safe: the
-analysis is redone from NODE's binary logs (a partial copy never touches them: the load
-is unlogged), re-applied rows match the active and are not applied twice, the copy drops
-and re-creates every database, and the positions are set, not advanced.
+into ``<time>-<mode>-stopped.json``. Running the same command again is always safe, even
+after a kill -9 that wrote nothing: the analysis is redone from NODE's binary logs (a
+partial copy never touches them: the load is unlogged), each re-applied transaction
+commits with a marker row on the active (``dualbeat.reapplied``) and is never applied
+twice (what follows it is then re-applied, not taken for a conflict), the copy drops and
+re-creates every database, a flashback is one transaction whose rows say whether it was
+applied, the journal (``journal``) makes a resumed rejoin finish with the method and
+position it began with (and start a server that a physical rebuild left stopped), and
+the positions are set, not advanced.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import time
@@ -41,16 +48,17 @@ from typing import Any
 from dualbeat.agent import control
 from dualbeat.config import Config
 from dualbeat.core.roles import Role
-from dualbeat.errors import DualbeatError, RefusedError
+from dualbeat.errors import DualbeatError, MysqlQueryError, RefusedError
 from dualbeat.mysql import control as mysql_control
 from dualbeat.mysql import lookup
 from dualbeat.mysql.binlog.values import TableDef
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat.mysql.endpoints import endpoint
-from dualbeat.rejoin import reapply, rebuild
+from dualbeat.rejoin import journal, reapply, rebuild, resync
 from dualbeat.rejoin import sql as rejoin_sql
 from dualbeat.rejoin.analysis import analyze, report_dir, save
+from dualbeat.rejoin.method import Choice, Method
 from dualbeat.rejoin.report import Analysis
 
 __all__ = ["Resolution", "resolve"]
@@ -80,6 +88,9 @@ class Resolution:
     plan: reapply.Plan | None = None
     applied: list[reapply.Applied] = field(default_factory=list)
     copy: rebuild.Copy | None = None
+    choice: Choice | None = None
+    position: str | None = None  # where NODE's GTID history restarted
+    flashback: str | None = None  # the revert's row state before it ran
     record_path: Path | None = None
     stopped: Stop | None = None
 
@@ -101,6 +112,9 @@ class Resolution:
                 if self.copy
                 else None
             ),
+            "method": self.choice.to_json() if self.choice else None,
+            "position": self.position,
+            "flashback": self.flashback,
             "stopped": vars(self.stopped) if self.stopped else None,
         }
 
@@ -124,12 +138,32 @@ def _guard(config: Config, node: str) -> str:
 
 
 @contextlib.contextmanager
-def _exclusive(config: Config, node: str) -> Iterator[None]:
+def _exclusive(config: Config, node: str, say: Say) -> Iterator[journal.Journal | None]:
     """Hold NODE's rejoin lock for the whole workflow, or refuse before any step: two
     rejoins of one node (an operator's beside the agent's automatic one, or two operators)
     would each stop, copy over and reposition the same server. The lock lives in NODE's
     server, which every rejoin of NODE reaches wherever it runs, on a connection of its own
-    that runs nothing else (a failed statement would reconnect and silently drop it)."""
+    that runs nothing else (a failed statement would reconnect and silently drop it).
+    A file lock in NODE's rejoin directory holds too while a physical rebuild has NODE's
+    server stopped (and the server's lock with it). Yields the journal of an interrupted
+    rejoin of NODE, after starting the server such a rejoin left stopped."""
+    directory = report_dir(config, node)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with (directory / ".lock").open("a") as held:
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RefusedError(
+                f"another rejoin of {node} is running on this host (it holds "
+                f"{directory / '.lock'}); nothing was changed: wait for it, then run this again"
+            ) from None
+        resuming = resync.before_connecting(config, node, say)
+        with _server_lock(config, node):
+            yield resuming
+
+
+@contextlib.contextmanager
+def _server_lock(config: Config, node: str) -> Iterator[None]:
     with Server(endpoint(config, node, admin=True)) as server:
         if int(str(server.query(rejoin_sql.TAKE_LOCK)[0]["got"])) != 1:
             holder = server.query(rejoin_sql.LOCK_HOLDER)[0]["holder"]
@@ -155,6 +189,7 @@ def resolve(
     node: str,
     *,
     mode: str,
+    method: Method | None = None,
     include: bool = False,
     binlog_timeout: float = 300.0,
     say: Say = lambda _: None,
@@ -165,52 +200,76 @@ def resolve(
     guard fails, and stops at the first failing step (NODE then stays fenced).
     ``all_or_nothing`` (the automatic rejoin): a transaction that would not be re-applied
     stops the workflow before anything is re-applied or copied, instead of being
-    discarded (a conflict never resolves itself)."""
+    discarded (a conflict never resolves itself), and the backup method (which stops
+    NODE's server) is never chosen. ``method``: None chooses (``method``)."""
     name = config.node(node).name
     active = _guard(config, name)
-    with (
-        _exclusive(config, name),
-        Server(endpoint(config, name, admin=True)) as fenced,
-        Server(endpoint(config, active, admin=True)) as act,
-    ):
+    directory = report_dir(config, name)
+    with contextlib.ExitStack() as stack:
+        resuming = stack.enter_context(_exclusive(config, name, say))
+        fenced = stack.enter_context(Server(endpoint(config, name, admin=True)))
+        act = stack.enter_context(Server(endpoint(config, active, admin=True)))
         _check_servers(fenced, act)
-        analysis = analyze(config, name, timeout=binlog_timeout)
+        done = _reapplied(act, resuming.stamp) if resuming and mode == "reapply" else frozenset()
+        analysis = analyze(config, name, timeout=binlog_timeout, reapplied=done)
         result = Resolution(name, active, mode, analysis, save(analysis, config))
         say(f"analysis: {analysis.missing_count} transaction(s) of {name}'s that {active} lacks")
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(analysis.created_at))
+        stamp = (
+            resuming.stamp
+            if resuming
+            else time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(analysis.created_at))
+        )
         step = _Steps(config, result, stamp, say)
         again = f"run `dualbeat rejoin {name} --{mode}` again"
         untouched = f"{name} unchanged (fenced, read-only, its binary logs in place)"
-        if analysis.missing_count:
-            dest = report_dir(config, name) / f"{stamp}-binlogs"
+        if analysis.missing_count and analysis.binlog_files:
+            dest = directory / f"{stamp}-binlogs"
             with step("saving the binary logs", untouched, again):
                 result.saved_binlogs = rebuild.save_binlogs(
                     fenced, analysis.binlog_files, dest, binlog_timeout
                 )
             say(f"saved a copy of {name}'s binary logs holding them: {dest}")
+        with step("choosing the method", untouched, again):
+            result.choice, script = resync.plan(
+                config, act, analysis, result.saved_binlogs,
+                directory / f"{stamp}-flashback.sql", method, resuming, binlog_timeout,
+                automatic=all_or_nothing,
+            )  # fmt: skip
+        say(f"method {result.choice.why}")
+        log = resuming or journal.Journal(result.choice.method, mode, stamp)
         if mode == "reapply":
             with step(
                 f"re-applying on {active}",
                 f"{untouched}; the transactions reported re-applied above are on {active}",
-                f"{again}: a re-applied row now matches {active} and is not applied twice",
+                f"{again}: each re-applied transaction left a marker row "
+                f"(dualbeat.reapplied) and is not applied twice",
             ):
-                _reapply(act, analysis, include, result, say, all_or_nothing=all_or_nothing)
-            again = f"run `dualbeat rejoin {name} --discard` (what was re-applied stays)"
+                _reapply(
+                    act, analysis, include, result, say,
+                    marker=(log.stamp, config.internal_domain(active)),
+                    before_changes=lambda: journal.write(directory, log),
+                    done=done,
+                    all_or_nothing=all_or_nothing,
+                )  # fmt: skip
         with step(f"stopping {name}'s replication", untouched, again):
             mysql_control.stop_replication(fenced)
-        say(f"copying {active}'s data onto {name} (unlogged there) ...")
+        work = resync.Resync(
+            config, fenced, act, analysis, directory, log, say, copy_progress, script
+        )
+        how = result.choice.method.value
         with step(
-            f"copying {active}'s data",
-            f"{name} fenced, not replicating, its databases partly replaced by {active}'s; "
-            "its binary logs and GTID history unchanged",
-            f"{again}: the copy starts over",
+            f"making {name} a copy of {active} ({how})",
+            _LEFT[result.choice.method].format(node=name, active=active),
+            f"{again}: it resumes the {how} ({journal.path(directory)})",
         ):
-            result.copy = rebuild.copy_data(act, fenced, copy_progress)
-        position = result.copy.position
+            position = work.run()
+        result.copy = work.copy
+        result.position = position
+        result.flashback = work.flashback_state.value if work.flashback_state else None
         with step(
             f"restarting {name}'s GTID history",
             f"{name} holds {active}'s data at {position}; its GTID history may be half reset",
-            f"{again} (it copies again), or on {name}: "
+            f"{again} (it resumes with the same position), or on {name}: "
             + "; ".join(_shown(st) for st in fenced.dialect.restart_history(position)),
         ):
             fenced.execute(*fenced.dialect.restart_history(position))
@@ -225,7 +284,19 @@ def resolve(
             _replicate_from(act, position)
         say(f"{active} replicates from {name} again, from that position")
         result.record_path = _record(config, name, stamp, result)
+        work.done()
     return result
+
+
+#: What a failure while making NODE a copy of the active leaves, by method.
+_LEFT = {
+    Method.DUMP: "{node} fenced, not replicating, its databases partly replaced by {active}'s; "
+    "its binary logs and GTID history unchanged",
+    Method.FLASHBACK: "{node} fenced, not replicating; its lost transactions reverted wholly "
+    "or not at all (one transaction), its GTID history unchanged",
+    Method.BACKUP: "{node} fenced, not replicating; its server may be stopped and its datadir "
+    "replaced by {active}'s backup (the journal says which); its old datadir kept beside it",
+}
 
 
 def _shown(stmt: Statement) -> str:
@@ -262,15 +333,23 @@ def _reapply(
     result: Resolution,
     say: Say,
     *,
+    marker: tuple[str, int],
+    before_changes: Callable[[], object],
+    done: frozenset[str] = frozenset(),
     all_or_nothing: bool = False,
 ) -> None:
+    """Re-apply what the plan allows; ``marker``: the rejoin's stamp for the marker rows
+    and the active's internal GTID domain, where their table is created; ``done``: what
+    an interrupted run of this rejoin re-applied (by its marker rows);
+    ``before_changes`` runs once before the first change (the journal: a rerun must
+    know this rejoin's stamp)."""
     tables: dict[str, TableDef] = {}
     for qualified in analysis.tables:
         schema, _, table = qualified.partition(".")
         found = lookup.describe(act, schema, table)
         if found is not None:
             tables[qualified] = found
-    result.plan = reapply.plan(analysis, tables, include=include)
+    result.plan = reapply.plan(analysis, tables, include=include, done=done)
     if all_or_nothing and result.plan.skipped:
         first = result.plan.skipped[0]
         raise RefusedError(
@@ -279,9 +358,30 @@ def _reapply(
         )
     for skipped in result.plan.skipped:
         say(f"not re-applied (discarded, saved): {skipped.gtid}: {skipped.why}")
+    for gtid in result.plan.done:
+        say(f"already re-applied by the interrupted run: {gtid}")
+    if not result.plan.steps:
+        return
+    before_changes()
+    stamp, domain = marker
+    with Server(act.endpoint) as own:  # a session of its own: its GTID domain is dualbeat's
+        own.execute(*own.dialect.internal_writes(domain), rejoin_sql.REAPPLIED_TABLE)
     result.applied = reapply.apply(
-        act, result.plan, lambda a: say(f"re-applied {a.gtid} on {act.name} as {a.new_gtid}")
+        act,
+        result.plan,
+        stamp,
+        lambda a: say(f"re-applied {a.gtid} on {act.name} as {a.new_gtid}"),
     )
+
+
+def _reapplied(act: Server, stamp: str) -> frozenset[str]:
+    """The lost transactions an interrupted run of rejoin ``stamp`` re-applied (its marker
+    rows on the active; none when it never got that far)."""
+    try:
+        rows = act.query(rejoin_sql.reapplied(stamp))
+    except MysqlQueryError:  # no marker table yet: nothing was re-applied
+        return frozenset()
+    return frozenset(str(r["gtid"]) for r in rows)
 
 
 def _replicate_from(act: Server, position: str) -> None:

@@ -14,15 +14,21 @@ from collections.abc import Sequence
 from dualbeat.mysql.dialect import Statement
 
 __all__ = [
+    "ANSWERS",
     "BEGIN",
     "COMMIT",
+    "DATADIR",
     "LOAD_PROLOGUE",
     "LOCK_HOLDER",
+    "REAPPLIED_TABLE",
     "REJOIN_LOCK",
     "SYSTEM_SCHEMAS",
     "TAKE_LOCK",
+    "binlog_gtid_pos",
     "data_size",
     "delete_row",
+    "mark_reapplied",
+    "reapplied",
     "update_row",
     "user_schemas",
     "where",
@@ -42,6 +48,38 @@ TAKE_LOCK = Statement("SELECT GET_LOCK(%s, 0) AS got", (REJOIN_LOCK,))
 #: The connection id of the session holding the lock (column ``holder``; NULL: free).
 LOCK_HOLDER = Statement("SELECT IS_USED_LOCK(%s) AS holder", (REJOIN_LOCK,))
 COMMIT = Statement("COMMIT")
+#: The backup method: the node's datadir and binary-log name (columns ``d``, ``b``), and
+#: whether a server answers at all.
+DATADIR = Statement("SELECT @@datadir AS d, @@log_bin_basename AS b")
+ANSWERS = Statement("SELECT 1 AS one")
+
+
+#: One row per lost transaction re-applied on the active, committed in the same
+#: transaction as its changes: whether it was applied is then never in doubt, even when
+#: the rejoin is killed a moment after the commit. ``rejoin`` is the rejoin's time stamp
+#: (one per rejoin, kept by its journal across reruns), ``gtid`` the lost transaction's.
+REAPPLIED_TABLE = Statement(
+    "CREATE TABLE IF NOT EXISTS dualbeat.reapplied (rejoin VARCHAR(32) NOT NULL, "
+    "gtid VARCHAR(100) NOT NULL, ts DATETIME(6) NOT NULL, PRIMARY KEY (rejoin, gtid)) "
+    "ENGINE=InnoDB"
+)
+
+
+def mark_reapplied(rejoin: str, gtid: str) -> Statement:
+    return Statement(
+        "INSERT INTO dualbeat.reapplied (rejoin, gtid, ts) VALUES (%s, %s, NOW(6))",
+        (rejoin, gtid),
+    )
+
+
+def reapplied(rejoin: str) -> Statement:
+    """The lost transactions rejoin ``rejoin`` re-applied (column ``gtid``)."""
+    return Statement("SELECT gtid FROM dualbeat.reapplied WHERE rejoin = %s", (rejoin,))
+
+
+def binlog_gtid_pos(file: str, offset: int) -> Statement:
+    """The GTID position at ``offset`` of binary log ``file`` (column ``p``; MariaDB)."""
+    return Statement("SELECT BINLOG_GTID_POS(%s, %s) AS p", (file, offset))
 
 
 def _marks(count: int) -> str:

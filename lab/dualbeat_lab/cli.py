@@ -153,6 +153,19 @@ def sandbox_drill(state_dir: Path, fault: str, hold: float, as_json: bool, profi
         )
 
 
+@sandbox.command("server")
+@sandbox_dir
+@click.argument("action", type=click.Choice(["start", "stop"]))
+@click.argument("node")
+@handle_errors
+def sandbox_server(state_dir: Path, action: str, node: str) -> None:
+    """Start or stop NODE's mariadbd only (the lab's [rejoin] server commands)."""
+    from dualbeat_lab.sandbox import lab
+
+    pid = lab.server(state_dir, node, action)
+    out.print(f"{node}: mariadbd {'stopped' if action == 'stop' else 'running'} (pid {pid})")
+
+
 @sandbox.command("down")
 @sandbox_dir
 @click.option("--purge", is_flag=True, help="Also delete the cached template datadir.")

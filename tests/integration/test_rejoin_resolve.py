@@ -137,7 +137,7 @@ def test_discard_rebuilds_the_node_from_the_active(pair: LabInfo, tmp_path: Path
     # between the copy and the channel's restart, as it does on a live system.
     busy = run_writer(info, tmp_path / "during.jsonl", 120)
     try:
-        result = rejoin(info, "--discard")
+        result = rejoin(info, "--discard", "--method", "dump")
     finally:
         busy.terminate()
         busy.wait(10)

@@ -42,8 +42,9 @@ def safe_pair() -> Iterator[LabInfo]:
     lab.down(STATE)
     say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     info = provision(STATE, say, with_agents=False)
-    with info.config_path.open("a") as f:
-        f.write('\n[rejoin]\nauto = "safe"\n')
+    text = info.config_path.read_text()  # the lab's [rejoin] has the backup commands
+    assert "\n[rejoin]\n" in text
+    info.config_path.write_text(text.replace("\n[rejoin]\n", '\n[rejoin]\nauto = "safe"\n'))
     agents.start_all(info, say)
     yield info
     faults.heal_all(info.lab)

@@ -157,3 +157,22 @@ def test_a_stopped_io_thread_is_told_from_a_reconnecting_one(
     servers = Servers()
     servers.db1.replica = FakeReplica(io=io, sql=ThreadState.STOPPED)
     assert probe(tmp_path, servers).io_stopped is stopped
+
+
+def test_no_position_is_reported_while_a_rejoin_of_the_node_is_under_way(
+    tmp_path: Path,
+) -> None:
+    """A rejoin restarts the node's GTID history before it repositions the active's
+    channel; a kill in between, or a rejoin run again, left the node looking as if it
+    lacked nothing, and its agent rejoined it by itself ([rejoin] auto) and started
+    replicating under the rejoin's RESET MASTER (lab, test_rejoin_large). While the
+    rejoin's journal exists its position is unknown, which never rejoins a node."""
+    servers = Servers()
+    servers.db1.executed = MariadbGtidSet.parse("1-1-10")
+    journal = config(tmp_path).state_dir("db1") / "rejoin" / "in-progress.json"
+    journal.parent.mkdir(parents=True)
+    journal.write_text("{}")
+    seen = probe(tmp_path, servers)
+    assert seen.ok and seen.executed is None and "rejoin" in seen.detail
+    journal.unlink()
+    assert probe(tmp_path, servers).executed == MariadbGtidSet.parse("1-1-10")

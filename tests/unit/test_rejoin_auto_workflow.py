@@ -77,5 +77,14 @@ def test_the_reapply_step_refuses_instead_of_discarding(monkeypatch: pytest.Monk
     monkeypatch.setattr(reapply, "apply", apply)
     result = Resolution("db1", "db2", "reapply", LOST, Path("a.json"))
     with pytest.raises(RefusedError, match="cannot be re-applied safely"):
-        resolving._reapply(_Active(), LOST, False, result, print, all_or_nothing=True)  # type: ignore[arg-type]
+        resolving._reapply(
+            _Active(),  # type: ignore[arg-type]
+            LOST,
+            False,
+            result,
+            print,
+            marker=("20260101T000000Z", 9001),
+            before_changes=lambda: pytest.fail("a change was about to be made"),
+            all_or_nothing=True,
+        )
     assert applied == []

@@ -8,7 +8,7 @@ from typing import Any
 from dualbeat.mysql.binlog.values import Column, TableDef
 from dualbeat.rejoin.reapply import plan
 from dualbeat.rejoin.rebuild import dump_position
-from dualbeat.rejoin.report import Analysis, Conflict, LostTransaction, RowChange
+from dualbeat.rejoin.report import Analysis, Classifier, Conflict, LostTransaction, RowChange
 
 T = "app.t"
 TABLE = TableDef(
@@ -105,3 +105,26 @@ def test_the_position_a_dump_was_taken_at() -> None:
     mysql = "SET @@GLOBAL.GTID_PURGED=/*!80000 '+'*/ 'aaa:1-5,\nbbb:1-3';\n"
     assert dump_position(mysql, "mysql") == "aaa:1-5,bbb:1-3"
     assert dump_position("-- no position here", "mariadb") is None
+
+
+def test_a_rerun_after_a_kill_mid_reapply_reapplies_the_rest_once() -> None:
+    """The first run re-applied 1-1-5 (an insert) and was killed before 1-1-6 (an update of
+    the same row). Run again, the insert's key is taken on the active (by that very
+    insert), the update follows it and inherits the conflict: the update was discarded
+    (lab, test_rejoin_large, killed at "re-applied"). The marker row each re-applied
+    transaction commits with says which are done: those count as safe, are not applied
+    twice, and what follows them is re-applied."""
+    on_active = {1: ROW}
+    classifier = Classifier(
+        lambda _t, key: on_active.get(int(key["id"])), reapplied=frozenset({"1-1-5"})
+    )
+    first = classifier.classify("1-1-5", T, "insert", None, {"id": 1}, None)
+    second = classifier.classify("1-1-6", T, "update", {"id": 1}, {"id": 1}, ROW)
+    assert first.conflict is second.conflict is Conflict.SAFE
+    lost = analysis(
+        txn("1-1-5", change("insert", first.conflict, after=ROW)),
+        txn("1-1-6", change("update", second.conflict, before=ROW, after={**ROW, "v": "y"})),
+    )
+    result = plan(lost, {T: TABLE}, include=False, done=frozenset({"1-1-5"}))
+    assert [s.gtid for s in result.steps] == ["1-1-6"]
+    assert result.done == ("1-1-5",) and not result.skipped

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,7 @@ def render_config(lab: Lab, sec: Secrets) -> str:
     lines += ["", "[vip]", f"address = {q(lab.vip)}", f"interface = {q('eth0')}"]
     lines += ["", "[api]", f"port = {API_PORT}", f"token_file = {q(sec.api_token_file)}"]
     lines += ["", "[heartbeat]", f"key_file = {q(sec.heartbeat_key_file)}"]
+    lines += ["", *rejoin_section(lab)]
     for net in lab.networks:
         pairs = [(h.name, h.address(net)) for h in lab.db_hosts]
         addrs = ", ".join(f"{name} = {q(a)}" for name, a in pairs if a is not None)
@@ -115,6 +117,25 @@ def render_config(lab: Lab, sec: Secrets) -> str:
         lines += ["", "[arbiter]", 'kind = "etcd"', f"endpoints = [{endpoints}]"]
         lines += ["", "[ping]", f"nodes = [{pings}]"]
     return "\n".join(lines) + "\n"
+
+
+def rejoin_section(lab: Lab) -> list[str]:
+    """``rejoin --method backup`` in the lab: both "hosts" share this machine's file
+    system, so the active's ``mariadb-backup`` writes straight into the fenced node's
+    ``{target}`` (root over the active's socket), and ``dualbeat sandbox server`` stops
+    and starts the fenced node's mariadbd. ``backup_above_mb = 100``: the automatic choice
+    reaches the backup with a test-sized database."""
+    q = _toml_str
+    socket = lab.node_paths("{active}").socket
+    backup = f"mariadb-backup --backup --user=root --socket={socket} --target-dir={{target}}"
+    server = f"{sys.executable} -m dualbeat sandbox server --dir {lab.state_dir}"
+    return [
+        "[rejoin]",
+        f"backup_command = {q(backup)}",
+        f"server_stop_command = {q(server + ' stop {node}')}",
+        f"server_start_command = {q(server + ' start {node}')}",
+        "backup_above_mb = 100",
+    ]
 
 
 def write_text(path: Path, text: str, mode: int) -> None:

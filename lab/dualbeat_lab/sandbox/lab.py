@@ -266,6 +266,24 @@ def _lab(state_dir: Path | str | None, cache_dir: Path | str | None, arbiter: bo
     return standard_lab(state_dir, cache_dir=cache_dir, witness=has_witness)
 
 
+def server(state_dir: Path | str | None, node: str, action: str) -> int | None:
+    """Stop or start one node's mariadbd, nothing else: the ``[rejoin]`` server commands
+    of the lab's config, which a physical rebuild (``rejoin --method backup``) runs while
+    the agents go on. Returns the pid stopped or started."""
+    lab = standard_lab(state_dir)
+    host = lab.host(node)
+    if host.server_id is None:
+        raise SandboxError(f"{node} runs no database")
+    if action == "stop":
+        return mariadb.stop(lab, node)
+    if (pid := mariadb.running_pid(lab, node)) is not None:
+        return pid
+    binaries = check_prerequisites()
+    pid, offset = mariadb.start(lab, host, binaries)
+    mariadb.wait_ready(lab, node, pid, offset, mariadb.READY_TIMEOUT)
+    return pid
+
+
 # --- status -------------------------------------------------------------------------------
 
 
