@@ -1,4 +1,4 @@
-"""The address seam: netlink through pyroute2, ARP through a packet socket.
+"""The address seam: netlink on a raw socket (``netlink``), ARP through a packet socket.
 
 Rule 1: nothing else in dualbeat reads or changes interface addresses.
 Rule 2: netlink and socket errors are translated into ``dualbeat.errors`` here.

@@ -11,9 +11,9 @@ them switch at once. HeartBeat's "no GARP after recovery" bug is avoided by anno
 every claim, even when the address was already there.
 
 Why a new netlink and packet socket per call, rather than one kept open: the agent calls us
-from a worker thread, pyroute2's synchronous ``IPRoute`` keeps thread-local state, and a
-socket lives in the network namespace of the thread that opened it. Opening per call costs
-about 1.5 ms, is safe from any thread, and acts in the calling thread's namespace (which is
+from several worker threads, a netlink socket serves one request at a time, and a
+socket lives in the network namespace of the thread that opened it. Opening per call is
+cheap, is safe from any thread, and acts in the calling thread's namespace (which is
 how the tests run it inside ``vt-a``). For the same reason the MAC comes from netlink, not
 ``/sys/class/net``: sysfs shows the namespace it was mounted in, not the thread's.
 
@@ -35,13 +35,10 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Interface, IPv6Interface
 from socket import AF_INET
 from types import TracebackType
-from typing import Any
-
-from pyroute2 import IPRoute
-from pyroute2.netlink.exceptions import NetlinkError
 
 from dualbeat.errors import VipConflict, VipError
 from dualbeat.vip import arp
+from dualbeat.vip.netlink import Rtnl
 
 IFF_UP = 0x1
 IFF_LOWER_UP = 0x10000
@@ -74,8 +71,8 @@ def _has_carrier(link: _Link | None) -> bool:
     return bool(up) and link.operstate in _USABLE_OPERSTATES
 
 
-def _strerror(exc: NetlinkError | OSError) -> str:
-    code = exc.code if isinstance(exc, NetlinkError) else exc.errno
+def _strerror(exc: OSError) -> str:
+    code = exc.errno
     text = os.strerror(code) if code else str(exc)
     if code == errno.EPERM:
         text += " (dualbeat needs root or CAP_NET_ADMIN/CAP_NET_RAW)"
@@ -96,7 +93,7 @@ class VipManager:
         self.address = address
         self.interface = interface
         self._closed = False
-        self._observer: Any = None  # observe()'s IPRoute, opened on first use
+        self._observer: Rtnl | None = None  # observe()'s netlink socket, opened on first use
         self._events: socket.socket | None = None  # wait_for_change()'s, likewise
         self._lock = threading.Lock()
         self._pending: threading.Timer | None = None  # removes a released VIP after its grace
@@ -131,17 +128,17 @@ class VipManager:
         """``(held, carrier)`` with one link query, on a netlink socket kept open between
         calls: the agent asks five times a second, and opening a socket and decoding the
         link twice per question was half of an idle agent's CPU. For one observing thread
-        only (a pyroute2 socket is not thread-safe); changes use their own sockets."""
+        only (a netlink socket serves one request at a time); changes use their own."""
         if self._closed:
             raise VipError(f"{self!r} is closed")
         try:
             if self._observer is None:
-                self._observer = IPRoute()
+                self._observer = Rtnl()
             link = self._link(self._observer)
             held = link is not None and bool(self._held_prefixes(self._observer, link))
             held = held and not self.releasing
             return held, _has_carrier(link)
-        except (NetlinkError, OSError) as exc:
+        except OSError as exc:
             self._close_observer()
             raise VipError(f"cannot read the state of {self.interface}: {_strerror(exc)}") from exc
 
@@ -189,14 +186,9 @@ class VipManager:
             if self._held_prefixes(ipr, link):
                 return
             try:
-                ipr.addr(
-                    "add",
-                    index=link.index,
-                    address=str(self.ip),
-                    prefixlen=self.address.network.prefixlen,
-                )
-            except NetlinkError as exc:
-                if exc.code != errno.EEXIST:
+                ipr.add_address(link.index, self.ip, self.address.network.prefixlen)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
                     raise VipError(
                         f"cannot add {self.address.with_prefixlen} to {self.interface}: "
                         f"{_strerror(exc)}"
@@ -214,9 +206,9 @@ class VipManager:
                 return
             for prefixlen in self._held_prefixes(ipr, link):
                 try:
-                    ipr.addr("del", index=link.index, address=str(self.ip), prefixlen=prefixlen)
-                except NetlinkError as exc:
-                    if exc.code not in (errno.EADDRNOTAVAIL, errno.ENODEV):
+                    ipr.delete_address(link.index, self.ip, prefixlen)
+                except OSError as exc:
+                    if exc.errno not in (errno.EADDRNOTAVAIL, errno.ENODEV):
                         raise VipError(
                             f"cannot remove {self.ip}/{prefixlen} from {self.interface}: "
                             f"{_strerror(exc)}"
@@ -339,56 +331,49 @@ class VipManager:
     # ------------------------------------------------------------------ netlink helpers
 
     @contextmanager
-    def _netlink(self, doing: str) -> Iterator[Any]:
-        """An ``IPRoute`` for one call; netlink failures become ``VipError``."""
+    def _netlink(self, doing: str) -> Iterator[Rtnl]:
+        """A netlink socket for one call; netlink failures become ``VipError``."""
         if self._closed:
             raise VipError(f"{self!r} is closed")
         try:
-            ipr = IPRoute()
+            ipr = Rtnl()
         except OSError as exc:
             raise VipError(f"cannot open netlink to {doing} {self.interface}: {exc}") from exc
         try:
             yield ipr
-        except (NetlinkError, OSError) as exc:
+        except OSError as exc:
             raise VipError(f"cannot {doing} {self.interface}: {_strerror(exc)}") from exc
         finally:
             ipr.close()
 
-    def _link(self, ipr: Any) -> _Link | None:
+    def _link(self, ipr: Rtnl) -> _Link | None:
         try:
-            msg = ipr.link("get", ifname=self.interface)[0]
-        except NetlinkError as exc:
-            if exc.code == errno.ENODEV:
+            link = ipr.link(self.interface)
+        except OSError as exc:
+            if exc.errno == errno.ENODEV:
                 return None
             raise
-        address = msg.get_attr("IFLA_ADDRESS")
-        mac = None
-        if isinstance(address, str) and address.count(":") == 5:  # Ethernet-sized
-            mac = arp.mac_bytes(address)
+        address = link.address
         return _Link(
-            index=int(msg["index"]),
-            flags=int(msg["flags"]),
-            operstate=str(msg.get_attr("IFLA_OPERSTATE") or "UNKNOWN"),
-            mac=mac,
-            hwtype=int(msg["ifi_type"]),
+            index=link.index,
+            flags=link.flags,
+            operstate=link.operstate,
+            mac=address if address is not None and len(address) == 6 else None,  # Ethernet
+            hwtype=link.hwtype,
         )
 
-    def _require_link(self, ipr: Any) -> _Link:
+    def _require_link(self, ipr: Rtnl) -> _Link:
         link = self._link(ipr)
         if link is None:
             raise VipError(f"interface {self.interface} does not exist")
         return link
 
-    def _held_prefixes(self, ipr: Any, link: _Link) -> list[int]:
+    def _held_prefixes(self, ipr: Rtnl, link: _Link) -> list[int]:
         """Prefix lengths with which the VIP is on the interface (usually zero or one)."""
-        found = []
-        for msg in ipr.addr("dump", index=link.index, family=AF_INET):
-            if msg["index"] != link.index:
-                continue
-            local = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-            if local == str(self.ip):
-                found.append(int(msg["prefixlen"]))
-        return found
+        ip = str(self.ip)
+        return [
+            a.prefixlen for a in ipr.addresses(AF_INET) if a.index == link.index and a.address == ip
+        ]
 
     def _ethernet_mac(self, link: _Link) -> bytes:
         if link.hwtype != arp.ARPHRD_ETHER or link.mac is None:
