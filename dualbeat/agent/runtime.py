@@ -49,7 +49,7 @@ from dualbeat.core.observations import (
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
-from dualbeat.errors import ConfigError, DualbeatError, WatchdogError
+from dualbeat.errors import ConfigError, DualbeatError, VipError, WatchdogError
 from dualbeat.gate.nft import NftGate, spec_from_config
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
@@ -216,10 +216,22 @@ class Agent:
             server.close()
             self.observers.stop()
             self.actor.close()
+            self._close_vip()
             self._disarm()
             self.links.close()
             sock.unlink(missing_ok=True)
             self.events.close()
+
+    def _close_vip(self) -> None:
+        """A release still in its grace is completed now: once the agent is gone nobody
+        would remove the address, and the old active would keep the VIP in its kernel
+        (ARP-silent) beside the new holder. Kept on ``stop --keep``: nothing released."""
+        if self.vip is None:
+            return
+        try:
+            self.vip.close()
+        except VipError as exc:
+            log.error("could not remove the released VIP at exit: %s", exc)
 
     async def _main(self) -> None:
         while not self._stopping:
