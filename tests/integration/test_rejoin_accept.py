@@ -62,18 +62,23 @@ def role(info: LabInfo, node: str) -> str | None:
     return st["role"] if st else None
 
 
+def replicating(info: LabInfo, node: str) -> bool:
+    st = agents.status(info, node)
+    return st is not None and bool(st["mysql"]["replicating"])
+
+
 def test_fenced_passive_rejoins_once_its_write_is_on_the_active(pair: LabInfo) -> None:
-    # The operator stops the active's channel from db2 only once it runs: until then the
-    # agent starts it itself (its promotion stopped it), which undid this STOP SLAVE and
-    # let db2's write reach db1 (once in a full run).
-    wait_for(
-        lambda: (st := agents.status(pair, "db1")) is not None and st["mysql"]["replicating"],
-        30,
-        "db1's channel from db2 running",
-    )
-    root(pair, "db1", "CREATE TABLE app.kv (k INT PRIMARY KEY, v TEXT)", "STOP SLAVE")
-    # db2 applies the table asynchronously: inserting before it has would fail (it did, in CI).
+    wait_for(lambda: replicating(pair, "db1"), 30, "db1's channel from db2 running")
+    root(pair, "db1", "CREATE TABLE app.kv (k INT PRIMARY KEY, v TEXT)")
     wait_for(lambda: has_table(pair, "db2", "app", "kv"), 15, "app.kv replicated to db2")
+    # The active's agent restarts a stopped channel from a standby that holds nothing it
+    # lacks (the ring heals itself), at most once per ring_retry (10 s). A single STOP
+    # SLAVE raced that try and let db2's write reach db1 (twice in full runs). So the
+    # first stop spends the try; the second one holds, and db2's write right after it
+    # is db2's own (its beats say so) long before the next try.
+    root(pair, "db1", "STOP SLAVE")
+    wait_for(lambda: replicating(pair, "db1"), 15, "db1's agent to restart its channel")
+    root(pair, "db1", "STOP SLAVE")
     root(pair, "db2", "INSERT INTO app.kv VALUES (1, 'written on the passive')")  # as root
     wait_for(lambda: role(pair, "db2") == "fenced", 15, "db2 to fence itself")
 
