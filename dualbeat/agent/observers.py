@@ -161,7 +161,11 @@ class Observers:
         def monitor() -> float | None:
             nonlocal failures, looked_up
             write, epoch = write_probe()
-            result = probe.probe(write=write, node=self.node, epoch=epoch)
+            # While the peer is quiet a received event may veto "peer dead": read the
+            # replica's status at every probe then (see ``mysql.probe``).
+            result = probe.probe(
+                write=write, node=self.node, epoch=epoch, watch_replica=self.peer_quiet()
+            )
             self.last_probe = result
             observation = to_observation(result, internal)
             if result.ok and rejoining.exists():

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import click
 
@@ -25,17 +25,24 @@ EXIT_CODES = help_epilog()
 _CONSOLES: dict[str, Console] = {}
 
 
-def __getattr__(name: str) -> Console:
-    """``out`` and ``err``, the two rich consoles, made on first use: ``dualbeat agent``
-    prints through neither unless it cannot start, and rich's console is about 40
-    modules (1 MB) that it would otherwise hold for months."""
-    if name not in ("out", "err"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def console(name: Literal["out", "err"]) -> Console:
+    """``out`` or ``err``, made on first use: ``dualbeat agent`` prints through neither
+    unless it cannot start, and rich's console is about 40 modules (1 MB) that it would
+    otherwise hold for months."""
     if name not in _CONSOLES:
         from rich.console import Console
 
         _CONSOLES[name] = Console(stderr=name == "err", soft_wrap=True)
     return _CONSOLES[name]
+
+
+def __getattr__(name: str) -> Console:
+    """``common.out`` and ``common.err``: the two consoles, as module attributes."""
+    match name:
+        case "out" | "err":
+            return console(name)
+        case _:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def handle_errors(fn: F) -> F:
@@ -50,7 +57,7 @@ def handle_errors(fn: F) -> F:
 
             # The message is text, not markup: it may quote config sections like [arbiter].
             message = f"[bold red]dualbeat: error:[/] {escape(str(exc))}"
-            __getattr__("err").print(message, highlight=False)
+            console("err").print(message, highlight=False)
             sys.exit(exit_code(exc))
 
     return wrapper  # type: ignore[return-value]
@@ -63,7 +70,7 @@ def progress_printer(prefix: str = "") -> Callable[[str], None]:
     def show(message: str) -> None:
         from rich.markup import escape
 
-        __getattr__("err").print(f"[dim]{escape(prefix)}[/]{escape(message)}", highlight=False)
+        console("err").print(f"[dim]{escape(prefix)}[/]{escape(message)}", highlight=False)
 
     return show
 
