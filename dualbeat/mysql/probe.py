@@ -34,7 +34,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from dualbeat.errors import (
     MysqlBusy,
@@ -46,7 +46,13 @@ from dualbeat.errors import (
 )
 from dualbeat.mysql.connection import Connect, Endpoint, Server, SqlServer
 from dualbeat.mysql.dialect import Statement, ThreadState
-from dualbeat.mysql.replica_status import GtidFamily, normalise_gtids, to_flag, to_str
+from dualbeat.mysql.replica_status import (
+    GtidFamily,
+    ReplicaStatus,
+    normalise_gtids,
+    to_flag,
+    to_str,
+)
 
 __all__ = [
     "HEARTBEAT_WRITE",
@@ -141,17 +147,18 @@ def ping(server: SqlServer) -> None:
 
 
 @dataclass(frozen=True)
-class _Replica:
-    """One reading of the replica's status, and the executed set and time it was read at
-    (what decides whether it may be reused)."""
+class _Reading:
+    """One ``SHOW SLAVE STATUS`` (``None``: no replica configured), and the executed set
+    and time it was read at: what decides whether it may be reused."""
 
+    replica: ReplicaStatus | None
     executed: str
     read_at: float
-    io_running: bool | None = None
-    io_stopped: bool | None = None
-    sql_running: bool | None = None
-    seconds_behind: int | None = None
-    received: str = ""
+
+    @property
+    def steady(self) -> bool:
+        r = self.replica
+        return r is not None and _running(r.io_state) and _running(r.sql_state)
 
 
 @dataclass
@@ -194,7 +201,7 @@ class LocalProbe:
         self._server = connect(endpoint)
         self._family: GtidFamily | None = None
         self._clock = clock
-        self._replica: _Replica | None = None  # the last steady reading, while reusable
+        self._reading: _Reading | None = None  # the last steady reading, while reusable
 
     def close(self) -> None:
         self._server.close()
@@ -224,7 +231,7 @@ class LocalProbe:
         """Drop the session and the reused replica reading (the server may come back
         restarted, its channel in any state)."""
         self._server.close()
-        self._replica = None
+        self._reading = None
         return self._result(started, seen, error, detail)
 
     def _read(self, seen: _Seen, watch_replica: bool) -> None:
@@ -243,35 +250,24 @@ class LocalProbe:
         seen.origin = to_str(row.get("origin")) or None
         seen.executed = normalise_gtids(row.get("executed"))
         seen.semisync_source = to_flag(row.get("semisync_source"))
-        now, kept = self._clock(), self._replica
+        now, kept = self._clock(), self._reading
         if (
             watch_replica
             or kept is None
             or kept.executed != seen.executed
             or now - kept.read_at >= REPLICA_REFRESH
         ):
-            kept = self._read_replica(seen.executed, now)
-        for f in fields(_Replica):
-            if f.name not in ("executed", "read_at"):
-                setattr(seen, f.name, getattr(kept, f.name))
-
-    def _read_replica(self, executed: str, now: float) -> _Replica:
-        """``SHOW SLAVE STATUS`` now; the reading is kept for reuse only when steady."""
-        server = self._server
-        replica = server.dialect.parse_replica_status(server.query(server.dialect.replica_status()))
-        reading = _Replica(executed=executed, read_at=now)
-        if replica is not None:
-            reading = _Replica(
-                executed=executed,
-                read_at=now,
-                io_running=_running(replica.io_state),
-                io_stopped=replica.io_state is ThreadState.STOPPED,
-                sql_running=_running(replica.sql_state),
-                seconds_behind=replica.seconds_behind,
-                received=replica.retrieved_gtids,
+            kept = _Reading(
+                d.parse_replica_status(server.query(d.replica_status())), seen.executed, now
             )
-        self._replica = reading if reading.io_running and reading.sql_running else None
-        return reading
+            self._reading = kept if kept.steady else None
+        replica = kept.replica
+        if replica is not None:
+            seen.io_running = _running(replica.io_state)
+            seen.io_stopped = replica.io_state is ThreadState.STOPPED
+            seen.sql_running = _running(replica.sql_state)
+            seen.seconds_behind = replica.seconds_behind
+            seen.received = replica.retrieved_gtids
 
     def _write(self, seen: _Seen, node: str, epoch: int) -> None:
         seen.writable = False
