@@ -209,8 +209,8 @@ class Actor:
             # killed while clients can still reconnect, a release that finds ARP not yet
             # silenced and drops the address at once). The head takes milliseconds and
             # never touches MySQL; other heads (a beat) need no such order.
-            gated = first is not None and any(isinstance(a, ShutClients) for a in head)
-            after = first.done if gated and first is not None else None
+            gated = any(isinstance(a, ShutClients) for a in head)
+            after = first.done if first is not None and gated else None
             self._queue.put(_Queued(rest, self._demotions, after=after))
 
     def close(self, timeout: float = 5.0) -> None:
