@@ -10,7 +10,6 @@ statement the server had already read when it froze can still commit at the thaw
 from __future__ import annotations
 
 import threading
-import time
 
 import pymysql
 import pytest
@@ -58,8 +57,7 @@ def test_a_statement_sent_to_a_frozen_active_never_commits_there(pair: LabInfo) 
             outcome.append(f"error: {exc}")
 
     try:
-        faults.freeze_mysqld(pair.lab, "db1")
-        time.sleep(0.05)
+        faults.freeze_mysqld(pair.lab, "db1")  # returns once the process is seen stopped
         sender = threading.Thread(target=insert, daemon=True)
         sender.start()  # reaches db1's socket, unread: the server is stopped
         sender.join(15)

@@ -80,11 +80,10 @@ def test_finding_04_vip_on_a_dead_agents_host_moves_when_its_mysqld_refuses(
     and refuses the MySQL port. The standby takes over (the claim overrides the refusing
     holder) and clients reach it through the VIP, instead of aborting every 3 s forever."""
     started = time.time()
-    faults.kill_agent(pair.lab, "db1")
-    # Well inside deadtime (1 s): the standby must judge a host whose agent is silent and
-    # whose port refuses. Killed as deadtime ran out, the mysqld could still answer the
-    # standby's check and its promotion be aborted for a serving peer (correctly).
-    time.sleep(0.3)
+    faults.kill_agent(pair.lab, "db1")  # returns once the agent has exited
+    # At once, well inside deadtime (1 s): the standby must judge a host whose agent is
+    # silent and whose port refuses. Killed as deadtime ran out, the mysqld could still
+    # answer the standby's check and its promotion be aborted for a serving peer (correctly).
     faults.kill_mysqld(pair.lab, "db1")
     wait_for(lambda: agents.settled(pair) == "db2", 20, "db2 active, writable, with the VIP")
     db2 = pair.node("db2").server_id
