@@ -9,26 +9,15 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
-from dualbeat.mysql.connection import Server
-from dualbeat.mysql.dialect import Statement
 from dualbeat_lab import writer
 from dualbeat_lab.sandbox import agents, drill, faults, lab
 from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.resync import sql
 from tests.integration.conftest import STATE
 from tests.integration.labtools import wait_for
 
 VIP = "10.77.0.100"
-
-
-def sql(info: LabInfo, node: str, *statements: str) -> list[dict[str, Any]]:
-    """Run statements as root on ``node`` (its socket); the last one's rows."""
-    rows: list[dict[str, Any]] = []
-    with Server(info.node(node).root_endpoint()) as server:
-        for text in statements:
-            rows = server.query(Statement(text))
-    return rows
 
 
 def run_writer(info: LabInfo, log: Path, duration: float) -> subprocess.Popen[bytes]:

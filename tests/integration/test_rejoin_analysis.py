@@ -20,13 +20,13 @@ import pytest
 from dualbeat.config import load
 from dualbeat_lab.sandbox import drill, faults
 from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.resync import sql
 from tests.integration.labtools import wait_for
 from tests.integration.rejoin_scene import (
     acked,
     attempted,
     old_active_returns,
     replicate_baseline,
-    sql,
 )
 
 pytestmark = pytest.mark.integration

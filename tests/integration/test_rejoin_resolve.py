@@ -18,6 +18,7 @@ import pytest
 from dualbeat.config import load
 from dualbeat_lab.sandbox import agents, drill
 from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.resync import sql
 from tests.integration.labtools import wait_for
 from tests.integration.rejoin_scene import (
     acked,
@@ -26,7 +27,6 @@ from tests.integration.rejoin_scene import (
     replicate_baseline,
     role,
     run_writer,
-    sql,
 )
 
 pytestmark = pytest.mark.integration
