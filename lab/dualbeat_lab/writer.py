@@ -26,8 +26,11 @@ Why it looks like this:
 * ``sent_at`` is taken just before the INSERT goes out (the start of the attempt when no
   connection could be made): "after the fault" means *sent* after it.
 * ``server_id`` is asked once per connection: it shows which server took each write.
-* SIGTERM ends the run after the attempt in progress, or at once when that attempt waits on
-  the server (without a read timeout it could wait for ever); that attempt is not logged.
+* SIGTERM ends the run at once when the writer waits (on the server, where without a read
+  timeout it could wait for ever, or between ticks), else after the line being logged; an
+  attempt cut off while it waited on the server is not logged. The handler takes no lock:
+  a ``threading.Event.set()`` from a handler deadlocks when the signal lands while the
+  main thread holds that Event's lock inside its own ``wait()`` (a CI run hung so).
 """
 
 from __future__ import annotations
@@ -39,7 +42,6 @@ import json
 import os
 import signal
 import sys
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -213,8 +215,8 @@ class Writer:
         self.interval = interval
         self.name = (name or f"writer-{os.getpid()}")[:32]
         self.keys = keys
-        self.stop_event = threading.Event()
-        self.busy = False
+        self.stopping = False  # set by stop(); a plain flag, safe from a signal handler
+        self.waiting = False  # in a server call or a pause: a stop may cut it short
         self.address = f"{host}:{port}"
         # ssl_disabled: PyMySQL 2.x otherwise builds a TLS context (loading the system CA
         # store, 25-45 ms here) for every connection, which would be measured as failover.
@@ -233,7 +235,15 @@ class Writer:
 
     def stop(self) -> None:
         """Ask ``run`` to return after the attempt in progress (safe from a signal handler)."""
-        self.stop_event.set()
+        self.stopping = True
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep, marked as waiting so that a stop signal ends the sleep at once."""
+        self.waiting = True
+        try:
+            time.sleep(seconds)
+        finally:
+            self.waiting = False
 
     def _connect(self) -> pymysql.connections.Connection[Any]:
         """The current connection, opened if needed; a new one learns its server id once."""
@@ -274,8 +284,8 @@ class Writer:
     def setup(self, deadline: float) -> bool:
         """Create the table if missing, retrying until it works or ``deadline`` (monotonic)."""
         wait = max(self.interval, _MIN_SETUP_RETRY)
-        while not self.stop_event.is_set() and time.monotonic() < deadline:
-            self.busy = True
+        while not self.stopping and time.monotonic() < deadline:
+            self.waiting = True
             try:
                 if not self._first(_TABLE_EXISTS, (self.keys.table,)):
                     self._first(_CREATE[self.keys])  # only when missing: read_only refuses it
@@ -286,15 +296,15 @@ class Writer:
                 print(f"writer: setup: {short_error(err)}", file=sys.stderr, flush=True)
                 self._forget_connection()
             finally:
-                self.busy = False
-            self.stop_event.wait(wait)
+                self.waiting = False
+            self._pause(wait)
         return False
 
     def attempt(self) -> WriteRecord:
         """One write: (re)connect, (read the epoch,) INSERT, and the record of what happened."""
         self.attempts += 1
         seq, sent_at, server_id, epoch = self._next_seq, time.time(), None, None
-        self.busy = True
+        self.waiting = True
         try:
             self._connect()
             self._resync_seq()
@@ -313,7 +323,7 @@ class Writer:
             self._forget_connection()
             return WriteRecord(seq, sent_at, None, server_id, short_error(err), self.name, epoch)
         finally:
-            self.busy = False
+            self.waiting = False
             self._next_seq = seq + 1  # a new seq for every attempt, whatever its outcome
         self.acked += 1
         return WriteRecord(seq, sent_at, acked_at, server_id, None, self.name, epoch)
@@ -326,14 +336,14 @@ class Writer:
         end = time.monotonic() + duration
         try:
             if not self.setup(end):
-                return self.stop_event.is_set()
+                return self.stopping
             tick = time.monotonic()
-            while not self.stop_event.is_set():
+            while not self.stopping:
                 now = time.monotonic()
                 if now >= end:
                     break
                 if tick > now:
-                    self.stop_event.wait(min(tick, end) - now)
+                    self._pause(min(tick, end) - now)
                     continue
                 log.write(self.attempt().to_json() + "\n")
                 log.flush()
@@ -406,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         writer.stop()
-        if writer.busy:  # may be waiting on a server with no read timeout
+        if writer.waiting:  # maybe on a server with no read timeout: do not wait it out
             raise Interrupted
 
     signal.signal(signal.SIGTERM, on_signal)

@@ -70,6 +70,30 @@ def test_sigterm_ends_a_writer_waiting_on_a_silent_server(tmp_path: Path) -> Non
         assert code == 0, proc.stderr.read() if proc.stderr else ""
 
 
+def test_sigterm_ends_a_writer_in_a_long_pause(tmp_path: Path) -> None:
+    """Between attempts the writer sleeps; a SIGTERM there ends it at once, not after the
+    pause. The handler only sets a flag and raises: an ``Event.set()`` in a handler once
+    deadlocked a writer whose main thread held that Event's lock (a CI run hung on it)."""
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # refused at once: setup fails and pauses for the interval
+    (tmp_path / "pw").write_text("pw\n")
+    argv = [
+        sys.executable, "-m", "dualbeat_lab.writer", "--host", "127.0.0.1", "--port", str(port),
+        "--user", "app", "--password-file", str(tmp_path / "pw"), "--duration", "120",
+        "--interval", "60", "--log", str(tmp_path / "log"), "--profile", "tight",
+    ]  # fmt: skip
+    with subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            assert proc.stderr is not None
+            assert "setup:" in proc.stderr.readline()  # its first try failed: now it pauses
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=8)  # far under the 60 s pause
+        finally:
+            proc.kill()
+        assert code == 0  # a stop is a normal end, even before the table existed
+
+
 def _connected(port: int) -> bool:
     """True once a client holds a connection to ``port`` (ss, loopback only)."""
     shown = subprocess.run(
