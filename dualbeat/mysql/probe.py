@@ -15,9 +15,9 @@ PRIVILEGES`` holds ``READ ONLY ADMIN`` and writes straight through ``read_only``
 read-only server as healthy *and* leave an errant transaction on it.
 
 Round trips per probe: one SELECT (alive, origin, read-only switches, executed GTIDs,
-semi-sync status) and ``SHOW SLAVE|REPLICA STATUS``; when ``write`` is set, the session's
-binary log off and the heartbeat upsert (see ``HEARTBEAT_WRITE``). A reconnect adds the
-handshake, and the very first probe the version query.
+semi-sync status) and ``SHOW SLAVE|REPLICA STATUS``; when ``write`` is set, the heartbeat
+upsert (see ``HEARTBEAT_WRITE``). A new session adds the handshake and, before its first
+write, the session's binary log off; the very first probe adds the version query.
 
 Why the replica's status is not read at every probe: parsing its sixty-odd columns was
 0.66 ms of CPU, two thirds of an idle probe (0.45 % of a core at five probes a second,
@@ -202,9 +202,13 @@ class LocalProbe:
         self._family: GtidFamily | None = None
         self._clock = clock
         self._reading: _Reading | None = None  # the last steady reading, while reusable
+        # The session's binary log is off (NO_BINLOG ran on it). Sound because the session
+        # changes only through a failure, and every failure goes through _failed.
+        self._binlog_off = False
 
     def close(self) -> None:
         self._server.close()
+        self._binlog_off = False
 
     def probe(
         self, *, write: bool, node: str, epoch: int, watch_replica: bool = False
@@ -232,6 +236,7 @@ class LocalProbe:
         restarted, its channel in any state)."""
         self._server.close()
         self._reading = None
+        self._binlog_off = False
         return self._result(started, seen, error, detail)
 
     def _read(self, seen: _Seen, watch_replica: bool) -> None:
@@ -277,7 +282,10 @@ class LocalProbe:
             raise MysqlQueryError(
                 self.endpoint.describe(), "read_only is ON: the write probe was not sent", 1290
             )
-        self._server.execute(NO_BINLOG, Statement(HEARTBEAT_WRITE, (node, epoch)))
+        if not self._binlog_off:
+            self._server.execute(NO_BINLOG)
+            self._binlog_off = True
+        self._server.execute(Statement(HEARTBEAT_WRITE, (node, epoch)))
         seen.writable = True
 
     def _result(

@@ -105,3 +105,25 @@ def test_no_replica_configured_is_read_at_every_probe() -> None:
         clock.now += 0.2
         assert probe.probe(write=False, node="db1", epoch=1).io_running is None
     assert status_reads(server) == 3
+
+
+def binlog_offs(server: FakeServer) -> int:
+    return sum(1 for sql in server.statements if sql.startswith("SET SESSION sql_log_bin"))
+
+
+def test_the_write_probe_turns_the_binary_log_off_once_per_session() -> None:
+    """A round trip fewer per write probe (five a second on the active); a new session
+    after a failure turns it off again before its first write, so nothing is logged."""
+    server = FakeServer(server_id=1, gtid_domain_id=1)
+    server.read_only = False
+    before = server.executed
+    probe = LocalProbe(server.endpoint, connect=server.connect, clock=Clock())
+    for _ in range(3):
+        assert probe.probe(write=True, node="db1", epoch=1).writable
+    assert binlog_offs(server) == 1
+    server.fail(Failure.TIMEOUT)
+    assert not probe.probe(write=True, node="db1", epoch=1).ok
+    server.fail(None)
+    assert probe.probe(write=True, node="db1", epoch=1).writable
+    assert binlog_offs(server) == 2
+    assert server.executed == before  # no heartbeat write was logged
