@@ -1,26 +1,33 @@
-"""A statement a client sends to the active *after* its mysqld froze never commits there.
+"""Client statements in flight when the active's mysqld froze.
 
-The compare bench's freeze runs hold the old active for review now and then, for one
-in-doubt write sent within milliseconds of the SIGSTOP. This pins down which side of the
-freeze such a write is on: one the frozen server has not read yet is drained from its
-socket by the client gate (``gate.drain``) and is gone when the server thaws; only a
-statement the server had already read when it froze can still commit at the thaw.
+A statement sent *after* the freeze never commits there: the frozen server has not read
+it, and the client gate drains it from its socket (``gate.drain``). A statement the server
+had already read when it froze still runs when it thaws, and may commit before the agent
+makes the server read-only: an in-doubt write (its client saw its connection reset) on
+the old active after the peer promoted. It was committed while the gate was shut, so no
+client was acknowledged it (``gate.window``): the node discards it by itself and stands
+by again (``[rejoin] auto``, default ``internal``), without an operator.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pymysql
 import pytest
 
+from dualbeat.config import load
 from dualbeat.errors import MysqlQueryError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
+from dualbeat.rejoin.analysis import report_dir
 from dualbeat_lab.sandbox import agents, faults
 from dualbeat_lab.sandbox.drill import VIP_HOST
 from dualbeat_lab.sandbox.lab import LabInfo
+from dualbeat_lab.sandbox.timeline import lab_event_paths, load_events
 from tests.integration.labtools import inside, wait_for
+from tests.integration.rejoin_scene import role
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +45,25 @@ def has_table(info: LabInfo, node: str) -> bool:
     return True
 
 
-def test_a_statement_sent_to_a_frozen_active_never_commits_there(pair: LabInfo) -> None:
-    with Server(pair.node("db1").root_endpoint()) as server:
+def codes(info: LabInfo, node: str) -> list[str]:
+    return [e.code for e in load_events(lab_event_paths(info.lab)) if e.node == node]
+
+
+def client_through_vip(info: LabInfo) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
+    """A connection with driver defaults (connect 10 s, no read timeout), made from the
+    application's host through the VIP, to a pair holding ``app.unread``."""
+    with Server(info.node("db1").root_endpoint()) as server:
         server.execute(Statement("CREATE TABLE app.unread (k INT PRIMARY KEY)"))
-    wait_for(lambda: has_table(pair, "db2"), 15, "app.unread on db2")
-    password = pair.secrets.app_password_file.read_text().strip()
-    with inside("client"):  # the application's host, through the VIP
-        client = pymysql.connect(
+    wait_for(lambda: has_table(info, "db2"), 15, "app.unread on db2")
+    password = info.secrets.app_password_file.read_text().strip()
+    with inside("client"):
+        return pymysql.connect(
             host=VIP_HOST, user="app", password=password, database="app", autocommit=True
-        )  # driver defaults: connect 10 s, no read timeout
+        )
+
+
+def test_a_statement_sent_to_a_frozen_active_never_commits_there(pair: LabInfo) -> None:
+    client = client_through_vip(pair)
     outcome: list[str] = []
 
     def insert() -> None:
@@ -72,3 +89,57 @@ def test_a_statement_sent_to_a_frozen_active_never_commits_there(pair: LabInfo) 
         "the thawed db1 read-only",
     )
     assert rows(pair, "db1") == [] and rows(pair, "db2") == []
+
+
+#: An INSERT that runs for seconds on the server (a scan of MariaDB's sequence engine),
+#: so that the server has read it, and is executing it, when it freezes.
+LONG_INSERT = (
+    "INSERT INTO unread SELECT 2 FROM (SELECT COUNT(*) AS n FROM seq_1_to_60000000 "
+    "WHERE seq % 7 = 3) AS scan"
+)
+
+
+def test_a_statement_read_before_the_freeze_is_discarded_by_the_node_itself(
+    pair: LabInfo,
+) -> None:
+    client = client_through_vip(pair)
+    outcome: list[str] = []
+
+    def insert() -> None:
+        try:
+            client.query(LONG_INSERT)
+            outcome.append("acknowledged")
+        except pymysql.err.OperationalError as exc:
+            outcome.append(f"error: {exc}")
+
+    sender = threading.Thread(target=insert, daemon=True)
+    sender.start()
+    time.sleep(0.5)  # db1 has read the INSERT and scans
+    assert not outcome, f"the INSERT ended before the freeze: {outcome}"
+    try:
+        faults.freeze_mysqld(pair.lab, "db1")
+        sender.join(15)
+        assert outcome and outcome[0].startswith("error"), outcome  # reset by the gate
+        wait_for(lambda: agents.settled(pair) == "db2", 20, "db2 active")
+        # The commit at the thaw must win its race against db1's agent making the server
+        # read-only (it does now and then on its own): hold the agent until it has.
+        faults.freeze_agent(pair.lab, "db1")
+        try:
+            faults.thaw_mysqld(pair.lab, "db1")
+            wait_for(lambda: rows(pair, "db1") == [2], 30, "the INSERT committed on db1")
+        finally:
+            faults.thaw_agent(pair.lab, "db1")
+    finally:
+        faults.thaw_mysqld(pair.lab, "db1")
+        client.close()
+    assert rows(pair, "db2") == []
+    try:
+        wait_for(lambda: role(pair, "db1") == "standby", 120, "db1 standing by again")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; db1's codes: {codes(pair, 'db1')[-15:]}") from None
+    seen = codes(pair, "db1")
+    assert "REJOIN_AUTO_RESOLVED" in seen, seen
+    wait_for(lambda: rows(pair, "db1") == [], 30, "the in-doubt row gone from db1")
+    assert rows(pair, "db2") == []
+    reports = report_dir(load(pair.config_path), "db1")
+    assert list(reports.glob("*-discard.json")), "no record of the discard"

@@ -125,19 +125,37 @@ def thaw_mysqld(lab: Lab, node: str) -> float:
 # --- the agent ------------------------------------------------------------------------------
 
 
-def kill_agent(lab: Lab, node: str) -> float:
-    """SIGKILL the node's agent (pid in ``<state>/<node>/agent/agent.pid``); time of signal.
-
-    The pid is checked to be alive and in the node's namespace first: pids wrap, and a
-    stale pid file must never make us kill an unrelated process.
-    """
+def _agent_pid(lab: Lab, node: str) -> int:
+    """The node's agent (pid in ``<state>/<node>/agent/agent.pid``), checked to be alive and
+    in the node's namespace: pids wrap, and a stale pid file must never make us signal an
+    unrelated process."""
     pid_file = lab.node_paths(node).agent_dir / "agent.pid"
     pid = netns.read_pid(pid_file)
     if pid is None:
         raise SandboxError(f"{node}: no agent pid in {pid_file}")
     if not netns.is_ours(pid, (node,)):
         raise SandboxError(f"{node}: pid {pid} from {pid_file} is not a live process in {node}")
-    return _sigkill(pid, f"kill agent on {node}")
+    return pid
+
+
+def kill_agent(lab: Lab, node: str) -> float:
+    """SIGKILL the node's agent; the time of the signal, once it has exited."""
+    return _sigkill(_agent_pid(lab, node), f"kill agent on {node}")
+
+
+def freeze_agent(lab: Lab, node: str) -> float:
+    """SIGSTOP the node's agent (it acts on nothing until thawed); the time it was seen
+    stopped. For a test that must let the server win a race against the agent."""
+    pid = _agent_pid(lab, node)
+    netns.signal_pid(pid, signal.SIGSTOP)
+    return _wait_state(pid, True, f"freeze the agent on {node}")
+
+
+def thaw_agent(lab: Lab, node: str) -> float:
+    """SIGCONT a frozen agent; the time it was seen running again."""
+    pid = _agent_pid(lab, node)
+    netns.signal_pid(pid, signal.SIGCONT)
+    return _wait_state(pid, False, f"thaw the agent on {node}")
 
 
 # --- links ----------------------------------------------------------------------------------
