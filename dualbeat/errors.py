@@ -54,6 +54,11 @@ class RefusedError(DualbeatError):
     exit_code = 4
 
 
+class RefusedUntouched(RefusedError):
+    """Refused before anything was changed (an automatic rejoin that found what it may not
+    resolve by itself): nothing is left half-done."""
+
+
 class VipError(DualbeatError):
     """Adding, removing or announcing the virtual IP failed (netlink or raw socket error)."""
 

@@ -126,6 +126,9 @@ class Observers:
         self.interval = config.monitor.interval
         self._stop = threading.Event()
         self.last_probe: ProbeResult | None = None
+        # @@log_bin_basename as last probed, kept while the server does not answer: the
+        # client gate reads a frozen server's binary log by it (``gate.window``).
+        self.binlog_base: str | None = None
         # One step per loop, by name; a unit test runs a step once, without its thread.
         self.steps = dict(self._steps(local, peer, vip, write_probe))
         self._threads = [
@@ -177,6 +180,7 @@ class Observers:
                 )
             if result.ok:
                 failures = 0
+                self.binlog_base = result.binlog_base
                 now = time.monotonic()
                 if process.pid is None and now - looked_up >= LOOKUP_BACKOFF:
                     looked_up = now

@@ -1,4 +1,4 @@
-"""The automatic rejoin's worker: ``AutoRejoin`` (``[rejoin] auto = "safe"``) in its own
+"""The automatic rejoin's worker: ``AutoRejoin`` (``[rejoin] auto``) in its own
 thread, reported back as ``ActionDone`` / ``ActionFailed``.
 
 Why a thread of its own: the workflow reads binary logs and copies the active's data
@@ -16,12 +16,12 @@ from collections.abc import Callable
 
 from dualbeat.core.actions import AutoRejoin
 from dualbeat.core.observations import ActionDone, ActionFailed, Observation
-from dualbeat.errors import DualbeatError
+from dualbeat.errors import DualbeatError, RefusedUntouched
 
 log = logging.getLogger("dualbeat.rejoin")
 Post = Callable[[Observation], None]
 #: The workflow: runs the rejoin, returns what it did; raises ``DualbeatError`` (or
-#: ``OSError``) saying why not, having left its record (``dualbeat.ops.rejoin.auto_reapply``).
+#: ``OSError``) saying why not, having left its record (``dualbeat.ops.rejoin.auto_resolve``).
 Workflow = Callable[[], str]
 
 
@@ -47,7 +47,7 @@ class RejoinWorker:
                 outcome: Observation = ActionDone(action, self.workflow())
             except (DualbeatError, OSError) as exc:
                 log.warning("automatic rejoin: %s", exc)
-                outcome = ActionFailed(action, str(exc))
+                outcome = ActionFailed(action, str(exc), isinstance(exc, RefusedUntouched))
             except Exception as exc:  # a bug must not leave the action in flight forever
                 log.exception("automatic rejoin crashed")
                 outcome = ActionFailed(action, f"crashed: {exc!r}")

@@ -39,6 +39,7 @@ from dualbeat.core.lease import may_kick
 from dualbeat.core.observations import (
     ActionDone,
     Command,
+    GateWindowOpened,
     Observation,
     OperatorRequested,
     PeerBeatReceived,
@@ -50,6 +51,7 @@ from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
 from dualbeat.errors import ConfigError, DualbeatError, VipError, WatchdogError
+from dualbeat.gate import window
 from dualbeat.gate.nft import NftGate, spec_from_config
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
@@ -161,7 +163,15 @@ class Agent:
         leases = LeaseWorker(open_arbiter(arbiter), self.node, post) if arbiter else None
         rejoiner = RejoinWorker(self._auto_rejoin, post)
         # The client gate guards the port clients reach through the VIP: with a VIP only.
-        gate = NftGate(spec_from_config(self.config, self.node)) if self.vip else None
+        # Its windows say which commits no client was acknowledged (``gate.window``).
+        gate = None
+        if self.vip:
+            recorder = window.Recorder(
+                window.Windows(self.state_dir),
+                lambda: self.observers.binlog_base,
+                lambda _window: post(GateWindowOpened()),
+            )
+            gate = NftGate(spec_from_config(self.config, self.node), windows=recorder)
         self.actor = Actor(
             self.config,
             self.node,
@@ -335,12 +345,12 @@ class Agent:
         self.links.send(beat)
 
     def _auto_rejoin(self) -> str:
-        """Reapply a returning node's own writes (``[rejoin] auto``), on the rejoin worker."""
+        """Resolve a returning node's own writes (``[rejoin] auto``), on the rejoin worker."""
         # Imported on the first rejoin: binlog analysis and checksums are ~40 modules an
         # agent that never rejoins does not need to hold in memory.
         from dualbeat.ops import rejoin as rejoin_ops
 
-        return rejoin_ops.auto_reapply(self.config, self.node)
+        return rejoin_ops.auto_resolve(self.config, self.node)
 
     def _optional_services(self) -> tuple[ApiServer | None, Notifier | None]:
         """The HTTP API and the webhooks, each imported only when configured: the HTTP

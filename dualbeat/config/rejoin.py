@@ -41,8 +41,9 @@ def _placeholders(value: str, allowed: tuple[str, ...]) -> str:
 
 class Rejoin(_Model):
     """``auto``: how a fenced node stands by again without an operator: ``off``,
-    ``internal`` (only dualbeat's own transactions differed) or ``safe`` (also re-apply
-    lost writes that are all safe, then resync).
+    ``internal`` (only dualbeat's own transactions differed, or its others were all
+    committed while its client gate was shut: those are discarded) or ``safe`` (also
+    re-apply lost writes that are all safe, then resync).
 
     The physical rebuild (``rejoin --method backup``) needs all three commands:
     ``backup_command`` (a shell command run where the rejoin runs, on the fenced node's

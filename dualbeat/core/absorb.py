@@ -33,6 +33,7 @@ from dualbeat.core.observations import (
     ActionFailed,
     CheckRan,
     Command,
+    GateWindowOpened,
     LeaseAnswered,
     MysqlProbed,
     Observation,
@@ -85,6 +86,8 @@ def absorb(cfg: CoreConfig, s: NodeState, obs: Observation, now: float) -> Absor
         case LeaseAnswered():
             s, more = _lease_answer(s, obs)
             reasons += more
+        case GateWindowOpened():
+            s = evolve(s, gate_window=True)
         case PositionRead(executed=executed):
             s = evolve(s, final_executed=executed, in_flight=s.in_flight - {ReadPosition})
         case ActionDone() | ActionFailed() | TakeoverPrepared():
@@ -137,10 +140,10 @@ def _outcome(
     finishing = p is not None and p.claimed_at is not None
     match obs:
         case ActionDone(action=AutoRejoin(), detail=detail):
-            s = evolve(s, auto_rejoin_failed=False)
+            s = evolve(s, auto_rejoin_failed=False, gate_window=False)
             reasons.append(Reason(ReasonCode.REJOIN_AUTO_RESOLVED, detail))
-        case ActionFailed(action=AutoRejoin(), error=error):
-            s = evolve(s, auto_rejoin_failed=True)
+        case ActionFailed(action=AutoRejoin(), error=error, untouched=untouched):
+            s = evolve(s, auto_rejoin_failed=not untouched)
             reasons.append(Reason(ReasonCode.REJOIN_AUTO_FAILED, error))
         case ActionDone(action=ReleaseVip()):
             s = evolve(s, vip_held=False)  # our next beat announces the release
@@ -322,7 +325,10 @@ def _track_errant(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
 
 def _track_clean(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
     """Remember since when a fenced node could rejoin by itself (``rejoin_candidate``);
-    leaving the fenced role also ends its automatic ``--reapply`` tries."""
+    leaving the fenced role also ends its automatic ``--reapply`` tries, and being active
+    the gate windows' claim (they concern commits of a node that lost the role)."""
+    if s.role is Role.ACTIVE and s.gate_window:
+        s = evolve(s, gate_window=False)
     if s.role is not Role.FENCED:
         if s.clean_since is None and not s.auto_rejoin_tries and not s.auto_rejoin_failed:
             return s

@@ -247,12 +247,17 @@ def _passive_wants(
 
 
 def _reapply_due(cfg: CoreConfig, s: NodeState, now: float) -> bool:
-    """``[rejoin] auto = "safe"``: a node fenced for writes the active lacks (for
-    ``warntime``, as ``HOLDS_ERRANT``) tries ``dualbeat rejoin --reapply`` by itself, at
-    most ``AUTO_REJOIN_TRIES`` times per fencing, with a live active and a healthy server."""
+    """A node fenced for writes the active lacks (for ``warntime``, as ``HOLDS_ERRANT``)
+    resolves them by itself (``ops.rejoin.auto_resolve``), at most ``AUTO_REJOIN_TRIES``
+    times per fencing, with a live active and a healthy server: with ``[rejoin] auto =
+    "safe"`` always, with ``"internal"`` when its client gate recorded a window since it
+    was active (commits there acknowledged no client: they are discarded)."""
     beat = fresh_peer(cfg, s, now)
     return (
-        cfg.rejoin_auto is RejoinAuto.SAFE
+        (
+            cfg.rejoin_auto is RejoinAuto.SAFE
+            or (cfg.rejoin_auto is RejoinAuto.INTERNAL and s.gate_window)
+        )
         and s.role is Role.FENCED
         and s.errant_since is not None
         and now - s.errant_since >= cfg.timing.warntime

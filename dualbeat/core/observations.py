@@ -129,8 +129,19 @@ class ActionDone:
 
 @dataclass(frozen=True)
 class ActionFailed:
+    """``untouched``: it refused before changing anything (an ``AutoRejoin`` whose
+    analysis found what it may not resolve), so nothing was left half-done."""
+
     action: Action
     error: str
+    untouched: bool = False
+
+
+@dataclass(frozen=True)
+class GateWindowOpened:
+    """The client gate, shut, recorded where the server's binary log stood once it had cut
+    the clients off (``gate.window``): what commits after that, until it opens, was
+    acknowledged to no client, and a fenced node may discard it by itself."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +215,7 @@ Observation = (
     | VipObserved
     | ActionDone
     | ActionFailed
+    | GateWindowOpened
     | TakeoverPrepared
     | PositionRead
     | PingProbed

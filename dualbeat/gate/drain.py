@@ -68,11 +68,6 @@ def owners(inodes: set[int], proc: Path = Path("/proc")) -> list[Owner]:
     return found
 
 
-def drain_all(inodes: set[int]) -> int:
-    """Drain every destroyed socket that a process still holds; how many had bytes."""
-    return sum(1 for owner in owners(inodes) if drain(owner)) if inodes else 0
-
-
 def drain(owner: Owner) -> int:
     """Read the socket's receive queue empty through a duplicate descriptor; the bytes
     removed. Never raises: a process or descriptor gone meanwhile has nothing to drain,

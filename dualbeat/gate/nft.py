@@ -19,13 +19,13 @@ import json
 import logging
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from ipaddress import IPv4Address, ip_address
 
 from dualbeat.config import Config
 from dualbeat.errors import GateError
-from dualbeat.gate import drain, ruleset
+from dualbeat.gate import drain, ruleset, window
 from dualbeat.gate.base import Shut
 from dualbeat.gate.ruleset import Address, GateSpec
 
@@ -34,21 +34,25 @@ log = logging.getLogger("dualbeat.gate")
 
 
 class _Drainer:
-    """``drain.drain_all`` in a daemon thread; its count is logged and kept."""
+    """``drain`` in a daemon thread, then ``after(pid)`` with the server process whose
+    connections were destroyed (``window``); its count is logged and kept."""
 
-    def __init__(self, inodes: set[int]) -> None:
+    def __init__(self, inodes: set[int], after: Callable[[int], None]) -> None:
         self._count: int | None = None
-        self._thread = threading.Thread(target=self._run, args=(inodes,), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(inodes, after), daemon=True)
         self._thread.start()
 
-    def _run(self, inodes: set[int]) -> None:
-        self._count = drain.drain_all(inodes)
+    def _run(self, inodes: set[int], after: Callable[[int], None]) -> None:
+        held = drain.owners(inodes) if inodes else []
+        self._count = sum(1 for owner in held if drain.drain(owner))
         if self._count:
             log.warning(
                 "drained unread client statements from %d destroyed connection(s): the "
                 "server had not read them and never will",
                 self._count,
             )
+        if held:
+            after(held[0].pid)
 
     def result(self, timeout: float) -> int | None:
         self._thread.join(timeout)
@@ -58,10 +62,20 @@ class _Drainer:
 class NftGate:
     """Shuts and opens the MySQL port to clients in this network namespace."""
 
-    def __init__(self, spec: GateSpec, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.spec, self.timeout = spec, timeout
+    def __init__(
+        self,
+        spec: GateSpec,
+        timeout: float = DEFAULT_TIMEOUT,
+        windows: window.Recorder | None = None,
+    ) -> None:
+        self.spec, self.timeout, self.windows = spec, timeout, windows
         self._drainer: _Drainer | None = None
         self._arp_silent: bool | None = None  # unknown until the first shut or answer
+        # A window is opened only while the shut that destroyed the connections holds:
+        # ``_shuts`` numbers the shuts, ``_shut`` says whether the last one holds.
+        self._lock = threading.Lock()
+        self._shuts = 0
+        self._shut = False
 
     def __repr__(self) -> str:
         return f"NftGate(port {self.spec.port})"
@@ -73,6 +87,9 @@ class NftGate:
         in between; idempotent."""
         self._nft(ruleset.shut(self.spec), "shut the MySQL port to clients")
         self._arp_silent = self.spec.vip is not None
+        with self._lock:
+            self._shuts += 1
+            self._shut = True
         return self.destroy()
 
     def destroy(self) -> Shut:
@@ -86,8 +103,14 @@ class NftGate:
         )
         lines = [line for line in out.splitlines() if line.strip()]
         inodes = {i for i in map(drain.inode, lines) if i is not None}
-        self._drainer = _Drainer(inodes)
+        shut = self._shuts
+        self._drainer = _Drainer(inodes, lambda pid: self._open_window(pid, shut))
         return Shut(destroyed=len(lines))
+
+    def _open_window(self, pid: int, shut: int) -> None:
+        with self._lock:
+            if self.windows is not None and self._shut and self._shuts == shut:
+                self.windows.opened(pid, shut)
 
     def drained(self, timeout: float) -> int | None:
         """How many connections the last ``destroy`` drained bytes from (None: not done
@@ -97,6 +120,10 @@ class NftGate:
     def open(self) -> None:
         """Remove the gate's table (absent already is success). The ARP table stays: a
         released VIP may still be on this host for its grace; a claim removes it."""
+        with self._lock:  # before the port opens: the window ends while it is shut
+            self._shut = False
+            if self.windows is not None:
+                self.windows.closing()
         self._nft(ruleset.opened(), "open the MySQL port to clients")
 
     def is_arp_silent(self) -> bool:

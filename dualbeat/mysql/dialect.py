@@ -217,8 +217,10 @@ class Dialect:
         this server's own GTIDs carry: ``server_id`` on MariaDB, ``server_uuid`` on MySQL),
         ``read_only``,
         ``super_read_only`` (NULL where the server has none), ``executed`` (the executed
-        GTID set) and ``semisync_source`` (the source-side semi-sync *status* counter, ON
-        while commits wait for acknowledgements; NULL when the plugin is not loaded).
+        GTID set), ``semisync_source`` (the source-side semi-sync *status* counter, ON
+        while commits wait for acknowledgements; NULL when the plugin is not loaded) and
+        ``binlog_base`` (``@@log_bin_basename``: where the client gate finds the binary
+        log without SQL, ``gate.window``; NULL with binary logging off).
 
         Status counters cannot be read with ``@@``: a subquery on the status table
         (``information_schema`` in MariaDB, ``performance_schema`` in MySQL 5.7+, which
@@ -230,6 +232,7 @@ class Dialect:
             f"SELECT 1 AS alive, {origin} AS origin, @@GLOBAL.read_only AS read_only, "
             f"{super_read_only} AS super_read_only, "
             f"@@GLOBAL.{identifier(self._executed_gtids_var)} AS executed, "
+            "@@GLOBAL.log_bin_basename AS binlog_base, "
             f"(SELECT VARIABLE_VALUE FROM {self._global_status_table} "
             "WHERE VARIABLE_NAME = %s) AS semisync_source",
             (self.semisync_source_status_var,),

@@ -114,6 +114,7 @@ class FakeServer(SqlServer):
         self.gtid_domain_id = gtid_domain_id
         self.read_only = read_only
         self.writes_through_read_only = False  # an account with READ ONLY ADMIN
+        self.binlog_base: str | None = "/var/lib/mysql/mysql-bin"  # @@log_bin_basename
         self.executed = _gtid(executed)  # gtid_current_pos
         self.slave_pos = _gtid("")  # what replication applied
         self.replica: FakeReplica | None = None
@@ -320,6 +321,7 @@ def _probe(s: FakeServer, _: FakeSession, m: re.Match[str], a: tuple[object, ...
             "read_only": int(s.read_only),
             "super_read_only": None,
             "executed": s.executed.format(),
+            "binlog_base": s.binlog_base,
             "semisync_source": status,
         }
     ]

@@ -101,7 +101,8 @@ class ProbeResult:
     ``Retrieved_Gtid_Set`` or MariaDB's ``Gtid_IO_Pos``; ``executed`` is
     ``@@gtid_executed`` or ``@@gtid_current_pos``. ``semisync_source`` is the *status*
     counter (ON while commits wait for acknowledgements), ``None`` when the plugin is
-    absent. ``latency`` is the whole probe, reconnect included, in seconds.
+    absent. ``binlog_base`` is ``@@log_bin_basename`` (``None``: binary logging off).
+    ``latency`` is the whole probe, reconnect included, in seconds.
     """
 
     ok: bool
@@ -119,6 +120,7 @@ class ProbeResult:
     io_stopped: bool | None = None  # the I/O thread stopped (not connecting); None: no replica
     gtid_family: GtidFamily | None = None
     origin: str | None = None  # server_id (MariaDB) or server_uuid (MySQL): our own GTIDs
+    binlog_base: str | None = None
 
 
 def classify_probe_error(exc: MysqlError) -> ProbeErrorKind:
@@ -176,6 +178,7 @@ class _Seen:
     semisync_source: bool | None = None
     origin: str | None = None
     io_stopped: bool | None = None
+    binlog_base: str | None = None
 
 
 def _running(state: ThreadState) -> bool:
@@ -255,6 +258,7 @@ class LocalProbe:
         seen.origin = to_str(row.get("origin")) or None
         seen.executed = normalise_gtids(row.get("executed"))
         seen.semisync_source = to_flag(row.get("semisync_source"))
+        seen.binlog_base = to_str(row.get("binlog_base")) or None
         now, kept = self._clock(), self._reading
         if (
             watch_replica

@@ -16,8 +16,9 @@ from dualbeat.checksum.report import ChecksumReport
 from dualbeat.config import Config
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Finding, Role
-from dualbeat.core.state import Reason
-from dualbeat.errors import ConfigError, DualbeatError, RefusedError
+from dualbeat.core.state import Reason, RejoinAuto
+from dualbeat.errors import ConfigError, DualbeatError, RefusedError, RefusedUntouched
+from dualbeat.gate.window import Windows
 from dualbeat.ops.port import AgentPort, Progress, command, quiet, wait_status
 from dualbeat.rejoin.analysis import analyze, save
 from dualbeat.rejoin.method import Method
@@ -86,17 +87,43 @@ def resolve_and_accept(
 AUTO_BINLOG_TIMEOUT = 120.0
 
 
-def auto_reapply(config: Config, node: str, progress: Progress = quiet) -> str:
-    """``[rejoin] auto = "safe"``, run by NODE's own agent: ``--reapply`` when every lost
-    transaction is ``safe``, refused before any change otherwise (a conflict never
-    resolves itself). The analysis, the record and the history entries are the ones an
-    operator's ``dualbeat rejoin NODE --reapply`` writes; NODE's agent then lets it stand
-    by (``REJOIN_AUTO``) once the active holds everything of NODE's. Returns what it did."""
+def auto_resolve(config: Config, node: str, progress: Progress = quiet) -> str:
+    """``[rejoin] auto``, run by NODE's own agent on its lost transactions; returns what it
+    did, or raises ``RefusedUntouched`` before any change:
+
+    - every one committed while NODE's client gate was shut (``gate.window``: no client
+      was acknowledged; the in-doubt statement of a frozen server that thawed): they are
+      discarded, as ``dualbeat rejoin NODE --discard`` does (saved first, byte-exact);
+    - else, with ``auto = "safe"``, every one a ``safe`` row change: ``--reapply``;
+    - else an operator decides (a conflict never resolves itself).
+
+    The analysis, the record and the history entries are the ones an operator's
+    ``dualbeat rejoin`` writes; NODE's agent then lets it stand by (``REJOIN_AUTO``) once
+    the active holds everything of NODE's."""
     analysis = analyze(config, node, timeout=AUTO_BINLOG_TIMEOUT)
     path = keep(config, analysis, progress)
+    windows = Windows(config.state_dir(node))
+    if (why := outside_windows(analysis, windows)) is None:
+
+        def still_in_windows(fresh: Analysis) -> None:
+            if (again := outside_windows(fresh, windows)) is not None:
+                raise RefusedUntouched(f"{again}; report {path}: an operator decides")
+
+        result = resolve(
+            config, node, mode="discard", binlog_timeout=AUTO_BINLOG_TIMEOUT, say=progress,
+            all_or_nothing=True, guard=still_in_windows,
+        )  # fmt: skip
+        record_report(config, result.analysis, result.analysis_path, progress)
+        return (
+            f"discarded {result.analysis.missing_count} transaction(s) committed while the "
+            f"client gate was shut (acknowledged to no client), saved in "
+            f"{result.saved_binlogs or 'the report'}; record {result.record_path}"
+        )
+    if config.rejoin.auto is not RejoinAuto.SAFE:
+        raise RefusedUntouched(f"{why}; report {path}: an operator decides")
     unsafe = [t.gtid for t in analysis.transactions if set(t.classes) != {Conflict.SAFE}]
     if unsafe:
-        raise RefusedError(
+        raise RefusedUntouched(
             f"{len(unsafe)} of {analysis.missing_count} lost transaction(s) are not all "
             f"safe row changes (first: {unsafe[0]}); report {path}: an operator decides"
         )
@@ -114,6 +141,24 @@ def auto_reapply(config: Config, node: str, progress: Progress = quiet) -> str:
         f"re-applied {len(result.applied)} safe transaction(s) on {result.active}, "
         f"{copied}; record {result.record_path}"
     )
+
+
+def outside_windows(analysis: Analysis, windows: Windows) -> str | None:
+    """Why not every lost transaction of ``analysis`` is known to have been committed while
+    the client gate was shut (None: every one is, read whole from the binary log)."""
+    if not analysis.missing_count:
+        return "no lost transaction to discard"
+    if analysis.unread or len(analysis.transactions) != analysis.missing_count:
+        return "some lost transactions were not found in the binary logs"
+    for t in analysis.transactions:
+        if not t.complete:
+            return f"{t.gtid} is not whole in the binary logs"
+        if windows.holding(t.binlog_file, t.position) is None:
+            return (
+                f"{t.gtid} ({t.binlog_file}:{t.position}) was committed while clients could "
+                "reach the server (not while the client gate was shut)"
+            )
+    return None
 
 
 def record_report(

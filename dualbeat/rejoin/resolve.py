@@ -195,9 +195,12 @@ def resolve(
     say: Say = lambda _: None,
     copy_progress: CopyProgress = lambda _d, _t: None,
     all_or_nothing: bool = False,
+    guard: Callable[[Analysis], None] = lambda _a: None,
 ) -> Resolution:
     """Run steps 1-7 of the module docstring; raises before changing anything when a
-    guard fails, and stops at the first failing step (NODE then stays fenced).
+    guard fails (``guard`` too: it is given the fresh analysis, taken under the lock,
+    and raises to refuse it), and stops at the first failing step (NODE then stays
+    fenced).
     ``all_or_nothing`` (the automatic rejoin): a transaction that would not be re-applied
     stops the workflow before anything is re-applied or copied, instead of being
     discarded (a conflict never resolves itself), and the backup method (which stops
@@ -214,6 +217,7 @@ def resolve(
         analysis = analyze(config, name, timeout=binlog_timeout, reapplied=done)
         result = Resolution(name, active, mode, analysis, save(analysis, config))
         say(f"analysis: {analysis.missing_count} transaction(s) of {name}'s that {active} lacks")
+        guard(analysis)
         stamp = (
             resuming.stamp
             if resuming

@@ -2,7 +2,9 @@
 when it lacks nothing; ``internal`` (the default): a fenced node stands by again by itself
 once the active holds every transaction of its own (``REJOIN_AUTO``); ``safe``: a node
 fenced for lost writes also asks its agent for ``rejoin --reapply`` (``AutoRejoin``),
-a bounded number of times, and stands by once the active holds them. A conflict never
+a bounded number of times, and stands by once the active holds them. ``internal`` asks for
+that run too when its client gate recorded a window (``GateWindowOpened``): commits made
+while the gate was shut acknowledged no client and are discarded. A conflict never
 resolves itself: the workflow refuses it (``REJOIN_AUTO_FAILED``) and the node stays
 fenced."""
 
@@ -15,6 +17,7 @@ from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
     Command,
+    GateWindowOpened,
     OperatorRequested,
 )
 from dualbeat.core.roles import Finding, Role
@@ -140,3 +143,33 @@ def test_after_a_failed_automatic_run_a_clean_looking_position_is_not_trusted() 
     d.feed(ActionDone(AutoRejoin(), "re-applied 1 safe transaction(s)"))
     run(d, "1-1-11,2-2-4", "1-1-11,2-2-4", until=52.0)
     assert d.role() is Role.STANDBY
+
+
+def test_internal_runs_the_workflow_after_a_gate_window() -> None:
+    """A frozen active's in-doubt statement, committed at the thaw while its gate was shut:
+    the node asks for the automatic run (which discards it), once and again at most."""
+    d = fenced(RejoinAuto.INTERNAL, "1-1-11")
+    d.feed(GateWindowOpened())
+    actions = run(d, "1-1-11", NEW_ACTIVE, until=15.0)
+    assert actions.count(AutoRejoin()) == 1
+    d.feed(ActionDone(AutoRejoin(), "discarded 1 transaction(s)"))
+    assert "REJOIN_AUTO_RESOLVED" in d.codes() and not d.state.gate_window
+
+
+def test_a_refusal_before_any_change_still_trusts_a_clean_position() -> None:
+    """The workflow refused before touching anything (``untouched``): once the active holds
+    all of ours (an operator re-applied them, say), the node stands by by itself."""
+    d = fenced(RejoinAuto.INTERNAL, "1-1-11")
+    d.feed(GateWindowOpened())
+    assert AutoRejoin() in run(d, "1-1-11", NEW_ACTIVE, until=15.0)
+    d.feed(ActionFailed(AutoRejoin(), "1-1-11 was committed while clients could reach it", True))
+    assert "REJOIN_AUTO_FAILED" in d.codes() and not d.state.auto_rejoin_failed
+    run(d, "1-1-11", "1-1-11,2-2-4", until=25.0)
+    assert d.role() is Role.STANDBY and "REJOIN_AUTO" in d.codes()
+
+
+def test_being_active_ends_the_windows_claim() -> None:
+    d = promoted_active(cfg(RejoinAuto.INTERNAL))
+    d.feed(GateWindowOpened())
+    probe(d, "1-1-10")
+    assert not d.state.gate_window

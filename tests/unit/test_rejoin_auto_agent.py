@@ -17,7 +17,7 @@ from dualbeat.config import load
 from dualbeat.core.actions import AutoRejoin
 from dualbeat.core.observations import ActionDone, ActionFailed, Observation
 from dualbeat.core.state import RejoinAuto
-from dualbeat.errors import ConfigError, RefusedError
+from dualbeat.errors import ConfigError, RefusedError, RefusedUntouched
 from tests.unit.test_config import BASE, line_of, secrets, write
 
 __all__ = ["secrets"]  # the fixture
@@ -65,6 +65,15 @@ def test_the_worker_reports_a_refusal_as_a_failure() -> None:
 
     outcome = run_worker(refuse)
     assert isinstance(outcome, ActionFailed) and "not all safe" in outcome.error
+    assert not outcome.untouched  # a refusal may come from a step after changes
+
+
+def test_a_refusal_before_any_change_says_so() -> None:
+    def refuse() -> str:
+        raise RefusedUntouched("1-1-9 was committed while clients could reach the server")
+
+    outcome = run_worker(refuse)
+    assert isinstance(outcome, ActionFailed) and outcome.untouched
 
 
 def test_the_worker_never_leaves_the_action_in_flight_on_a_bug() -> None:

@@ -1,21 +1,27 @@
-"""Issue 12 item 3, the workflow: ``[rejoin] auto = "safe"`` re-applies only when every
-lost transaction is ``safe``; anything else is refused before any change, with the report
-kept (a conflict never resolves itself), and the re-apply step itself never discards a
-transaction that turned into a conflict meanwhile."""
+"""Issue 12 item 3, the workflow (``ops.rejoin.auto_resolve``): transactions all committed
+while the client gate was shut (``gate.window``) are discarded, whatever ``[rejoin] auto``
+(but ``off``); otherwise ``auto = "safe"`` re-applies only when every lost transaction is
+``safe``. Anything else is refused before any change (``RefusedUntouched``), with the
+report kept (a conflict never resolves itself), and the re-apply step itself never
+discards a transaction that turned into a conflict meanwhile."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from dualbeat.errors import RefusedError
+from dualbeat.core.state import RejoinAuto
+from dualbeat.errors import RefusedError, RefusedUntouched
+from dualbeat.gate.window import Window, Windows, file_identity
 from dualbeat.mysql import lookup
 from dualbeat.ops import rejoin as ops
 from dualbeat.rejoin import reapply
 from dualbeat.rejoin import resolve as resolving
-from dualbeat.rejoin.report import Conflict
+from dualbeat.rejoin.report import Analysis, Conflict
 from dualbeat.rejoin.resolve import Resolution
 from tests.unit.test_rejoin_reapply import ROW, TABLE, analysis, change, txn
 
@@ -24,6 +30,34 @@ LOST = analysis(
     txn("1-1-6", change("update", Conflict.CHANGED, before=ROW, after=ROW)),
 )
 SAFE = analysis(txn("1-1-5", change("insert", after=ROW)))
+
+
+class _Config:
+    """What ``auto_resolve`` reads of the configuration itself."""
+
+    def __init__(self, state_dir: Path, auto: RejoinAuto) -> None:
+        self.rejoin = SimpleNamespace(auto=auto)
+        self._state_dir = state_dir
+
+    def state_dir(self, _node: str) -> Path:
+        return self._state_dir
+
+
+def config(tmp_path: Path, auto: RejoinAuto = RejoinAuto.SAFE) -> Any:
+    return _Config(tmp_path, auto)
+
+
+def in_window(tmp_path: Path, lost: Analysis) -> Analysis:
+    """``lost`` with its transactions in a binary log of ``tmp_path`` that a closed window
+    covers from its start to its end."""
+    binlog = tmp_path / "mysql-bin.000003"
+    binlog.write_bytes(b"x" * 1000)
+    Windows(tmp_path)._save([Window(str(binlog), file_identity(str(binlog)) or "", 400, 1000)])
+    moved = tuple(
+        replace(t, binlog_file=binlog.name, position=400 + 100 * i)
+        for i, t in enumerate(lost.transactions)
+    )
+    return replace(lost, transactions=moved)
 
 
 def test_a_conflict_is_refused_before_anything_changes(
@@ -38,8 +72,8 @@ def test_a_conflict_is_refused_before_anything_changes(
     monkeypatch.setattr(ops, "analyze", lambda *_a, **_k: LOST)
     monkeypatch.setattr(ops, "keep", keep)
     monkeypatch.setattr(ops, "resolve", lambda *_a, **_k: pytest.fail("resolve ran"))
-    with pytest.raises(RefusedError, match=r"1 of 2 lost transaction\(s\) are not all safe"):
-        ops.auto_reapply(object(), "db1")  # type: ignore[arg-type]
+    with pytest.raises(RefusedUntouched, match=r"1 of 2 lost transaction\(s\) are not all safe"):
+        ops.auto_resolve(config(tmp_path), "db1")
     assert kept == [LOST], "the report is kept for the operator"
 
 
@@ -56,10 +90,59 @@ def test_all_safe_runs_the_reapply_all_or_nothing(
     monkeypatch.setattr(ops, "keep", lambda *_a, **_k: tmp_path / "r")
     monkeypatch.setattr(ops, "record_report", lambda *_a, **_k: None)
     monkeypatch.setattr(ops, "resolve", resolve)
-    done = ops.auto_reapply(object(), "db1")  # type: ignore[arg-type]
+    done = ops.auto_resolve(config(tmp_path), "db1")
     assert asked["mode"] == "reapply" and asked["all_or_nothing"] is True
     assert "include" not in asked or asked["include"] is False
     assert done.startswith("re-applied 0 safe transaction(s) on db2")
+
+
+def test_internal_refuses_writes_made_while_clients_could_reach_the_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(ops, "analyze", lambda *_a, **_k: SAFE)  # safe, but not in a window
+    monkeypatch.setattr(ops, "keep", lambda *_a, **_k: tmp_path / "r")
+    monkeypatch.setattr(ops, "resolve", lambda *_a, **_k: pytest.fail("resolve ran"))
+    with pytest.raises(RefusedUntouched, match="while clients could reach the server"):
+        ops.auto_resolve(config(tmp_path, RejoinAuto.INTERNAL), "db1")
+
+
+@pytest.mark.parametrize("auto", [RejoinAuto.INTERNAL, RejoinAuto.SAFE])
+def test_commits_made_while_the_gate_was_shut_are_discarded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, auto: RejoinAuto
+) -> None:
+    """Even conflicting ones: no client was acknowledged them (the in-doubt statement of a
+    frozen server that thawed), and the active's history is the pair's."""
+    lost = in_window(tmp_path, LOST)
+    asked: dict[str, Any] = {}
+
+    def resolve(_config: object, node: str, **kwargs: Any) -> Resolution:
+        asked.update(kwargs, node=node)
+        kwargs["guard"](lost)  # the fresh analysis, under the lock: still all in the window
+        early = replace(lost.transactions[0], position=100)  # before the gate shut
+        outside = replace(lost, transactions=(early, *lost.transactions[1:]))
+        with pytest.raises(RefusedUntouched, match="while clients could reach"):
+            kwargs["guard"](outside)
+        return Resolution(node, "db2", "discard", lost, tmp_path / "a.json")
+
+    monkeypatch.setattr(ops, "analyze", lambda *_a, **_k: lost)
+    monkeypatch.setattr(ops, "keep", lambda *_a, **_k: tmp_path / "r")
+    monkeypatch.setattr(ops, "record_report", lambda *_a, **_k: None)
+    monkeypatch.setattr(ops, "resolve", resolve)
+    done = ops.auto_resolve(config(tmp_path, auto), "db1")
+    assert asked["mode"] == "discard" and asked["all_or_nothing"] is True
+    assert done.startswith("discarded 2 transaction(s) committed while the client gate was shut")
+
+
+def test_a_window_counts_only_whole_transactions_found_in_the_logs(tmp_path: Path) -> None:
+    lost = in_window(tmp_path, SAFE)
+    windows = Windows(tmp_path)
+    assert ops.outside_windows(lost, windows) is None
+    torn = replace(lost, transactions=(replace(lost.transactions[0], complete=False),))
+    assert "not whole" in (ops.outside_windows(torn, windows) or "")
+    unread = replace(lost, unread="1-1-9")
+    assert "not found" in (ops.outside_windows(unread, windows) or "")
+    nothing = replace(lost, missing_count=0, transactions=())
+    assert "no lost transaction" in (ops.outside_windows(nothing, windows) or "")
 
 
 class _Active:
