@@ -45,6 +45,9 @@ from dualbeat_lab.sandbox.timeline import Timeline, lost_writes
 
 SAMPLE_PERIOD = 0.1
 SETTLE_TIMEOUT = 40.0
+#: How long a fenced node is given to stand by again by itself before the repair steps in
+#: (warntime, an analysis and a flashback or a copy of the small bench data).
+SELF_HEAL_WAIT = 60.0
 OBSERVE_AFTER = 2.0  # seconds the writer and samplers keep going once the pair settled
 # ... and at least this long after the fault ended: a peer that takes over late (keepalived
 # after its master died silently: 3 adverts + skew) must be seen, not cut off.
@@ -117,15 +120,23 @@ class DualbeatStack:
         return started
 
     def repair(self, info: LabInfo, progress: Progress) -> None:
-        """Restart what died; a fenced node goes through ``dualbeat rejoin --accept``."""
+        """Restart what died; a node still fenced after ``SELF_HEAL_WAIT`` (its agent
+        rejoins it by itself when it can: ``[rejoin] auto``) goes through ``dualbeat
+        rejoin --accept``, as an operator would."""
         for n in info.nodes:
             agents.start(info, n.name, progress)
         wait_until(lambda: agents.settled(info) is not None, SETTLE_TIMEOUT)
-        for n in info.nodes:
-            view = agents.status(info, n.name)
-            if view and view["role"] == "fenced":
-                cfg = str(info.config_path)
-                dualbeat_in(n.name, ["rejoin", n.name, "--accept", "-c", cfg], progress)
+
+        def fenced() -> list[str]:
+            views = {n.name: agents.status(info, n.name) for n in info.nodes}
+            return [name for name, v in views.items() if v and v["role"] == "fenced"]
+
+        if fenced():
+            progress(f"fenced: {', '.join(fenced())}; waiting for its agent to rejoin it")
+            wait_until(lambda: not fenced(), SELF_HEAL_WAIT)
+        for name in fenced():
+            progress(f"{name} still fenced: dualbeat rejoin {name} --accept")
+            dualbeat_in(name, ["rejoin", name, "--accept", "-c", str(info.config_path)], progress)
         agents.wait_settled(info, progress, SETTLE_TIMEOUT)
 
 
