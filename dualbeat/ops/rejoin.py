@@ -114,10 +114,11 @@ def auto_resolve(config: Config, node: str, progress: Progress = quiet) -> str:
             all_or_nothing=True, guard=still_in_windows,
         )  # fmt: skip
         record_report(config, result.analysis, result.analysis_path, progress)
+        saved = result.saved_binlogs[0].parent if result.saved_binlogs else result.analysis_path
         return (
             f"discarded {result.analysis.missing_count} transaction(s) committed while the "
-            f"client gate was shut (acknowledged to no client), saved in "
-            f"{result.saved_binlogs or 'the report'}; record {result.record_path}"
+            f"client gate was shut (acknowledged to no client), saved in {saved}; "
+            f"record {result.record_path}"
         )
     if config.rejoin.auto is not RejoinAuto.SAFE:
         raise RefusedUntouched(f"{why}; report {path}: an operator decides")
