@@ -6,8 +6,10 @@
 Per scenario: the time from the heal until the pair is redundant again (both servers
 replicating both ways with no lag, one writable, the writer's table equal on both;
 min/median/max over the runs that got there), the runs that needed an operator (not
-redundant within --timeout), acknowledged writes lost, and in-doubt commits on the old
-active. The lab is rebuilt before every run. Measured, not asserted (a shared machine).
+redundant within --timeout), acknowledged writes lost, in-doubt commits left on the old
+active, and those its agent discarded by itself (committed while its client gate was shut,
+acknowledged to no client). The lab is rebuilt before every run. Measured, not asserted
+(a shared machine).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ def scenario(name: Scenario, runs: int, hold: float, timeout: float) -> dict[str
         "runs_needing_operator": sum(r.needed_operator for r in results),
         "acked_writes_lost": _known([r.acked_lost for r in results]),
         "in_doubt_commits_on_old_active": _known([r.in_doubt for r in results]),
+        "discarded_by_old_active_agent": sum(r.discarded for r in results),
         "detail": [r.as_json() for r in results],
     }
 
@@ -75,7 +78,8 @@ def main() -> None:
             print(
                 f"{name}: redundant again {r['redundant_again_after_heal_s']}, "
                 f"operator {r['runs_needing_operator']}/{r['runs']}, "
-                f"lost {r['acked_writes_lost']}, in-doubt {r['in_doubt_commits_on_old_active']}"
+                f"lost {r['acked_writes_lost']}, in-doubt {r['in_doubt_commits_on_old_active']}, "
+                f"discarded by the agent {r['discarded_by_old_active_agent']}"
             )
     if args.out:
         args.out.write_text(text + "\n")

@@ -7,14 +7,18 @@ stops at the heal, so the checksum compares a table that no longer moves (under 
 writer two checksums would only agree by chance). A pair that is not redundant within
 ``timeout`` needed an operator (a fenced node waits for ``dualbeat rejoin``).
 
-Also per run: acknowledged writes missing on the active afterwards, and in-doubt commits
-on the old active: writer rows it holds that the new active lacks and the writer never
-saw acknowledged (a statement that committed after the peer promoted).
+Also per run: acknowledged writes missing on the active afterwards; in-doubt commits on
+the old active: writer rows it holds that the new active lacks and the writer never saw
+acknowledged (a statement that committed after the peer promoted), once the pair is
+redundant again (or given up); and the transactions the old active's agent discarded by
+itself on the way (committed while its client gate was shut, ``gate.window``): in-doubt
+commits that did happen, and that no operator had to remove.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -28,6 +32,9 @@ from dualbeat_lab.errors import SandboxError
 from dualbeat_lab.sandbox import agents, faults, lab
 from dualbeat_lab.sandbox.drill import VIP_HOST, acked_after, present_seqs, wait_until
 from dualbeat_lab.sandbox.lab import LabInfo, Progress
+from dualbeat_lab.sandbox.timeline import lab_event_paths, load_events
+
+_DISCARDED = re.compile(r"^discarded (\d+) transaction")
 
 
 class Scenario(enum.Enum):
@@ -48,6 +55,7 @@ class SelfHeal:
     redundant_s: float | None  # from the heal; None: not within the timeout
     acked_lost: int | None  # None: no active to check against
     in_doubt: int | None
+    discarded: int = 0  # by the old active's agent itself (``REJOIN_AUTO_RESOLVED``)
 
     @property
     def needed_operator(self) -> bool:
@@ -62,6 +70,7 @@ class SelfHeal:
             "needed_operator": self.needed_operator,
             "acked_writes_lost": self.acked_lost,
             "in_doubt_commits_on_old_active": self.in_doubt,
+            "discarded_by_old_active_agent": self.discarded,
         }
 
 
@@ -177,4 +186,15 @@ def run(
                 in_doubt = None
         else:
             in_doubt = 0
-    return SelfHeal(scenario, old, new, redundant_s, lost, in_doubt)
+    return SelfHeal(scenario, old, new, redundant_s, lost, in_doubt, discarded(info, old))
+
+
+def discarded(info: LabInfo, node: str) -> int:
+    """Transactions ``node``'s agent discarded by itself (its ``REJOIN_AUTO_RESOLVED``)."""
+    return sum(
+        int(found[1])
+        for e in load_events(lab_event_paths(info.lab))
+        if e.node == node
+        and e.code == "REJOIN_AUTO_RESOLVED"
+        and (found := _DISCARDED.match(e.text))
+    )
