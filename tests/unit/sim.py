@@ -57,6 +57,7 @@ from dualbeat.core.lease import may_kick
 from dualbeat.core.observations import (
     ActionDone,
     ActionFailed,
+    GateWindowOpened,
     MysqlProbed,
     Observation,
     PeerBeat,
@@ -77,6 +78,7 @@ NAMES = ("db1", "db2")
 CLIENTS = ("w1", "w2")  # two writers on the ``client`` host
 STEP = 0.05
 WATCHDOG = 1.0  # the model watchdog's timeout (< ttl - margin)
+READ_TIMEOUT = 2.0  # the writers' (the bench's ``tight`` profile)
 
 
 @dataclass
@@ -114,6 +116,10 @@ class Node:
     paused_until: float = 0.0
     vip: bool = False
     gated: bool = False  # the client gate shut: no client session reaches its server
+    # The gate's windows (``gate.window``) over the node's own transaction numbers: the
+    # one open since a shut that cut a session off, and the closed ones (from, to].
+    window_from: int | None = None
+    windows: list[tuple[int, int]] = field(default_factory=list)
     boot: int = 0
     next_probe: float = 0.0
     next_beat: float = 0.0
@@ -136,8 +142,12 @@ class World:
         rejoin_auto: RejoinAuto = RejoinAuto.INTERNAL,
         watchdog: float = WATCHDOG,
         timing: Timing | None = None,
+        semisync: bool = False,
     ) -> None:
         self.rng = random.Random(seed)
+        # Replication as semi-sync with a reachable peer: a write is on the peer before it
+        # is acknowledged (the model's approximation: no timeout, no fallback).
+        self.semisync = semisync
         self.now = 0.0
         self.loss, self.chaos = loss, chaos
         self.arbiter = arbiter
@@ -164,6 +174,7 @@ class World:
         self.acked: list[tuple[int, int]] = []  # (domain, seq) of acknowledged client writes
         # The server each writer's session is connected to (both writers on ``client``).
         self.sessions: dict[str, str | None] = dict.fromkeys(CLIENTS)
+        self.blocked_since: dict[str, float] = {}  # clients waiting on a frozen server
         self.log: list[str] = []
         self.cut: set[frozenset[str]] = set()  # host pairs that cannot talk
         self.dropped: set[tuple[str, str]] = set()  # (src, dst): IP dropped one way, ARP passes
@@ -230,10 +241,18 @@ class World:
                 m.sessions = 0
                 self._drop_sessions(node.name)
             case ShutClients():  # the kernel's doing: works on a dead or frozen server too
+                if m.sessions and m.alive and node.window_from is None:
+                    # A session cut off from a live (or frozen) server: its binary log's
+                    # end is the window's start, and the agent tells its core.
+                    node.window_from = m.seqs.get(m.server_id, 0)
+                    self._deliver(at, node.name, GateWindowOpened())
                 node.gated = True
                 m.sessions = 0
                 self._drop_sessions(node.name)
             case AdmitClients():
+                if node.window_from is not None:
+                    node.windows.append((node.window_from, m.seqs.get(m.server_id, 0)))
+                    node.window_from = None
                 node.gated = False
             case ClaimVip(force=force, probe=probe):
                 # the ARP probe (skipped after the peer announced its release)
@@ -262,14 +281,26 @@ class World:
         return ActionDone(action)
 
     def _auto_rejoin(self, node: Node, active: Node, action: AutoRejoin) -> Observation:
-        """``rejoin --reapply`` with every lost write safe (the model's writes are inserts
-        of fresh keys): they land on the active, and the node becomes its copy."""
+        """``ops.rejoin.auto_resolve``: the node's own transactions the active lacks, all
+        inside the gate's closed windows, are discarded (the node becomes the active's
+        copy); else, with ``safe``, every lost write is re-applied (the model's writes are
+        inserts of fresh keys: all safe); else refused before any change."""
         if not (node.mysql.up and active.mysql.up and self.link(node.name, active.name)):
             return ActionFailed(action, "a server is unreachable")
+        own = node.mysql.server_id
+        lost = range(active.mysql.seqs.get(own, 0) + 1, node.mysql.seqs.get(own, 0) + 1)
+        if lost and all(any(a < s <= b for a, b in node.windows) for s in lost):
+            node.mysql.seqs = dict(active.mysql.seqs)
+            node.windows = []  # its history restarts: a new binary log, no window on it
+            self.log.append(f"{self.now:7.2f} {node.name} AUTO-REJOIN discarded {len(lost)}")
+            return ActionDone(action, "discarded")
+        if node.cfg.rejoin_auto is not RejoinAuto.SAFE:
+            return ActionFailed(action, "committed while clients could reach it", True)
         for domain, seq in node.mysql.seqs.items():
             if active.mysql.seqs.get(domain, 0) < seq:
                 active.mysql.seqs[domain] = seq
         node.mysql.seqs = dict(active.mysql.seqs)
+        node.windows = []
         self.log.append(f"{self.now:7.2f} {node.name} AUTO-REJOIN re-applied on {active.name}")
         return ActionDone(action, "re-applied")
 
@@ -428,9 +459,14 @@ class World:
 
     def _client_write(self) -> None:
         """Each writer writes through its session, acknowledged when the server takes it;
-        a failed session reconnects through the VIP (a single holder the client reaches)."""
+        a failed session reconnects through the VIP (a single holder the client reaches).
+        A session on a frozen server stays, its statement in flight and unanswered, until
+        the gate destroys it or the client's read timeout (``READ_TIMEOUT``) gives up."""
         for client, name in self.sessions.items():
             server = self.nodes[name] if name else None
+            if server is not None and self._blocked(client, server):
+                continue
+            self.blocked_since.pop(client, None)
             if server is None or not self._serves(server):
                 if server is not None:
                     server.mysql.sessions = max(0, server.mysql.sessions - 1)
@@ -444,6 +480,19 @@ class World:
             domain = server.mysql.server_id
             server.mysql.seqs[domain] = server.mysql.seqs.get(domain, 0) + 1
             self.acked.append((domain, server.mysql.seqs[domain]))
+            if self.semisync:  # acknowledged once the peer has it, when it can get it
+                self._replicate()
+
+    def _blocked(self, client: str, server: Node) -> bool:
+        """The client waits on a frozen server that it still reaches through an open gate,
+        within its read timeout."""
+        m = server.mysql
+        if not (m.alive and m.frozen and m.sessions and not server.gated):
+            return False
+        if not self.link("client", server.name):
+            return False
+        since = self.blocked_since.setdefault(client, self.now)
+        return self.now - since < READ_TIMEOUT
 
     def _drop_sessions(self, name: str) -> None:
         for client, server in self.sessions.items():
