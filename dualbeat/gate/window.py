@@ -158,10 +158,6 @@ class Windows:
         if windows and windows[-1].end is None:
             self._save(windows[:-1])
 
-    def holding(self, file: str, position: int | None) -> Window | None:
-        """The closed window holding a transaction at ``position`` of ``file``, if any."""
-        return next((w for w in self.closed() if w.holds(file, position)), None)
-
     def _save(self, windows: list[Window]) -> None:
         """Atomically (a torn file would read as no window: safe, but the windows lost)."""
         tmp = self.path.with_suffix(".tmp")

@@ -151,10 +151,11 @@ def outside_windows(analysis: Analysis, windows: Windows) -> str | None:
         return "no lost transaction to discard"
     if analysis.unread or len(analysis.transactions) != analysis.missing_count:
         return "some lost transactions were not found in the binary logs"
+    closed = windows.closed()  # read once, not once per transaction
     for t in analysis.transactions:
         if not t.complete:
             return f"{t.gtid} is not whole in the binary logs"
-        if windows.holding(t.binlog_file, t.position) is None:
+        if not any(w.holds(t.binlog_file, t.position) for w in closed):
             return (
                 f"{t.gtid} ({t.binlog_file}:{t.position}) was committed while clients could "
                 "reach the server (not while the client gate was shut)"
