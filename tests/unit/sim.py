@@ -129,6 +129,10 @@ class Node:
     kicked_at: float | None = None  # the watchdog is armed while not None
     reboot_at: float | None = None  # reset by the watchdog: the agent starts again then
 
+    def in_windows(self, lost: range) -> bool:
+        """Every one of ``lost`` (own transaction numbers) inside a closed gate window."""
+        return all(any(a < s <= b for a, b in self.windows) for s in lost)
+
 
 class World:
     def __init__(
@@ -289,7 +293,7 @@ class World:
             return ActionFailed(action, "a server is unreachable")
         own = node.mysql.server_id
         lost = range(active.mysql.seqs.get(own, 0) + 1, node.mysql.seqs.get(own, 0) + 1)
-        if lost and all(any(a < s <= b for a, b in node.windows) for s in lost):
+        if lost and node.in_windows(lost):
             node.mysql.seqs = dict(active.mysql.seqs)
             node.windows = []  # its history restarts: a new binary log, no window on it
             self.log.append(f"{self.now:7.2f} {node.name} AUTO-REJOIN discarded {len(lost)}")

@@ -112,15 +112,12 @@ def _fenced_for_in_doubt(w: World) -> list[str]:
     inside one of its gate's closed windows (acknowledged to no client)."""
     [active] = [n for n in w.nodes.values() if n.state.role is Role.ACTIVE]
     fenced = [n for n in w.nodes.values() if n.state.role is Role.FENCED]
+    own = {n.name: n.mysql.server_id for n in fenced}
     return [
         n.name
         for n in fenced
-        if all(
-            any(a < s <= b for a, b in n.windows)
-            for s in range(
-                active.mysql.seqs.get(n.mysql.server_id, 0) + 1,
-                n.mysql.seqs.get(n.mysql.server_id, 0) + 1,
-            )
+        if n.in_windows(
+            range(active.mysql.seqs.get(own[n.name], 0) + 1, n.mysql.seqs.get(own[n.name], 0) + 1)
         )
     ]
 
