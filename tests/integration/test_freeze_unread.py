@@ -12,7 +12,6 @@ by again (``[rejoin] auto``, default ``internal``), without an operator.
 from __future__ import annotations
 
 import threading
-import time
 
 import pymysql
 import pytest
@@ -99,6 +98,19 @@ LONG_INSERT = (
 )
 
 
+def scanning(info: LabInfo, node: str) -> bool:
+    """The node's server is executing ``LONG_INSERT`` (it has read it)."""
+    with Server(info.node(node).root_endpoint()) as server:
+        rows = server.query(
+            Statement(
+                "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST"
+                " WHERE COMMAND = 'Query' AND INFO = %s",
+                (LONG_INSERT,),
+            )
+        )
+    return bool(rows[0]["n"])
+
+
 def test_a_statement_read_before_the_freeze_is_discarded_by_the_node_itself(
     pair: LabInfo,
 ) -> None:
@@ -114,7 +126,7 @@ def test_a_statement_read_before_the_freeze_is_discarded_by_the_node_itself(
 
     sender = threading.Thread(target=insert, daemon=True)
     sender.start()
-    time.sleep(0.5)  # db1 has read the INSERT and scans
+    wait_for(lambda: scanning(pair, "db1"), 10, "db1 to have read the INSERT and scan")
     assert not outcome, f"the INSERT ended before the freeze: {outcome}"
     try:
         faults.freeze_mysqld(pair.lab, "db1")
