@@ -17,48 +17,16 @@ import pymysql
 import pytest
 
 from dualbeat.config import load
-from dualbeat.errors import MysqlQueryError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat.rejoin.analysis import report_dir
 from dualbeat_lab.sandbox import agents, faults
-from dualbeat_lab.sandbox.drill import VIP_HOST
 from dualbeat_lab.sandbox.lab import LabInfo
-from dualbeat_lab.sandbox.timeline import lab_event_paths, load_events
-from tests.integration.labtools import inside, wait_for
+from tests.integration.in_doubt import client_through_vip, codes, rows
+from tests.integration.labtools import wait_for
 from tests.integration.rejoin_scene import role
 
 pytestmark = pytest.mark.integration
-
-
-def rows(info: LabInfo, node: str) -> list[int]:
-    with Server(info.node(node).root_endpoint()) as server:
-        return [int(r["k"]) for r in server.query(Statement("SELECT k FROM app.unread"))]
-
-
-def has_table(info: LabInfo, node: str) -> bool:
-    try:
-        rows(info, node)
-    except MysqlQueryError:  # not replicated yet
-        return False
-    return True
-
-
-def codes(info: LabInfo, node: str) -> list[str]:
-    return [e.code for e in load_events(lab_event_paths(info.lab)) if e.node == node]
-
-
-def client_through_vip(info: LabInfo) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
-    """A connection with driver defaults (connect 10 s, no read timeout), made from the
-    application's host through the VIP, to a pair holding ``app.unread``."""
-    with Server(info.node("db1").root_endpoint()) as server:
-        server.execute(Statement("CREATE TABLE app.unread (k INT PRIMARY KEY)"))
-    wait_for(lambda: has_table(info, "db2"), 15, "app.unread on db2")
-    password = info.secrets.app_password_file.read_text().strip()
-    with inside("client"):
-        return pymysql.connect(
-            host=VIP_HOST, user="app", password=password, database="app", autocommit=True
-        )
 
 
 def test_a_statement_sent_to_a_frozen_active_never_commits_there(pair: LabInfo) -> None:

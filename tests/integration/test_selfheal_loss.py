@@ -27,8 +27,8 @@ from dualbeat.rejoin.analysis import report_dir
 from dualbeat_lab.sandbox import agents, drill, faults, lab
 from dualbeat_lab.sandbox.lab import LabInfo
 from dualbeat_lab.sandbox.provision import provision
-from dualbeat_lab.sandbox.timeline import lab_event_paths, load_events
 from tests.integration.conftest import STATE, require_integration
+from tests.integration.in_doubt import codes
 from tests.integration.labtools import wait_for
 from tests.integration.rejoin_scene import acked, old_active_returns, replicate_baseline, role
 
@@ -49,10 +49,6 @@ def safe_pair() -> Iterator[LabInfo]:
     yield info
     faults.heal_all(info.lab)
     lab.down(STATE)
-
-
-def codes(info: LabInfo, node: str) -> list[str]:
-    return [e.code for e in load_events(lab_event_paths(info.lab)) if e.node == node]
 
 
 def test_a_conflict_keeps_the_node_fenced_with_its_report(

@@ -1,0 +1,93 @@
+"""A commit still waiting for semi-sync's acknowledgement when the active's link went down.
+
+The client's statement reached the active and went into its binary log; the standby never
+received it (the replication stream was held up), so the commit waited for the standby's
+acknowledgement, and the client for its answer. The link then went down: the peer
+promoted without the transaction, and the old active committed it after the peer had
+promoted. Its acknowledgement reached nobody: the commit was still waiting when the client gate
+destroyed the client's connection, and the agent's probes show why it could not have
+returned earlier (semi-sync on, no earlier commit left unacknowledged, the timeout not
+reached: ``gate.acks``). So the old active discards it by itself and stands by again
+(``[rejoin] auto``, default ``internal``), without an operator.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pymysql
+import pytest
+
+from dualbeat.config import load
+from dualbeat.mysql.connection import Server
+from dualbeat.mysql.dialect import Statement
+from dualbeat.rejoin.analysis import report_dir
+from dualbeat_lab.sandbox import agents, faults
+from dualbeat_lab.sandbox.lab import LabInfo
+from tests.integration.in_doubt import client_through_vip, codes, rows
+from tests.integration.labtools import wait_for
+from tests.integration.rejoin_scene import role
+
+pytestmark = pytest.mark.integration
+
+WAITING = "Waiting for semi-sync ACK from slave"
+
+
+def semisync_on(info: LabInfo) -> bool:
+    with Server(info.node("db1").root_endpoint()) as server:
+        found = server.query(Statement("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_status'"))
+    return bool(found) and str(found[0]["Value"]).upper() == "ON"
+
+
+def waiting_for_ack(server: Server) -> bool:
+    found = server.query(
+        Statement(
+            "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE STATE = %s",
+            (WAITING,),
+        )
+    )
+    return bool(found[0]["n"])
+
+
+def test_a_commit_waiting_for_its_ack_at_link_down_is_discarded_by_the_node_itself(
+    pair: LabInfo,
+) -> None:
+    # A read timeout: with the link down nothing the old active sends reaches the client.
+    client = client_through_vip(pair, read_timeout=5.0)
+    wait_for(lambda: semisync_on(pair), 15, "semi-sync on db1")
+    outcome: list[str] = []
+
+    def insert() -> None:
+        try:
+            client.query("INSERT INTO unread VALUES (7)")
+            outcome.append("acknowledged")
+        except pymysql.err.OperationalError as exc:
+            outcome.append(f"error: {exc}")
+
+    with Server(pair.node("db2").root_endpoint()) as db2:
+        db2.execute(Statement("STOP SLAVE IO_THREAD"))  # the stream held up
+    sender = threading.Thread(target=insert, daemon=True)
+    try:
+        with Server(pair.node("db1").root_endpoint()) as db1:
+            sender.start()
+            wait_for(lambda: waiting_for_ack(db1), 0.8, "the commit waiting", step=0.01)
+        faults.link_down(pair.lab, "db1")  # well within the 1 s semi-sync timeout
+        sender.join(15)
+        assert outcome and outcome[0].startswith("error"), outcome
+        wait_for(lambda: agents.settled(pair) == "db2", 20, "db2 active")
+        wait_for(lambda: rows(pair, "db1") == [7], 20, "the INSERT committed on db1")
+    finally:
+        faults.link_up(pair.lab, "db1")
+        client.close()
+    assert rows(pair, "db2") == []
+    try:
+        wait_for(lambda: "REJOIN_AUTO" in codes(pair, "db1"), 120, "db1 to rejoin by itself")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; db1's codes: {codes(pair, 'db1')[-15:]}") from None
+    seen = codes(pair, "db1")
+    assert seen.index("HOLDS_ERRANT") < seen.index("REJOIN_AUTO_RESOLVED"), seen
+    assert role(pair, "db1") == "standby"
+    wait_for(lambda: rows(pair, "db1") == [], 30, "the in-doubt row gone from db1")
+    assert rows(pair, "db2") == []
+    reports = report_dir(load(pair.config_path), "db1")
+    assert list(reports.glob("*-discard.json")), "no record of the discard"
