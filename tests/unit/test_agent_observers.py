@@ -176,3 +176,35 @@ def test_no_position_is_reported_while_a_rejoin_of_the_node_is_under_way(
     assert seen.ok and seen.executed is None and "rejoin" in seen.detail
     journal.unlink()
     assert probe(tmp_path, servers).executed == MariadbGtidSet.parse("1-1-10")
+
+
+class LinkWithoutCarrier:
+    """A VIP interface that has lost its carrier and says nothing more: no further
+    change comes, so the observer waits out whatever timeout it asks for."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def observe(self) -> tuple[bool, bool]:
+        return True, False
+
+    def wait_for_change(self, timeout: float) -> bool:
+        self.waits.append(timeout)
+        return False
+
+
+def test_a_lost_carrier_is_confirmed_at_the_monitors_pace(tmp_path: Path) -> None:
+    """The core counts a link down after ``CARRIER_SAMPLES`` observations without carrier:
+    the second must come an interval after the first, not after the slow refresh of an
+    unchanged interface (an active cut off yielded a second late, and a commit waiting
+    for its acknowledgement then timed out before the client gate shut)."""
+    link, posts = LinkWithoutCarrier(), Posts()
+    seen = Observers(
+        config(tmp_path), "db1", endpoint("db1"), endpoint("db2"), link,  # type: ignore[arg-type]
+        posts, lambda: (False, 4), connect=Servers().connect,
+    )  # fmt: skip
+    step = seen.steps["vip"]
+    step()
+    step()
+    assert len(posts.take(2)) == 2, "each sample without carrier is posted"
+    assert link.waits == [seen.interval] * 2
