@@ -70,6 +70,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
+from dualbeat.gate.acks import AckTrail
 from dualbeat.gate.base import ClientGate
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Connect, Endpoint, Server
@@ -134,9 +135,12 @@ class Actor:
         rejoiner: RejoinWorker | None = None,
         connect: Connect = Server,
         gate: ClientGate | None = None,
+        acks: AckTrail | None = None,
     ) -> None:
         self.config, self.node, self.vip, self.post = config, node, vip, post
         self.gate = gate
+        # Told of our own changes of semi-sync's source side (``gate.acks``).
+        self.acks = acks or AckTrail()
         self.leases, self.rejoiner = leases, rejoiner
         self.state_dir = config.state_dir(node)
         self._durable: Durable | None = None  # as last persisted: the epoch row's source
@@ -316,9 +320,10 @@ class Actor:
                 if not self.config.replication.semisync:
                     return ActionDone(action, "semi-sync disabled in the config")
                 timeout_ms = int(self.config.replication.semisync_timeout * 1000)
-                changed = control.configure_semisync(
-                    self.fast, source=source, timeout_ms=timeout_ms
-                )
+                with self.acks.changing() as began:
+                    changed = control.configure_semisync(
+                        self.fast, source=source, timeout_ms=timeout_ms, before_change=began
+                    )
                 return ActionDone(action, "changed" if changed else "unchanged")
             case RunHook(event=event, env=env):
                 return ActionDone(action, hooks.run_hook(self.config, self.node, event, env))

@@ -42,6 +42,7 @@ from dualbeat.core.observations import (
     VipObserved,
 )
 from dualbeat.errors import DualbeatError, MysqlRefused
+from dualbeat.gate.acks import AckTrail, Sample
 from dualbeat.mysql.connection import Connect, Endpoint, Server
 from dualbeat.mysql.internal import client_view
 from dualbeat.mysql.probe import LocalProbe, ProbeErrorKind, ProbeResult, ping
@@ -119,8 +120,11 @@ class Observers:
         write_probe: WriteProbe,
         connect: Connect = Server,
         peer_quiet: Callable[[], bool] = lambda: True,
+        acks: AckTrail | None = None,
     ) -> None:
         self.config, self.node, self.post = config, node, post
+        # Each probe's semi-sync reading, for the client gate's windows (``gate.acks``).
+        self.acks = acks or AckTrail()
         self.connect = connect
         self.peer_quiet = peer_quiet
         self.interval = config.monitor.interval
@@ -150,6 +154,13 @@ class Observers:
                 )
             )
 
+    def _sampled(self, sent: float, result: ProbeResult) -> None:
+        """Keep the probe's semi-sync reading; a failed probe ends the run (``gate.acks``)."""
+        if result.ok and result.semisync is not None:
+            self.acks.add(Sample(sent, result.executed, result.semisync))
+        else:
+            self.acks.broken()
+
     def _steps(
         self, local: Endpoint, peer: Endpoint, vip: VipManager | None, write_probe: WriteProbe
     ) -> list[tuple[str, Step]]:
@@ -164,12 +175,14 @@ class Observers:
         def monitor() -> float | None:
             nonlocal failures, looked_up
             write, epoch = write_probe()
+            sent = time.monotonic()
             # While the peer is quiet a received event may veto "peer dead": read the
             # replica's status at every probe then (see ``mysql.probe``).
             result = probe.probe(
                 write=write, node=self.node, epoch=epoch, watch_replica=self.peer_quiet()
             )
             self.last_probe = result
+            self._sampled(sent, result)
             observation = to_observation(result, internal)
             if result.ok and rejoining.exists():
                 # A rejoin rewrites this node's GTID history and data in several steps;
@@ -226,10 +239,13 @@ class Observers:
         def run() -> float:
             nonlocal last, posted
             observed, now = VipObserved(*vip.observe()), time.monotonic()
-            if observed != last or now - posted >= VIP_REFRESH:
+            # Without carrier, every sample counts (``CARRIER_SAMPLES``) and is taken at
+            # the monitor's interval: a link that is down is confirmed within it, not at
+            # the slow refresh of an unchanged interface.
+            if observed != last or not observed.carrier or now - posted >= VIP_REFRESH:
                 last, posted = observed, now
                 self.post(observed)
-            vip.wait_for_change(VIP_REFRESH)
+            vip.wait_for_change(VIP_REFRESH if observed.carrier else self.interval)
             return 0.0
 
         return run

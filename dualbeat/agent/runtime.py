@@ -52,6 +52,7 @@ from dualbeat.core.roles import Role
 from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
 from dualbeat.errors import ConfigError, DualbeatError, VipError, WatchdogError
 from dualbeat.gate import window
+from dualbeat.gate.acks import AckTrail
 from dualbeat.gate.nft import NftGate, spec_from_config
 from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
@@ -163,13 +164,17 @@ class Agent:
         leases = LeaseWorker(open_arbiter(arbiter), self.node, post) if arbiter else None
         rejoiner = RejoinWorker(self._auto_rejoin, post)
         # The client gate guards the port clients reach through the VIP: with a VIP only.
-        # Its windows say which commits no client was acknowledged (``gate.window``).
+        # Its windows say which commits no client was acknowledged (``gate.window``),
+        # with the probes' semi-sync counters as the proof for commits still waiting for
+        # their acknowledgement when it shut (``gate.acks``).
+        acks = AckTrail()
         gate = None
         if self.vip:
             recorder = window.Recorder(
                 window.Windows(self.state_dir),
                 lambda: self.observers.binlog_base,
                 lambda _window: post(GateWindowOpened()),
+                acks.unacked_after,
             )
             gate = NftGate(spec_from_config(self.config, self.node), windows=recorder)
         self.actor = Actor(
@@ -181,6 +186,7 @@ class Agent:
             leases,
             rejoiner,
             gate=gate,
+            acks=acks,
         )
         peer = monitor_endpoint(self.config, self.config.peer_of(self.node).name)
         self.observers = Observers(
@@ -192,6 +198,7 @@ class Agent:
             post,
             self._write_probe,
             peer_quiet=self._peer_quiet,
+            acks=acks,
         )
         sock = control.socket_path(self.state_dir)
         sock.unlink(missing_ok=True)

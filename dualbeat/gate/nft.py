@@ -19,6 +19,7 @@ import json
 import logging
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from ipaddress import IPv4Address, ip_address
@@ -103,14 +104,14 @@ class NftGate:
         )
         lines = [line for line in out.splitlines() if line.strip()]
         inodes = {i for i in map(drain.inode, lines) if i is not None}
-        shut = self._shuts
-        self._drainer = _Drainer(inodes, lambda pid: self._open_window(pid, shut))
+        shut, at = self._shuts, time.monotonic()  # no answer reaches a client after this
+        self._drainer = _Drainer(inodes, lambda pid: self._open_window(pid, shut, at))
         return Shut(destroyed=len(lines))
 
-    def _open_window(self, pid: int, shut: int) -> None:
+    def _open_window(self, pid: int, shut: int, at: float) -> None:
         with self._lock:
             if self.windows is not None and self._shut and self._shuts == shut:
-                self.windows.opened(pid, shut)
+                self.windows.opened(pid, shut, at)
 
     def drained(self, timeout: float) -> int | None:
         """How many connections the last ``destroy`` drained bytes from (None: not done
@@ -119,7 +120,13 @@ class NftGate:
 
     def open(self) -> None:
         """Remove the gate's table (absent already is success). The ARP table stays: a
-        released VIP may still be on this host for its grace; a claim removes it."""
+        released VIP may still be on this host for its grace; a claim removes it.
+
+        The last destroy's drainer is waited for first (at most ``timeout``): it opens
+        the window, and a server that did not freeze is read-only again within tens of
+        ms, often before the drainer has found its process; without the wait that shut
+        would leave no window (a link-down's commit waiting for its acknowledgement)."""
+        self.drained(self.timeout)
         with self._lock:  # before the port opens: the window ends while it is shut
             self._shut = False
             if self.windows is not None:

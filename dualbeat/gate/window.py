@@ -19,6 +19,12 @@ was created: a ``RESET MASTER`` makes a new file under the old name, maybe on th
 inode). A window that spans a rotation counts only its first file; one still open counts
 for nothing.
 
+A window also reaches back before ``start`` when the semi-sync counters prove it
+(``gate.acks``): a transaction of the same file before ``start`` and not in
+``unacked_after`` (a probe's executed GTID set) was still waiting for the standby's
+acknowledgement when the gate shut, so no client was told it committed either (the
+commit caught by a link that went down).
+
 The scope is the gate's (``ruleset``): clients that connect over the network. A client on
 the database host itself, on the unix socket, is not cut off by the gate, and a statement
 of its committed in a window would be taken for in-doubt too; clients of an HA pair
@@ -37,6 +43,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+from dualbeat.core.gtid import GtidParseError, parse_gtid_set
+
 FILE_NAME = "gate-windows.json"
 #: Windows kept: the newest ones; a node is fenced for the last one or two.
 KEEP = 8
@@ -48,23 +56,50 @@ _T = TypeVar("_T")
 @dataclass(frozen=True)
 class Window:
     """``[start, end)`` of one binary-log file (by path and identity) written while the gate
-    was shut; ``end`` None while the gate is still shut."""
+    was shut; ``end`` None while the gate is still shut. ``unacked_after``: the executed
+    GTID set after which every transaction before ``start`` was still waiting for its
+    acknowledgement when the gate shut (``gate.acks``); None when nothing proves it."""
 
     path: str
     identity: str  # the file's inode and first bytes (``file_identity``)
     start: int
     end: int | None = None
+    unacked_after: str | None = None
 
-    def holds(self, file: str, position: int | None) -> bool:
-        """Whether a transaction starting at ``position`` of binary log ``file`` (its name,
-        as the server lists it) lies in this window, the file being still the same one."""
-        return (
-            self.end is not None
-            and position is not None
-            and os.path.basename(self.path) == os.path.basename(file)
-            and self.start <= position < self.end
-            and file_identity(self.path) == self.identity
+    def holds(self, file: str, position: int | None, gtid: str) -> bool:
+        """Whether transaction ``gtid``, starting at ``position`` of binary log ``file``
+        (its name, as the server lists it), was acknowledged to no client by this window:
+        written while the gate was shut, or before, still waiting for its acknowledgement
+        when it shut; the file being still the same one."""
+        if (
+            self.end is None
+            or position is None
+            or position >= self.end
+            or os.path.basename(self.path) != os.path.basename(file)
+        ):
+            return False
+        if position < self.start and (
+            self.unacked_after is None or _within(gtid, self.unacked_after)
+        ):
+            return False
+        return file_identity(self.path) == self.identity
+
+
+def _within(gtid: str, gtids: str) -> bool:
+    """Whether transaction ``gtid`` is in the set ``gtids``; True when either does not
+    parse (then the transaction is not claimed: the safe side)."""
+    # Here, not at the top: the agent loads the binary-log reader only for a rejoin.
+    from dualbeat.mysql.binlog.text import Gtid
+
+    found = Gtid.from_text(gtid)
+    if found is None:
+        return True
+    try:
+        return parse_gtid_set(found.alone, found.family).issubset(
+            parse_gtid_set(gtids, found.family)
         )
+    except (GtidParseError, TypeError):
+        return True
 
 
 def current_binlog(pid: int, base: str, proc: Path = Path("/proc")) -> tuple[str, str, int] | None:
@@ -129,13 +164,13 @@ class Windows:
     def closed(self) -> list[Window]:
         return [w for w in self.load() if w.end is not None]
 
-    def open(self, pid: int, base: str) -> Window | None:
+    def open(self, pid: int, base: str, unacked_after: str | None = None) -> Window | None:
         """Open a window at the end of ``pid``'s current binary log; None when the file
         cannot be found."""
         found = current_binlog(pid, base)
         if found is None:
             return None
-        window = Window(*found)
+        window = Window(*found, unacked_after=unacked_after)
         self._save([*self.closed(), window][-KEEP:])
         return window
 
@@ -167,29 +202,39 @@ class Windows:
 
 class Recorder:
     """What the gate calls, each under the gate's lock: ``opened`` after shut number
-    ``shut`` destroyed (and drained) the connections of server process ``pid``, while
-    that shut still holds; ``closing`` before the gate opens. ``binlog_base``: the
-    server's ``@@log_bin_basename`` as last probed (None: not known yet, nothing is
-    recorded); ``on_open``: told of each window opened (the agent tells its core)."""
+    ``shut`` destroyed (and drained) the connections of server process ``pid``, at
+    ``at`` (monotonic), while that shut still holds; ``closing`` before the gate opens.
+    ``binlog_base``: the server's ``@@log_bin_basename`` as last probed (None: not known
+    yet, nothing is recorded); ``unacked_after``: what the semi-sync counters prove for
+    a shut at a time (``gate.acks``); ``on_open``: told of each window opened (the agent
+    tells its core)."""
 
     def __init__(
         self,
         windows: Windows,
         binlog_base: Callable[[], str | None],
         on_open: Callable[[Window], None] = lambda _w: None,
+        unacked_after: Callable[[float], str | None] = lambda _at: None,
     ) -> None:
         self.windows, self.binlog_base, self.on_open = windows, binlog_base, on_open
+        self.unacked_after = unacked_after
         self._shut: int | None = None  # the shut whose window is open in the file
         self._guard(self.windows.drop_open, "an earlier run's open window")
 
-    def opened(self, pid: int, shut: int) -> None:
+    def opened(self, pid: int, shut: int, at: float) -> None:
         base = self.binlog_base()
         if base is None or self._shut == shut:
             return
-        window = self._guard(lambda: self.windows.open(pid, base), "in-doubt window")
+        unacked = self.unacked_after(at)
+        window = self._guard(lambda: self.windows.open(pid, base, unacked), "in-doubt window")
         if window is not None:
             self._shut = shut
-            log.info("client gate shut at %s:%d", window.path, window.start)
+            log.info(
+                "client gate shut at %s:%d%s",
+                window.path,
+                window.start,
+                "" if unacked is None else f"; commits waiting for an ack after {unacked}",
+            )
             self.on_open(window)
 
     def closing(self) -> None:

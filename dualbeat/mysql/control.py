@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from dualbeat.core.gtid import parse_gtid_set
@@ -294,7 +294,13 @@ def prepare_takeover(server: SqlServer, timeout: float, *, target: str = "") -> 
 # --- semi-synchronous replication ---------------------------------------------------------
 
 
-def configure_semisync(server: SqlServer, *, source: bool, timeout_ms: int) -> bool:
+def configure_semisync(
+    server: SqlServer,
+    *,
+    source: bool,
+    timeout_ms: int,
+    before_change: Callable[[], None] = lambda: None,
+) -> bool:
     """Semi-sync for this node's role: the replica side always on (a standby acknowledges),
     the source side on only while a healthy standby is there to acknowledge, with the
     lossless ``AFTER_SYNC`` wait point and ``timeout_ms``. Returns whether anything changed;
@@ -308,6 +314,9 @@ def configure_semisync(server: SqlServer, *, source: bool, timeout_ms: int) -> b
     when that side was off *and* the thread is running or connecting. A stopped thread is
     left stopped: after a takeover it was stopped on purpose, and starting it would
     replicate from the old active again.
+
+    ``before_change`` is called right before the source side changes (``gate.acks``:
+    switching it off releases the commits waiting for an acknowledgement).
     """
     d = server.dialect
     plugins = d.semisync_plugins(True, True)
@@ -334,6 +343,8 @@ def configure_semisync(server: SqlServer, *, source: bool, timeout_ms: int) -> b
     replica = not bool(to_flag(value(d.semisync_replica_enabled_var)))
     if not (enable_source or disable_source or replica):
         return False
+    if enable_source or disable_source:
+        before_change()
     statements = []
     if enable_source or replica:
         statements += d.enable_semisync(

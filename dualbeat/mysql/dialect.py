@@ -69,6 +69,9 @@ class Dialect:
     semisync_timeout_var: str
     semisync_source_status_var: str
     semisync_replica_status_var: str
+    semisync_unacked_var: str  # status: commits that returned without an acknowledgement
+    semisync_waiting_var: str  # status: sessions waiting for one
+    semisync_wait_no_replica_var: str
     # Per-flavour data, set by the subclass constructors.
     _replica_word: str  # SLAVE or REPLICA, in START/STOP/RESET/SHOW ... STATUS
     _binlog_status_sql: str
@@ -217,26 +220,54 @@ class Dialect:
         this server's own GTIDs carry: ``server_id`` on MariaDB, ``server_uuid`` on MySQL),
         ``read_only``,
         ``super_read_only`` (NULL where the server has none), ``executed`` (the executed
-        GTID set), ``semisync_source`` (the source-side semi-sync *status* counter, ON
-        while commits wait for acknowledgements; NULL when the plugin is not loaded) and
-        ``binlog_base`` (``@@log_bin_basename``: where the client gate finds the binary
-        log without SQL, ``gate.window``; NULL with binary logging off).
+        GTID set), ``binlog_base`` (``@@log_bin_basename``: where the client gate finds the
+        binary log without SQL, ``gate.window``; NULL with binary logging off), and the
+        source side of semi-sync (``mysql.semisync``): ``semisync`` (its status counters as
+        ``name=value`` pairs, ``semisync_counters``; NULL when the plugin is not loaded),
+        ``semisync_timeout`` (ms) and ``semisync_wait_no_replica``.
 
         Status counters cannot be read with ``@@``: a subquery on the status table
         (``information_schema`` in MariaDB, ``performance_schema`` in MySQL 5.7+, which
-        removed the other) keeps them in the same statement.
+        removed the other) keeps them in the same statement. MariaDB's semi-sync settings
+        are built in and read with ``@@``; MySQL's exist only with the plugin loaded, so
+        they come from its variables table (NULL without it).
         """
         super_read_only = "@@GLOBAL.super_read_only" if self.has_super_read_only else "NULL"
         origin = "@@GLOBAL.server_id" if self.gtid_family == "mariadb" else "@@GLOBAL.server_uuid"
+        counters = tuple(self.semisync_counters().values())
+        args: tuple[str, ...] = counters
+        if self.gtid_family == "mariadb":
+            settings = (
+                f"@@GLOBAL.{identifier(self.semisync_timeout_var)} AS semisync_timeout, "
+                f"@@GLOBAL.{identifier(self.semisync_wait_no_replica_var)} "
+                "AS semisync_wait_no_replica"
+            )
+        else:
+            variable = "(SELECT VARIABLE_VALUE FROM performance_schema.global_variables "
+            settings = (
+                f"{variable}WHERE VARIABLE_NAME = %s) AS semisync_timeout, "
+                f"{variable}WHERE VARIABLE_NAME = %s) AS semisync_wait_no_replica"
+            )
+            args += (self.semisync_timeout_var, self.semisync_wait_no_replica_var)
         return Statement(
             f"SELECT 1 AS alive, {origin} AS origin, @@GLOBAL.read_only AS read_only, "
             f"{super_read_only} AS super_read_only, "
             f"@@GLOBAL.{identifier(self._executed_gtids_var)} AS executed, "
             "@@GLOBAL.log_bin_basename AS binlog_base, "
-            f"(SELECT VARIABLE_VALUE FROM {self._global_status_table} "
-            "WHERE VARIABLE_NAME = %s) AS semisync_source",
-            (self.semisync_source_status_var,),
+            "(SELECT GROUP_CONCAT(CONCAT(VARIABLE_NAME, '=', VARIABLE_VALUE)) "
+            f"FROM {self._global_status_table} WHERE VARIABLE_NAME IN "
+            f"({placeholders(len(counters))})) AS semisync, {settings}",
+            args,
         )
+
+    def semisync_counters(self) -> dict[str, str]:
+        """The source's semi-sync status counters the probe reads, by what they say
+        (``mysql.semisync.parse_source``)."""
+        return {
+            "status": self.semisync_source_status_var,
+            "unacked": self.semisync_unacked_var,
+            "waiting": self.semisync_waiting_var,
+        }
 
     # --- semi-synchronous replication ---------------------------------------------------
 
@@ -407,6 +438,9 @@ class MariaDBDialect(Dialect):
         self.semisync_timeout_var = "rpl_semi_sync_master_timeout"
         self.semisync_source_status_var = "Rpl_semi_sync_master_status"
         self.semisync_replica_status_var = "Rpl_semi_sync_slave_status"
+        self.semisync_unacked_var = "Rpl_semi_sync_master_no_tx"
+        self.semisync_waiting_var = "Rpl_semi_sync_master_wait_sessions"
+        self.semisync_wait_no_replica_var = "rpl_semi_sync_master_wait_no_slave"
         self._replica_word = "SLAVE"
         self._binlog_status_sql = "SHOW MASTER STATUS"
         self._change_source_sql = (
@@ -453,6 +487,9 @@ class MySQLDialect(Dialect):
         self.semisync_timeout_var = f"rpl_semi_sync_{src}_timeout"
         self.semisync_source_status_var = f"Rpl_semi_sync_{src}_status"
         self.semisync_replica_status_var = f"Rpl_semi_sync_{rep}_status"
+        self.semisync_unacked_var = f"Rpl_semi_sync_{src}_no_tx"
+        self.semisync_waiting_var = f"Rpl_semi_sync_{src}_wait_sessions"
+        self.semisync_wait_no_replica_var = f"rpl_semi_sync_{src}_wait_no_{rep}"
         self._semisync_plugins = (
             (f"rpl_semi_sync_{src}", f"semisync_{src}.so"),
             (f"rpl_semi_sync_{rep}", f"semisync_{rep}.so"),

@@ -124,7 +124,10 @@ class FakeServer(SqlServer):
             "rpl_semi_sync_slave_enabled": "OFF",
             "rpl_semi_sync_master_timeout": "10000",
             "rpl_semi_sync_master_wait_point": "AFTER_COMMIT",
+            "rpl_semi_sync_master_wait_no_slave": "ON",
         }
+        self.semisync_unacked = 0  # Rpl_semi_sync_master_no_tx
+        self.semisync_waiting = 0  # Rpl_semi_sync_master_wait_sessions
         self.tables: dict[str, dict[object, tuple[object, ...]]] = {
             "dualbeat.heartbeat": {},
             "dualbeat.epoch": {},
@@ -246,7 +249,12 @@ class FakeServer(SqlServer):
     def _status(self) -> dict[str, str]:
         master = self.settings["rpl_semi_sync_master_enabled"]
         slave = self.settings["rpl_semi_sync_slave_enabled"]
-        return {"Rpl_semi_sync_master_status": master, "Rpl_semi_sync_slave_status": slave}
+        return {
+            "Rpl_semi_sync_master_status": master,
+            "Rpl_semi_sync_slave_status": slave,
+            "Rpl_semi_sync_master_no_tx": str(self.semisync_unacked),
+            "Rpl_semi_sync_master_wait_sessions": str(self.semisync_waiting),
+        }
 
     def _processlist(self, session: FakeSession) -> list[Row]:
         rows = [
@@ -313,7 +321,9 @@ def _version(s: FakeServer, _: FakeSession, m: re.Match[str], a: tuple[object, .
 
 @_on(r"SELECT 1 AS alive, .*")
 def _probe(s: FakeServer, _: FakeSession, m: re.Match[str], a: tuple[object, ...]) -> list[Row]:
-    status = s._status().get(str(a[0]))
+    status = s._status()
+    names = [str(name) for name in a if str(name) in status]  # a MariaDB fake's counters
+    counters = ",".join(f"{name.upper()}={status[name]}" for name in names) or None
     return [
         {
             "alive": 1,
@@ -322,7 +332,9 @@ def _probe(s: FakeServer, _: FakeSession, m: re.Match[str], a: tuple[object, ...
             "super_read_only": None,
             "executed": s.executed.format(),
             "binlog_base": s.binlog_base,
-            "semisync_source": status,
+            "semisync": counters,
+            "semisync_timeout": s.settings["rpl_semi_sync_master_timeout"],
+            "semisync_wait_no_replica": s.settings["rpl_semi_sync_master_wait_no_slave"],
         }
     ]
 

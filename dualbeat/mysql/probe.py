@@ -15,9 +15,10 @@ PRIVILEGES`` holds ``READ ONLY ADMIN`` and writes straight through ``read_only``
 read-only server as healthy *and* leave an errant transaction on it.
 
 Round trips per probe: one SELECT (alive, origin, read-only switches, executed GTIDs,
-semi-sync status) and ``SHOW SLAVE|REPLICA STATUS``; when ``write`` is set, the heartbeat
-upsert (see ``HEARTBEAT_WRITE``). A new session adds the handshake and, before its first
-write, the session's binary log off; the very first probe adds the version query.
+semi-sync's status and counters) and ``SHOW SLAVE|REPLICA STATUS``; when ``write`` is set,
+the heartbeat upsert (see ``HEARTBEAT_WRITE``). A new session adds the handshake and,
+before its first write, the session's binary log off; the very first probe adds the
+version query.
 
 Why the replica's status is not read at every probe: parsing its sixty-odd columns was
 0.66 ms of CPU, two thirds of an idle probe (0.45 % of a core at five probes a second,
@@ -53,6 +54,7 @@ from dualbeat.mysql.replica_status import (
     to_flag,
     to_str,
 )
+from dualbeat.mysql.semisync import SemisyncSource, parse_source
 
 __all__ = [
     "HEARTBEAT_WRITE",
@@ -99,10 +101,11 @@ class ProbeResult:
     ``seconds_behind`` are ``None`` when no replica is configured; ``io_running`` is True
     only when the I/O thread is connected (not while it retries). ``received`` is MySQL's
     ``Retrieved_Gtid_Set`` or MariaDB's ``Gtid_IO_Pos``; ``executed`` is
-    ``@@gtid_executed`` or ``@@gtid_current_pos``. ``semisync_source`` is the *status*
-    counter (ON while commits wait for acknowledgements), ``None`` when the plugin is
-    absent. ``binlog_base`` is ``@@log_bin_basename`` (``None``: binary logging off).
-    ``latency`` is the whole probe, reconnect included, in seconds.
+    ``@@gtid_executed`` or ``@@gtid_current_pos``. ``semisync`` is the source side of
+    semi-sync (``mysql.semisync``), ``None`` when the plugin is absent; its status (ON
+    while commits wait for acknowledgements) is ``semisync_source``. ``binlog_base`` is
+    ``@@log_bin_basename`` (``None``: binary logging off). ``latency`` is the whole probe,
+    reconnect included, in seconds.
     """
 
     ok: bool
@@ -116,11 +119,15 @@ class ProbeResult:
     seconds_behind: int | None = None
     executed: str = ""
     received: str = ""
-    semisync_source: bool | None = None
+    semisync: SemisyncSource | None = None
     io_stopped: bool | None = None  # the I/O thread stopped (not connecting); None: no replica
     gtid_family: GtidFamily | None = None
     origin: str | None = None  # server_id (MariaDB) or server_uuid (MySQL): our own GTIDs
     binlog_base: str | None = None
+
+    @property
+    def semisync_source(self) -> bool | None:
+        return None if self.semisync is None else self.semisync.on
 
 
 def classify_probe_error(exc: MysqlError) -> ProbeErrorKind:
@@ -175,7 +182,7 @@ class _Seen:
     seconds_behind: int | None = None
     executed: str = ""
     received: str = ""
-    semisync_source: bool | None = None
+    semisync: SemisyncSource | None = None
     origin: str | None = None
     io_stopped: bool | None = None
     binlog_base: str | None = None
@@ -257,7 +264,12 @@ class LocalProbe:
         seen.read_only = bool(read_only or super_read_only)
         seen.origin = to_str(row.get("origin")) or None
         seen.executed = normalise_gtids(row.get("executed"))
-        seen.semisync_source = to_flag(row.get("semisync_source"))
+        seen.semisync = parse_source(
+            row.get("semisync"),
+            row.get("semisync_timeout"),
+            row.get("semisync_wait_no_replica"),
+            d.semisync_counters(),
+        )
         seen.binlog_base = to_str(row.get("binlog_base")) or None
         now, kept = self._clock(), self._reading
         if (

@@ -91,9 +91,11 @@ def auto_resolve(config: Config, node: str, progress: Progress = quiet) -> str:
     """``[rejoin] auto``, run by NODE's own agent on its lost transactions; returns what it
     did, or raises ``RefusedUntouched`` before any change:
 
-    - every one committed while NODE's client gate was shut (``gate.window``: no client
-      was acknowledged; the in-doubt statement of a frozen server that thawed): they are
-      discarded, as ``dualbeat rejoin NODE --discard`` does (saved first, byte-exact);
+    - every one committed while NODE's client gate was shut, or still waiting for
+      semi-sync's acknowledgement when it shut (``gate.window``, ``gate.acks``: no client
+      was told it committed; the in-doubt statement of a frozen server that thawed, the
+      commit caught by a link that went down): they are discarded, as ``dualbeat rejoin
+      NODE --discard`` does (saved first, byte-exact);
     - else, with ``auto = "safe"``, every one a ``safe`` row change: ``--reapply``;
     - else an operator decides (a conflict never resolves itself).
 
@@ -116,8 +118,9 @@ def auto_resolve(config: Config, node: str, progress: Progress = quiet) -> str:
         record_report(config, result.analysis, result.analysis_path, progress)
         saved = result.saved_binlogs[0].parent if result.saved_binlogs else result.analysis_path
         return (
-            f"discarded {result.analysis.missing_count} transaction(s) committed while the "
-            f"client gate was shut (acknowledged to no client), saved in {saved}; "
+            f"discarded {result.analysis.missing_count} transaction(s) acknowledged to no "
+            "client (committed while the client gate was shut, or waiting for semi-sync's "
+            f"acknowledgement when it shut), saved in {saved}; "
             f"record {result.record_path}"
         )
     if config.rejoin.auto is not RejoinAuto.SAFE:
@@ -145,8 +148,10 @@ def auto_resolve(config: Config, node: str, progress: Progress = quiet) -> str:
 
 
 def outside_windows(analysis: Analysis, windows: Windows) -> str | None:
-    """Why not every lost transaction of ``analysis`` is known to have been committed while
-    the client gate was shut (None: every one is, read whole from the binary log)."""
+    """Why not every lost transaction of ``analysis`` is known to have been acknowledged to
+    no client by a gate window, i.e. committed while the client gate was shut or still
+    waiting for its acknowledgement when it shut (None: every one is, read whole from the
+    binary log)."""
     if not analysis.missing_count:
         return "no lost transaction to discard"
     if analysis.unread or len(analysis.transactions) != analysis.missing_count:
@@ -155,10 +160,11 @@ def outside_windows(analysis: Analysis, windows: Windows) -> str | None:
     for t in analysis.transactions:
         if not t.complete:
             return f"{t.gtid} is not whole in the binary logs"
-        if not any(w.holds(t.binlog_file, t.position) for w in closed):
+        if not any(w.holds(t.binlog_file, t.position, t.gtid) for w in closed):
             return (
-                f"{t.gtid} ({t.binlog_file}:{t.position}) was committed while clients could "
-                "reach the server (not while the client gate was shut)"
+                f"{t.gtid} ({t.binlog_file}:{t.position}) may have been acknowledged to a "
+                "client (not committed while the client gate was shut, nor known to be "
+                "waiting for semi-sync's acknowledgement when it shut)"
             )
     return None
 

@@ -14,6 +14,7 @@ reached: ``gate.acks``). So the old active discards it by itself and stands by a
 from __future__ import annotations
 
 import threading
+import time
 
 import pymysql
 import pytest
@@ -39,6 +40,15 @@ def semisync_on(info: LabInfo) -> bool:
     return bool(found) and str(found[0]["Value"]).upper() == "ON"
 
 
+def heartbeat_at(info: LabInfo) -> float:
+    """When db1's agent last wrote its heartbeat row (its write probe), wall clock."""
+    with Server(info.node("db1").root_endpoint()) as server:
+        found = server.query(
+            Statement("SELECT UNIX_TIMESTAMP(ts) AS t FROM dualbeat.heartbeat WHERE node = 'db1'")
+        )
+    return float(found[0]["t"]) if found else 0.0
+
+
 def waiting_for_ack(server: Server) -> bool:
     found = server.query(
         Statement(
@@ -55,6 +65,10 @@ def test_a_commit_waiting_for_its_ack_at_link_down_is_discarded_by_the_node_itse
     # A read timeout: with the link down nothing the old active sends reaches the client.
     client = client_through_vip(pair, read_timeout=5.0)
     wait_for(lambda: semisync_on(pair), 15, "semi-sync on db1")
+    # The proof needs a probe sent after semi-sync came on (``gate.acks``): a pair just
+    # settled turned it on a moment ago. db1's write probe stamps its heartbeat row.
+    on = time.time()
+    wait_for(lambda: heartbeat_at(pair) > on + 0.3, 10, "db1 probed since", step=0.05)
     outcome: list[str] = []
 
     def insert() -> None:

@@ -4,6 +4,7 @@ server process's open descriptors, and which transactions lie in such a window."
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -46,14 +47,51 @@ def test_a_closed_window_holds_what_starts_inside_it_of_the_same_file(tmp_path: 
     binlog = tmp_path / "mysql-bin.000003"
     binlog.write_bytes(b"x" * 1000)
     window = at(binlog, 400, 900)
-    assert window.holds("mysql-bin.000003", 400) and window.holds("mysql-bin.000003", 899)
-    assert not window.holds("mysql-bin.000003", 399), "written before the gate shut"
-    assert not window.holds("mysql-bin.000003", 900), "written once it was open"
-    assert not window.holds("mysql-bin.000004", 500) and not window.holds("mysql-bin.000003", None)
-    assert not at(binlog, 400).holds("mysql-bin.000003", 500), "still open: counts for nothing"
+    assert window.holds("mysql-bin.000003", 400, G) and window.holds("mysql-bin.000003", 899, G)
+    assert not window.holds("mysql-bin.000003", 399, G), "written before the gate shut"
+    assert not window.holds("mysql-bin.000003", 900, G), "written once it was open"
+    assert not window.holds("mysql-bin.000004", 500, G)
+    assert not window.holds("mysql-bin.000003", None, G)
+    assert not at(binlog, 400).holds("mysql-bin.000003", 500, G), "still open: for nothing"
     binlog.unlink()  # RESET MASTER: a new file under the old name
     binlog.write_bytes(b"y" * 1000)
-    assert not window.holds("mysql-bin.000003", 500)
+    assert not window.holds("mysql-bin.000003", 500, G)
+
+
+#: A client transaction (MariaDB: domain 0, server 1, seq 12).
+G = "0-1-12"
+UUID = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
+
+
+@pytest.mark.parametrize(
+    ("gtid", "unacked_after", "held"),
+    [
+        ("0-1-12", "0-1-11,9000-1-40", True),  # written after the proving probe
+        ("0-1-11", "0-1-11,9000-1-40", False),  # the probe saw it: it may have returned
+        ("0-1-12", "0-1-12", False),
+        ("0-1-12", "9000-1-40", True),  # nothing of domain 0 yet at the probe
+        ("0-1-12", None, False),  # nothing proves it
+        ("0-1-12", "not a set", False),  # unreadable: the safe side
+        ("junk", "0-1-11", False),
+        (f"{UUID}:8", f"{UUID}:1-7", True),  # MySQL
+        (f"{UUID}:7", f"{UUID}:1-7", False),
+    ],
+)  # fmt: skip
+def test_a_window_reaches_back_to_commits_waiting_for_their_ack(
+    tmp_path: Path, gtid: str, unacked_after: str | None, held: bool
+) -> None:
+    """Before ``start``, a window holds what the semi-sync counters prove was still
+    waiting for its acknowledgement when the gate shut (``gate.acks``): the transactions
+    the proving probe had not seen, of the same file, before the window's end."""
+    binlog = tmp_path / "mysql-bin.000003"
+    binlog.write_bytes(b"x" * 1000)
+    window = replace(at(binlog, 400, 900), unacked_after=unacked_after)
+    assert window.holds("mysql-bin.000003", 120, gtid) is held
+    assert not window.holds("mysql-bin.000002", 120, gtid), "another file"
+    assert not window.holds("mysql-bin.000003", 900, gtid), "after the gate opened"
+    binlog.unlink()
+    binlog.write_bytes(b"y" * 1000)
+    assert not window.holds("mysql-bin.000003", 120, gtid), "the file replaced"
 
 
 class Growing(Windows):
@@ -64,8 +102,8 @@ class Growing(Windows):
         self.binlog = tmp_path / "mysql-bin.000001"
         self.binlog.write_bytes(b"x" * 100)
 
-    def open(self, pid: int, base: str) -> Window | None:
-        window = at(self.binlog, self.binlog.stat().st_size)
+    def open(self, pid: int, base: str, unacked_after: str | None = None) -> Window | None:
+        window = replace(at(self.binlog, self.binlog.stat().st_size), unacked_after=unacked_after)
         self._save([*self.closed(), window])
         return window
 
@@ -74,21 +112,31 @@ class Growing(Windows):
             f.write(b"x" * n)
 
 
-def recorder(windows: Windows, told: list[Window] | None = None) -> Recorder:
+def recorder(
+    windows: Windows, told: list[Window] | None = None, proven: str | None = None
+) -> Recorder:
     sink: list[Window] = [] if told is None else told
-    return Recorder(windows, lambda: "/var/lib/mysql/mysql-bin", sink.append)
+    return Recorder(windows, lambda: "/var/lib/mysql/mysql-bin", sink.append, lambda _at: proven)
 
 
 def test_a_window_runs_from_the_shut_to_the_opening(tmp_path: Path) -> None:
     windows, told = Growing(tmp_path), list[Window]()
     rec = recorder(windows, told)
-    rec.opened(pid=1, shut=1)
+    rec.opened(pid=1, shut=1, at=5.0)
     windows.grow(50)  # the thawed server's in-doubt commit
-    rec.opened(pid=1, shut=1)  # the same shut again: the window stays
+    rec.opened(pid=1, shut=1, at=5.0)  # the same shut again: the window stays
     rec.closing()
     windows.grow(50)  # read-only, the gate open: not in the window
     assert windows.load() == [at(windows.binlog, 100, 150)]
     assert len(told) == 1
+
+
+def test_a_window_keeps_what_the_counters_proved_at_the_shut(tmp_path: Path) -> None:
+    windows = Growing(tmp_path)
+    rec = recorder(windows, proven="0-1-11")
+    rec.opened(pid=1, shut=1, at=5.0)
+    rec.closing()
+    assert windows.load() == [replace(at(windows.binlog, 100, 100), unacked_after="0-1-11")]
 
 
 def test_a_window_never_spans_a_time_the_gate_was_open(tmp_path: Path) -> None:
@@ -105,7 +153,7 @@ def test_a_window_never_spans_a_time_the_gate_was_open(tmp_path: Path) -> None:
 
 def test_without_the_binary_log_name_nothing_is_recorded(tmp_path: Path) -> None:
     windows = Windows(tmp_path)
-    Recorder(windows, lambda: None).opened(pid=1, shut=1)
+    Recorder(windows, lambda: None).opened(pid=1, shut=1, at=5.0)
     assert windows.load() == []
 
 
@@ -114,7 +162,7 @@ def test_a_file_that_cannot_be_written_drops_the_windows(
 ) -> None:
     windows = Growing(tmp_path)
     rec = recorder(windows)
-    rec.opened(pid=1, shut=1)
+    rec.opened(pid=1, shut=1, at=5.0)
 
     def fail(_windows: list[Window]) -> None:
         raise OSError("disk full")
@@ -127,7 +175,7 @@ def test_a_file_that_cannot_be_written_drops_the_windows(
 def test_a_window_whose_file_was_replaced_is_dropped_at_the_close(tmp_path: Path) -> None:
     windows = Growing(tmp_path)
     rec = recorder(windows)
-    rec.opened(pid=1, shut=1)
+    rec.opened(pid=1, shut=1, at=5.0)
     windows.binlog.unlink()
     windows.binlog.write_bytes(b"y" * 500)
     rec.closing()

@@ -75,8 +75,11 @@ def test_probe_and_takeover_statements(raw: str) -> None:
     """The statements the probe and the takeover add survive PyMySQL's ``sql % args``."""
     d = Dialect.for_version(ServerVersion.parse(raw))
     state = d.probe_state()
-    assert state.sql.count("%s") == len(state.args) == 1
-    assert state.args == (d.semisync_source_status_var,)
+    assert state.sql.count("%s") == len(state.args)
+    counters = (d.semisync_source_status_var, d.semisync_unacked_var, d.semisync_waiting_var)
+    settings = (d.semisync_timeout_var, d.semisync_wait_no_replica_var)
+    # MariaDB's settings are built in (@@); MySQL's exist with the plugin only (a table).
+    assert state.args == counters + (() if d.gtid_family == "mariadb" else settings)
     assert f"@@GLOBAL.{d.executed_gtids_var()} AS executed" in state.sql
     assert ("@@GLOBAL.super_read_only" in state.sql) is d.has_super_read_only
     table = "information_schema" if d.gtid_family == "mariadb" else "performance_schema"

@@ -47,12 +47,15 @@ def config(tmp_path: Path, auto: RejoinAuto = RejoinAuto.SAFE) -> Any:
     return _Config(tmp_path, auto)
 
 
-def in_window(tmp_path: Path, lost: Analysis) -> Analysis:
-    """``lost`` with its transactions in a binary log of ``tmp_path`` that a closed window
-    covers from its start to its end."""
+def in_window(
+    tmp_path: Path, lost: Analysis, start: int = 400, unacked_after: str | None = None
+) -> Analysis:
+    """``lost`` with its transactions from position 400 on in a binary log of
+    ``tmp_path`` that a closed window covers from ``start`` to its end."""
     binlog = tmp_path / "mysql-bin.000003"
     binlog.write_bytes(b"x" * 1000)
-    Windows(tmp_path)._save([Window(str(binlog), file_identity(str(binlog)) or "", 400, 1000)])
+    identity = file_identity(str(binlog)) or ""
+    Windows(tmp_path)._save([Window(str(binlog), identity, start, 1000, unacked_after)])
     moved = tuple(
         replace(t, binlog_file=binlog.name, position=400 + 100 * i)
         for i, t in enumerate(lost.transactions)
@@ -102,7 +105,7 @@ def test_internal_refuses_writes_made_while_clients_could_reach_the_server(
     monkeypatch.setattr(ops, "analyze", lambda *_a, **_k: SAFE)  # safe, but not in a window
     monkeypatch.setattr(ops, "keep", lambda *_a, **_k: tmp_path / "r")
     monkeypatch.setattr(ops, "resolve", lambda *_a, **_k: pytest.fail("resolve ran"))
-    with pytest.raises(RefusedUntouched, match="while clients could reach the server"):
+    with pytest.raises(RefusedUntouched, match="may have been acknowledged to a client"):
         ops.auto_resolve(config(tmp_path, RejoinAuto.INTERNAL), "db1")
 
 
@@ -120,7 +123,7 @@ def test_commits_made_while_the_gate_was_shut_are_discarded(
         kwargs["guard"](lost)  # the fresh analysis, under the lock: still all in the window
         early = replace(lost.transactions[0], position=100)  # before the gate shut
         outside = replace(lost, transactions=(early, *lost.transactions[1:]))
-        with pytest.raises(RefusedUntouched, match="while clients could reach"):
+        with pytest.raises(RefusedUntouched, match="may have been acknowledged to a client"):
             kwargs["guard"](outside)
         return Resolution(node, "db2", "discard", lost, tmp_path / "a.json")
 
@@ -130,7 +133,23 @@ def test_commits_made_while_the_gate_was_shut_are_discarded(
     monkeypatch.setattr(ops, "resolve", resolve)
     done = ops.auto_resolve(config(tmp_path, auto), "db1")
     assert asked["mode"] == "discard" and asked["all_or_nothing"] is True
-    assert done.startswith("discarded 2 transaction(s) committed while the client gate was shut")
+    assert done.startswith("discarded 2 transaction(s) acknowledged to no client")
+
+
+def test_commits_waiting_for_their_ack_when_the_gate_shut_count_as_in_the_window(
+    tmp_path: Path,
+) -> None:
+    """Written before the shut, but after the probe that proves they were still waiting
+    for semi-sync's acknowledgement when it shut (``gate.acks``): the window claims
+    them; the ones that probe had seen, it does not."""
+    gtids = [t.gtid for t in SAFE.transactions]
+    windows = Windows(tmp_path)
+    lost = in_window(tmp_path, SAFE, start=900, unacked_after="0-1-9")
+    assert ops.outside_windows(lost, windows) is None, gtids
+    lost = in_window(tmp_path, SAFE, start=900, unacked_after=gtids[0])
+    assert "may have been acknowledged" in (ops.outside_windows(lost, windows) or "")
+    lost = in_window(tmp_path, SAFE, start=900)
+    assert "may have been acknowledged" in (ops.outside_windows(lost, windows) or "")
 
 
 def test_a_window_counts_only_whole_transactions_found_in_the_logs(tmp_path: Path) -> None:

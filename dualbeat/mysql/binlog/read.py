@@ -126,12 +126,7 @@ def _membership(wanted: GtidSet) -> Callable[[Gtid], bool]:
 
 
 def _found_set(transactions: Sequence[Transaction], family: str) -> GtidSet:
-    texts = []
-    for t in transactions:
-        g = t.gtid
-        texts.append(
-            f"{g.source}-{g.server_id}-{g.seq}..{g.seq}" if family == "mariadb" else g.text
-        )
+    texts = [t.gtid.alone for t in transactions]
     return parse_gtid_set(",".join(texts), "mariadb" if family == "mariadb" else "mysql")
 
 

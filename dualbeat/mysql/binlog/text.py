@@ -85,6 +85,14 @@ class Gtid:
             return f"{self.source}-{self.server_id}-{self.seq}"
         return f"{self.source}:{self.seq}"
 
+    @property
+    def alone(self) -> str:
+        """The set of this one transaction, as ``core.gtid`` parses it (a MariaDB GTID
+        alone is a position, every seq up to its own: ``D-S-N..N`` is just N)."""
+        if self.family == "mariadb":
+            return f"{self.source}-{self.server_id}-{self.seq}..{self.seq}"
+        return self.text
+
     @classmethod
     def from_text(cls, text: str) -> Gtid | None:
         """A GTID as the tools print it (``0-1-5`` or ``uuid[:tag]:7``); None otherwise."""
