@@ -361,7 +361,7 @@ class Agent:
 
     def _optional_services(self) -> tuple[ApiServer | None, Notifier | None]:
         """The HTTP API and the webhooks, each imported only when configured: the HTTP
-        stack (FastAPI, uvicorn) and httpx are most of an idle agent's memory."""
+        stack (Starlette, uvicorn) and httpx are most of an idle agent's memory."""
         api = notifier = None
         if self.config.api:
             from dualbeat.api.server import ApiServer

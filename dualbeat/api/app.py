@@ -1,14 +1,16 @@
 """The HTTP routes: what a load balancer, a proxy, Prometheus and an operator ask the agent.
 
-Why FastAPI: it is maintained, runs on asyncio (the agent's loop), validates query
-strings and bodies into 422 answers with the offending field named, and publishes an
-OpenAPI spec (``/openapi.json``) generated from the same models the routes use, which the
-contract tests (schemathesis) check the routes against.
+Why Starlette and pydantic, not FastAPI: the routes need an ASGI router that runs on
+asyncio (the agent's loop), query strings and bodies validated into 422 answers naming
+the offending field, and an OpenAPI spec (``/openapi.json``) generated from the same
+models the routes use, which the contract tests (schemathesis) check the routes against.
+Starlette routes, pydantic validates and documents (``dualbeat.api.openapi``); FastAPI
+did the same for 6.8 MB more of an idle agent's memory, which put it over issue 14's
+50 MB (``dualbeat.api.openapi`` says where they went).
 
-Every route is ``async``: FastAPI runs it on the agent's loop, where the agent's state is
-written, so it reads a consistent view without locks (a plain ``def`` would run in a
-worker thread, racing the loop). Only the token check, which reads a file, is a plain
-function and runs in a thread.
+Every route is ``async`` and runs on the agent's loop, where the agent's state is
+written, so it reads a consistent view without locks. Only blocking work leaves it for a
+thread: reading the token file, and the ops workflows the actions run.
 
 Health checks answer 200 or 503 with a small JSON body saying why, as Patroni's
 ``/primary`` and ``/replica`` do: HAProxy's ``option httpchk`` only needs the status code,
@@ -21,21 +23,23 @@ import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.routing import APIRoute
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
 
 from dualbeat import __version__
 from dualbeat.agent.control import ControlAnswer
 from dualbeat.agent.status import AgentStatus
 from dualbeat.api.metrics import AgentMetrics
+from dualbeat.api.openapi import Operation, document
 from dualbeat.api.port import Controlled, LoopAgent
+from dualbeat.api.routing import Guard, RequestInvalid, Routes, body, http_error, invalid, query
 from dualbeat.config import Api
 from dualbeat.core.roles import Health, Role
 from dualbeat.errors import DualbeatError
@@ -87,45 +91,56 @@ class History(BaseModel):
     events: list[dict[str, Any]]
 
 
-_BEARER = HTTPBearer(auto_error=False)
-_CHECK: dict[int | str, dict[str, Any]] = {
-    503: {"model": Check, "description": "the check fails; `reason` says why"}
-}
-_ACTION: dict[int | str, dict[str, Any]] = {
-    400: {"model": Problem, "description": "the body is not JSON, or the agent did not take it"},
-    401: {"model": Problem, "description": "no bearer token"},
-    403: {"model": Problem, "description": "wrong token, or actions disabled (no token_file)"},
-    409: {"model": Problem, "description": "the agent refused; `detail` says why"},
-    503: {"model": Problem, "description": "the agent cannot do this now, or did not answer"},
+class StandbyQuery(BaseModel):
+    max_lag: float | None = Field(
+        None, ge=0, description="Seconds of lag allowed (default [replication].max_lag)."
+    )
+
+
+class HistoryQuery(BaseModel):
+    since: float | None = Field(None, ge=0, description="Unix time; newer only.")
+    limit: int | None = Field(None, ge=1, le=100_000, description="Newest N.")
+
+
+_CHECK: dict[int, tuple[type, str]] = {503: (Check, "the check fails; `reason` says why")}
+_ACTION: dict[int, tuple[type, str]] = {
+    400: (Problem, "the body is not JSON, or the agent did not take it"),
+    401: (Problem, "no bearer token"),
+    403: (Problem, "wrong token, or actions disabled (no token_file)"),
+    409: (Problem, "the agent refused; `detail` says why"),
+    503: (Problem, "the agent cannot do this now, or did not answer"),
 }
 
 
 def build_app(
     agent: Controlled, metrics: AgentMetrics | None = None, *, checks: Checks = preflight
-) -> FastAPI:
+) -> Starlette:
     """The application for ``agent``; ``metrics`` adds ``/metrics``; ``checks`` are the
     switchover's pre-checks (both servers over SQL; a test gives fakes)."""
     settings = agent.config.api or Api()
-    app = FastAPI(
-        title="dualbeat agent",
-        version=__version__,
-        description="Health checks, status, history and actions of one dualbeat node.",
-        docs_url=None,
-        redoc_url=None,
-    )
-    ask = _asker(agent, settings)
-    app.add_exception_handler(StarletteHTTPException, _allow_every_method)
-    _health_routes(app, agent)
-    _status_routes(app, agent, ask, metrics)
-    _action_routes(app, agent, settings, checks)
+    routes = Routes(_authorizer(settings))
+    _health_routes(routes, agent)
+    _status_routes(routes, agent, _asker(agent, settings), metrics)
+    _action_routes(routes, agent, settings, checks)
+    info = {
+        "title": "dualbeat agent",
+        "description": "Health checks, status, history and actions of one dualbeat node.",
+        "version": __version__,
+    }
     page = resources.files("dualbeat.api").joinpath("static/index.html").read_text()
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index() -> HTMLResponse:
+    async def index(request: Request) -> Response:
         """The live page: both nodes, the VIP, replication and the event timeline."""
         return HTMLResponse(page)
 
-    return app
+    async def openapi(request: Request) -> Response:
+        """Built at each request: it is asked for rarely, and its schemas would otherwise
+        stay in memory for the agent's life."""
+        return JSONResponse(document(info, routes.operations))
+
+    served = [*routes.served, Route("/", index), Route("/openapi.json", openapi)]
+    handlers = {HTTPException: http_error, RequestInvalid: invalid}
+    return Starlette(routes=served, exception_handlers=handlers)
 
 
 Ask = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -146,13 +161,12 @@ def _asker(agent: Controlled, settings: Api) -> Ask:
     return ask
 
 
-def _health_routes(app: FastAPI, agent: Controlled) -> None:
+def _health_routes(routes: Routes, agent: Controlled) -> None:
     def check(ok: bool, status: AgentStatus, reason: str) -> JSONResponse:
         body = Check(ok=ok, node=agent.node, role=status.role.value, reason=reason)
         return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
 
-    @app.get("/active", response_model=Check, responses=_CHECK, tags=["health"])
-    async def active() -> JSONResponse:
+    async def active(request: Request) -> Response:
         """200 only on the writable node holding the VIP: where writes must go."""
         s = agent.status()
         vip_ok = s.vip.address is None or s.vip.held
@@ -164,14 +178,9 @@ def _health_routes(app: FastAPI, agent: Controlled) -> None:
             return check(False, s, "active but not yet writable with the VIP")
         return check(True, s, "active: writable and holding the VIP")
 
-    @app.get("/standby", response_model=Check, responses=_CHECK, tags=["health"])
-    async def standby(
-        max_lag: Annotated[
-            float | None,
-            Query(ge=0, description="Seconds of lag allowed (default [replication].max_lag)."),
-        ] = None,
-    ) -> JSONResponse:
+    async def standby(request: Request) -> Response:
         """200 on a healthy standby that replicates and lags at most ``max_lag`` seconds."""
+        max_lag = query(StandbyQuery, request).max_lag
         s = agent.status()
         limit = agent.config.replication.max_lag if max_lag is None else max_lag
         m = s.mysql
@@ -185,12 +194,16 @@ def _health_routes(app: FastAPI, agent: Controlled) -> None:
             return check(False, s, f"lag {_number(m.lag_s)} s exceeds {limit:g} s")
         return check(True, s, f"standby, replicating, lag {_number(m.lag_s)} s")
 
-    @app.get("/health", response_model=Check, responses=_CHECK, tags=["health"])
-    async def health() -> JSONResponse:
+    async def health(request: Request) -> Response:
         """200 when the agent runs and its local MySQL is healthy, whatever the role."""
         s = agent.status()
         ok = s.mysql.health is Health.HEALTHY
         return check(ok, s, f"local MySQL is {s.mysql.health.value}")
+
+    tags = ("health",)
+    routes.add(Operation("GET", "/active", active, Check, _CHECK, tags=tags))
+    routes.add(Operation("GET", "/standby", standby, Check, _CHECK, StandbyQuery, tags=tags))
+    routes.add(Operation("GET", "/health", health, Check, _CHECK, tags=tags))
 
 
 def _number(value: float | None) -> str:
@@ -198,66 +211,70 @@ def _number(value: float | None) -> str:
     return "None" if value is None else f"{value:g}"
 
 
-def _status_routes(app: FastAPI, agent: Controlled, ask: Ask, metrics: AgentMetrics | None) -> None:
-    @app.get("/status", response_model=AgentStatus, tags=["status"])
-    async def status() -> dict[str, Any]:
+def _status_routes(
+    routes: Routes, agent: Controlled, ask: Ask, metrics: AgentMetrics | None
+) -> None:
+    async def status(request: Request) -> Response:
         """Both nodes as this node sees them (the same JSON as ``dualbeat status --json``)."""
-        return agent.status().to_json()
+        return JSONResponse(agent.status().to_json())
 
-    @app.get("/history", response_model=History, responses={503: {"model": Problem}})
-    async def history(
-        since: Annotated[float | None, Query(ge=0, description="Unix time; newer only.")] = None,
-        limit: Annotated[int | None, Query(ge=1, le=100_000, description="Newest N.")] = None,
-    ) -> dict[str, Any]:
+    async def history(request: Request) -> Response:
         """Recorded events (decisions, takeovers, rejoins), oldest first."""
+        q = query(HistoryQuery, request)
         answer = ControlAnswer.from_json(
-            await ask({"cmd": "history", "since": since, "limit": limit})
+            await ask({"cmd": "history", "since": q.since, "limit": q.limit})
         )
         if not answer.ok:
             raise HTTPException(503, f"the history store: {answer.why}")
-        return {"events": answer.events}
+        return JSONResponse({"events": answer.events})
 
+    routes.add(Operation("GET", "/status", status, AgentStatus, tags=("status",)))
+    unavailable = {503: (Problem, "Service Unavailable")}
+    routes.add(Operation("GET", "/history", history, History, unavailable, HistoryQuery))
     if metrics is not None:
         registry = metrics.registry
 
-        @app.get("/metrics", response_class=Response, tags=["status"])
-        async def prometheus() -> Response:
+        async def prometheus(request: Request) -> Response:
             """Prometheus text exposition."""
             return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+        routes.add(Operation("GET", "/metrics", prometheus, tags=("status",)))
 
-def _action_routes(app: FastAPI, agent: Controlled, settings: Api, checks: Checks) -> None:
-    def authorized(
-        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
-    ) -> None:
-        """Actions need the token from ``[api].token_file``; read at each call, so a
-        rotated file takes effect without a restart."""
+
+def _authorizer(settings: Api) -> Guard:
+    async def authorized(request: Request) -> None:
+        """Actions need the token from ``[api].token_file``; read at each call, in a
+        thread, so a rotated file takes effect without a restart."""
         if settings.token_file is None:
             raise HTTPException(403, "actions are disabled: [api].token_file is not configured")
-        if creds is None or creds.scheme.lower() != "bearer":
+        header = request.headers.get("Authorization") or ""
+        scheme, _, credentials = header.partition(" ")
+        credentials = credentials.strip()
+        if not credentials or scheme.lower() != "bearer":
             raise HTTPException(
                 401, "actions need 'Authorization: Bearer <token>'", {"WWW-Authenticate": "Bearer"}
             )
         try:
-            token = settings.token_file.read_text().strip()
+            token = (await asyncio.to_thread(settings.token_file.read_text)).strip()
         except OSError as exc:
             raise HTTPException(403, f"cannot read the token file: {exc.strerror}") from None
-        if not token or not hmac.compare_digest(creds.credentials.encode(), token.encode()):
+        if not token or not hmac.compare_digest(credentials.encode(), token.encode()):
             raise HTTPException(403, "wrong token")
 
-    async def run(work: Callable[[LoopAgent], dict[str, Any]]) -> dict[str, Any]:
+    return authorized
+
+
+def _action_routes(routes: Routes, agent: Controlled, settings: Api, checks: Checks) -> None:
+    async def run(work: Callable[[LoopAgent], dict[str, Any]]) -> Response:
         """Run an ops workflow in a worker thread; its error becomes the HTTP status the
         exit-code table gives it (a refusal: 409), with the same message as the CLI's."""
         port = LoopAgent(agent, asyncio.get_running_loop(), settings.action_timeout)
         try:
-            return await asyncio.to_thread(work, port)
+            return JSONResponse(await asyncio.to_thread(work, port))
         except DualbeatError as exc:
             raise HTTPException(http_status(exc), str(exc)) from None
 
-    auth = [Depends(authorized)]
-
-    @app.post("/switchover", response_model=ActionResult, responses=_ACTION, dependencies=auth)
-    async def switchover() -> dict[str, Any]:
+    async def switchover(request: Request) -> Response:
         """Planned, lossless switchover: the active hands over to the healthy standby.
         The same pre-checks as ``dualbeat switchover`` run first (409 with the reasons);
         the answer comes once the agent took the command, not when the move ends."""
@@ -269,32 +286,26 @@ def _action_routes(app: FastAPI, agent: Controlled, settings: Api, checks: Check
 
         return await run(work)
 
-    @app.post("/standby", response_model=ActionResult, responses=_ACTION, dependencies=auth)
-    async def go_standby() -> dict[str, Any]:
+    async def go_standby(request: Request) -> Response:
         """This node, if active, hands over to the healthy standby."""
         return await run(lambda port: handover.standby(port, agent.node).to_json())
 
-    @app.post("/maintenance", response_model=ActionResult, responses=_ACTION, dependencies=auth)
-    async def maintenance(body: Maintenance) -> dict[str, Any]:
+    async def maintenance(request: Request) -> Response:
         """Pause (``on``) or resume automation on both nodes; monitoring goes on. Waits up
         to ``timeout`` for the peer to confirm (``confirmed``), as ``dualbeat maintenance``."""
+        wanted = await body(Maintenance, request)
 
         def work(port: LoopAgent) -> dict[str, Any]:
-            done = maintenance_ops.switch(port, agent.node, body.on, timeout=body.timeout)
+            done = maintenance_ops.switch(port, agent.node, wanted.on, timeout=wanted.timeout)
             return done.answer.to_json() | {"confirmed": done.confirmed}
 
         return await run(work)
 
-
-async def _allow_every_method(request: Request, exc: Exception) -> Response:
-    """Starlette's 405 lists only the first route of a path in ``Allow``; ``/standby`` is
-    both a check (GET) and an action (POST), so list every route's methods."""
-    assert isinstance(exc, StarletteHTTPException)
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:
-        allowed: set[str] = set()
-        for route in request.app.routes:
-            if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
-                allowed |= route.methods or set()
-        headers["Allow"] = ", ".join(sorted(allowed))
-    return JSONResponse({"detail": exc.detail}, exc.status_code, headers)
+    for path, endpoint, wants in (
+        ("/switchover", switchover, None),
+        ("/standby", go_standby, None),
+        ("/maintenance", maintenance, Maintenance),
+    ):
+        routes.add(
+            Operation("POST", path, endpoint, ActionResult, _ACTION, body=wants, secured=True)
+        )

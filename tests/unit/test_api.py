@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from prometheus_client.parser import text_string_to_metric_families
 from schemathesis.checks import not_a_server_error
+from starlette.testclient import TestClient
 
 from dualbeat.agent.status import AgentStatus
 from dualbeat.api.app import build_app
@@ -244,6 +244,20 @@ def test_commands_the_agent_does_not_take_are_400_and_bad_bodies_422(
     assert client.get("/history").json() == {"events": [{"code": "STARTED"}]}
     agent.answers["maintenance"] = {"ok": False, "error": "maintenance: 'on' must be true"}
     assert client.post("/maintenance", headers=AUTH, json={"on": False}).status_code == 400
+
+
+def test_errors_are_json_naming_where_and_405_lists_every_method(client: TestClient) -> None:
+    r = client.delete("/standby")  # a check (GET, and HEAD with it) and an action (POST)
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD, POST"
+    assert r.json() == {"detail": "Method Not Allowed"}
+    assert client.get("/nowhere").json() == {"detail": "Not Found"}
+    r = client.get("/standby", params={"max_lag": "abc"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "max_lag"]
+    r = client.post("/maintenance", headers=AUTH, content=b"{")
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+    r = client.post("/maintenance", headers=AUTH, json={"on": True, "off": 1})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "off"]
+    assert client.post("/maintenance", headers=AUTH, content=b"\x80").status_code == 400
 
 
 def test_an_agent_that_does_not_answer_gets_503_not_a_hang(

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
+from starlette.testclient import TestClient
 
 from dualbeat.agent.control import FILENAME, ControlAnswer
 from dualbeat.api.app import build_app
