@@ -18,7 +18,7 @@ Each child reports:
 * ``modules``: ``len(sys.modules)``;
 * ``top``: top-level packages by number of modules loaded.
 
-What the agent imports only when configured (``[api]``: FastAPI/uvicorn; webhooks: httpx)
+What the agent imports only when configured (``[api]``: Starlette/uvicorn; webhooks: httpx)
 is left out unless named with ``--extra``. Reported: median, min and max of RSS and module
 count over ``--runs`` processes, and the package counts of the median run (they do not
 vary between runs). Figures are measured, not asserted; the machine is shared, but RSS of

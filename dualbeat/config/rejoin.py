@@ -42,7 +42,8 @@ def _placeholders(value: str, allowed: tuple[str, ...]) -> str:
 class Rejoin(_Model):
     """``auto``: how a fenced node stands by again without an operator: ``off``,
     ``internal`` (only dualbeat's own transactions differed, or its others were all
-    committed while its client gate was shut: those are discarded) or ``safe`` (also
+    committed while its client gate was shut or still waiting for semi-sync's
+    acknowledgement when it shut: those are discarded) or ``safe`` (also
     re-apply lost writes that are all safe, then resync).
 
     The physical rebuild (``rejoin --method backup``) needs all three commands:
