@@ -27,12 +27,12 @@ from dualbeat.agent.history import History
 from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.observers import Observers
 from dualbeat.agent.rejoiner import RejoinWorker
+from dualbeat.agent.settings import core_config, monitor_endpoint
 from dualbeat.agent.snapshot import View, snapshot
 from dualbeat.agent.status import AgentStatus
 from dualbeat.agent.watchdog import Watchdog
 from dualbeat.arbiter import open_arbiter
-from dualbeat.config import Config, enforce_start_rules, lease_margin
-from dualbeat.config.schema import DEFAULT_TIMING
+from dualbeat.config import Config
 from dualbeat.core.actions import Exit, SendBeat
 from dualbeat.core.decide import decide
 from dualbeat.core.lease import may_kick
@@ -49,7 +49,7 @@ from dualbeat.core.observations import (
 )
 from dualbeat.core.reasons import ReasonCode
 from dualbeat.core.roles import Role
-from dualbeat.core.state import CoreConfig, Decision, Failback, NodeState, Timing
+from dualbeat.core.state import Decision, NodeState
 from dualbeat.errors import ConfigError, DualbeatError, VipError, WatchdogError
 from dualbeat.gate import window
 from dualbeat.gate.acks import AckTrail
@@ -58,7 +58,7 @@ from dualbeat.heartbeat.codec import DropReason
 from dualbeat.heartbeat.link import Links, read_key
 from dualbeat.heartbeat.message import Beat
 from dualbeat.mysql import control as control_sql
-from dualbeat.mysql.connection import Endpoint, Server
+from dualbeat.mysql.connection import Server
 from dualbeat.vip.manager import VipManager
 
 if TYPE_CHECKING:
@@ -73,58 +73,9 @@ _AUTO_REJOIN_CODES = {
 }
 
 
-def core_config(config: Config, node: str) -> CoreConfig:
-    hb, mon = config.heartbeat, config.monitor
-    timing = Timing(
-        keepalive=hb.keepalive,
-        warntime=hb.warntime,
-        deadtime=hb.deadtime,
-        initdead=hb.initdead,
-        alert_after=mon.alert_after,
-        rise=mon.rise,
-        apply_timeout=config.replication.apply_timeout,
-        arp_refresh=config.vip.arp_refresh if config.vip else DEFAULT_TIMING.arp_refresh,
-    )
-    enforce_start_rules(config)  # the same rules ``load`` checks: a hand-built Config too
-    arbiter, watchdog = config.arbiter, config.watchdog
-    if arbiter is not None:
-        timing = replace(timing, lease_ttl=arbiter.ttl, lease_margin=lease_margin(arbiter.ttl))
-    priority = [n.name for n in config.nodes].index(node)
-    fb = config.failback
-    return CoreConfig(
-        node=node,
-        peer=config.peer_of(node).name,
-        priority=priority,
-        timing=timing,
-        pre_promote_veto=config.hooks.pre_promote_can_veto,
-        # Only the node that is not preferred (not first) ever hands back.
-        failback=Failback(fb.holddown, fb.min_interval) if fb.auto and priority > 0 else None,
-        arbiter=arbiter is not None,
-        ping=bool(config.ping.nodes),
-        fence=bool(config.fence.command),
-        fence_required=config.fence.required,
-        watchdog_timeout=watchdog.timeout if watchdog.enabled else 0.0,
-        rejoin_auto=config.rejoin.auto,
-    )
-
-
 def _watchdog(config: Config) -> Watchdog | None:
     """The device, when ``[watchdog]`` enables it (opened on the first kick)."""
     return Watchdog(config.watchdog) if config.watchdog.enabled else None
-
-
-def monitor_endpoint(config: Config, node: str) -> Endpoint:
-    n, mon = config.node(node), config.monitor
-    return Endpoint(
-        name=n.name,
-        host=n.mysql_address,
-        port=n.mysql_port,
-        user=config.mysql.user,
-        password=config.mysql.secret(),
-        unix_socket=str(n.mysql_socket) if n.mysql_socket else None,
-        connect_timeout=mon.connect_timeout,
-        read_timeout=mon.query_timeout,
-    )
 
 
 class Agent:

@@ -80,7 +80,7 @@ class Dialect:
     _executed_gtids_var: str
     _gtid_variables: tuple[str, ...]
     _semisync_plugins: tuple[tuple[str, str], tuple[str, str]] | None  # (source, replica)
-    _global_status_table: str  # status counters as a table, usable in a subquery
+    global_status_table: str  # status counters as a table, usable in a subquery (the probe)
     _applier_threads_sql: str
 
     def __init__(self, version: ServerVersion) -> None:
@@ -212,53 +212,6 @@ class Dialect:
         if self.has_super_read_only:
             return ("read_only", "super_read_only")
         return ("read_only",)
-
-    # --- monitoring ----------------------------------------------------------------------
-
-    def probe_state(self) -> Statement:
-        """The monitor's poll in one round trip: one row with ``alive`` (1), ``origin`` (what
-        this server's own GTIDs carry: ``server_id`` on MariaDB, ``server_uuid`` on MySQL),
-        ``read_only``,
-        ``super_read_only`` (NULL where the server has none), ``executed`` (the executed
-        GTID set), ``binlog_base`` (``@@log_bin_basename``: where the client gate finds the
-        binary log without SQL, ``gate.window``; NULL with binary logging off), and the
-        source side of semi-sync (``mysql.semisync``): ``semisync`` (its status counters as
-        ``name=value`` pairs, ``semisync_counters``; NULL when the plugin is not loaded),
-        ``semisync_timeout`` (ms) and ``semisync_wait_no_replica``.
-
-        Status counters cannot be read with ``@@``: a subquery on the status table
-        (``information_schema`` in MariaDB, ``performance_schema`` in MySQL 5.7+, which
-        removed the other) keeps them in the same statement. MariaDB's semi-sync settings
-        are built in and read with ``@@``; MySQL's exist only with the plugin loaded, so
-        they come from its variables table (NULL without it).
-        """
-        super_read_only = "@@GLOBAL.super_read_only" if self.has_super_read_only else "NULL"
-        origin = "@@GLOBAL.server_id" if self.gtid_family == "mariadb" else "@@GLOBAL.server_uuid"
-        counters = tuple(self.semisync_counters().values())
-        args: tuple[str, ...] = counters
-        if self.gtid_family == "mariadb":
-            settings = (
-                f"@@GLOBAL.{identifier(self.semisync_timeout_var)} AS semisync_timeout, "
-                f"@@GLOBAL.{identifier(self.semisync_wait_no_replica_var)} "
-                "AS semisync_wait_no_replica"
-            )
-        else:
-            variable = "(SELECT VARIABLE_VALUE FROM performance_schema.global_variables "
-            settings = (
-                f"{variable}WHERE VARIABLE_NAME = %s) AS semisync_timeout, "
-                f"{variable}WHERE VARIABLE_NAME = %s) AS semisync_wait_no_replica"
-            )
-            args += (self.semisync_timeout_var, self.semisync_wait_no_replica_var)
-        return Statement(
-            f"SELECT 1 AS alive, {origin} AS origin, @@GLOBAL.read_only AS read_only, "
-            f"{super_read_only} AS super_read_only, "
-            f"@@GLOBAL.{identifier(self._executed_gtids_var)} AS executed, "
-            "@@GLOBAL.log_bin_basename AS binlog_base, "
-            "(SELECT GROUP_CONCAT(CONCAT(VARIABLE_NAME, '=', VARIABLE_VALUE)) "
-            f"FROM {self._global_status_table} WHERE VARIABLE_NAME IN "
-            f"({placeholders(len(counters))})) AS semisync, {settings}",
-            args,
-        )
 
     def semisync_counters(self) -> dict[str, str]:
         """The source's semi-sync status counters the probe reads, by what they say
@@ -461,7 +414,7 @@ class MariaDBDialect(Dialect):
             "log_slave_updates",
         )
         self._semisync_plugins = None
-        self._global_status_table = "information_schema.GLOBAL_STATUS"
+        self.global_status_table = "information_schema.GLOBAL_STATUS"
         self._applier_threads_sql = (
             "SELECT ID FROM information_schema.PROCESSLIST "
             "WHERE COMMAND IN ('Slave_SQL', 'Slave_worker')"
@@ -512,7 +465,7 @@ class MySQLDialect(Dialect):
             f"{word}_CONNECT_RETRY = %s, {word}_HEARTBEAT_PERIOD = %s{public_key}"
         )
         self._wait_function = "WAIT_FOR_EXECUTED_GTID_SET"
-        self._global_status_table = "performance_schema.global_status"
+        self.global_status_table = "performance_schema.global_status"
         self._applier_threads_sql = (
             "SELECT PROCESSLIST_ID AS ID FROM performance_schema.threads "
             "WHERE PROCESSLIST_ID IS NOT NULL AND NAME IN ('thread/sql/slave_sql', "

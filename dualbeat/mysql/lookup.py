@@ -25,6 +25,7 @@ from dualbeat.mysql.binlog.values import (
 )
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
+from dualbeat.mysql.probe import probe_state
 from dualbeat.mysql.replica_status import to_flag, to_optional_int, to_str
 
 __all__ = ["EpochRecord", "ServerState", "describe", "epoch_record", "fetch_row", "server_state"]
@@ -135,6 +136,6 @@ class ServerState:
 
 def server_state(server: Server) -> ServerState:
     """Origin, executed set and read-only state in one round trip (the monitor's query)."""
-    row = server.query(server.dialect.probe_state())[0]
+    row = server.query(probe_state(server.dialect))[0]
     read_only = bool(to_flag(row["read_only"])) or bool(to_flag(row["super_read_only"]))
     return ServerState(to_str(row["origin"]), to_str(row["executed"]), read_only)

@@ -46,7 +46,7 @@ from dualbeat.errors import (
     UsageError,
 )
 from dualbeat.mysql.connection import Connect, Endpoint, Server, SqlServer
-from dualbeat.mysql.dialect import Statement, ThreadState
+from dualbeat.mysql.dialect import Dialect, Statement, ThreadState
 from dualbeat.mysql.replica_status import (
     GtidFamily,
     ReplicaStatus,
@@ -55,6 +55,7 @@ from dualbeat.mysql.replica_status import (
     to_str,
 )
 from dualbeat.mysql.semisync import SemisyncSource, parse_source
+from dualbeat.mysql.statement import identifier, placeholders
 
 __all__ = [
     "HEARTBEAT_WRITE",
@@ -63,6 +64,7 @@ __all__ = [
     "ProbeResult",
     "classify_probe_error",
     "ping",
+    "probe_state",
 ]
 
 # The heartbeat row: one per node, so the table never grows. Written with the binary log
@@ -128,6 +130,50 @@ class ProbeResult:
     @property
     def semisync_source(self) -> bool | None:
         return None if self.semisync is None else self.semisync.on
+
+
+def probe_state(d: Dialect) -> Statement:
+    """The monitor's poll in one round trip: one row with ``alive`` (1), ``origin`` (what
+    this server's own GTIDs carry: ``server_id`` on MariaDB, ``server_uuid`` on MySQL),
+    ``read_only``, ``super_read_only`` (NULL where the server has none), ``executed`` (the
+    executed GTID set), ``binlog_base`` (``@@log_bin_basename``: where the client gate
+    finds the binary log without SQL, ``gate.window``; NULL with binary logging off), and
+    the source side of semi-sync (``mysql.semisync``): ``semisync`` (the status counters
+    ``Dialect.semisync_counters`` names, as ``name=value`` pairs; NULL when the plugin is
+    not loaded), ``semisync_timeout`` (ms) and ``semisync_wait_no_replica``.
+
+    Status counters cannot be read with ``@@``: a subquery on the status table
+    (``information_schema`` in MariaDB, ``performance_schema`` in MySQL 5.7+, which
+    removed the other) keeps them in the same statement. MariaDB's semi-sync settings are
+    built in and read with ``@@``; MySQL's exist with the plugin loaded only, so they come
+    from its variables table (NULL without it).
+    """
+    super_read_only = "@@GLOBAL.super_read_only" if d.has_super_read_only else "NULL"
+    origin = "@@GLOBAL.server_id" if d.gtid_family == "mariadb" else "@@GLOBAL.server_uuid"
+    counters = tuple(d.semisync_counters().values())
+    args: tuple[str, ...] = counters
+    if d.gtid_family == "mariadb":
+        settings = (
+            f"@@GLOBAL.{identifier(d.semisync_timeout_var)} AS semisync_timeout, "
+            f"@@GLOBAL.{identifier(d.semisync_wait_no_replica_var)} AS semisync_wait_no_replica"
+        )
+    else:
+        variable = "(SELECT VARIABLE_VALUE FROM performance_schema.global_variables "
+        settings = (
+            f"{variable}WHERE VARIABLE_NAME = %s) AS semisync_timeout, "
+            f"{variable}WHERE VARIABLE_NAME = %s) AS semisync_wait_no_replica"
+        )
+        args += (d.semisync_timeout_var, d.semisync_wait_no_replica_var)
+    return Statement(
+        f"SELECT 1 AS alive, {origin} AS origin, @@GLOBAL.read_only AS read_only, "
+        f"{super_read_only} AS super_read_only, "
+        f"@@GLOBAL.{identifier(d.executed_gtids_var())} AS executed, "
+        "@@GLOBAL.log_bin_basename AS binlog_base, "
+        "(SELECT GROUP_CONCAT(CONCAT(VARIABLE_NAME, '=', VARIABLE_VALUE)) "
+        f"FROM {d.global_status_table} WHERE VARIABLE_NAME IN "
+        f"({placeholders(len(counters))})) AS semisync, {settings}",
+        args,
+    )
 
 
 def classify_probe_error(exc: MysqlError) -> ProbeErrorKind:
@@ -253,7 +299,7 @@ class LocalProbe:
         server = self._server
         d = server.dialect
         self._family = d.gtid_family
-        rows = server.query(d.probe_state())
+        rows = server.query(probe_state(d))
         if not rows:
             raise ValueError("the probe SELECT returned no row")
         row = rows[0]

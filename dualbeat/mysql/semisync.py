@@ -10,7 +10,7 @@ commit, each commit while off, and each waiting commit released by switching sem
 off all add one). ``wait_sessions`` says whether any commit was waiting at that moment.
 
 The status counters are read in the probe's one statement, as ``name=value`` pairs
-(``Dialect.probe_state``); the two settings as their own columns.
+(``mysql.probe.probe_state``); the two settings as their own columns.
 """
 
 from __future__ import annotations

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import pymysql
 
+from dualbeat.config import load
 from dualbeat.errors import MysqlQueryError
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
+from dualbeat.rejoin.analysis import report_dir
 from dualbeat_lab.sandbox.drill import VIP_HOST
 from dualbeat_lab.sandbox.lab import LabInfo
 from dualbeat_lab.sandbox.timeline import lab_event_paths, load_events
 from tests.integration.labtools import inside, wait_for
+from tests.integration.rejoin_scene import role
 
 
 def rows(info: LabInfo, node: str) -> list[int]:
@@ -54,3 +57,20 @@ def client_through_vip(
             autocommit=True,
             read_timeout=read_timeout,
         )
+
+
+def discarded_by_db1(info: LabInfo) -> None:
+    """db1, the old active, fenced for the in-doubt row only it holds, discards it by
+    itself and stands by again, with the record of the discard; db2 never had the row."""
+    assert rows(info, "db2") == []
+    try:
+        wait_for(lambda: "REJOIN_AUTO" in codes(info, "db1"), 120, "db1 to rejoin by itself")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; db1's codes: {codes(info, 'db1')[-15:]}") from None
+    seen = codes(info, "db1")
+    assert seen.index("HOLDS_ERRANT") < seen.index("REJOIN_AUTO_RESOLVED"), seen
+    assert role(info, "db1") == "standby"
+    wait_for(lambda: rows(info, "db1") == [], 30, "the in-doubt row gone from db1")
+    assert rows(info, "db2") == []
+    reports = report_dir(load(info.config_path), "db1")
+    assert list(reports.glob("*-discard.json")), "no record of the discard"

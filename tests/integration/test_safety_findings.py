@@ -12,7 +12,7 @@ import time
 import pytest
 
 from dualbeat.agent.actor import Actor
-from dualbeat.agent.runtime import monitor_endpoint
+from dualbeat.agent.settings import monitor_endpoint
 from dualbeat.config import Config
 from dualbeat.core.actions import PersistState
 from dualbeat.core.durable import Durable

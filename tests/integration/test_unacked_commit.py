@@ -19,15 +19,12 @@ import time
 import pymysql
 import pytest
 
-from dualbeat.config import load
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
-from dualbeat.rejoin.analysis import report_dir
 from dualbeat_lab.sandbox import agents, faults
 from dualbeat_lab.sandbox.lab import LabInfo
-from tests.integration.in_doubt import client_through_vip, codes, rows
+from tests.integration.in_doubt import client_through_vip, discarded_by_db1, rows
 from tests.integration.labtools import wait_for
-from tests.integration.rejoin_scene import role
 
 pytestmark = pytest.mark.integration
 
@@ -93,15 +90,4 @@ def test_a_commit_waiting_for_its_ack_at_link_down_is_discarded_by_the_node_itse
     finally:
         faults.link_up(pair.lab, "db1")
         client.close()
-    assert rows(pair, "db2") == []
-    try:
-        wait_for(lambda: "REJOIN_AUTO" in codes(pair, "db1"), 120, "db1 to rejoin by itself")
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}; db1's codes: {codes(pair, 'db1')[-15:]}") from None
-    seen = codes(pair, "db1")
-    assert seen.index("HOLDS_ERRANT") < seen.index("REJOIN_AUTO_RESOLVED"), seen
-    assert role(pair, "db1") == "standby"
-    wait_for(lambda: rows(pair, "db1") == [], 30, "the in-doubt row gone from db1")
-    assert rows(pair, "db2") == []
-    reports = report_dir(load(pair.config_path), "db1")
-    assert list(reports.glob("*-discard.json")), "no record of the discard"
+    discarded_by_db1(pair)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dualbeat.agent.runtime import core_config
+from dualbeat.agent.settings import core_config
 from dualbeat.cli import cli
 from dualbeat.config import START_RULES, Config, load
 from dualbeat.config.rules import links_one_ip_version, vip_is_ipv4, watchdog_within_lease

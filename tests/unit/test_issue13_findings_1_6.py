@@ -16,7 +16,7 @@ import pytest
 
 from dualbeat.agent import beats, statefile
 from dualbeat.agent.actor import Actor
-from dualbeat.agent.runtime import core_config
+from dualbeat.agent.settings import core_config
 from dualbeat.config import loads
 from dualbeat.core.actions import (
     Action,

@@ -18,7 +18,12 @@ from dualbeat.errors import (
 )
 from dualbeat.mysql.connection import classify
 from dualbeat.mysql.dialect import Dialect, ServerVersion
-from dualbeat.mysql.probe import HEARTBEAT_WRITE, ProbeErrorKind, classify_probe_error
+from dualbeat.mysql.probe import (
+    HEARTBEAT_WRITE,
+    ProbeErrorKind,
+    classify_probe_error,
+    probe_state,
+)
 
 K = ProbeErrorKind
 
@@ -74,7 +79,7 @@ def test_only_unavailable_and_query_are_failures_of_the_server() -> None:
 def test_probe_and_takeover_statements(raw: str) -> None:
     """The statements the probe and the takeover add survive PyMySQL's ``sql % args``."""
     d = Dialect.for_version(ServerVersion.parse(raw))
-    state = d.probe_state()
+    state = probe_state(d)
     assert state.sql.count("%s") == len(state.args)
     counters = (d.semisync_source_status_var, d.semisync_unacked_var, d.semisync_waiting_var)
     settings = (d.semisync_timeout_var, d.semisync_wait_no_replica_var)

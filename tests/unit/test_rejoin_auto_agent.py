@@ -12,7 +12,7 @@ import pytest
 
 from dualbeat.agent.notify import events_of
 from dualbeat.agent.rejoiner import RejoinWorker
-from dualbeat.agent.runtime import core_config
+from dualbeat.agent.settings import core_config
 from dualbeat.config import load
 from dualbeat.core.actions import AutoRejoin
 from dualbeat.core.observations import ActionDone, ActionFailed, Observation
