@@ -7,6 +7,8 @@ and watches where it commits and what the old active's agent does about it.
 
 from __future__ import annotations
 
+import threading
+
 import pymysql
 
 from dualbeat.config import load
@@ -74,3 +76,28 @@ def discarded_by_db1(info: LabInfo) -> None:
     assert rows(info, "db2") == []
     reports = report_dir(load(info.config_path), "db1")
     assert list(reports.glob("*-discard.json")), "no record of the discard"
+
+
+class InFlight:
+    """One client statement sent in a thread of its own (``start``): ``outcome`` stays
+    empty while it runs, then holds ``"acknowledged"`` or ``"error: ..."``."""
+
+    def __init__(
+        self, client: pymysql.connections.Connection[pymysql.cursors.Cursor], sql: str
+    ) -> None:
+        self.outcome: list[str] = []
+        self._client, self._sql = client, sql
+        self._thread = threading.Thread(target=self._send, daemon=True)
+
+    def _send(self) -> None:
+        try:
+            self._client.query(self._sql)
+            self.outcome.append("acknowledged")
+        except pymysql.err.OperationalError as exc:
+            self.outcome.append(f"error: {exc}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)

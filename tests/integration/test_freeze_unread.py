@@ -11,16 +11,13 @@ by again (``[rejoin] auto``, default ``internal``), without an operator.
 
 from __future__ import annotations
 
-import threading
-
-import pymysql
 import pytest
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat_lab.sandbox import agents, faults
 from dualbeat_lab.sandbox.lab import LabInfo
-from tests.integration.in_doubt import client_through_vip, discarded_by_db1, rows
+from tests.integration.in_doubt import InFlight, client_through_vip, discarded_by_db1, rows
 from tests.integration.labtools import wait_for
 
 pytestmark = pytest.mark.integration
@@ -28,21 +25,13 @@ pytestmark = pytest.mark.integration
 
 def test_a_statement_sent_to_a_frozen_active_never_commits_there(pair: LabInfo) -> None:
     client = client_through_vip(pair)
-    outcome: list[str] = []
-
-    def insert() -> None:
-        try:
-            client.query("INSERT INTO unread VALUES (1)")
-            outcome.append("acknowledged")
-        except pymysql.err.OperationalError as exc:
-            outcome.append(f"error: {exc}")
-
+    sender = InFlight(client, "INSERT INTO unread VALUES (1)")
     try:
         faults.freeze_mysqld(pair.lab, "db1")  # returns once the process is seen stopped
-        sender = threading.Thread(target=insert, daemon=True)
         sender.start()  # reaches db1's socket, unread: the server is stopped
         sender.join(15)
-        assert outcome and outcome[0].startswith("error"), outcome  # reset by the gate
+        # reset by the gate
+        assert sender.outcome and sender.outcome[0].startswith("error"), sender.outcome
         wait_for(lambda: agents.settled(pair) == "db2", 20, "db2 active")
     finally:
         faults.thaw_mysqld(pair.lab, "db1")
@@ -80,23 +69,15 @@ def test_a_statement_read_before_the_freeze_is_discarded_by_the_node_itself(
     pair: LabInfo,
 ) -> None:
     client = client_through_vip(pair)
-    outcome: list[str] = []
-
-    def insert() -> None:
-        try:
-            client.query(LONG_INSERT)
-            outcome.append("acknowledged")
-        except pymysql.err.OperationalError as exc:
-            outcome.append(f"error: {exc}")
-
-    sender = threading.Thread(target=insert, daemon=True)
+    sender = InFlight(client, LONG_INSERT)
     sender.start()
     wait_for(lambda: scanning(pair, "db1"), 10, "db1 to have read the INSERT and scan")
-    assert not outcome, f"the INSERT ended before the freeze: {outcome}"
+    assert not sender.outcome, f"the INSERT ended before the freeze: {sender.outcome}"
     try:
         faults.freeze_mysqld(pair.lab, "db1")
         sender.join(15)
-        assert outcome and outcome[0].startswith("error"), outcome  # reset by the gate
+        # reset by the gate
+        assert sender.outcome and sender.outcome[0].startswith("error"), sender.outcome
         wait_for(lambda: agents.settled(pair) == "db2", 20, "db2 active")
         # The commit at the thaw must win its race against db1's agent making the server
         # read-only (it does now and then on its own): hold the agent until it has.

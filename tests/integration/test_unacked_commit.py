@@ -13,17 +13,15 @@ reached: ``gate.acks``). So the old active discards it by itself and stands by a
 
 from __future__ import annotations
 
-import threading
 import time
 
-import pymysql
 import pytest
 
 from dualbeat.mysql.connection import Server
 from dualbeat.mysql.dialect import Statement
 from dualbeat_lab.sandbox import agents, faults
 from dualbeat_lab.sandbox.lab import LabInfo
-from tests.integration.in_doubt import client_through_vip, discarded_by_db1, rows
+from tests.integration.in_doubt import InFlight, client_through_vip, discarded_by_db1, rows
 from tests.integration.labtools import wait_for
 
 pytestmark = pytest.mark.integration
@@ -66,25 +64,16 @@ def test_a_commit_waiting_for_its_ack_at_link_down_is_discarded_by_the_node_itse
     # settled turned it on a moment ago. db1's write probe stamps its heartbeat row.
     on = time.time()
     wait_for(lambda: heartbeat_at(pair) > on + 0.3, 10, "db1 probed since", step=0.05)
-    outcome: list[str] = []
-
-    def insert() -> None:
-        try:
-            client.query("INSERT INTO unread VALUES (7)")
-            outcome.append("acknowledged")
-        except pymysql.err.OperationalError as exc:
-            outcome.append(f"error: {exc}")
-
+    sender = InFlight(client, "INSERT INTO unread VALUES (7)")
     with Server(pair.node("db2").root_endpoint()) as db2:
         db2.execute(Statement("STOP SLAVE IO_THREAD"))  # the stream held up
-    sender = threading.Thread(target=insert, daemon=True)
     try:
         with Server(pair.node("db1").root_endpoint()) as db1:
             sender.start()
             wait_for(lambda: waiting_for_ack(db1), 0.8, "the commit waiting", step=0.01)
         faults.link_down(pair.lab, "db1")  # well within the 1 s semi-sync timeout
         sender.join(15)
-        assert outcome and outcome[0].startswith("error"), outcome
+        assert sender.outcome and sender.outcome[0].startswith("error"), sender.outcome
         wait_for(lambda: agents.settled(pair) == "db2", 20, "db2 active")
         wait_for(lambda: rows(pair, "db1") == [7], 20, "the INSERT committed on db1")
     finally:
