@@ -83,7 +83,8 @@ def type_name(tp: Any, info: FieldInfo | None = None) -> str:
     tp, _ = strip_optional(tp)
     origin, args = get_origin(tp), get_args(tp)
     if origin is Annotated:
-        return type_name(args[0])
+        inner = FieldInfo.from_annotation(tp)  # an optional duration keeps its validator
+        return type_name(args[0], inner) if inner.metadata else type_name(args[0])
     if origin is Literal:
         return " or ".join(f'`"{a}"`' for a in args)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
@@ -121,6 +122,9 @@ def default(info: FieldInfo, kind: str) -> str:
     if info.is_required():
         return "required"
     value = info.get_default(call_default_factory=True)
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if value is None and "derived" in extra:
+        return str(extra["derived"])
     if value is None:
         return "not set"
     if kind == "duration":

@@ -25,6 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import assert_never
 
@@ -32,7 +33,7 @@ from dualbeat.agent import hooks, statefile
 from dualbeat.agent.fence import run_fence
 from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.rejoiner import RejoinWorker
-from dualbeat.config import Config
+from dualbeat.config import Config, semisync_timeout
 from dualbeat.core.actions import (
     AcquireLease,
     Action,
@@ -71,7 +72,7 @@ from dualbeat.core.observations import (
 from dualbeat.core.roles import Role
 from dualbeat.errors import DualbeatError, MysqlUnavailable
 from dualbeat.gate.acks import AckTrail
-from dualbeat.gate.base import ClientGate
+from dualbeat.gate.base import ClientGate, Shut
 from dualbeat.mysql import control
 from dualbeat.mysql.connection import Connect, Endpoint, Server
 from dualbeat.mysql.internal import client_view
@@ -269,8 +270,12 @@ class Actor:
                 if is_critical(action):
                     skip_all = f"{type(action).__name__} failed"
             else:
+                detail = getattr(outcome, "detail", "")
                 log.info(
-                    "%s done in %.0f ms", type(action).__name__, (time.monotonic() - started) * 1000
+                    "%s done in %.0f ms%s",
+                    type(action).__name__,
+                    (time.monotonic() - started) * 1000,
+                    f": {detail}" if detail else "",
                 )
                 self.post(outcome)
 
@@ -316,15 +321,21 @@ class Actor:
                 statefile.save(self.state_dir, durable)
                 self._durable = durable
                 return ActionDone(action, "state file written")
-            case SetSemiSync(source=source):
+            case SetSemiSync(source=source, behind_gate=behind_gate):
                 if not self.config.replication.semisync:
                     return ActionDone(action, "semi-sync disabled in the config")
-                timeout_ms = int(self.config.replication.semisync_timeout * 1000)
-                with self.acks.changing() as began:
+                timeout_ms = int(semisync_timeout(self.config) * 1000)
+                gate: AbstractContextManager[Shut | None] = nullcontext()
+                if behind_gate and self.gate is not None and self.acks.waiting():
+                    gate = self.gate.shut_briefly()
+                with gate as shut, self.acks.changing() as began:
                     changed = control.configure_semisync(
                         self.fast, source=source, timeout_ms=timeout_ms, before_change=began
                     )
-                return ActionDone(action, "changed" if changed else "unchanged")
+                detail = "changed" if changed else "unchanged"
+                if shut is not None:
+                    detail += f" behind the shut client gate ({shut.destroyed} destroyed)"
+                return ActionDone(action, detail)
             case RunHook(event=event, env=env):
                 return ActionDone(action, hooks.run_hook(self.config, self.node, event, env))
             case Fence():

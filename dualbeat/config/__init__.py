@@ -22,6 +22,7 @@ from dualbeat.config.rules import (
     enforce_start_rules,
     lease_margin,
     safety_warnings,
+    semisync_timeout,
     short_key,
     start_violations,
 )
@@ -86,6 +87,7 @@ __all__ = [
     "locate",
     "parse_duration",
     "safety_warnings",
+    "semisync_timeout",
     "short_key",
     "start_violations",
 ]

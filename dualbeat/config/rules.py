@@ -117,7 +117,8 @@ def enforce_start_rules(config: Config) -> None:
 
 @dataclass(frozen=True)
 class SafetyWarning:
-    """A valid configuration under which a known fault can still give two writers."""
+    """A valid configuration under which a known fault can still give two writers, or
+    leave a node fenced for an operator where it could have healed by itself."""
 
     section: str
     risk: str
@@ -130,10 +131,42 @@ ARBITER_FIX = (
 )
 
 
+def least_semisync_timeout(config: Config) -> float:
+    """The shortest semi-sync timeout under which the agent, not the server, releases the
+    commits waiting for the acknowledgement of a peer fallen silent: deadtime (the
+    verdict), two probe intervals (the last probe that saw nothing waiting may be one
+    old when the commit came, and one more may catch an acknowledgement in flight) and
+    half a second for the verdict to reach the gate. A server that times out first
+    answers those commits while this node may be the one cut off, and the node is
+    fenced for them after the heal (``SetSemiSync.behind_gate``)."""
+    return config.heartbeat.deadtime + 2 * config.monitor.interval + 0.5
+
+
+def semisync_timeout(config: Config) -> float:
+    """The semi-sync timeout the agent gives the servers: ``[replication]
+    semisync_timeout``, or by default the least that lets the agent release (above)."""
+    given = config.replication.semisync_timeout
+    return least_semisync_timeout(config) if given is None else given
+
+
 def safety_warnings(config: Config) -> list[SafetyWarning]:
     """What ``check-config`` and ``repl check`` warn about; pure, in a fixed order."""
     a, b = (n.name for n in config.nodes)
     warnings = []
+    given, least = config.replication.semisync_timeout, least_semisync_timeout(config)
+    if config.replication.semisync and given is not None and given < least:
+        warnings.append(
+            SafetyWarning(
+                "replication",
+                f"semisync_timeout ({given:g}s) is shorter than {least:g}s "
+                "(heartbeat.deadtime + 2 x monitor.interval + 0.5s): when the active is cut "
+                "off, the server answers a commit that waits for the standby's "
+                "acknowledgement before the agent can shut its client gate, and after the "
+                "heal the node is fenced for that commit until an operator runs rejoin",
+                f'set [replication] semisync_timeout = "{least:g}s" or more, or leave it '
+                "out (that is its default)",
+            )
+        )
     if config.arbiter is None:
         warnings += [
             SafetyWarning(

@@ -166,7 +166,9 @@ class Replication(Credentials):
     heartbeat_period: Duration = 1.0
     max_lag: Duration = 30.0
     semisync: bool = True
-    semisync_timeout: Duration = 1.0
+    semisync_timeout: Duration | None = Field(  # None: ``rules.semisync_timeout``
+        None, json_schema_extra={"derived": "deadtime + 2 x [monitor] interval + 0.5s"}
+    )
     apply_timeout: Duration = DEFAULT_TIMING.apply_timeout
     # MariaDB: the GTID domain of the first node's own writes (schema, epoch row); the
     # second node uses the next one (``Config.internal_domain``, ``mysql.internal``).

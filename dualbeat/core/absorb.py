@@ -325,10 +325,7 @@ def _track_errant(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
 
 def _track_clean(cfg: CoreConfig, s: NodeState, now: float) -> NodeState:
     """Remember since when a fenced node could rejoin by itself (``rejoin_candidate``);
-    leaving the fenced role also ends its automatic ``--reapply`` tries, and being active
-    the gate windows' claim (they concern commits of a node that lost the role)."""
-    if s.role is Role.ACTIVE and s.gate_window:
-        s = evolve(s, gate_window=False)
+    leaving the fenced role also ends its automatic ``--reapply`` tries."""
     if s.role is not Role.FENCED:
         if s.clean_since is None and not s.auto_rejoin_tries and not s.auto_rejoin_failed:
             return s

@@ -117,9 +117,17 @@ class PersistState:
 
 @dataclass(frozen=True)
 class SetSemiSync:
-    """Replica side on; source side on only while a healthy standby can acknowledge."""
+    """Replica side on; source side on only while a healthy standby can acknowledge.
+
+    ``behind_gate``: the source side goes off because the peer fell silent, and the
+    commits still waiting for its acknowledgement are released while the client gate is
+    shut. This node may be the one cut off (without ``[ping]`` it cannot tell), and
+    then the peer promotes without those commits; released behind the gate they answer
+    no client, which the gate's window records (``gate.acks``), so the node can discard
+    them by itself after the heal instead of being fenced for an operator."""
 
     source: bool
+    behind_gate: bool = False
     critical = False
 
 

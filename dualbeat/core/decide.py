@@ -180,7 +180,11 @@ def _reconcile(cfg: CoreConfig, s: NodeState, now: float) -> tuple[NodeState, li
         # or the server was gone, and re-checked every ring_retry (a restart can fall
         # between two probes). Idempotent: an unchanged server restarts nothing.
         changed = source is not s.semisync_source
-        wanted.append((SetSemiSync(source), 0.0 if changed else t.ring_retry))
+        # The peer fell silent: dead, or this node cut off and the peer promoting. The
+        # commits waiting for its acknowledgement are released behind the client gate
+        # (``SetSemiSync.behind_gate``), before the server's own timeout would.
+        silenced = changed and s.semisync_source is True and s.role is Role.ACTIVE and beat is None
+        wanted.append((SetSemiSync(source, behind_gate=silenced), 0.0 if changed else t.ring_retry))
     if cfg.arbiter:
         wanted += _lease_actions(cfg, s, now)
     if (

@@ -53,7 +53,7 @@ def enter(
 ) -> tuple[NodeState, list[Action]]:
     """Actions that move the node into ``target``."""
     if finding is Finding.RESUMED:  # the server already serves: no promotion, no new epoch
-        s = evolve(s, role=Role.ACTIVE, role_since=now, wants_takeover=False)
+        s = evolve(s, role=Role.ACTIVE, role_since=now, wants_takeover=False, gate_window=False)
         return s, [SendBeat()]
     if target is Role.ACTIVE:
         assert finding in PROMOTING, finding
@@ -72,7 +72,14 @@ def enter(
             was_epoch=s.durable.epoch,
             strict=final is not None,
         )
-        s = evolve(s, role=Role.ACTIVE, role_since=now, promotion=promotion, wants_takeover=False)
+        s = evolve(
+            s,
+            role=Role.ACTIVE,
+            role_since=now,
+            promotion=promotion,
+            wants_takeover=False,
+            gate_window=False,
+        )
         env = hook_env(s, target, text)
         # Over a silent peer the fence hook (power off, isolate) goes first; a peer that
         # yielded or is heard standing by needs none.

@@ -205,8 +205,10 @@ class NodeState:
     clean_since: float | None = None  # fenced, and since when the active holds all of ours
     auto_rejoin_tries: int = 0  # automatic --reapply runs in this fencing
     auto_rejoin_failed: bool = False  # the last one failed: it may have stopped half-way
-    # The client gate recorded a window since we were last active (``GateWindowOpened``):
-    # with ``[rejoin] auto = "internal"`` an automatic run may discard commits made in it.
+    # The client gate recorded a window since we last became active (``GateWindowOpened``;
+    # an active records one when it releases commits behind the gate as its peer falls
+    # silent): with ``[rejoin] auto = "internal"`` an automatic run may discard commits
+    # made in it. Cleared by a promotion: older windows concern an older term.
     gate_window: bool = False
     failback_ready_since: float | None = None  # since when the preferred peer could take over
     wants_takeover: bool = False

@@ -143,6 +143,12 @@ class AckTrail:
                 with self._lock:
                     change.ended = self._clock()
 
+    def waiting(self) -> bool:
+        """Whether the last probe saw commits waiting for an acknowledgement."""
+        with self._lock:
+            last = self._samples[-1].source if self._samples else None
+        return last is not None and last.on and last.waiting > 0
+
     def unacked_after(self, at: float) -> str | None:
         """``unacked_after`` over what is kept, for a shut at ``at`` (monotonic)."""
         with self._lock:

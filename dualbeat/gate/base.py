@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -20,6 +21,11 @@ class ClientGate(Protocol):
 
     def open(self) -> None:
         """Let clients connect again (idempotent)."""
+        ...
+
+    def shut_briefly(self) -> AbstractContextManager[Shut | None]:
+        """Shut for the span of a step of a node that keeps the VIP (ARP still answered),
+        then open, unless shut already before or by another shut during the step."""
         ...
 
     def is_shut(self) -> bool: ...

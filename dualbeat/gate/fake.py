@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from dualbeat.errors import GateError
 from dualbeat.gate.base import Shut
 
@@ -26,6 +29,21 @@ class FakeGate:
     def open(self) -> None:
         self._call("open")
         self.shut_now = False
+
+    @contextmanager
+    def shut_briefly(self) -> Iterator[Shut | None]:
+        if self.shut_now:
+            yield None
+            return
+        self._call("shut briefly")
+        self.shut_now = True
+        destroyed, self.connections = self.connections, 0
+        shuts = self.calls.count("shut")
+        try:
+            yield Shut(destroyed)
+        finally:
+            if self.calls.count("shut") == shuts:
+                self.open()
 
     def is_shut(self) -> bool:
         return self.shut_now

@@ -20,8 +20,8 @@ import logging
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from ipaddress import IPv4Address, ip_address
 
 from dualbeat.config import Config
@@ -75,6 +75,9 @@ class NftGate:
         # A window is opened only while the shut that destroyed the connections holds:
         # ``_shuts`` numbers the shuts, ``_shut`` says whether the last one holds.
         self._lock = threading.Lock()
+        # Shuts and opens one at a time (the handoff lane and the main lane both may):
+        # a brief shut's open must not land after a demotion's shut.
+        self._steps = threading.Lock()
         self._shuts = 0
         self._shut = False
 
@@ -82,12 +85,45 @@ class NftGate:
         return f"NftGate(port {self.spec.port})"
 
     def shut(self) -> Shut:
-        """Reject new client connections with a reset, then destroy the established ones.
+        """Reject new client connections with a reset, then destroy the established ones,
+        and stop answering ARP for the VIP (a handoff).
 
         The table goes first, so a client whose connection is destroyed cannot reconnect
         in between; idempotent."""
-        self._nft(ruleset.shut(self.spec), "shut the MySQL port to clients")
-        self._arp_silent = self.spec.vip is not None
+        with self._steps:
+            return self._shut_now(silence_arp=True)
+
+    @contextmanager
+    def shut_briefly(self) -> Iterator[Shut | None]:
+        """Shut the gate for the span of one step of a node that stays active (the source
+        side of semi-sync switched off when the peer fell silent: the commits it releases
+        must answer no client that may be cut off with this node), then open it again.
+        ARP is still answered: this node keeps the VIP.
+
+        Yields None and does nothing when the gate is shut already (a demotion's shut: it
+        is not this step's to open). The gate stays shut when another shut came meanwhile
+        (a demotion during the step)."""
+        shut: Shut | None = None
+        with self._steps:
+            if not self._shut:
+                shut, mine = self._shut_now(silence_arp=False), self._shuts
+        if shut is not None:
+            # The window is opened by the drainer, which must find the server process
+            # through the destroyed connections' descriptors: before the step, which
+            # lets the server answer (and close) them.
+            self.drained(self.timeout)
+        try:
+            yield shut
+        finally:
+            if shut is not None:
+                with self._steps:
+                    if self._shuts == mine and self._shut:
+                        self._open_now()
+
+    def _shut_now(self, silence_arp: bool) -> Shut:
+        self._nft(ruleset.shut(self.spec, silence_arp), "shut the MySQL port to clients")
+        if silence_arp:
+            self._arp_silent = self.spec.vip is not None
         with self._lock:
             self._shuts += 1
             self._shut = True
@@ -127,6 +163,10 @@ class NftGate:
         ms, often before the drainer has found its process; without the wait that shut
         would leave no window (a link-down's commit waiting for its acknowledgement)."""
         self.drained(self.timeout)
+        with self._steps:
+            self._open_now()
+
+    def _open_now(self) -> None:
         with self._lock:  # before the port opens: the window ends while it is shut
             self._shut = False
             if self.windows is not None:

@@ -98,8 +98,9 @@ def _rule(*expr: dict[str, Any]) -> dict[str, Any]:
     return {"add": {"rule": {"family": FAMILY, "table": TABLE, "chain": CHAIN, "expr": list(expr)}}}
 
 
-def shut(spec: GateSpec) -> dict[str, Any]:
-    """The commands that put the shut gate in place, replacing any earlier table."""
+def shut(spec: GateSpec, silence_arp: bool = True) -> dict[str, Any]:
+    """The commands that put the shut gate in place, replacing any earlier table; with
+    ``silence_arp`` (a handoff) this host also stops answering ARP for the VIP."""
     commands: list[dict[str, Any]] = [
         {"add": {"table": _table()}},
         {"delete": {"table": _table()}},
@@ -133,7 +134,7 @@ def shut(spec: GateSpec) -> dict[str, Any]:
             )
         )
     commands.append(_rule(_tcp_port(spec.port), {"reject": {"type": "tcp reset"}}))
-    if spec.vip is not None:
+    if silence_arp and spec.vip is not None:
         commands += _arp_silence(spec.vip)
     return {"nftables": [{"metainfo": {"json_schema_version": 1}}, *commands]}
 

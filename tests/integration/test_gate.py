@@ -210,3 +210,36 @@ def test_a_shut_gate_with_a_vip_stops_answering_arp_for_it_until_told(echo: Echo
         assert not gate.is_arp_silent()
     with inside(C):
         assert probe.conflict(timeout=1.0) is not None
+
+
+def test_a_brief_shut_resets_clients_keeps_answering_arp_and_opens_again(echo: Echo) -> None:
+    """What the active does when its peer falls silent (``SetSemiSync.behind_gate``): for
+    the span of the step the client connections are destroyed and the port refuses, the
+    host still answers ARP for the VIP (it keeps it; the server's address stands for it
+    here), and the port opens after; unless a demotion shut the gate meanwhile, or it
+    was shut before."""
+    gate = NftGate(spec_for(PORT, [ip_address(PEER)], IPv4Address(SERVER)))
+    probe = VipManager(IPv4Interface(f"{SERVER}/24"), "eth0")
+    client = _connect(CLIENT)
+    with inside(S), gate.shut_briefly() as shut:
+        assert shut is not None and shut.destroyed == 1
+        assert gate.is_shut() and not gate.is_arp_silent()
+        with inside(C):
+            assert probe.conflict(timeout=1.0) is not None  # still answered
+            with pytest.raises(ConnectionRefusedError):
+                socket.create_connection((SERVER, PORT), timeout=5, source_address=(CLIENT, 0))
+    with pytest.raises(ConnectionResetError):
+        client.recv(10)
+    client.close()
+    with inside(S):
+        assert not gate.is_shut()
+        with gate.shut_briefly():
+            gate.shut()  # a demotion during the step: its shut holds
+        assert gate.is_shut() and gate.is_arp_silent()
+        with gate.shut_briefly() as none:
+            assert none is None  # shut before: not this step's to open
+        assert gate.is_shut()
+        gate.open()
+    with _connect(CLIENT) as again:
+        again.sendall(b"back")
+        assert again.recv(10) == b"back"

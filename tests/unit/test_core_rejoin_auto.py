@@ -168,8 +168,23 @@ def test_a_refusal_before_any_change_still_trusts_a_clean_position() -> None:
     assert d.role() is Role.STANDBY and "REJOIN_AUTO" in d.codes()
 
 
-def test_being_active_ends_the_windows_claim() -> None:
+def test_a_window_recorded_while_active_counts_once_fenced() -> None:
+    """The active released commits behind its gate as its peer fell silent (it was the
+    one cut off: the peer promoted): fenced after the heal, it asks for the run."""
     d = promoted_active(cfg(RejoinAuto.INTERNAL))
     d.feed(GateWindowOpened())
-    probe(d, "1-1-10")
-    assert not d.state.gate_window
+    probe(d, "1-1-11")
+    d.hear(peer_beat(Role.ACTIVE, epoch=2, executed=NEW_ACTIVE))
+    assert AutoRejoin() in run(d, "1-1-11", NEW_ACTIVE, until=15.0)
+
+
+def test_a_promotion_ends_the_windows_claim() -> None:
+    """Windows recorded before a node became active concern an older term."""
+    d = Driver(cfg(RejoinAuto.INTERNAL))
+    d.start()
+    d.feed(GateWindowOpened())
+    d.healthy()
+    d.vip(held=False)
+    d.at(10.5)
+    d.peer_sql(False)
+    assert d.role() is Role.ACTIVE and not d.state.gate_window
