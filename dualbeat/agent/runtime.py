@@ -24,6 +24,7 @@ from dualbeat.agent import beats, clock, control, history, statefile
 from dualbeat.agent.actor import Actor
 from dualbeat.agent.control import ControlAnswer
 from dualbeat.agent.history import History
+from dualbeat.agent.inbox import Inbox
 from dualbeat.agent.leases import LeaseWorker
 from dualbeat.agent.observers import Observers
 from dualbeat.agent.rejoiner import RejoinWorker
@@ -92,7 +93,7 @@ class Agent:
         self.recent: deque[dict[str, Any]] = deque(maxlen=50)
         self.last_auto_rejoin: dict[str, Any] | None = None  # what status shows of it
         self.vip = VipManager(config.vip.address, config.vip.interface) if config.vip else None
-        self._queue: asyncio.Queue[Observation] = asyncio.Queue()
+        self._queue: Inbox[Observation] = Inbox()
         self._waiters: list[asyncio.Future[Decision]] = []
         self._stopping = False
         # Called with each decision record after it is logged (metrics, webhooks).
@@ -104,7 +105,7 @@ class Agent:
         loop = asyncio.get_running_loop()
 
         def post(obs: Observation) -> None:
-            loop.call_soon_threadsafe(self._queue.put_nowait, obs)
+            loop.call_soon_threadsafe(self._queue.put, obs)
 
         self.events = History(self.state_dir, self.node)
         self.links = Links(
@@ -159,9 +160,7 @@ class Agent:
         if api is not None:
             await api.start()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(
-                sig, self._queue.put_nowait, ShutdownRequested(keep=self.keep_on_stop)
-            )
+            loop.add_signal_handler(sig, self._queue.put, ShutdownRequested(keep=self.keep_on_stop))
         self.feed(
             Started(
                 boot_id=statefile.next_boot_id(self.state_dir, wall_ns=time.time_ns()),
@@ -170,13 +169,13 @@ class Agent:
             )
         )
         self.observers.start()
-        keepalive = asyncio.create_task(self._keepalive())
+        self._beating = loop.call_soon(self._keepalive)
         if notifier is not None:
             notifier.start()
         try:
             await self._main()
         finally:
-            keepalive.cancel()
+            self._beating.cancel()
             if notifier is not None:
                 notifier.close()
             if api is not None:
@@ -205,11 +204,8 @@ class Agent:
         while not self._stopping:
             wake = self._decision_wake
             timeout = None if wake is None else max(0.0, wake - clock.now())
-            try:
-                obs = await asyncio.wait_for(self._queue.get(), timeout)
-            except TimeoutError:
-                obs = Tick()
-            self.feed(obs)
+            obs = await self._queue.get(timeout)
+            self.feed(Tick() if obs is None else obs)
         await self._linger()
 
     async def _linger(self) -> None:
@@ -217,18 +213,18 @@ class Agent:
         so it hears that we yielded; then stop."""
         deadline = clock.now() + self.cfg.timing.deadtime
         while clock.now() < deadline and self.state.yielding:
-            try:
-                obs = await asyncio.wait_for(self._queue.get(), self.cfg.timing.keepalive)
-            except TimeoutError:
-                continue
+            obs = await self._queue.get(self.cfg.timing.keepalive)
             if isinstance(obs, PeerBeatReceived):
                 self.state = decide(self.cfg, self.state, obs, clock.now()).state
 
-    async def _keepalive(self) -> None:
-        while True:
-            self.send_beat()
-            self._kick()
-            await asyncio.sleep(self.cfg.timing.keepalive)
+    def _keepalive(self) -> None:
+        """Beat and kick, then again one keepalive later: a timer callback rather than a
+        task that sleeps, one turn of the event loop per beat instead of three."""
+        self.send_beat()
+        self._kick()
+        self._beating = asyncio.get_running_loop().call_later(
+            self.cfg.timing.keepalive, self._keepalive
+        )
 
     def _kick(self) -> None:
         """The watchdog, armed while active: kicked from the event loop (a hung loop stops
@@ -280,7 +276,7 @@ class Agent:
         family = self.observers.last_probe.gtid_family if self.observers.last_probe else None
         promise = self.sent_times.promise_until(beat, self.state.boot_id)
         boot = self.state.boot_id
-        self._queue.put_nowait(
+        self._queue.put(
             PeerBeatReceived(link, beats.incoming(beat, family, promise, our_boot=boot))
         )
 
@@ -383,7 +379,7 @@ class Agent:
             command = Command.TAKEOVER_FORCE
         waiter: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        self._queue.put_nowait(OperatorRequested(command))
+        self._queue.put(OperatorRequested(command))
         decision = await waiter
         return ControlAnswer.of(decision).to_json()
 
@@ -399,7 +395,7 @@ class Agent:
             return {"ok": False, "error": f"maintenance: 'on' must be true or false, got {on!r}"}
         waiter: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        self._queue.put_nowait(
+        self._queue.put(
             OperatorRequested(Command.MAINTENANCE_ON if on else Command.MAINTENANCE_OFF)
         )
         decision = await waiter
