@@ -72,10 +72,10 @@ def encode(beat: Beat, key: bytes) -> bytes:
 
     Strings that UTF-8 cannot encode (lone surrogates) are a ValueError too.
     """
-    fields = {f.name: _to_json(getattr(beat, f.name)) for f in dataclasses.fields(Beat)}
-    payload = json.dumps(
-        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    fields = {name: getattr(beat, name) for name in _NAMES}
+    for name in _ENUMS:
+        fields[name] = fields[name].value
+    payload = _ENCODER.encode(fields).encode("utf-8")
     signed = MAGIC + bytes([VERSION]) + payload
     datagram = signed + hmac.digest(key, signed, _DIGEST)
     if len(datagram) > MAX_DATAGRAM:
@@ -106,10 +106,6 @@ def decode(datagram: bytes, key: bytes, *, cluster: str) -> Beat:
 
 
 # ---------------------------------------------------------------- payload <-> Beat
-
-
-def _to_json(value: object) -> object:
-    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _garbled(name: str, what: str, value: object) -> Dropped:
@@ -194,12 +190,27 @@ def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not a number a heartbeat may carry")
 
 
+# What ``encode`` and ``_parse`` need per beat, built once: the field names (sorted, so the
+# payload's keys come out sorted as before), the enum-valued ones (written as their
+# values), and the JSON encoder and decoder with their options (``json.dumps`` and
+# ``json.loads`` build a new one on every call that passes options).
+_HINTS = typing.get_type_hints(Beat)
+_NAMES = tuple(sorted(f.name for f in dataclasses.fields(Beat)))
+_ENUMS = tuple(
+    name
+    for name in _NAMES
+    if isinstance(_HINTS[name], type) and issubclass(_HINTS[name], enum.Enum)
+)
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+
+
 def _parse(payload: bytes) -> Beat:
     """The Beat in an authenticated payload, or Dropped(GARBLED)."""
     try:
-        obj = json.loads(
-            payload.decode("utf-8"), object_pairs_hook=_unique_keys, parse_constant=_no_constant
-        )
+        obj = _DECODER.decode(payload.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise Dropped(DropReason.GARBLED, f"not JSON: {exc}") from None
     if not isinstance(obj, dict):

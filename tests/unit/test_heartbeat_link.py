@@ -426,6 +426,47 @@ def test_fake_links_run_the_real_receive_path(tmp_path: Path) -> None:
     assert one.closed
 
 
+def test_a_beats_copy_on_the_other_link_is_decoded_once_with_the_same_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy reuses the decoded Beat; a forged datagram never does, and a copy still
+    goes through the replay window (duplicate, replay) as before."""
+    from dualbeat.heartbeat import codec
+    from dualbeat.heartbeat import link as link_module
+
+    decoded: list[bytes] = []
+    real_decode = codec.decode
+
+    def counting(datagram: bytes, key: bytes, *, cluster: str) -> Beat:
+        decoded.append(datagram)
+        return real_decode(datagram, key, cluster=cluster)
+
+    monkeypatch.setattr(link_module, "decode", counting)
+    got: list[tuple[str, Beat, float]] = []
+    dropped: list[tuple[str, DropReason]] = []
+    two = FakeLinks(
+        make_config(tmp_path, TWO_LINKS),
+        "db2",
+        KEY,
+        lambda *a: got.append(a),
+        lambda *a: dropped.append(a),
+        Ticks(),
+    )
+    first, second = encode(beat(seq=1), KEY), encode(beat(seq=2), KEY)
+    forged = first[:-1] + bytes([first[-1] ^ 1])
+    for link, datagram in [("a", first), ("b", first), ("a", forged), ("b", second)]:
+        two.deliver(link, datagram)
+    two.deliver("a", first)  # the old beat again, after a newer one
+    assert [b.seq for _, b, _ in got] == [1, 2]
+    assert dropped == [
+        ("b", DropReason.DUPLICATE),
+        ("a", DropReason.BAD_SIGNATURE),
+        ("a", DropReason.DUPLICATE),
+    ]
+    assert decoded == [first, forged, second, first]
+    assert {s.last_received for s in two.stats().values()} == {100.0}
+
+
 def test_stats_are_snapshots(tmp_path: Path) -> None:
     fake = FakeLinks(make_config(tmp_path), "db2", KEY, lambda *a: None, lambda *a: None)
     before = fake.stats()
