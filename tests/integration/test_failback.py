@@ -44,7 +44,11 @@ def test_preferred_node_gets_the_role_back_once_not_twice(pair: LabInfo) -> None
 
     fail_over_and_return(info)
     back = time.monotonic()
-    wait_for(lambda: agents.settled(info, standby=True) == "db1", 30, "db2 to hand back")
+    try:
+        wait_for(lambda: agents.settled(info, standby=True) == "db1", 30, "db2 to hand back")
+    except AssertionError as exc:  # once in a full run (2026-12-05): say what the agents did
+        recent = {n: events(info, n)[-15:] for n in ("db1", "db2")}
+        raise AssertionError(f"{exc}; recent codes: {recent}") from None
     assert time.monotonic() - back >= HOLDDOWN - 0.5, "handed back before the hold-down"
     assert "FAILBACK_DUE" in events(info, "db2")
 
