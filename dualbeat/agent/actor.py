@@ -270,7 +270,7 @@ class Actor:
                 if is_critical(action):
                     skip_all = f"{type(action).__name__} failed"
             else:
-                detail = getattr(outcome, "detail", "")
+                detail = outcome.detail if isinstance(outcome, ActionDone) else ""
                 log.info(
                     "%s done in %.0f ms%s",
                     type(action).__name__,
